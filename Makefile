@@ -1,0 +1,44 @@
+# nethep: two commands do all the set-up on a fresh machine.
+#   make report   create .venv, install, execute every notebook headless into build/
+#   make test     create or reuse .venv, run the whole suite (pytest + nbval)
+# Versions are pinned by requirements.lock (pip constraints) so that a rerun gives
+# the same bytes as the committed notebook outputs.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+OUTPUT ?= build
+
+.PHONY: report test lint reference lab kernel clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c requirements.lock -e '.[test]'
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/nethep run --output $(OUTPUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check nethep tests benchmarks
+
+# Regenerate the R reference values (needs root for apt-get; the JSON is committed).
+reference:
+	command -v Rscript >/dev/null || (apt-get update -qq && apt-get install -y -qq \
+		r-base-core r-cran-survival r-cran-coin r-cran-jsonlite)
+	cd tests/reference && for f in make_*.R; do Rscript $$f || exit 1; done
+
+kernel: $(STAMP)
+	$(BIN)/python -m ipykernel install --user --name nethep --display-name "Python (nethep)"
+
+lab: kernel
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,325 @@
+"""Load, validate and derive the patient-level cohort.
+
+The data contract lives in one place, ``data/datapackage.json`` (a Frictionless
+Table Schema with nethep's extra properties ``provenance``, ``group_of`` and
+``rules``). :func:`load_cohort` reads a CSV as text, parses every cell by the
+contract's type, validates field constraints with a pandera schema built from the
+same contract, checks the cross-field rules, and raises one
+:class:`CohortValidationError` listing every problem at once. Nothing is coerced
+or dropped silently, and the input file is only read.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+BUNDLED_COHORT = DATA_DIR / "cohort.csv"
+CONTRACT_PATH = DATA_DIR / "datapackage.json"
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One violation of the data contract, located as precisely as the file allows."""
+
+    file: str
+    line: int | None
+    patient_id: str | None
+    column: str | None
+    value: str | None
+    rule: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.patient_id:
+            where.append(f"patient_id {self.patient_id}")
+        if self.column:
+            where.append(f"column '{self.column}'")
+        value = "" if self.value is None else f" value {self.value!r}:"
+        return f"{', '.join(where)}:{value} {self.rule}. Fix: {self.fix}"
+
+
+class CohortValidationError(ValueError):
+    """Raised with every contract violation found in a cohort file."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        n = len(problems)
+        header = f"{n} problem{'s' if n != 1 else ''} in cohort data:"
+        super().__init__("\n".join([header, *(f"  - {p}" for p in problems)]))
+
+
+@cache
+def load_contract() -> dict[str, Any]:
+    """The cohort resource's Table Schema from ``data/datapackage.json``."""
+    package = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
+    resource = next(r for r in package["resources"] if r["name"] == "cohort")
+    return {"package": package, **resource["schema"]}
+
+
+def fields() -> dict[str, dict[str, Any]]:
+    """Contract fields by name, in file order."""
+    return {f["name"]: f for f in load_contract()["fields"]}
+
+
+def treatment_groups() -> dict[str, str]:
+    """Map each treatment to its treatment group, as the contract states it."""
+    return dict(fields()["treatment"]["group_of"])
+
+
+def _closest(value: str, allowed: list[Any]) -> str:
+    choices = [str(a) for a in allowed]
+    match = difflib.get_close_matches(value.strip().lower(), choices, n=1, cutoff=0.5)
+    allowed_text = ", ".join(choices)
+    if value != value.strip() and value.strip() in choices:
+        return f"remove the spaces around the label (use '{value.strip()}')"
+    if match:
+        return f"did you mean '{match[0]}'? Allowed: {allowed_text}"
+    return f"use one of: {allowed_text}"
+
+
+def _parse_column(raw: pd.Series, field: dict[str, Any]) -> tuple[pd.Series, pd.Series, str]:
+    """Parse one text column by the contract type.
+
+    Returns the typed values (missing where empty or unparseable), a mask of
+    unparseable cells, and the fix to suggest for them.
+    """
+    kind = field["type"]
+    present = raw != ""
+    if kind == "string":
+        return raw.where(present, None).astype(object), pd.Series(False, index=raw.index), ""
+    if kind == "integer":
+        ok = raw.str.fullmatch(_INTEGER.pattern)
+        fix = "write a whole number without decimals or units, or leave the cell empty if unknown"
+    else:
+        ok = raw.str.fullmatch(_NUMBER.pattern)
+        fix = "write a number with a decimal point (not a comma) and no units, or leave the cell empty"
+    bad = present & ~ok
+    values = pd.to_numeric(raw.where(present & ok, None), errors="raise")
+    if kind == "integer":
+        values = values.astype("Int64")
+    else:
+        values = values.astype("Float64")
+    return values, bad, fix
+
+
+def _rule_text(field: dict[str, Any], check: str) -> str:
+    c = field.get("constraints", {})
+    return {
+        "isin": f"must be one of {', '.join(map(str, c.get('enum', [])))}",
+        "greater_than_or_equal_to": f"must be at least {c.get('minimum')}",
+        "less_than_or_equal_to": f"must be at most {c.get('maximum')}",
+        "greater_than": f"must be greater than {c.get('exclusiveMinimum')}",
+        "not_nullable": "is required and must not be empty",
+        "field_uniqueness": "must be unique (each patient appears once)",
+    }.get(check, check)
+
+
+def _rule_fix(field: dict[str, Any], check: str, value: Any) -> str:
+    if check == "isin":
+        return _closest(str(value), field["constraints"]["enum"])
+    if check == "not_nullable":
+        return f"fill in {field['name']} for this patient ({field['description']})"
+    if check == "field_uniqueness":
+        return "give each patient one row and one id; merge or renumber the duplicates"
+    return f"correct the value ({field['description']})"
+
+
+@cache
+def cohort_schema() -> pa.DataFrameSchema:
+    """A pandera schema with every field constraint of the contract."""
+    columns = {}
+    for name, field in fields().items():
+        c = field.get("constraints", {})
+        checks = []
+        if "enum" in c:
+            checks.append(pa.Check.isin(c["enum"]))
+        if "minimum" in c:
+            checks.append(pa.Check.ge(c["minimum"]))
+        if "maximum" in c:
+            checks.append(pa.Check.le(c["maximum"]))
+        if "exclusiveMinimum" in c:
+            checks.append(pa.Check.gt(c["exclusiveMinimum"]))
+        columns[name] = pa.Column(
+            checks=checks,
+            nullable=not c.get("required", False),
+            unique=c.get("unique", False),
+            coerce=False,
+        )
+    return pa.DataFrameSchema(columns, strict=False)
+
+
+def _locate(frame: pd.DataFrame, index: int) -> tuple[int, str | None]:
+    """File line (header is line 1) and patient id of a row."""
+    pid = frame.at[index, "patient_id"] if "patient_id" in frame else None
+    return int(index) + 2, (pid if isinstance(pid, str) and pid else None)
+
+
+def _rule_problems(df: pd.DataFrame, raw: pd.DataFrame, file: str) -> list[Problem]:
+    """Cross-field rules of the contract (``schema.rules``), one Problem per row."""
+    problems: list[Problem] = []
+    group_of = treatment_groups()
+
+    def add(mask: pd.Series, column: str, rule: str, fix: str) -> None:
+        for i in np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool)):
+            index = df.index[i]
+            line, pid = _locate(raw, index)
+            problems.append(Problem(file, line, pid, column, raw.at[index, column], rule, fix))
+
+    expected = df["treatment"].map(group_of)
+    add(
+        expected.notna() & df["treatment_group"].notna() & (expected != df["treatment_group"]),
+        "treatment",
+        "rule treatment_in_group: treatment does not belong to its treatment_group",
+        "check treatment and treatment_group; "
+        + "; ".join(f"{t} -> {g}" for t, g in group_of.items()),
+    )
+    untreated = df["treatment"] == "observation"
+    add(
+        untreated & df["months_to_treatment"].notna(),
+        "months_to_treatment",
+        "rule treatment_time_iff_treated: observation patients have no treatment date",
+        "leave months_to_treatment empty for observation, or correct the treatment",
+    )
+    add(
+        df["treatment"].notna() & ~untreated & df["months_to_treatment"].isna()
+        & (raw["months_to_treatment"] == ""),
+        "months_to_treatment",
+        "rule treatment_time_iff_treated: treated patients need the time to first treatment",
+        "fill in months from diagnosis of liver metastases to first treatment",
+    )
+    add(
+        df["months_to_treatment"] > df["followup_months"],
+        "months_to_treatment",
+        "rule treatment_before_end_of_followup: treatment after death or last contact",
+        "check months_to_treatment and followup_months against the record",
+    )
+    add(
+        (df["symptomatic"] == 0) & df["palliated"].notna(),
+        "palliated",
+        "rule palliated_iff_symptomatic: palliated is set for a patient without symptoms",
+        "leave palliated empty when symptomatic is 0, or correct symptomatic",
+    )
+    add(
+        (df["symptomatic"] == 1) & df["palliated"].isna() & (raw["palliated"] == ""),
+        "palliated",
+        "rule palliated_iff_symptomatic: symptomatic patient without a palliation outcome",
+        "fill in palliated (1 palliated, 0 not) for every symptomatic patient",
+    )
+    return problems
+
+
+def read_cohort_text(path: Path) -> pd.DataFrame:
+    """Read a CSV with every cell as text; only an empty cell is missing."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+    except pd.errors.EmptyDataError:
+        raise CohortValidationError(
+            [Problem(str(path), None, None, None, None, "the file is empty",
+                     "export the cohort with a header row and one row per patient")]
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise CohortValidationError(
+            [Problem(str(path), None, None, None, None,
+                     f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                     "save the file as CSV UTF-8 from your spreadsheet program")]
+        ) from None
+    return raw
+
+
+def validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
+    """Parse and validate a text frame against the contract; raise on any problem."""
+    spec = fields()
+    problems: list[Problem] = []
+    missing = [name for name in spec if name not in raw.columns]
+    for name in missing:
+        problems.append(Problem(file, 1, None, name, None, "required column is missing",
+                                f"add a column '{name}': {spec[name]['description']}"))
+    if missing:
+        raise CohortValidationError(problems)
+    if raw.empty:
+        raise CohortValidationError([Problem(file, None, None, None, None,
+                                             "the file has a header but no patients",
+                                             "add one row per patient below the header")])
+    typed = {}
+    unparsed = pd.DataFrame(False, index=raw.index, columns=list(spec))
+    for name, field in spec.items():
+        values, bad, fix = _parse_column(raw[name], field)
+        typed[name] = values
+        unparsed[name] = bad
+        for index in raw.index[bad]:
+            line, pid = _locate(raw, index)
+            problems.append(Problem(file, line, pid, name, raw.at[index, name],
+                                    f"is not a valid {field['type']}", fix))
+    df = pd.DataFrame(typed, index=raw.index)
+    try:
+        cohort_schema().validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        for case in cases.itertuples(index=False):
+            name = case.column
+            check = str(case.check).split("(")[0]
+            index = case.index
+            if index is None or (isinstance(index, float) and np.isnan(index)):
+                continue
+            index = int(index)
+            if unparsed.at[index, name]:
+                continue  # already reported as unparseable
+            field = spec[name]
+            line, pid = _locate(raw, index)
+            problems.append(Problem(file, line, pid, name, raw.at[index, name],
+                                    _rule_text(field, check),
+                                    _rule_fix(field, check, raw.at[index, name])))
+    problems.extend(_rule_problems(df, raw, file))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, list(spec).index(p.column) if p.column in spec
+                                     else -1))
+        raise CohortValidationError(problems)
+    return df
+
+
+def derive(df: pd.DataFrame) -> pd.DataFrame:
+    """Add analysis columns: ``surgical`` (bool) and ``arm`` (surgical / nonsurgical)."""
+    out = df.copy()
+    out["surgical"] = out["treatment_group"] == "surgical"
+    out["arm"] = np.where(out["surgical"], "surgical", "nonsurgical")
+    return out
+
+
+def load_cohort(path: str | Path | None = None) -> pd.DataFrame:
+    """Load and validate a cohort CSV (default: the bundled reconstruction).
+
+    Returns a typed DataFrame with the contract's columns plus derived ones.
+    ``df.attrs`` records ``source`` (file name only) and ``reconstructed``
+    (True only when the bytes equal the bundled reconstructed cohort).
+    Raises :class:`CohortValidationError` listing every problem at once.
+    """
+    file = Path(path) if path is not None else BUNDLED_COHORT
+    if not file.is_file():
+        raise CohortValidationError([Problem(str(file), None, None, None, None,
+                                             "no such file", "check the path given to --data")])
+    raw = read_cohort_text(file)
+    df = derive(validate(raw, str(file)))
+    df = df.set_index("patient_id", drop=False)
+    df.index.name = None
+    df.attrs["source"] = file.name
+    df.attrs["reconstructed"] = (
+        BUNDLED_COHORT.is_file() and file.read_bytes() == BUNDLED_COHORT.read_bytes()
+    )
+    return df

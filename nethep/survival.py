@@ -1,0 +1,427 @@
+"""Survival analysis: Kaplan-Meier, follow-up, log-rank and Cox.
+
+Methods and defaults (as R's survival package states them, and verified against it):
+
+- Kaplan-Meier product-limit estimate; standard error by Greenwood's formula;
+  95% pointwise intervals on the log(-log) scale by default ("exponential
+  Greenwood", R ``conf.type = "log-log"``), with ``"log"`` (R's default) and
+  ``"plain"`` available. Written here in numpy because lifelines offers only the
+  log-log interval and no per-time standard errors; the same code serves
+  bootstrap and registry-sized data.
+- Median survival: the first time S(t) <= 0.5, with R's rule that a curve lying
+  exactly on 0.5 takes the midpoint to the next event time; its CI is read off
+  the pointwise interval curves (Brookmeyer-Crowley as implemented in R's
+  ``quantile.survfit``).
+- Follow-up: the simple median of observed times and the reverse Kaplan-Meier
+  median (censoring as the event; Schemper and Smith 1996).
+- Log-rank: lifelines ``logrank_test`` / ``multivariate_logrank_test``
+  (equal weights, the chi-square statistic of R's ``survdiff``); pairwise
+  comparisons Holm-adjusted (statsmodels ``multipletests``).
+- Cox: lifelines ``CoxPHFitter`` (Efron ties, Wald CI and P, as R's ``coxph``);
+  proportional hazards by the scaled Schoenfeld residual test with the
+  Kaplan-Meier time transform (lifelines ``proportional_hazard_test``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+ConfType = Literal["log-log", "log", "plain"]
+GROUP_ORDER = ("medical", "embolization", "surgical")
+ARM_ORDER = ("surgical", "nonsurgical")
+_TOL = np.sqrt(np.finfo(float).eps)
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """A fitted Kaplan-Meier curve, one row per distinct observed time."""
+
+    time: np.ndarray
+    n_risk: np.ndarray
+    n_event: np.ndarray
+    n_censor: np.ndarray
+    surv: np.ndarray
+    std_err: np.ndarray  # standard error of S(t) (Greenwood)
+    lower: np.ndarray
+    upper: np.ndarray
+    conf_type: ConfType
+    conf_level: float
+    n: int
+
+    @property
+    def events(self) -> int:
+        return int(self.n_event.sum())
+
+    def _index(self, times: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.time, times, side="right") - 1
+
+    def at(self, times: Iterable[float]) -> pd.DataFrame:
+        """S(t), SE and CI at the given times (step function, right-continuous).
+
+        Times before the first observed time give S = 1 with SE 0; times beyond
+        the last observed time give NaN (not estimable), unless the curve has
+        already dropped to 0, as R's ``summary(fit, times, extend = FALSE)``.
+        """
+        t = np.asarray(list(times), dtype=float)
+        i = self._index(t)
+        before = i < 0
+        j = np.clip(i, 0, len(self.time) - 1)
+        surv = np.where(before, 1.0, self.surv[j])
+        se = np.where(before, 0.0, self.std_err[j])
+        lower = np.where(before, 1.0, self.lower[j])
+        upper = np.where(before, 1.0, self.upper[j])
+        n_risk = np.where(before, self.n, self.n_risk[j])
+        beyond = (t > self.time[-1]) & (self.surv[-1] > 0)
+        for arr in (surv, se, lower, upper):
+            arr[beyond] = np.nan
+        return pd.DataFrame(
+            {"time": t, "n_risk": np.where(beyond, 0, n_risk), "surv": surv, "std_err": se,
+             "lower": lower, "upper": upper}
+        )
+
+    def n_at_risk(self, times: Iterable[float]) -> np.ndarray:
+        """Number still at risk (time >= t) at each time t."""
+        t = np.asarray(list(times), dtype=float)
+        idx = np.searchsorted(self.time, t, side="left")
+        inside = idx < len(self.time)
+        out = np.zeros(len(t), dtype=int)
+        out[inside] = self.n_risk[idx[inside]]
+        return out
+
+    def quantile(self, p: float = 0.5) -> tuple[float, float, float]:
+        """Time at which S(t) first reaches 1 - p, with CI (R ``quantile.survfit``)."""
+        target = 1 - p
+        return (
+            _first_crossing(self.time, self.surv, target),
+            _first_crossing(self.time, self.upper, target),
+            _first_crossing(self.time, self.lower, target),
+        )
+
+    def median(self) -> tuple[float, float, float]:
+        """Median survival time with its CI (NaN where not reached)."""
+        return self.quantile(0.5)
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"time": self.time, "n_risk": self.n_risk, "n_event": self.n_event,
+             "n_censor": self.n_censor, "surv": self.surv, "std_err": self.std_err,
+             "lower": self.lower, "upper": self.upper}
+        )
+
+
+def _first_crossing(time: np.ndarray, y: np.ndarray, target: float) -> float:
+    """First time the step curve y reaches target; midpoint rule for a flat 0.5."""
+    ok = ~np.isnan(y)
+    below = np.flatnonzero(ok & (y <= target + _TOL))
+    if len(below) == 0:
+        return float("nan")
+    k = below[0]
+    if abs(y[k] - target) < _TOL and k + 1 < len(time):
+        return float((time[k] + time[k + 1]) / 2)
+    return float(time[k])
+
+
+def _confidence(surv: np.ndarray, se_cumhaz: np.ndarray, z: float, conf_type: ConfType):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "plain":
+            lower = surv - z * se_cumhaz * surv
+            upper = surv + z * se_cumhaz * surv
+            return np.clip(lower, 0, 1), np.clip(upper, 0, 1)
+        if conf_type == "log":
+            lower = np.exp(np.log(surv) - z * se_cumhaz)
+            upper = np.minimum(np.exp(np.log(surv) + z * se_cumhaz), 1.0)
+            zero = surv == 0
+            lower[zero] = np.nan
+            upper[zero] = np.nan
+            return lower, upper
+        if conf_type == "log-log":
+            inside = (surv > 0) & (surv < 1)
+            s = np.where(inside, surv, np.nan)
+            shift = z * se_cumhaz / np.log(s)
+            a = np.exp(-np.exp(np.log(-np.log(s)) + shift))
+            b = np.exp(-np.exp(np.log(-np.log(s)) - shift))
+            lower, upper = np.fmin(a, b), np.fmax(a, b)
+            one = surv == 1
+            lower[one] = 1.0
+            upper[one] = 1.0
+            return lower, upper
+    raise ValueError(f"conf_type must be 'log-log', 'log' or 'plain', not {conf_type!r}")
+
+
+def kaplan_meier(
+    time: Sequence[float] | np.ndarray,
+    event: Sequence[int] | np.ndarray,
+    conf_type: ConfType = "log-log",
+    conf_level: float = 0.95,
+) -> KaplanMeier:
+    """Fit the Kaplan-Meier estimator (Greenwood SE, ``conf_type`` interval)."""
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event, dtype=int)
+    if t.ndim != 1 or t.shape != e.shape or len(t) == 0:
+        raise ValueError("time and event must be non-empty 1-d arrays of equal length")
+    if np.isnan(t).any() or (t < 0).any():
+        raise ValueError("times must be non-negative numbers")
+    if not np.isin(e, (0, 1)).all():
+        raise ValueError("event must be 0 (censored) or 1 (event)")
+    uniq, inverse = np.unique(t, return_inverse=True)
+    n_event = np.bincount(inverse, weights=e, minlength=len(uniq)).astype(int)
+    n_total = np.bincount(inverse, minlength=len(uniq))
+    n_censor = n_total - n_event
+    n_risk = len(t) - np.concatenate([[0], np.cumsum(n_total)[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1 - n_event / n_risk)
+        increments = np.where(
+            n_event > 0, n_event / (n_risk * (n_risk - n_event).astype(float)), 0.0
+        )
+        se_cumhaz = np.sqrt(np.cumsum(increments))
+        std_err = np.where(surv > 0, surv * se_cumhaz, np.nan)
+    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    lower, upper = _confidence(surv, se_cumhaz, z, conf_type)
+    return KaplanMeier(
+        time=uniq, n_risk=n_risk, n_event=n_event, n_censor=n_censor, surv=surv,
+        std_err=std_err, lower=lower, upper=upper,
+        conf_type=conf_type, conf_level=conf_level, n=len(t),
+    )
+
+
+def groups_present(df: pd.DataFrame, by: str) -> list[str]:
+    """Levels of ``by`` in the study's order, then any others alphabetically."""
+    order = GROUP_ORDER if by == "treatment_group" else ARM_ORDER
+    present = set(df[by].dropna())
+    return [g for g in order if g in present] + sorted(present - set(order))
+
+
+def fit_by(df: pd.DataFrame, by: str, conf_type: ConfType = "log-log") -> dict[str, KaplanMeier]:
+    """One Kaplan-Meier fit per level of ``by`` (e.g. treatment_group, arm)."""
+    return {
+        g: kaplan_meier(sub["followup_months"], sub["died"], conf_type=conf_type)
+        for g in groups_present(df, by)
+        for sub in [df[df[by] == g]]
+    }
+
+
+@dataclass(frozen=True)
+class SurvivalAtTimes:
+    """Kaplan-Meier survival with 95% CI at fixed times, per group."""
+
+    rows: pd.DataFrame  # group, time, n_risk, surv, std_err, lower, upper
+    conf_type: ConfType
+
+    def table(self) -> pd.DataFrame:
+        return self.rows.copy()
+
+    def get(self, group: str, time: float) -> pd.Series:
+        hit = self.rows[(self.rows["group"] == group) & (self.rows["time"] == time)]
+        return hit.iloc[0]
+
+
+def survival_at(
+    df: pd.DataFrame,
+    times: Sequence[float] = (12, 36, 60),
+    conf_type: ConfType = "log-log",
+) -> SurvivalAtTimes:
+    """S(t) with CI at ``times`` for each treatment group, the non-surgical pool and all."""
+    fits = fit_by(df, "treatment_group", conf_type)
+    nonsurgical = df[df["arm"] == "nonsurgical"]
+    if len(nonsurgical):
+        fits["nonsurgical"] = kaplan_meier(nonsurgical["followup_months"], nonsurgical["died"],
+                                           conf_type=conf_type)
+    fits["all"] = kaplan_meier(df["followup_months"], df["died"], conf_type=conf_type)
+    order = [g for g in (*GROUP_ORDER, "nonsurgical", "all") if g in fits]
+    frames = [fits[g].at(times).assign(group=g) for g in order]
+    rows = pd.concat(frames, ignore_index=True)
+    return SurvivalAtTimes(rows[["group", "time", "n_risk", "surv", "std_err", "lower", "upper"]],
+                           conf_type)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Median follow-up by two definitions (months)."""
+
+    simple_median: float
+    reverse_km_median: float
+    reverse_km_q1: float
+    reverse_km_q3: float
+    min: float
+    max: float
+    n: int
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                ("simple median of observed times", self.simple_median, np.nan, np.nan),
+                ("reverse Kaplan-Meier median", self.reverse_km_median,
+                 self.reverse_km_q1, self.reverse_km_q3),
+            ],
+            columns=["definition", "median_months", "q1_months", "q3_months"],
+        )
+
+
+def followup(df: pd.DataFrame) -> FollowUp:
+    """Simple median of ``followup_months`` and the reverse Kaplan-Meier median with IQR.
+
+    The reverse Kaplan-Meier treats censoring as the event and deaths as censored
+    (Schemper and Smith 1996), estimating the potential follow-up; its quartiles
+    use R's ``quantile.survfit`` rule.
+    """
+    t = df["followup_months"].to_numpy(float)
+    reverse = kaplan_meier(t, 1 - df["died"].to_numpy(int))
+    return FollowUp(
+        simple_median=float(np.median(t)),
+        reverse_km_median=reverse.quantile(0.5)[0],
+        reverse_km_q1=reverse.quantile(0.25)[0],
+        reverse_km_q3=reverse.quantile(0.75)[0],
+        min=float(t.min()), max=float(t.max()), n=len(t),
+    )
+
+
+@dataclass(frozen=True)
+class MedianSurvival:
+    """Median survival per group with its CI (NaN where not reached)."""
+
+    rows: pd.DataFrame  # group, n, events, median, lower, upper
+
+    def table(self) -> pd.DataFrame:
+        return self.rows.copy()
+
+
+def median_survival(df: pd.DataFrame, by: str = "treatment_group") -> MedianSurvival:
+    """Median survival and 95% CI (log-log curve, R ``quantile.survfit``) per group."""
+    rows = []
+    for g, fit in fit_by(df, by).items():
+        m, lo, hi = fit.median()
+        rows.append({"group": g, "n": fit.n, "events": fit.events, "median": m,
+                     "lower": lo, "upper": hi})
+    return MedianSurvival(pd.DataFrame(rows))
+
+
+@dataclass(frozen=True)
+class LogRank:
+    """Log-rank test across the levels of ``by`` (chi-square on k-1 df)."""
+
+    by: str
+    groups: tuple[str, ...]
+    statistic: float
+    df: int
+    p: float
+    observed: tuple[int, ...]
+    expected: tuple[float, ...]
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame({"group": self.groups, "observed": self.observed,
+                             "expected": self.expected})
+
+
+def logrank(df: pd.DataFrame, by: str = "arm") -> LogRank:
+    """Log-rank (Mantel-Haenszel) test of equal survival across levels of ``by``.
+
+    lifelines ``multivariate_logrank_test``, which for two groups equals
+    ``logrank_test`` and R's ``survdiff`` (rho = 0).
+    """
+    from lifelines.statistics import multivariate_logrank_test
+
+    groups = groups_present(df, by)
+    if len(groups) < 2:
+        raise ValueError(f"log-rank needs at least 2 groups in '{by}', found {groups}")
+    res = multivariate_logrank_test(df["followup_months"], df[by], df["died"])
+    observed, expected = _observed_expected(df, by, groups)
+    return LogRank(by, tuple(groups), float(res.test_statistic), int(res.degrees_of_freedom),
+                   float(res.p_value), observed, expected)
+
+
+def _observed_expected(df: pd.DataFrame, by: str, groups: list[str]):
+    t = df["followup_months"].to_numpy(float)
+    e = df["died"].to_numpy(int)
+    uniq = np.unique(t[e == 1])
+    at_risk_all = (t[None, :] >= uniq[:, None]).sum(1)
+    deaths_all = ((t[None, :] == uniq[:, None]) & (e[None, :] == 1)).sum(1)
+    observed, expected = [], []
+    for g in groups:
+        m = (df[by] == g).to_numpy()
+        at_risk = (t[m][None, :] >= uniq[:, None]).sum(1)
+        observed.append(int(e[m].sum()))
+        expected.append(float((deaths_all * at_risk / at_risk_all).sum()))
+    return tuple(observed), tuple(expected)
+
+
+@dataclass(frozen=True)
+class PairwiseLogRank:
+    """Pairwise log-rank tests with Holm-adjusted P values."""
+
+    rows: pd.DataFrame  # group_a, group_b, statistic, p, p_holm
+
+    def table(self) -> pd.DataFrame:
+        return self.rows.copy()
+
+
+def pairwise_logrank(df: pd.DataFrame, by: str = "treatment_group") -> PairwiseLogRank:
+    """Log-rank for every pair of levels of ``by``; Holm (1979) step-down adjustment."""
+    from statsmodels.stats.multitest import multipletests
+
+    groups = groups_present(df, by)
+    rows = []
+    for i, a in enumerate(groups):
+        for b in groups[i + 1:]:
+            res = logrank(df[df[by].isin([a, b])], by)
+            rows.append({"group_a": a, "group_b": b, "statistic": res.statistic, "p": res.p})
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["p_holm"] = multipletests(out["p"], method="holm")[1]
+    return PairwiseLogRank(out)
+
+
+@dataclass(frozen=True)
+class CoxResult:
+    """Unadjusted Cox proportional-hazards fit of one binary covariate."""
+
+    covariate: str
+    coef: float
+    se: float
+    hr: float
+    lower: float
+    upper: float
+    p: float
+    ph_statistic: float
+    ph_p: float
+    n: int
+    events: int
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([{
+            "covariate": self.covariate, "coef": self.coef, "se": self.se, "hr": self.hr,
+            "lower": self.lower, "upper": self.upper, "p": self.p,
+            "ph_test_statistic": self.ph_statistic, "ph_test_p": self.ph_p,
+            "n": self.n, "events": self.events,
+        }])
+
+
+def cox_surgical(df: pd.DataFrame) -> CoxResult:
+    """Cox HR of surgical vs non-surgical (Efron ties, Wald 95% CI and P).
+
+    Proportional hazards checked by the scaled Schoenfeld residual test with the
+    Kaplan-Meier time transform (lifelines ``proportional_hazard_test``).
+    """
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    data = pd.DataFrame({
+        "T": df["followup_months"].astype(float).to_numpy(),
+        "E": df["died"].astype(int).to_numpy(),
+        "surgical": df["surgical"].astype(float).to_numpy(),
+    })
+    cph = CoxPHFitter().fit(data, "T", "E")
+    s = cph.summary.loc["surgical"]
+    ph = proportional_hazard_test(cph, data, time_transform="km")
+    return CoxResult(
+        covariate="surgical", coef=float(s["coef"]), se=float(s["se(coef)"]),
+        hr=float(s["exp(coef)"]), lower=float(s["exp(coef) lower 95%"]),
+        upper=float(s["exp(coef) upper 95%"]), p=float(s["p"]),
+        ph_statistic=float(np.ravel(ph.test_statistic)[0]), ph_p=float(np.ravel(ph.p_value)[0]),
+        n=len(data), events=int(data["E"].sum()),
+    )
