@@ -109,7 +109,8 @@ def _parse_column(raw: pd.Series, field: dict[str, Any]) -> tuple[pd.Series, pd.
         fix = "write a whole number without decimals or units, or leave the cell empty if unknown"
     else:
         ok = raw.str.fullmatch(_NUMBER.pattern)
-        fix = "write a number with a decimal point (not a comma) and no units, or leave the cell empty"
+        fix = ("write a number with a decimal point (not a comma) and no units, "
+               "or leave the cell empty")
     bad = present & ~ok
     values = pd.to_numeric(raw.where(present & ok, None), errors="raise")
     if kind == "integer":
@@ -184,7 +185,8 @@ def _rule_problems(df: pd.DataFrame, raw: pd.DataFrame, file: str) -> list[Probl
 
     expected = df["treatment"].map(group_of)
     add(
-        expected.notna() & df["treatment_group"].notna() & (expected != df["treatment_group"]),
+        expected.notna() & df["treatment_group"].isin(set(group_of.values()))
+        & (expected != df["treatment_group"]),
         "treatment",
         "rule treatment_in_group: treatment does not belong to its treatment_group",
         "check treatment and treatment_group; "

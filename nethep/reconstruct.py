@@ -31,7 +31,9 @@ What is **calibrated** (drawn, kept only when published aggregates come out):
    times in tenths of a month. The surgical arm is kept when its Kaplan-Meier
    S(36) rounds to 83%; then the non-surgical arm when its S(36) rounds to 31%,
    the log-rank P (surgical vs non-surgical) lies in [0.005, 0.015) and the
-   median follow-up of all 48 rounds to 20 months.
+   median follow-up of all 48 rounds to 20 months. Each accepted surgical arm
+   gets up to 500 non-surgical draws (seeded by the surgical attempt); the
+   first joint success is kept.
 3. Palliation: among symptomatic patients, every split of palliated counts per
    group is scored by the Fisher-Freeman-Halton exact test; of those whose P
    lies in [0.15, 0.25), the most likely under assumed palliation rates (0.55
@@ -53,23 +55,23 @@ import argparse
 import io
 import itertools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
-from nethep.cohort import BUNDLED_COHORT, DATA_DIR, derive, fields, treatment_groups
+from nethep.cohort import BUNDLED_COHORT, derive, fields, treatment_groups
 from nethep.exact import fisher_exact_rxc
+from nethep.published import load_published, matches
 from nethep.survival import kaplan_meier, logrank
 
 SEED = 20061001  # the paper's issue date
-PUBLISHED = DATA_DIR / "published.yaml"
-MAX_ATTEMPTS = 100_000
+MAX_ATTEMPTS = 20_000
+NONSURGICAL_TRIES = 500
 DAYS_PER_MONTH = 30.4375
 WINDOW_START = np.datetime64("1996-01-01")
 WINDOW_END = np.datetime64("2004-05-31")
@@ -91,30 +93,24 @@ PALLIATION_RATES = {"medical": 0.55, "embolization": 0.65, "surgical": 0.80}
 
 @dataclass(frozen=True)
 class Targets:
-    """Published targets read from ``published.yaml``."""
+    """Published targets read from ``published.yaml`` (``raw``: each with its rounding)."""
 
-    n_by_treatment: dict[str, int]
-    n_by_tumor_type: dict[str, int]
-    surv36: dict[str, int]
-    logrank_p: tuple[float, float]
-    median_followup: int
-    palliation_p: tuple[float, float]
-    liver_p_above: float
+    raw: dict[str, Any]
 
     @classmethod
-    def load(cls, path: Path = PUBLISHED) -> Targets:
-        t = yaml.safe_load(path.read_text(encoding="utf-8"))["targets"]
-        return cls(
-            n_by_treatment={k: v["value"] for k, v in t["n_by_treatment"].items()},
-            n_by_tumor_type={k: v["value"] for k, v in t["n_by_tumor_type"].items()},
-            surv36={k: v["value"] for k, v in t["survival_36_months"].items()},
-            logrank_p=(t["logrank_surgical_vs_nonsurgical"]["lower"],
-                       t["logrank_surgical_vs_nonsurgical"]["upper"]),
-            median_followup=t["median_followup_months"]["value"],
-            palliation_p=(t["palliation_three_groups"]["lower"],
-                          t["palliation_three_groups"]["upper"]),
-            liver_p_above=t["liver_involvement_differs"]["value"],
-        )
+    def load(cls) -> Targets:
+        return cls(load_published()["targets"])
+
+    @property
+    def n_by_treatment(self) -> dict[str, int]:
+        return {k: v["value"] for k, v in self.raw["n_by_treatment"].items()}
+
+    @property
+    def n_by_tumor_type(self) -> dict[str, int]:
+        return {k: v["value"] for k, v in self.raw["n_by_tumor_type"].items()}
+
+    def s36(self, arm: str) -> float:
+        return self.raw["survival_36_months"][arm]["value"] / 100
 
 
 @dataclass(frozen=True)
@@ -128,13 +124,22 @@ class Reconstruction:
         return _format_csv(self.cohort)
 
 
+def _accepted(
+    key: tuple[int, ...], seed: int, draw: Callable[[np.random.Generator], Any],
+    accept: Callable[[Any], bool], limit: int = MAX_ATTEMPTS,
+) -> Iterator[tuple[Any, int]]:
+    """Draws kept by ``accept`` in the seeded sequence, with their attempt numbers (1-based)."""
+    for attempt in range(limit):
+        value = draw(np.random.default_rng([seed, *key, attempt]))
+        if accept(value):
+            yield value, attempt + 1
+
+
 def _search(stage: int, seed: int, draw: Callable[[np.random.Generator], Any],
             accept: Callable[[Any], bool]) -> tuple[Any, int]:
     """First draw in the seeded sequence that ``accept`` keeps, and its attempt number."""
-    for attempt in range(MAX_ATTEMPTS):
-        value = draw(np.random.default_rng([seed, stage, attempt]))
-        if accept(value):
-            return value, attempt + 1
+    for found in _accepted((stage,), seed, draw, accept):
+        return found
     raise RuntimeError(f"stage {stage}: no draw met the published targets in {MAX_ATTEMPTS}")
 
 
@@ -189,7 +194,8 @@ def _survival(df: pd.DataFrame, arm_mask: np.ndarray, s36: float,
     s_entry = np.exp(-((entry / scale) ** WEIBULL_SHAPE))
     death = scale * (-np.log(s_entry * rng.random(m))) ** (1 / WEIBULL_SHAPE)
     loss = entry + rng.exponential(1 / LOSS_RATE, size=m)
-    closure = (DATA_CLOSURE - sub["diagnosis"].to_numpy()).astype(int) / DAYS_PER_MONTH
+    days = (DATA_CLOSURE - sub["diagnosis"].to_numpy().astype("datetime64[D]")).astype(int)
+    closure = days / DAYS_PER_MONTH
     end = np.minimum(loss, closure)
     observed = np.minimum(death, end)
     time = np.maximum(np.round(observed, 1), np.maximum(np.round(entry, 1), 0.1))
@@ -204,12 +210,10 @@ def _palliation_counts(df: pd.DataFrame, targets: Targets) -> tuple[int, ...]:
     """Palliated counts per group whose exact test P is in the published interval."""
     groups = list(PALLIATION_RATES)
     n_sym = [int(df.loc[df["treatment_group"] == g, "symptomatic"].sum()) for g in groups]
-    lo, hi = targets.palliation_p
     best, best_ll = None, -np.inf
     for k in itertools.product(*(range(n + 1) for n in n_sym)):
         table = np.array([k, np.subtract(n_sym, k)])
-        p = fisher_exact_rxc(table)
-        if not lo <= p < hi:
+        if not matches(targets.raw["palliation_three_groups"], fisher_exact_rxc(table)):
             continue
         ll = sum(stats.binom.logpmf(ki, ni, PALLIATION_RATES[g])
                  for ki, ni, g in zip(k, n_sym, groups, strict=True))
@@ -228,31 +232,44 @@ def reconstruct(seed: int = SEED, targets: Targets | None = None) -> Reconstruct
 
     liver, attempts["liver_involvement"] = _search(
         1, seed, lambda rng: _liver(df, rng),
-        lambda v: _kruskal_p(df, v) > targets.liver_p_above)
+        lambda v: matches(targets.raw["liver_involvement_differs"], _kruskal_p(df, v)))
     df["liver_involvement_pct"] = liver
 
     surgical = (df["treatment_group"] == "surgical").to_numpy()
-    (t_s, d_s), attempts["survival_surgical"] = _search(
-        2, seed, lambda rng: _survival(df, surgical, targets.surv36["surgical"] / 100, rng),
-        lambda v: round(100 * _surv36(*v)) == targets.surv36["surgical"])
-    df.loc[surgical, "followup_months"] = t_s
-    df.loc[surgical, "died"] = d_s
 
-    def accept_nonsurgical(v: tuple[np.ndarray, np.ndarray]) -> bool:
-        if round(100 * _surv36(*v)) != targets.surv36["nonsurgical"]:
+    def accept_nonsurgical(t_s: np.ndarray, d_s: np.ndarray,
+                           v: tuple[np.ndarray, np.ndarray]) -> bool:
+        if not matches(targets.raw["survival_36_months"]["nonsurgical"], _surv36(*v)):
             return False
-        if round(float(np.median(np.concatenate([t_s, v[0]])))) != targets.median_followup:
+        if not matches(targets.raw["median_followup_months"],
+                       float(np.median(np.concatenate([t_s, v[0]])))):
             return False
         trial = df.copy()
+        trial.loc[surgical, "followup_months"] = t_s
+        trial.loc[surgical, "died"] = d_s
         trial.loc[~surgical, "followup_months"] = v[0]
         trial.loc[~surgical, "died"] = v[1]
         trial = derive(trial.astype({"died": int}))
-        lo, hi = targets.logrank_p
-        return lo <= logrank(trial, "arm").p < hi
+        return matches(targets.raw["logrank_surgical_vs_nonsurgical"], logrank(trial, "arm").p)
 
-    (t_n, d_n), attempts["survival_nonsurgical"] = _search(
-        3, seed, lambda rng: _survival(df, ~surgical, targets.surv36["nonsurgical"] / 100, rng),
-        accept_nonsurgical)
+    # Nested search: each surgical arm that reproduces its S(36) gets up to
+    # NONSURGICAL_TRIES non-surgical draws; the first joint success is kept.
+    surgical_arms = _accepted(
+        (2,), seed, lambda rng: _survival(df, surgical, targets.s36("surgical"), rng),
+        lambda v: matches(targets.raw["survival_36_months"]["surgical"], _surv36(*v)))
+    for (t_s, d_s), a_s in surgical_arms:
+        found = next(_accepted(
+            (3, a_s), seed, lambda rng: _survival(df, ~surgical, targets.s36("nonsurgical"), rng),
+            lambda v, t_s=t_s, d_s=d_s: accept_nonsurgical(t_s, d_s, v),
+            limit=NONSURGICAL_TRIES), None)
+        if found is not None:
+            (t_n, d_n), a_n = found
+            break
+    else:
+        raise RuntimeError("no survival draw met the published targets")
+    attempts["survival_surgical"], attempts["survival_nonsurgical"] = a_s, a_n
+    df.loc[surgical, "followup_months"] = t_s
+    df.loc[surgical, "died"] = d_s
     df.loc[~surgical, "followup_months"] = t_n
     df.loc[~surgical, "died"] = d_n
     df["died"] = df["died"].astype(int)

@@ -13,8 +13,8 @@ from nethep.cohort import (
     CohortValidationError,
     cohort_schema,
     fields,
-    load_contract,
     load_cohort,
+    load_contract,
     treatment_groups,
 )
 

@@ -1,0 +1,235 @@
+"""Result fragments written by the notebooks, merged into one ``results.json``.
+
+Each notebook records its key numbers with :func:`save_fragment`, which writes
+``<output_dir>/results/<section>.json``. After all notebooks have run,
+:func:`write_results` merges every fragment into ``<output_dir>/results.json``,
+keyed by section. Tests read the merged file, often through :func:`flatten`
+(``survival.logrank.surgical_vs_nonsurgical.p``).
+
+Conventions (the same for fragments and the merged file):
+
+* values are JSON-safe: ``float``, ``int``, ``bool``, ``str``, ``None``, lists and
+  dicts with string keys; :func:`to_jsonable` converts numpy and pandas values;
+* ``None`` (JSON ``null``) means "no value": NaN, ``pd.NA``, ``NaT`` and also
+  +/-infinity become ``None`` (strict JSON has no NaN or Infinity);
+* keys are sorted, indentation is 2, the file ends in a newline, and nothing
+  depends on the clock, so identical numbers give identical bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "RESULTS_DIRNAME",
+    "RESULTS_FILENAME",
+    "collect",
+    "dumps",
+    "flatten",
+    "fragment_path",
+    "save_fragment",
+    "to_jsonable",
+    "write_results",
+]
+
+RESULTS_DIRNAME = "results"
+RESULTS_FILENAME = "results.json"
+
+_SECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_SEP = "."
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Return ``obj`` as plain JSON-safe Python values, recursively.
+
+    * numpy scalars become ``int``/``float``/``bool``; numpy arrays become lists;
+    * NaN, +/-inf, ``pd.NA``, ``pd.NaT`` and ``None`` become ``None``;
+    * tuples, lists and sets become lists (sets sorted);
+    * mappings become dicts with ``str`` keys (two keys that collide as strings,
+      such as ``1`` and ``"1"``, raise ``ValueError``);
+    * a pandas Series becomes a dict keyed by its index, a DataFrame a list of
+      row dicts; dates become ISO strings; a ``Path`` becomes its string.
+
+    Anything else raises ``TypeError`` naming the type, rather than being
+    stringified silently.
+    """
+    if obj is None or obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, str):
+        return obj
+    if isinstance(obj, Mapping):
+        return _mapping_to_jsonable(obj)
+    if isinstance(obj, pd.DataFrame):
+        return [_mapping_to_jsonable(row) for row in obj.to_dict(orient="records")]
+    if isinstance(obj, pd.Series):
+        return _mapping_to_jsonable(obj.to_dict())
+    if isinstance(obj, np.ndarray):
+        return [to_jsonable(item) for item in obj.tolist()]
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(item) for item in obj]
+    if isinstance(obj, set | frozenset):
+        items = [to_jsonable(item) for item in obj]
+        try:
+            return sorted(items)
+        except TypeError:
+            return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    if isinstance(obj, pd.Timestamp | _dt.datetime | _dt.date):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):  # e.g. np.str_, np.datetime64
+        return to_jsonable(obj.item())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _mapping_to_jsonable(
+            {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        )
+    raise TypeError(
+        f"cannot store a value of type {type(obj).__module__}.{type(obj).__qualname__} "
+        f"in results.json: {obj!r:.80}. Convert it to a number, string, list or dict first."
+    )
+
+
+def _mapping_to_jsonable(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        skey = _key_to_str(key)
+        if skey in out:
+            raise ValueError(f"two keys become the same string {skey!r} in results.json")
+        out[skey] = to_jsonable(value)
+    return out
+
+
+def _key_to_str(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, np.generic):
+        key = key.item()
+    return str(key)
+
+
+def dumps(obj: Any) -> str:
+    """Serialize ``obj`` the one way nethep writes JSON (sorted, indent 2, final newline)."""
+    return (
+        json.dumps(to_jsonable(obj), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+        + "\n"
+    )
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # bytes, so no platform newline translation changes the output
+    path.write_bytes(text.encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- fragments
+
+
+def fragment_path(section: str, output_dir: str | Path) -> Path:
+    """Where :func:`save_fragment` writes ``section``."""
+    return Path(output_dir) / RESULTS_DIRNAME / f"{section}.json"
+
+
+def save_fragment(section: str, values: Mapping[str, Any], output_dir: str | Path) -> Path:
+    """Write ``values`` to ``<output_dir>/results/<section>.json`` and return that path.
+
+    ``section`` becomes the top-level key in ``results.json``: letters, digits,
+    ``_`` and ``-`` only. ``values`` is a (nested) mapping, converted with
+    :func:`to_jsonable`; keys must not contain ``"."`` so that :func:`flatten`
+    keys stay unambiguous. Saving the same section again replaces the fragment.
+    """
+    if not isinstance(section, str) or not _SECTION.match(section):
+        raise ValueError(
+            f"section name {section!r} is not allowed: use letters, digits, '_' or '-' "
+            "(it becomes a file name and the top-level key in results.json)"
+        )
+    if not isinstance(values, Mapping):
+        raise TypeError(
+            f"values for section {section!r} must be a dict, got {type(values).__name__}"
+        )
+    data = to_jsonable(values)
+    _check_keys(data, section)
+    path = fragment_path(section, output_dir)
+    _write_text(path, dumps(data))
+    return path
+
+
+def _check_keys(obj: Any, where: str) -> None:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if _SEP in key:
+                raise ValueError(
+                    f"key {key!r} in {where} contains {_SEP!r}, which flatten() uses to join "
+                    "keys; use '_' instead (e.g. 'survival_1_5y')"
+                )
+            _check_keys(value, f"{where}{_SEP}{key}")
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            _check_keys(item, f"{where}[{i}]")
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def collect(output_dir: str | Path) -> dict[str, Any]:
+    """Merge every ``<output_dir>/results/*.json`` into one dict keyed by section.
+
+    Returns ``{}`` if there are no fragments. A fragment that is not valid JSON
+    raises ``ValueError`` naming the file.
+    """
+    folder = Path(output_dir) / RESULTS_DIRNAME
+    merged: dict[str, Any] = {}
+    if not folder.is_dir():
+        return merged
+    for path in sorted(folder.glob("*.json")):
+        try:
+            merged[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"result fragment {path} is not valid JSON: {exc}") from exc
+    return merged
+
+
+def write_results(output_dir: str | Path) -> Path:
+    """Write the merged fragments to ``<output_dir>/results.json`` and return its path."""
+    path = Path(output_dir) / RESULTS_FILENAME
+    _write_text(path, dumps(collect(output_dir)))
+    return path
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested dicts to dotted keys: ``{"a": {"b": 1}} -> {"a.b": 1}``.
+
+    Lists (such as the ``paper_vs_ours`` rows) and empty dicts are kept as leaf
+    values. Keys are returned in sorted order.
+    """
+    out: dict[str, Any] = {}
+    for key in sorted(d, key=str):
+        value = d[key]
+        skey = str(key)
+        if _SEP in skey:
+            raise ValueError(f"key {skey!r} contains {_SEP!r}; cannot flatten unambiguously")
+        full = f"{prefix}{_SEP}{skey}" if prefix else skey
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, full))
+        else:
+            out[full] = value
+    return out

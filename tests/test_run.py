@@ -1,0 +1,310 @@
+"""Tests for the headless runner (nethep.run) and the command line (nethep.cli).
+
+Kernel start-up is slow, so the notebooks are executed only six times in total:
+one successful run of two tiny notebooks (module fixture), one identical rerun
+(determinism), and one run that fails in its second notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from nethep import cli, results
+from nethep import run as runmod
+from nethep.run import NotebookFailed, RunReport, render_index, run_all
+
+PARAMS = 'data_path = None\noutput_dir = "../build"'
+
+
+def _notebook(path: Path, title: str, *code: str) -> Path:
+    params = new_code_cell(PARAMS)
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(
+        cells=[new_markdown_cell(f"# {title}\n\nA tiny test notebook."), params]
+        + [new_code_cell(src) for src in code]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+FIRST = (
+    "from nethep import results\n"
+    "results.save_fragment('data', {'reconstructed': True, 'data_path': data_path,\n"
+    "                               'n_patients': 3}, output_dir)\n"
+    "results.save_fragment('comparison', {'paper_vs_ours': [\n"
+    "    {'quantity': 'median OS, months', 'published': 42.0, 'ours': 41.5,\n"
+    "     'matches': True},\n"
+    "    {'quantity': 'log-rank p', 'published': '<0.001', 'ours': 0.0123,\n"
+    "     'matches': False}]}, output_dir)\n"
+    "print('first done')"
+)
+SECOND_FIG = (
+    "from pathlib import Path\n"
+    "import matplotlib.pyplot as plt\n"
+    "fig, ax = plt.subplots(figsize=(2, 2))\n"
+    "ax.plot([0, 1, 2], [1.0, 0.6, 0.3])\n"
+    "fig.savefig(Path(output_dir) / 'figures' / 'km.png')\n"
+    "fig"
+)
+SECOND_SAVE = (
+    "import numpy as np\n"
+    "from nethep import results\n"
+    "results.save_fragment('survival', {'logrank': {'surgical_vs_nonsurgical': {\n"
+    "    'p': np.float64(0.0123)}}, 'median_months': np.nan}, output_dir)"
+)
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("project")
+    nb_dir = root / "notebooks"
+    nb_dir.mkdir()
+    _notebook(nb_dir / "01_first.ipynb", "First: the cohort", FIRST)
+    _notebook(nb_dir / "02_second.ipynb", "Second: survival", SECOND_FIG, SECOND_SAVE)
+    (nb_dir / "README.md").write_text("not a notebook")
+    (nb_dir / "scratch.ipynb").write_text("{}")  # no NN_ prefix: never run
+    data_dir = root / "mydata"
+    data_dir.mkdir()
+    data = data_dir / "cohort.csv"
+    data.write_text("patient_id,age\nP01,60\n")
+    return {"root": root, "notebooks": nb_dir, "data": data, "out": root / "out"}
+
+
+@pytest.fixture(scope="module")
+def ran(project: dict[str, Path]) -> tuple[RunReport, dict[str, bytes], dict[str, bytes]]:
+    before_nb = _listing(project["notebooks"])
+    before_data = _listing(project["data"].parent)
+    report = run_all(
+        output_dir=project["out"],
+        data_path=project["data"],
+        notebooks_dir=project["notebooks"],
+        progress=False,
+    )
+    assert _listing(project["notebooks"]) == before_nb
+    assert _listing(project["data"].parent) == before_data
+    return report, before_nb, before_data
+
+
+def test_run_writes_executed_notebooks_and_pages(ran, project):
+    report, _, _ = ran
+    out = project["out"]
+    assert report.output_dir == out.resolve()
+    assert [p.name for p in report.notebooks] == ["01_first.ipynb", "02_second.ipynb"]
+    assert report.executed == (out / "notebooks" / "01_first.ipynb",
+                               out / "notebooks" / "02_second.ipynb")
+    for path in report.executed:
+        nb = nbformat.read(str(path), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count is not None for c in code)
+        assert not any(o.output_type == "error" for c in code for o in c.outputs)
+    assert report.html_pages == (out / "01_first.html", out / "02_second.html")
+    page = (out / "01_first.html").read_text(encoding="utf-8")
+    assert "first done" in page
+    assert "<html" in page
+    assert "data:image/png;base64" in (out / "02_second.html").read_text(encoding="utf-8")
+    assert (out / "figures" / "km.png").is_file()
+
+
+def test_run_writes_results_json(ran, project):
+    report, _, _ = ran
+    out = project["out"]
+    assert report.results_path == out / "results.json"
+    merged = json.loads(report.results_path.read_text(encoding="utf-8"))
+    assert merged == report.results
+    assert sorted(merged) == ["comparison", "data", "survival"]
+    flat = results.flatten(merged)
+    assert flat["survival.logrank.surgical_vs_nonsurgical.p"] == 0.0123
+    assert flat["survival.median_months"] is None
+    assert flat["data.reconstructed"] is True
+    assert report.results_path.read_text(encoding="utf-8") == results.dumps(merged)
+
+
+def test_data_path_parameter_reaches_the_notebook(ran, project):
+    report, _, _ = ran
+    assert report.results["data"]["data_path"] == str(project["data"].resolve())
+
+
+def test_index_links_banner_and_table(ran, project):
+    report, _, _ = ran
+    out = project["out"]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert report.index_path == out / "index.html"
+    assert '<a href="01_first.html">01_first: First: the cohort</a>' in index
+    assert '<a href="02_second.html">' in index
+    assert 'href="notebooks/02_second.ipynb"' in index
+    assert 'href="results.json"' in index
+    assert 'href="figures/km.png"' in index
+    assert 'class="banner"' in index and "reconstruction" in index
+    assert "median OS, months" in index and "&lt;0.001" in index
+    assert "1 of 2 published quantities" in index
+    assert str(out) not in index  # relative links only
+
+
+def test_rerun_gives_identical_bytes_and_drops_stale_outputs(ran, project):
+    out = project["out"]
+    before = _listing(out)
+    stale = out / "results" / "stale.json"
+    stale.write_text('{"old": 1}\n')
+    (out / "99_removed.html").write_text("old page")
+    run_all(output_dir=out, data_path=project["data"], notebooks_dir=project["notebooks"],
+            progress=False)
+    assert not stale.exists()
+    assert not (out / "99_removed.html").exists()
+    after = _listing(out)
+    for name in ["results.json", "index.html", "01_first.html", "02_second.html",
+                 "results/data.json", "results/survival.json", "figures/km.png"]:
+        assert after[name] == before[name], name
+
+
+def test_failing_notebook_stops_and_keeps_outputs(tmp_path: Path, capsys):
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    _notebook(nb_dir / "01_ok.ipynb", "Fine",
+              "from nethep import results\nresults.save_fragment('ok', {'x': 1}, output_dir)")
+    _notebook(nb_dir / "02_boom.ipynb", "Breaks", "x = 1",
+              "\n# divide by zero on purpose\nratio = x / 0\nprint(ratio)")
+    _notebook(nb_dir / "03_never.ipynb", "Never reached", "print('unreachable')")
+    out = tmp_path / "out"
+    with pytest.raises(NotebookFailed) as info:
+        run_all(output_dir=out, notebooks_dir=nb_dir, progress=True)
+    exc = info.value
+    assert exc.notebook == nb_dir.resolve() / "02_boom.ipynb"
+    assert exc.cell_index == 3  # markdown, parameters, 'x = 1', failing cell
+    assert exc.first_line == "# divide by zero on purpose"
+    assert exc.ename == "ZeroDivisionError"
+    assert exc.completed == (out.resolve() / "notebooks" / "01_ok.ipynb",)
+    msg = str(exc)
+    assert "02_boom.ipynb" in msg and "cell 3" in msg and "ZeroDivisionError" in msg
+    assert "# divide by zero on purpose" in msg
+    # plain progress lines (or tqdm) went to stderr
+    assert "01_ok.ipynb" in capsys.readouterr().err
+    # what ran is kept, including the failing notebook's partial output
+    assert (out / "notebooks" / "01_ok.ipynb").is_file()
+    assert (out / "01_ok.html").is_file()
+    assert (out / "02_boom.html").is_file()  # the partial page shows the traceback
+    assert (out / "results" / "ok.json").is_file()
+    partial = nbformat.read(str(out / "notebooks" / "02_boom.ipynb"), as_version=4)
+    assert any(o.get("ename") == "ZeroDivisionError"
+               for c in partial.cells for o in c.get("outputs", []))
+    assert exc.executed_path == out.resolve() / "notebooks" / "02_boom.ipynb"
+    assert not (out / "notebooks" / "03_never.ipynb").exists()
+    assert not (out / "index.html").exists()
+    assert sorted(p.name for p in nb_dir.iterdir()) == [
+        "01_ok.ipynb", "02_boom.ipynb", "03_never.ipynb"]
+
+
+# --------------------------------------------------------------------------- no kernel
+
+
+def test_render_index_banner_only_when_reconstructed():
+    pages = [("01_a.html", "notebooks/01_a.ipynb", "01_a")]
+    plain = render_index(pages, {"data": {"reconstructed": False}}, version="9.9")
+    assert 'class="banner"' not in plain
+    assert "<table>" not in plain
+    assert 'class="banner"' not in render_index(pages, {}, version="9.9")
+    recon = render_index(pages, {"data": {"reconstructed": True}}, version="9.9")
+    assert 'class="banner"' in recon
+    assert recon == render_index(pages, {"data": {"reconstructed": True}}, version="9.9")
+
+
+def test_render_index_table_from_top_level_rows_and_escaping():
+    rows = [{"quantity": "<b>n</b>", "published": 48, "ours": 48.0, "matches": True},
+            {"quantity": "p", "published": None, "ours": 0.123456, "matches": None}]
+    text = render_index([], {"paper_vs_ours": rows}, version="1")
+    assert "&lt;b&gt;n&lt;/b&gt;" in text and "<b>n</b>" not in text
+    assert "0.1235" in text
+    assert "1 of 2 published quantities" in text
+
+
+def test_run_all_refuses_output_inside_notebooks_dir_or_missing_inputs(tmp_path: Path):
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    _notebook(nb_dir / "01_a.ipynb", "A", "pass")
+    with pytest.raises(ValueError, match="notebooks folder"):
+        run_all(output_dir=nb_dir / "build", notebooks_dir=nb_dir, progress=False)
+    with pytest.raises(ValueError, match="folder of the data file"):
+        (tmp_path / "d.csv").write_text("x\n")
+        run_all(output_dir=tmp_path, data_path=tmp_path / "d.csv", notebooks_dir=nb_dir,
+                progress=False)
+    with pytest.raises(FileNotFoundError, match="data file not found"):
+        run_all(output_dir=tmp_path / "o", data_path=tmp_path / "missing.csv",
+                notebooks_dir=nb_dir, progress=False)
+    with pytest.raises(FileNotFoundError, match="notebooks folder not found"):
+        run_all(output_dir=tmp_path / "o", notebooks_dir=tmp_path / "o", progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no notebooks"):
+        run_all(output_dir=tmp_path / "o", notebooks_dir=tmp_path / "empty", progress=False)
+    assert not (tmp_path / "o").exists()
+    assert sorted(p.name for p in nb_dir.iterdir()) == ["01_a.ipynb"]
+
+
+def test_cli_version(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip().startswith("nethep ")
+
+
+def test_cli_without_command_is_a_usage_error(capsys):
+    assert cli.main([]) == 2
+    assert "run" in capsys.readouterr().err
+    assert cli.main(["run", "--bogus"]) == 2
+
+
+def test_cli_missing_data_file(tmp_path: Path, capsys):
+    code = cli.main(["run", "--data", str(tmp_path / "nope.csv"), "--output",
+                     str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "data file not found" in err and "nope.csv" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_run_success_and_failure(tmp_path: Path, monkeypatch, capsys):
+    calls = []
+
+    def fake_run_all(**kwargs):
+        calls.append(kwargs)
+        out = Path(kwargs["output_dir"]).resolve()
+        return RunReport(output_dir=out, data_path=None, notebooks=(), executed=(),
+                         html_pages=(), results_path=out / "results.json",
+                         index_path=out / "index.html")
+
+    monkeypatch.setattr(runmod, "run_all", fake_run_all)
+    assert cli.main(["run", "--output", str(tmp_path / "o"), "--no-progress"]) == 0
+    assert calls == [{"output_dir": str(tmp_path / "o"), "data_path": None,
+                      "notebooks_dir": None, "progress": False}]
+    assert str(tmp_path / "o" / "index.html") in capsys.readouterr().out
+
+    def failing_run_all(**kwargs):
+        raise NotebookFailed(Path("03_survival.ipynb"), cell_index=5, exec_count=4,
+                             first_line="km = fit()", ename="KeyError", evalue="'os'",
+                             executed_path=None)
+
+    monkeypatch.setattr(runmod, "run_all", failing_run_all)
+    assert cli.main(["run", "--output", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "03_survival.ipynb" in err and "cell 5" in err and "km = fit()" in err
+
+
+def test_python_dash_m_nethep_version():
+    env = dict(os.environ)
+    root = str(Path(runmod.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.run([sys.executable, "-m", "nethep", "--version"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("nethep ")
