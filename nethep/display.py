@@ -1,0 +1,31 @@
+"""Small display helpers for the notebooks: the data banner and rounded tables.
+
+Notebooks show aggregates only: these helpers never print patient rows.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from IPython.display import Markdown
+
+RECONSTRUCTED_BANNER = (
+    "> **Reconstructed data.** The bundled cohort is a reconstruction from the "
+    "aggregates published in Musunuru et al., Arch Surg 2006, not the original "
+    "patient records. Published numbers are reproduced by design; columns marked "
+    "*simulated* in `data/datapackage.json` carry no information about the real patients."
+)
+
+
+def banner(df: pd.DataFrame) -> Markdown:
+    """Say which data this notebook analyses (reconstructed bundled cohort or a user file)."""
+    if df.attrs.get("reconstructed"):
+        return Markdown(RECONSTRUCTED_BANNER)
+    return Markdown(
+        f"> **User cohort** `{df.attrs.get('source', 'unknown file')}`: {len(df)} patients. "
+        "Published numbers are shown for comparison only."
+    )
+
+
+def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A copy with floats rounded for display (the stored results keep full precision)."""
+    return table.round(digits)
