@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,46 +22,14 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from nethep.errors import CohortValidationError, Problem
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 BUNDLED_COHORT = DATA_DIR / "cohort.csv"
 CONTRACT_PATH = DATA_DIR / "datapackage.json"
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One violation of the data contract, located as precisely as the file allows."""
-
-    file: str
-    line: int | None
-    patient_id: str | None
-    column: str | None
-    value: str | None
-    rule: str
-    fix: str
-
-    def __str__(self) -> str:
-        where = [self.file]
-        if self.line is not None:
-            where.append(f"line {self.line}")
-        if self.patient_id:
-            where.append(f"patient_id {self.patient_id}")
-        if self.column:
-            where.append(f"column '{self.column}'")
-        value = "" if self.value is None else f" value {self.value!r}:"
-        return f"{', '.join(where)}:{value} {self.rule}. Fix: {self.fix}"
-
-
-class CohortValidationError(ValueError):
-    """Raised with every contract violation found in a cohort file."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        n = len(problems)
-        header = f"{n} problem{'s' if n != 1 else ''} in cohort data:"
-        super().__init__("\n".join([header, *(f"  - {p}" for p in problems)]))
 
 
 @cache
@@ -227,24 +194,6 @@ def _rule_problems(df: pd.DataFrame, raw: pd.DataFrame, file: str) -> list[Probl
     return problems
 
 
-def read_cohort_text(path: Path) -> pd.DataFrame:
-    """Read a CSV with every cell as text; only an empty cell is missing."""
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
-    except pd.errors.EmptyDataError:
-        raise CohortValidationError(
-            [Problem(str(path), None, None, None, None, "the file is empty",
-                     "export the cohort with a header row and one row per patient")]
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise CohortValidationError(
-            [Problem(str(path), None, None, None, None,
-                     f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                     "save the file as CSV UTF-8 from your spreadsheet program")]
-        ) from None
-    return raw
-
-
 def validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
     """Parse and validate a text frame against the contract; raise on any problem."""
     spec = fields()
@@ -304,24 +253,39 @@ def derive(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def load_cohort(path: str | Path | None = None) -> pd.DataFrame:
-    """Load and validate a cohort CSV (default: the bundled reconstruction).
+def load_cohort(
+    path: str | Path | None = None,
+    map_path: str | Path | None = None,
+    allow_identifiers: bool = False,
+    sheet: str | None = None,
+) -> pd.DataFrame:
+    """Load and validate a cohort file (default: the bundled reconstruction).
 
-    Returns a typed DataFrame with the contract's columns plus derived ones.
-    ``df.attrs`` records ``source`` (file name only) and ``reconstructed``
-    (True only when the bytes equal the bundled reconstructed cohort).
-    Raises :class:`CohortValidationError` listing every problem at once.
+    Reads CSV, TSV, .xlsx or Parquet through :func:`nethep.intake.read_intake`
+    (identifier refusal, optional mapping file, dates to months), validates it
+    against the contract and returns a typed DataFrame with the contract's
+    columns plus derived ones. ``df.attrs`` records ``source`` (file name only),
+    ``reconstructed`` (True only when the bytes equal the bundled reconstruction),
+    ``dropped_identifiers`` and ``derived_from_dates``. Raises
+    :class:`CohortValidationError` listing every problem at once; the file is only
+    read.
     """
+    from nethep.intake import read_intake
+
     file = Path(path) if path is not None else BUNDLED_COHORT
     if not file.is_file():
         raise CohortValidationError([Problem(str(file), None, None, None, None,
                                              "no such file", "check the path given to --data")])
-    raw = read_cohort_text(file)
-    df = derive(validate(raw, str(file)))
+    intake = read_intake(file, None if map_path is None else Path(map_path),
+                         allow_identifiers, sheet)
+    df = derive(validate(intake.table, str(file)))
     df = df.set_index("patient_id", drop=False)
     df.index.name = None
     df.attrs["source"] = file.name
     df.attrs["reconstructed"] = (
         BUNDLED_COHORT.is_file() and file.read_bytes() == BUNDLED_COHORT.read_bytes()
     )
+    df.attrs["dropped_identifiers"] = list(intake.dropped_identifiers)
+    df.attrs["derived_from_dates"] = list(intake.derived_from_dates)
+    df.attrs["mapped"] = map_path is not None
     return df

@@ -1,0 +1,44 @@
+"""The one error type for bad cohort input, and the located problem it lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_LISTED = 200  # problems written into the message; all stay in ``.problems``
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One violation of the data contract, located as precisely as the file allows."""
+
+    file: str
+    line: int | None
+    patient_id: str | None
+    column: str | None
+    value: str | None
+    rule: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.patient_id:
+            where.append(f"patient_id {self.patient_id}")
+        if self.column:
+            where.append(f"column '{self.column}'")
+        value = "" if self.value is None else f" value {self.value!r}:"
+        return f"{', '.join(where)}:{value} {self.rule}. Fix: {self.fix}"
+
+
+class CohortValidationError(ValueError):
+    """Raised with every contract violation found in a cohort file."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        n = len(problems)
+        header = f"{n} problem{'s' if n != 1 else ''} in cohort data:"
+        lines = [f"  - {p}" for p in problems[:MAX_LISTED]]
+        if n > MAX_LISTED:
+            lines.append(f"  ... and {n - MAX_LISTED} more (all are in .problems)")
+        super().__init__("\n".join([header, *lines]))
