@@ -19,7 +19,7 @@ from scipy import stats
 
 from nethep.cohort import DATA_DIR
 from nethep.exact import fisher_exact_rxc
-from nethep.survival import followup, kaplan_meier, logrank
+from nethep.survival import GROUP_ORDER, followup, kaplan_meier, logrank
 
 PUBLISHED = DATA_DIR / "published.yaml"
 
@@ -57,7 +57,8 @@ def palliation_table(df: pd.DataFrame) -> pd.DataFrame:
     """Palliated / not palliated counts by treatment group among symptomatic patients."""
     sym = df[df["symptomatic"] == 1]
     table = pd.crosstab(sym["palliated"].astype(int), sym["treatment_group"])
-    return table.reindex(index=[1, 0], fill_value=0)
+    order = [g for g in GROUP_ORDER if g in table.columns]
+    return table.reindex(index=[1, 0], columns=order, fill_value=0)
 
 
 def _kruskal_liver(df: pd.DataFrame) -> float:

@@ -42,6 +42,7 @@ from typing import Any
 import nbformat
 
 from nethep import results as _results
+from nethep.report import STROBE, methods_text, strobe_markdown
 
 __all__ = ["KERNEL_NAME", "NOTEBOOK_GLOB", "NotebookFailed", "RunReport", "run_all",
            "find_notebooks", "render_index", "write_index"]
@@ -51,6 +52,8 @@ NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 EXECUTED_DIRNAME = "notebooks"
 FIGURES_DIRNAME = "figures"
 INDEX_FILENAME = "index.html"
+METHODS_FILENAME = "methods.md"
+STROBE_FILENAME = "strobe.md"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _REPO_DIR = _PACKAGE_DIR.parent
@@ -213,6 +216,8 @@ def run_all(
 
     results_path = _results.write_results(out)
     merged = json.loads(results_path.read_text(encoding="utf-8"))
+    (out / METHODS_FILENAME).write_text(methods_text(merged), encoding="utf-8")
+    (out / STROBE_FILENAME).write_text(strobe_markdown(), encoding="utf-8")
     index_path = write_index(out, executed, merged, data_path=data)
     return RunReport(
         output_dir=out,
@@ -247,7 +252,8 @@ def _check_output_dir(out: Path, nb_dir: Path, data: Path | None) -> None:
 
 def _remove_generated(out: Path) -> None:
     """Delete what a previous run of the runner wrote (never figures or other files)."""
-    candidates: list[Path] = [out / _results.RESULTS_FILENAME, out / INDEX_FILENAME]
+    candidates: list[Path] = [out / _results.RESULTS_FILENAME, out / INDEX_FILENAME,
+                              out / METHODS_FILENAME, out / STROBE_FILENAME]
     candidates += (out / _results.RESULTS_DIRNAME).glob("*.json")
     candidates += (out / EXECUTED_DIRNAME).glob(NOTEBOOK_GLOB)
     candidates += out.glob("[0-9][0-9]_*.html")
@@ -578,6 +584,21 @@ def render_index(
             )
         parts.append("</tbody>")
         parts.append("</table>")
+
+    parts.append("<h2>Methods and reporting</h2>")
+    parts.append(
+        f'<p><a href="{METHODS_FILENAME}">{METHODS_FILENAME}</a>: a statistical-methods '
+        "paragraph for a manuscript, generated from results.json and the code's stated "
+        f'defaults. <a href="{STROBE_FILENAME}">{STROBE_FILENAME}</a>: the STROBE '
+        "checklist for cohort studies, below.</p>"
+    )
+    parts.append("<table>")
+    parts.append("<thead><tr><th>STROBE item</th><th>Topic</th><th>Where</th></tr></thead>")
+    parts.append("<tbody>")
+    for item, topic, where in STROBE:
+        parts.append(f"<tr><td>{e(item)}</td><td>{e(topic)}</td><td>{e(where)}</td></tr>")
+    parts.append("</tbody>")
+    parts.append("</table>")
 
     if figures:
         parts.append("<h2>Figures</h2>")

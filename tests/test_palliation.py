@@ -1,0 +1,162 @@
+"""Palliation rates, exact Clopper-Pearson intervals and the exact test across groups."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nethep.cohort import load_cohort
+from nethep.exact import clopper_pearson, fisher_exact_rxc
+from nethep.palliation import PalliationResult, palliation
+from nethep.published import palliation_table
+from nethep.results import dumps
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return load_cohort()
+
+
+@pytest.fixture(scope="module")
+def result(cohort) -> PalliationResult:
+    return palliation(cohort)
+
+
+def _without_symptoms(df: pd.DataFrame, group: str) -> pd.DataFrame:
+    """A copy in which nobody in ``group`` is symptomatic (palliated then empty)."""
+    out = df.copy()
+    rows = out["treatment_group"] == group
+    out.loc[rows, "symptomatic"] = 0
+    out.loc[rows, "palliated"] = pd.NA
+    return out
+
+
+def test_counts_per_group_match_the_cohort(cohort, result):
+    table = result.table().set_index("group")
+    assert list(table.index) == ["medical", "embolization", "surgical"]
+    sym = cohort[cohort["symptomatic"] == 1]
+    assert table["n_symptomatic"].to_dict() == sym.groupby("treatment_group").size().to_dict()
+    assert table["n_palliated"].to_dict() == (
+        sym.groupby("treatment_group")["palliated"].sum().astype(int).to_dict()
+    )
+    assert table["n_patients"].sum() == len(cohort) == 48
+    assert table["n_symptomatic"].sum() == int(cohort["symptomatic"].sum())
+    # the same 2 x 3 table as the paper comparison uses
+    published = palliation_table(cohort)
+    assert result.contingency().to_numpy().tolist() == published[
+        list(result.tested_groups)].to_numpy().tolist()
+
+
+def test_bundled_rates(result):
+    # the reconstruction's calibrated counts: 5/10, 7/11, 8/9
+    got = {g.group: (g.n_palliated, g.n_symptomatic) for g in result.groups}
+    assert got == {"medical": (5, 10), "embolization": (7, 11), "surgical": (8, 9)}
+    for g in result.groups:
+        assert g.rate == pytest.approx(g.n_palliated / g.n_symptomatic)
+        assert g.in_test
+    assert result.excluded == ()
+
+
+def test_exact_p_reproduces_published_rounding(cohort, result):
+    assert 0.15 <= result.exact_p < 0.25
+    study_order = palliation_table(cohort)[list(result.tested_groups)].to_numpy()
+    assert result.exact_p == fisher_exact_rxc(study_order)
+    # paper_vs_ours sums the same tables in alphabetical column order: equal up to rounding
+    assert result.exact_p == pytest.approx(
+        fisher_exact_rxc(palliation_table(cohort).to_numpy()), rel=1e-12)
+    # R 4.x: fisher.test(matrix(c(5, 5, 7, 4, 8, 1), 2))$p.value
+    assert result.exact_p == pytest.approx(0.2146234575, abs=1e-9)
+
+
+def test_chi_square_beside_exact(result):
+    # R: chisq.test(matrix(c(5, 5, 7, 4, 8, 1), 2), correct = FALSE)
+    assert result.chi2_statistic == pytest.approx(3.295454545, rel=1e-8)
+    assert result.chi2_df == 2
+    assert result.chi2_p == pytest.approx(0.1924868821, rel=1e-8)
+    expected = stats.contingency.expected_freq(np.array(result.counts))
+    assert result.n_cells == 6
+    assert result.n_expected_below_5 == int((expected < 5).sum()) == 3
+    assert result.min_expected == pytest.approx(3.0)
+    tests = result.tests_table()
+    assert tests["test"].str.contains("Fisher-Freeman-Halton").iloc[0]
+    assert "3 of 6 expected counts < 5" in tests["note"].iloc[1]
+
+
+def test_clopper_pearson_bounds(result):
+    for g in result.groups:
+        assert (g.lower, g.upper) == clopper_pearson(g.n_palliated, g.n_symptomatic)
+        assert 0 <= g.lower <= g.rate <= g.upper <= 1
+    # R: binom.test(5, 10)$conf.int and binom.test(8, 9)$conf.int
+    assert (result.group("medical").lower, result.group("medical").upper) == pytest.approx(
+        (0.1870860284, 0.8129139716), abs=1e-9)
+    assert (result.group("surgical").lower, result.group("surgical").upper) == pytest.approx(
+        (0.5175034851, 0.9971908633), abs=1e-9)
+
+
+def test_group_without_symptomatic_patients(cohort):
+    res = palliation(_without_symptoms(cohort, "surgical"))
+    surgical = res.group("surgical")
+    assert (surgical.n_symptomatic, surgical.n_palliated) == (0, 0)
+    assert surgical.rate is None and surgical.lower is None and surgical.upper is None
+    assert not surgical.in_test
+    assert res.tested_groups == ("medical", "embolization")
+    assert dict(res.excluded) == {"surgical": "no symptomatic patients"}
+    assert res.exact_p == fisher_exact_rxc(np.array([[5, 7], [5, 4]]))
+    assert res.n_cells == 4
+    row = res.table().set_index("group").loc["surgical"]
+    assert math.isnan(row["rate"]) and not row["in_test"]
+    assert row["note"] == "no symptomatic patients"
+    assert "surgical: no symptomatic patients" in res.summary()
+    data = json.loads(dumps(res.to_dict()))
+    assert data["rate"]["surgical"] is None
+    assert data["rate_ci"]["surgical"] == {"lower": None, "upper": None}
+    assert data["excluded"] == {"surgical": "no symptomatic patients"}
+
+
+def test_fewer_than_two_groups_gives_no_test(cohort):
+    df = _without_symptoms(_without_symptoms(cohort, "surgical"), "medical")
+    res = palliation(df)
+    assert res.tested_groups == ("embolization",)
+    assert res.exact_p is None and res.chi2_p is None and res.n_expected_below_5 is None
+    assert "fewer than 2 groups" in res.test_note
+    assert res.tests_table()["p"].isna().all()
+    assert "No test across groups" in res.summary()
+
+
+def test_everyone_palliated_exact_is_one_and_chi_square_undefined(cohort):
+    df = cohort.copy()
+    df.loc[df["symptomatic"] == 1, "palliated"] = 1
+    res = palliation(df)
+    assert res.exact_p == 1.0
+    assert res.chi2_p is None and res.chi2_statistic is None
+    assert "chi-square undefined" in res.test_note
+
+
+def test_groups_absent_from_the_cohort_are_not_listed(cohort):
+    res = palliation(cohort[cohort["treatment_group"] != "medical"])
+    assert [g.group for g in res.groups] == ["embolization", "surgical"]
+    assert res.exact_p == fisher_exact_rxc(np.array([[7, 8], [4, 1]]))
+
+
+def test_result_is_frozen_and_json_ready(result):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.exact_p = 0.5  # type: ignore[misc]
+    data = json.loads(dumps(result.to_dict()))
+    assert set(data) >= {"n_symptomatic", "n_palliated", "rate", "rate_ci", "exact_p", "chi2_p"}
+    assert data["n_symptomatic"] == {"medical": 10, "embolization": 11, "surgical": 9}
+    assert data["exact_p"] == result.exact_p
+    assert data["rate_ci"]["surgical"]["upper"] == result.group("surgical").upper
+    with pytest.raises(KeyError, match="no treatment group"):
+        result.group("radiation")
+
+
+def test_summary_sentence_comes_from_the_numbers(result):
+    text = result.summary()
+    assert "surgical 8/9 (89%" in text
+    assert f"P = {result.exact_p:.3f}" in text

@@ -1,0 +1,179 @@
+"""Kaplan-Meier and palliation figures: what they show, and byte-identical saves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+
+from nethep.cohort import load_cohort
+from nethep.palliation import palliation
+from nethep.plots import (
+    AT_RISK_LABEL,
+    GROUP_COLORS,
+    RECONSTRUCTED_NOTE,
+    at_risk_table,
+    km_figure,
+    palliation_figure,
+    save_figure,
+    set_style,
+)
+from nethep.survival import fit_by, kaplan_meier
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    set_style()
+    return load_cohort()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _main_axes(fig: Figure):
+    return next(a for a in fig.axes if a.get_label() != AT_RISK_LABEL)
+
+
+def _risk_axes(fig: Figure):
+    return next(a for a in fig.axes if a.get_label() == AT_RISK_LABEL)
+
+
+def _all_text(fig: Figure) -> str:
+    return "\n".join(t.get_text() for t in fig.findobj(match=lambda o: hasattr(o, "get_text")))
+
+
+@pytest.mark.parametrize("by", ["treatment_group", "arm"])
+def test_at_risk_rows_equal_n_at_risk_at_the_ticks(cohort, by):
+    fits = fit_by(cohort, by)
+    fig = km_figure(fits, "Overall survival", reconstructed=True)
+    assert isinstance(fig, Figure)
+    ticks = list(_main_axes(fig).get_xticks())
+    assert ticks[0] == 0 and ticks[-1] >= max(f.time[-1] for f in fits.values())
+    rows = at_risk_table(fig)
+    assert list(rows) == list(fits)
+    for group, fit in fits.items():
+        assert rows[group] == fit.n_at_risk(ticks).tolist()
+        assert rows[group][0] == fit.n
+    # numbers sit on the tick positions, and the table shares x with the plot
+    risk = _risk_axes(fig)
+    xs = sorted({t.get_position()[0] for t in risk.texts if t.get_gid()})
+    assert xs == ticks
+    assert risk.get_shared_x_axes().joined(risk, _main_axes(fig))
+    assert risk.get_xlim() == _main_axes(fig).get_xlim()
+
+
+def test_at_risk_text_is_coloured_by_group(cohort):
+    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
+    for text in _risk_axes(fig).texts:
+        gid = text.get_gid()
+        if gid:
+            group = gid.split(":", 1)[1]
+            assert to_hex(text.get_color()).lower() == GROUP_COLORS[group].lower()
+
+
+def test_bundled_at_risk_numbers(cohort):
+    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
+    assert list(_main_axes(fig).get_xticks()) == [0, 12, 24, 36, 48, 60, 72]
+    assert at_risk_table(fig)["surgical"] == [13, 9, 7, 5, 2, 0, 0]
+
+
+def test_custom_times_set_the_ticks(cohort):
+    fits = fit_by(cohort, "arm")
+    fig = km_figure(fits, "Overall survival", True, times=[0, 24, 48])
+    assert list(_main_axes(fig).get_xticks()) == [0, 24, 48]
+    assert at_risk_table(fig)["nonsurgical"] == fits["nonsurgical"].n_at_risk([0, 24, 48]).tolist()
+
+
+def test_legend_axis_labels_and_caption(cohort):
+    fig = km_figure(fit_by(cohort, "treatment_group"), "By group", True)
+    ax = _main_axes(fig)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["Medical (n = 17)", "Embolization (n = 18)", "Surgical (n = 13)"]
+    assert ax.get_xlabel() == "Months since diagnosis of liver metastases"
+    assert ax.get_ylabel() == "Overall survival"
+    assert ax.get_title(loc="left") == "By group"
+    assert RECONSTRUCTED_NOTE in _all_text(fig)
+    arms = km_figure(fit_by(cohort, "arm"), "By arm", False)
+    legend = [t.get_text() for t in _main_axes(arms).get_legend().get_texts()]
+    assert legend == ["Surgical (n = 13)", "Non-surgical, medical + embolization (n = 35)"]
+    assert RECONSTRUCTED_NOTE not in _all_text(arms)
+
+
+def test_curves_bands_and_censoring_marks(cohort):
+    fits = fit_by(cohort, "treatment_group")
+    fig = km_figure(fits, "Overall survival", True)
+    ax = _main_axes(fig)
+    assert len(ax.collections) == len(fits)  # one CI band per group
+    marks = [line for line in ax.get_lines() if line.get_marker() == "|"]
+    assert len(marks) == len(fits)
+    for line, fit in zip(marks, fits.values(), strict=True):
+        censored = fit.n_censor > 0
+        np.testing.assert_allclose(line.get_xdata(), fit.time[censored])
+        np.testing.assert_allclose(line.get_ydata(), fit.surv[censored])
+    steps = [line for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]
+    assert len(steps) == len(fits)
+    assert all(line.get_ydata()[0] == 1.0 for line in steps)
+
+
+def test_band_reaches_a_curve_that_drops_to_zero():
+    fit = kaplan_meier([1, 2, 3, 10], [1, 0, 0, 1])
+    assert fit.surv[-1] == 0 and np.isnan(fit.lower[-1])
+    fig = km_figure({"all": fit}, "Small", False)
+    band = _main_axes(fig).collections[0]
+    xmax = max(path.vertices[:, 0].max() for path in band.get_paths())
+    assert xmax == pytest.approx(10.0)
+
+
+def test_km_figure_needs_a_fit():
+    with pytest.raises(ValueError, match="at least one"):
+        km_figure({}, "Nothing", True)
+
+
+def test_palliation_figure(cohort):
+    result = palliation(cohort)
+    fig = palliation_figure(result, reconstructed=True)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["Medical\n5 of 10", "Embolization\n7 of 11", "Surgical\n8 of 9"]
+    points = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    np.testing.assert_allclose([p.get_ydata()[0] for p in points],
+                               [g.rate for g in result.groups])
+    assert f"exact P = {result.exact_p:.2f}" in _all_text(fig)
+    assert "Clopper-Pearson" in _all_text(fig)
+
+
+def test_palliation_figure_with_a_group_without_symptoms(cohort):
+    df = cohort.copy()
+    rows = df["treatment_group"] == "surgical"
+    df.loc[rows, "symptomatic"] = 0
+    df.loc[rows, "palliated"] = pd.NA
+    fig = palliation_figure(palliation(df), reconstructed=False)
+    ax = fig.axes[0]
+    assert ax.get_xticklabels()[2].get_text() == "Surgical\nno symptomatic\npatients"
+    assert len([line for line in ax.get_lines() if line.get_marker() == "o"]) == 2
+
+
+def test_save_figure_writes_three_formats_with_identical_bytes(cohort, tmp_path: Path):
+    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
+    first = save_figure(fig, "km", tmp_path / "a")
+    second = save_figure(fig, "km", tmp_path / "b")
+    assert [p.name for p in first] == ["km.png", "km.pdf", "km.svg"]
+    for a, b in zip(first, second, strict=True):
+        assert a.is_file() and a.stat().st_size > 1000
+        assert a.read_bytes() == b.read_bytes(), a.name
+    # a fresh figure from the same fit gives the same bytes too
+    again = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
+    third = save_figure(again, "km", tmp_path / "c")
+    assert [p.read_bytes() for p in third] == [p.read_bytes() for p in first]
+    assert first[0].read_bytes().startswith(b"\x89PNG")
+    assert first[1].read_bytes().startswith(b"%PDF")
+    assert b"<svg" in first[2].read_bytes()[:2000]

@@ -1,0 +1,385 @@
+"""Tests for nethep.robustness, against R's survival package where R has the same thing.
+
+Reference values: tests/reference/robustness.json, written by
+tests/reference/make_robustness_reference.R (R 4.2.2, survival 3.5-3) from data/cohort.csv.
+
+Tolerance: 1e-6 relative (``REL``) for every coefficient, SE, HR, CI limit, P value,
+propensity score, weight, SMD, survival probability and RMST compared with R. E-values
+and power are checked against values worked by hand (to 1e-4) and published examples.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nethep import robustness as rb
+from nethep.cohort import load_cohort
+
+REL = 1e-6
+REFERENCE = json.loads(
+    (Path(__file__).parent / "reference" / "robustness.json").read_text(encoding="utf-8"))
+COX_FIELDS = ("coef", "se", "hr", "lower", "upper", "p")
+
+
+@pytest.fixture(scope="module")
+def df() -> pd.DataFrame:
+    return load_cohort()
+
+
+@pytest.fixture(scope="module")
+def adjusted(df) -> rb.AdjustedCox:
+    return rb.cox_adjusted(df)
+
+
+@pytest.fixture(scope="module")
+def iptw(df) -> rb.IPTWCox:
+    return rb.iptw_cox(df)
+
+
+@pytest.fixture(scope="module")
+def landmarks(df) -> dict[int, rb.LandmarkResult]:
+    return {at: rb.landmark(df, at) for at in (3, 6)}
+
+
+@pytest.fixture(scope="module")
+def tv(df) -> rb.TimeVaryingCox:
+    return rb.time_varying_cox(df)
+
+
+@pytest.fixture(scope="module")
+def rmsts(df) -> dict[int, rb.RMSTResult]:
+    return {tau: rb.rmst(df, tau) for tau in (36, 60)}
+
+
+def close(actual, expected, rel=REL):
+    return actual == pytest.approx(expected, rel=rel, abs=0)
+
+
+# ------------------------------------------------------------------------------ adjusted
+
+
+def test_adjusted_cox_matches_r_coxph(adjusted):
+    assert not adjusted.penalized and adjusted.separation == ()
+    for ref in REFERENCE["adjusted"]["terms"]:
+        row = adjusted.term(ref["term"])
+        for key in COX_FIELDS:
+            assert close(row[key], ref[key]), (ref["term"], key)
+
+
+def test_adjusted_ph_test_is_the_grambsch_therneau_approximation(adjusted):
+    # lifelines' test equals the pre-3.0 R approximation with 1 - KM(t) computed in R;
+    # survival >= 3.0's cox.zph (kept in the JSON as cox_zph_v3) is a different test.
+    for term, stat in REFERENCE["adjusted"]["ph_gt_km"].items():
+        assert close(adjusted.term(term)["ph_statistic"], stat), term
+    assert (adjusted.table()["ph_p"] > 0).all()
+
+
+def test_epv_and_its_warning(df, adjusted):
+    assert adjusted.events == 24 and adjusted.n_parameters == 4
+    assert adjusted.epv == 6.0
+    assert adjusted.epv_warning is not None and "6.0 events per parameter" in adjusted.epv_warning
+    alone = rb.cox_adjusted(df, covariates=())
+    assert alone.epv == 24.0 and alone.epv_warning is None
+
+
+def test_separation_is_detected_and_ridge_fit_matches_r(df):
+    sep = df.copy()
+    sep.loc[sep["surgical"], "died"] = 0  # no deaths among surgical patients
+    fit = rb.cox_adjusted(sep)
+    assert fit.penalized and fit.penalizer == REFERENCE["penalized"]["penalizer"]
+    assert any("surgical = 1" in p for p in fit.separation)
+    assert "ridge-penalized" in fit.method
+    for term, coef in REFERENCE["penalized"]["coef"].items():
+        assert close(fit.term(term)["coef"], coef), term
+        assert close(fit.term(term)["se"], REFERENCE["penalized"]["se"][term]), term
+    with pytest.raises(ValueError, match="penalizer > 0"):
+        rb.cox_adjusted(sep, penalizer=0)
+
+
+def test_separation_on_a_continuous_covariate_is_detected(df):
+    mono = df.copy()  # the older, the sooner dead, everyone dies: monotone in age
+    mono["followup_months"] = 110.0 - mono["age_years"].astype(float) + np.arange(48) / 1000
+    mono["died"] = 1
+    fit = rb.cox_adjusted(mono)
+    assert fit.penalized and any("10 per standard deviation" in p for p in fit.separation)
+    assert np.isfinite(fit.table()[["coef", "se"]].to_numpy()).all()
+
+
+def test_simulated_inputs_are_flagged_on_the_reconstruction(df, adjusted, iptw, landmarks, tv):
+    assert adjusted.simulated == ("age_years",) == iptw.propensity.simulated
+    assert landmarks[3].simulated == ("months_to_treatment",) == tv.simulated
+    own = df.copy()
+    own.attrs["reconstructed"] = False
+    assert rb.simulated_inputs(own, ["age_years"]) == ()
+
+
+def test_unknown_or_missing_covariate_is_named(df):
+    with pytest.raises(ValueError, match="exposure"):
+        rb.cox_adjusted(df, covariates=("surgical",))
+    with pytest.raises(ValueError, match="'weight_kg'"):
+        rb.cox_adjusted(df, covariates=("weight_kg",))
+    broken = df.copy()
+    broken["age_years"] = broken["age_years"].astype("Float64")
+    broken.iloc[0, broken.columns.get_loc("age_years")] = pd.NA
+    with pytest.raises(ValueError, match="age_years.*NET001"):
+        rb.cox_adjusted(broken)
+
+
+# ---------------------------------------------------------------------------- propensity
+
+
+def test_propensity_model_weights_and_balance_match_r(iptw):
+    prop, ref = iptw.propensity, REFERENCE["propensity"]
+    coef = prop.coefficients.set_index("term")
+    for term, value in ref["coef"].items():
+        assert close(coef.loc[term, "coef"], value), term
+        assert close(coef.loc[term, "se"], ref["se"][term]), term
+    np.testing.assert_allclose(prop.scores["ps"], ref["ps"], rtol=REL, atol=0)
+    np.testing.assert_allclose(prop.weights, ref["weights"], rtol=REL, atol=0)
+    balance = prop.table().set_index("term")
+    for row in ref["balance"]:
+        assert close(balance.loc[row["term"], "smd_before"], row["smd_before"])
+        assert close(balance.loc[row["term"], "smd_after"], row["smd_after"])
+    for arm in ("surgical", "nonsurgical"):
+        assert close(prop.ess[arm], ref["ess"][arm])
+    assert prop.n == {"surgical": 13, "nonsurgical": 35}
+    assert prop.truncate is None and prop.truncation_bounds is None
+
+
+def test_truncated_weights_match_r(df):
+    prop = rb.propensity(df, truncate=(0.01, 0.99))
+    ref = REFERENCE["propensity"]
+    np.testing.assert_allclose(prop.truncation_bounds, ref["truncation_bounds"], rtol=REL)
+    np.testing.assert_allclose(prop.weights, ref["weights_truncated"], rtol=REL, atol=0)
+    with pytest.raises(ValueError, match="truncate"):
+        rb.propensity(df, truncate=(0.9, 0.1))
+
+
+def test_stabilized_weight_formula(iptw):
+    s = iptw.propensity.scores
+    p1 = 13 / 48
+    treated = s["surgical"].to_numpy(bool)
+    np.testing.assert_allclose((s["weight"] * s["ps"])[treated], p1, rtol=1e-12)
+    np.testing.assert_allclose((s["weight"] * (1 - s["ps"]))[~treated], 1 - p1, rtol=1e-12)
+    assert s.index.equals(iptw.propensity.scores.index) and s["patient_id"].is_unique
+
+
+# ------------------------------------------------------------------------------ IPTW Cox
+
+
+def test_iptw_cox_robust_matches_r(iptw):
+    ref = REFERENCE["iptw"]
+    for key, value in (("coef", iptw.coef), ("se", iptw.se_robust), ("hr", iptw.hr),
+                       ("lower", iptw.lower), ("upper", iptw.upper), ("p", iptw.p)):
+        assert close(value, ref[key]), key
+
+
+def test_iptw_truncated_matches_r(df):
+    fit, ref = rb.iptw_cox(df, truncate=(0.01, 0.99)), REFERENCE["iptw_truncated"]
+    assert close(fit.coef, ref["coef"]) and close(fit.se_robust, ref["se"])
+    assert close(fit.lower, ref["lower"]) and close(fit.upper, ref["upper"])
+
+
+def test_weighted_km_matches_r_survfit(iptw):
+    for ref in REFERENCE["weighted_km"]:
+        curve = iptw.curve(ref["arm"])
+        assert curve["time"].iloc[0] == 0 and curve["surv"].iloc[0] == 1
+        np.testing.assert_array_equal(curve["time"].iloc[1:], ref["time"])
+        np.testing.assert_allclose(curve["surv"].iloc[1:], ref["surv"], rtol=REL, atol=1e-12)
+    # the non-surgical curve ends in a death, so at 0 (lifelines' weighted KM stays up)
+    assert iptw.curve("nonsurgical")["surv"].iloc[-1] == 0
+
+
+def test_efron_score_residuals_sum_to_zero_at_the_mle(df, iptw):
+    data = rb._survival_frame(df)
+    w = iptw.propensity.weights.to_numpy(float)
+    u = rb._efron_score_residuals(data["T"].to_numpy(float), data["E"].to_numpy(int),
+                                  data[["surgical"]].to_numpy(float), w, np.array([iptw.coef]))
+    assert abs(float((u[:, 0] * w).sum())) < 1e-8
+
+
+# --------------------------------------------------------------------------- E-value
+
+
+def test_evalue_published_example_rare_outcome():
+    # VanderWeele and Ding 2017: RR 3.9 (95% CI 1.8 to 8.7) -> E-values 7.26 and 3.0
+    e = rb.evalue(3.9, 1.8, 8.7, rare_outcome=True)
+    assert e.point == pytest.approx(3.9 + math.sqrt(3.9 * 2.9), rel=1e-12)
+    assert round(e.point, 2) == 7.26 and round(e.ci_limit, 2) == 3.0
+
+
+def test_evalue_common_outcome_hand_computed():
+    # HR 0.5: RR = (1 - 0.5^0.707107) / (1 - 0.5^1.414214) = 0.387453 / 0.624786
+    # = 0.620137; inverted 1.612547; E = 1.612547 + sqrt(1.612547 * 0.612547) = 2.606409
+    e = rb.evalue(0.5, 0.3, 0.8)
+    assert e.rr == pytest.approx(0.620137, abs=1e-6)
+    assert e.point == pytest.approx(2.606409, abs=1e-6)
+    # upper limit 0.8: RR = (1 - 0.5^0.894427) / (1 - 0.5^1.118034) = 0.462039 / 0.539279
+    # = 0.856773; inverted 1.167171; E = 1.167171 + sqrt(1.167171 * 0.167171) = 1.608891
+    assert e.rr_limit == pytest.approx(0.856773, abs=1e-6)
+    assert e.ci_limit == pytest.approx(1.608891, abs=1e-6)
+
+
+def test_evalue_rare_hr_below_one_and_ci_crossing_one():
+    e = rb.evalue(0.5, 0.2, 1.3, rare_outcome=True)
+    assert e.point == pytest.approx(2 + math.sqrt(2), rel=1e-12)
+    assert e.ci_limit == 1.0
+    assert "already includes no effect" in e.sentence()
+    assert rb.evalue(1.0, 0.5, 2.0).point == 1.0
+
+
+def test_evalue_sentence_carries_the_numbers(df):
+    assert rb.outcome_is_common(df)  # 24 of 48 died: 50% > 15%
+    e = rb.evalue(0.16, 0.037, 0.69)
+    text = e.sentence()
+    assert "hazard ratio 0.16" in text and f"{e.point:.1f}" in text and f"{e.ci_limit:.1f}" in text
+    assert text.count(".") >= 2 and text.endswith(".")
+    with pytest.raises(ValueError):
+        rb.evalue(0.5, 0.6, 0.9)
+    with pytest.raises(ValueError):
+        rb.evalue(0.0, 0.0, 0.9)
+
+
+# ------------------------------------------------------------------------ immortal time
+
+
+def test_landmark_matches_r(landmarks):
+    for ref in REFERENCE["landmark"]:
+        res = landmarks[ref["at_months"]]
+        assert (res.n, res.events, res.n_surgical) == (ref["n"], ref["events"],
+                                                       ref["n_surgical"])
+        for key in COX_FIELDS:
+            assert close(getattr(res, key), ref[key]), (ref["at_months"], key)
+
+
+def test_landmark_reclassifies_late_surgery(landmarks):
+    # NET045 (operated at 4.3 months) and NET047 (5.0) count as non-surgical at 3 months
+    assert landmarks[3].n_reclassified == 2 and landmarks[6].n_reclassified == 0
+    assert "counted non-surgical" in landmarks[3].note
+    assert landmarks[3].n_excluded == 2 and landmarks[6].n_excluded == 6
+
+
+def test_counting_process_rows(df):
+    long = rb.counting_process(df)
+    assert len(long) == REFERENCE["time_varying"]["n_intervals"] == 61
+    assert long["event"].sum() == 24
+    assert (long["stop"] > long["start"]).all()
+    rows = long[long["id"] == "NET039"][["start", "stop", "event", "surgical"]]
+    assert rows.to_numpy().tolist() == [[0.0, 2.7, 0, 0.0], [2.7, 35.1, 1, 1.0]]
+    edge = df[df["patient_id"].isin(["NET036", "NET037"])].copy()
+    edge["months_to_treatment"] = edge["months_to_treatment"].astype(float)
+    edge.loc["NET036", "months_to_treatment"] = 0.0  # operated at diagnosis
+    edge.loc["NET037", "months_to_treatment"] = 52.0  # operated at last contact
+    out = rb.counting_process(edge)[["id", "start", "stop", "surgical"]].to_numpy().tolist()
+    assert out == [["NET036", 0.0, 30.1, 1.0], ["NET037", 0.0, 52.0, 0.0]]
+
+
+def test_time_varying_cox_matches_r(tv):
+    ref = REFERENCE["time_varying"]
+    for key in COX_FIELDS:
+        assert close(getattr(tv, key), ref[key]), key
+    assert tv.n_intervals == ref["n_intervals"] and tv.events == ref["events"]
+    naive = REFERENCE["naive"]
+    for key in ("hr", "lower", "upper"):
+        assert close(getattr(tv, f"naive_{key}"), naive[key]), key
+
+
+# --------------------------------------------------------------------------------- RMST
+
+
+def test_rmst_matches_r(rmsts):
+    for ref in REFERENCE["rmst"]:
+        res = rmsts[ref["tau"]]
+        for arm in ("surgical", "nonsurgical"):
+            assert close(res.arm(arm)["rmst"], ref[arm]), (ref["tau"], arm)
+            assert close(res.arm(arm)["se"], ref[f"{arm}_se"]), (ref["tau"], arm)
+        diff = ref["surgical"] - ref["nonsurgical"]
+        se = math.hypot(ref["surgical_se"], ref["nonsurgical_se"])
+        assert close(res.diff, diff) and close(res.lower, diff - 1.959963984540054 * se)
+        assert close(res.upper, diff + 1.959963984540054 * se)
+
+
+def test_rmst_flags_tau_beyond_last_followup(rmsts):
+    assert not rmsts[36].extended and rmsts[36].notes == ()
+    assert rmsts[60].extended  # surgical arm's last follow-up is 52.0 months
+    assert rmsts[60].arm("surgical")["extended"] and not rmsts[60].arm("nonsurgical")["extended"]
+    assert "52" in rmsts[60].notes[0] and "R's rule" in rmsts[60].notes[0]
+
+
+# -------------------------------------------------------------------------------- power
+
+
+def test_power_hand_computed(df):
+    res = rb.power(df, hr=0.5)
+    # D = 24, p = 13/48, p(1-p) = 0.1974826; sqrt(24 * 0.1974826) * ln 2 - 1.959964
+    # = -0.450942, Phi(-0.450942) = 0.326016
+    row = res.scenario("HR 0.5")
+    assert row["power"] == pytest.approx(0.326016, abs=1e-6)
+    # (1.959964 + 0.841621)^2 / (0.1974826 * ln(2)^2) = 82.72 -> 83 events; 83 / 0.5 = 166
+    assert (row["events_80"], row["n_80"]) == (83, 166)
+    assert (row["events_90"], row["n_90"]) == (111, 222)
+    # Schoenfeld's classic: 1:1 allocation, HR 0.5, 80% power -> 65.3 events
+    assert rb._schoenfeld_events(0.5, 0.5, 0.05, 0.8) == pytest.approx(65.345, abs=1e-3)
+
+
+def test_power_defaults_to_the_naive_hr(df):
+    res = rb.power(df)
+    assert close(res.observed_hr, REFERENCE["naive"]["hr"])
+    assert set(res.to_results()) == {"observed_hr", "power_at_observed", "n_for_80", "n_for_90"}
+    assert any("Hoenig" in a for a in res.assumptions)
+
+
+# ---------------------------------------------------------------------- results shapes
+
+
+def test_to_results_shapes(df, adjusted, iptw, landmarks, tv, rmsts):
+    assert adjusted.to_results().keys() == {"surgical"}
+    assert adjusted.to_results()["surgical"].keys() == {"hr", "lower", "upper"}
+    assert iptw.to_results().keys() == {"hr", "lower", "upper"}
+    assert landmarks[3].to_results().keys() == {"hr", "lower", "upper", "n"}
+    assert tv.to_results().keys() == {"hr", "lower", "upper"}
+    assert rmsts[36].to_results().keys() == {"surgical", "nonsurgical", "diff", "lower", "upper"}
+    assert rb.evalue(0.5, 0.3, 0.8).to_results().keys() == {"point", "ci_limit"}
+    json.dumps(iptw.propensity.to_results())
+
+
+def test_summary_table_and_section(df, adjusted, iptw, landmarks, tv, rmsts):
+    from nethep.survival import cox_surgical
+
+    naive = cox_surgical(df)
+    e = rb.evalue(adjusted.surgical["hr"], adjusted.surgical["lower"], adjusted.surgical["upper"])
+    summary = rb.robustness_summary(
+        naive, adjusted, iptw, [landmarks[3], landmarks[6]], tv, [rmsts[36], rmsts[60]],
+        permutation_p=0.012, evalue_result=e, power_result=rb.power(df))
+    table = summary.table()
+    assert table["analysis"].tolist() == [
+        "naive Cox", "adjusted Cox", "IPTW Cox", "landmark 3 months", "landmark 6 months",
+        "time-varying Cox", "RMST difference, 36 months", "RMST difference, 60 months",
+        "permutation test"]
+    assert table["same_direction"].iloc[:-1].tolist() == [True] * 8
+    assert table["same_direction"].iloc[-1] is None
+    section = json.loads(json.dumps(summary.to_results()))
+    assert set(section) == {"cox_adjusted", "iptw", "evalue", "landmark", "time_varying",
+                            "rmst", "power"}
+    assert set(section["landmark"]) == {"3", "6"} and set(section["rmst"]) == {"36", "60"}
+    assert section["landmark"]["6"]["n"] == 42
+
+
+def test_summary_direction_flags_disagreement(df, rmsts):
+    class Naive:  # a naive HR above 1: the RMST differences (> 0) now disagree
+        hr, lower, upper, n = 1.5, 0.8, 2.8, 48
+
+    table = rb.robustness_summary(Naive(), rmsts=[rmsts[36]]).table()
+    assert table["same_direction"].tolist() == [True, False]
+
+
+def test_reference_file_has_versions_and_no_dates():
+    assert REFERENCE["survival_version"] and REFERENCE["r_version"]
+    text = json.dumps(REFERENCE)
+    assert "date" not in text.lower() and "/work" not in text
