@@ -1,0 +1,82 @@
+"""Cohort figures (notebooks 01 and 02): drawn from result objects, deterministic."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from nethep import load_cohort  # noqa: E402
+from nethep.describe import patient_flow, table_one, values_by_group  # noqa: E402
+from nethep.plots import (  # noqa: E402
+    RECONSTRUCTED_NOTE,
+    patient_flow_figure,
+    save_figure,
+    set_style,
+    values_by_group_figure,
+)
+
+
+@pytest.fixture(scope="module")
+def df():
+    set_style()
+    return load_cohort()
+
+
+def _texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [t.get_text()
+                                                                  for t in fig.texts]
+
+
+def test_flow_figure_shows_every_count(df):
+    fig = patient_flow_figure(patient_flow(df), reconstructed=True)
+    boxes = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "flow_box"]
+    assert len(boxes) == 1 + 2 + 3 + 7
+    text = "\n".join(boxes)
+    for n in ("n = 48", "n = 36", "n = 12", "n = 17", "n = 18", "n = 13", "n = 7", "n = 6",
+              "n = 4", "n = 3"):
+        assert n in text
+    assert "1996-2004" in text
+    assert RECONSTRUCTED_NOTE in _texts(fig)
+    plt.close(fig)
+
+
+def test_flow_figure_keeps_an_empty_group(df):
+    fig = patient_flow_figure(patient_flow(df[df["treatment_group"] != "surgical"]), False)
+    boxes = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "flow_box"]
+    assert len(boxes) == 13
+    assert any(b.startswith("Surgical") and b.endswith("n = 0") for b in boxes)
+    plt.close(fig)
+
+
+def test_values_figure_draws_every_patient(df):
+    t1 = table_one(df)
+    grouped = t1.grouped["liver_involvement_pct"]
+    fig = values_by_group_figure(grouped, True, p=t1.result("liver_involvement_pct").p)
+    ax = fig.axes[0]
+    points = {c.get_gid(): len(c.get_offsets()) for c in ax.collections}
+    assert points == {"points:medical": 17, "points:embolization": 18, "points:surgical": 13}
+    assert any(t.startswith("Kruskal-Wallis P = ") for t in _texts(fig))
+    plt.close(fig)
+
+
+def test_values_figure_with_an_empty_group(df):
+    grouped = values_by_group(df[df["treatment_group"] != "medical"], "age_years")
+    fig = values_by_group_figure(grouped, False)
+    assert "no patients" in _texts(fig)
+    assert "No test across groups" in _texts(fig)
+    plt.close(fig)
+
+
+def test_figures_are_byte_identical_on_rerun(df, tmp_path):
+    outputs = []
+    for run in ("a", "b"):
+        fig = patient_flow_figure(patient_flow(df), True)
+        paths = save_figure(fig, "patient_flow", tmp_path / run)
+        plt.close(fig)
+        outputs.append({p.suffix: p.read_bytes() for p in paths})
+    assert outputs[0][".svg"] == outputs[1][".svg"]
+    assert outputs[0][".png"] == outputs[1][".png"]
