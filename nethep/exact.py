@@ -30,9 +30,11 @@ _REL_TOL_2X2 = 1e-7
 #: R's r x c branch (FEXACT, ``TOL`` in ``f2xact``): ``log p <= log p_obs + 3.45254e-7``.
 _LOG_TOL_RXC = 3.45254e-7
 
-# Partial tables are expanded breadth-first; batches larger than this are split so that
-# memory stays bounded (roughly _CHUNK * (n + 1) rows at the widest expansion).
+# Batches of partial tables whose expansion would exceed this many rows are halved first,
+# so memory stays bounded whatever the number of tables.
 _CHUNK = 1 << 16
+# Table counts are accumulated in float64, exact up to 2**53.
+_MAX_CAP = 2**53
 
 IntTable = Sequence[Sequence[int]] | np.ndarray
 
@@ -45,6 +47,11 @@ def _as_count_table(table: IntTable) -> np.ndarray:
         raise ValueError(f"table must be a rectangular 2-D array of counts: {exc}") from exc
     if arr.ndim != 2:
         raise ValueError(f"table must be 2-dimensional, got {arr.ndim} dimension(s)")
+    if arr.dtype == object:  # e.g. DataFrame.to_numpy() on pandas nullable integer columns
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"table entries must be integer counts: {exc}") from exc
     if arr.dtype == bool or not (
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
@@ -53,10 +60,10 @@ def _as_count_table(table: IntTable) -> np.ndarray:
         if not np.all(np.isfinite(arr)):
             raise ValueError("table entries must be finite integer counts (found NaN or inf)")
         if np.any(arr != np.round(arr)):
-            bad = arr[arr != np.round(arr)].ravel()[0]
+            bad = arr[arr != np.round(arr)].ravel()[0].item()
             raise ValueError(f"table entries must be integer counts, found non-integer {bad!r}")
     if np.any(arr < 0):
-        bad = arr[arr < 0].ravel()[0]
+        bad = arr[arr < 0].ravel()[0].item()
         raise ValueError(f"table entries must be non-negative counts, found {bad!r}")
     if np.any(arr > np.iinfo(np.int32).max):
         raise ValueError("table entries are too large for exact enumeration")
@@ -68,9 +75,7 @@ def _drop_empty(arr: np.ndarray) -> np.ndarray:
     return arr[arr.sum(axis=1) > 0][:, arr.sum(axis=0) > 0]
 
 
-def _cell_ranges(
-    rem: np.ndarray, need: np.ndarray, i: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _cell_ranges(rem: np.ndarray, need: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
     """Feasible range [lo, hi] of cell (i, current column) for each partial table.
 
     ``rem`` holds the remaining row margins (S x r) and ``need`` what the current column
@@ -94,38 +99,45 @@ def _count_tables_capped(rows: np.ndarray, cols: np.ndarray, cap: int) -> int | 
     """Exact number of tables with margins ``rows``/``cols``, or None if it exceeds ``cap``.
 
     Cell-by-cell dynamic programming in which partial tables with the same remaining row
-    margins and column need are merged (with a multiplicity), so the work grows with the
-    number of distinct states, not of tables. Every partial table extends to at least one
-    full table, so the running number of partial tables is a lower bound on the answer and
-    the count stops as soon as that bound passes ``cap``; memory is bounded by the cap.
+    margins are merged (with a multiplicity; the current column's need follows from them),
+    so the work grows with the number of distinct states, not of tables. Every partial
+    table extends to at least one full table, so the running number of partial tables is a
+    lower bound on the answer and counting stops as soon as that bound passes ``cap``.
     """
     r = rows.size
     if r <= 1 or cols.size <= 1:
         return 1
-    # state columns: remaining row margins (r) then what the current column still needs
-    states = np.append(rows, cols[0])[None, :].astype(np.int64)
-    mult = np.ones(1, dtype=np.int64)
+    if cap > _MAX_CAP:
+        raise ValueError(f"cap must be at most 2**53, got {cap}")
+    radix = np.cumprod(np.append(1, rows[:-1] + 1))
+    packable = math.prod(int(m) + 1 for m in rows) < 2**62
+    rem = rows[None, :].astype(np.int64)
+    mult = np.ones(1)
+    left_after = int(rows.sum())  # total of the columns after the current one
     for j in range(cols.size - 1):
-        states[:, r] = cols[j]
-        for i in range(r - 1):  # the last row of the column is forced
-            lo, hi = _cell_ranges(states[:, :r], states[:, r], i)
+        left_after -= int(cols[j])
+        for i in range(r - 1):  # the last row of each column is forced
+            need = rem.sum(axis=1) - left_after
+            lo, hi = _cell_ranges(rem, need, i)
             width = hi - lo + 1
             if float(np.dot(mult.astype(np.float64), width)) > cap:
                 return None
             parent, values = _expand(width, lo)
-            states = states[parent]
-            states[:, i] -= values
-            states[:, r] -= values
-            states, inverse = np.unique(states, axis=0, return_inverse=True)
-            merged = np.zeros(states.shape[0], dtype=np.int64)
-            np.add.at(merged, inverse.ravel(), mult[parent])
-            mult = merged
-        states[:, r - 1] -= states[:, r]
-    return int(mult.sum())
+            rem = rem[parent]
+            rem[:, i] -= values
+            if packable:
+                _, first, inverse = np.unique(rem @ radix, return_index=True, return_inverse=True)
+                rem = rem[first]
+            else:
+                rem, inverse = np.unique(rem, axis=0, return_inverse=True)
+            # float64 sums are exact here: every multiplicity is <= cap <= 2**53
+            mult = np.bincount(inverse.ravel(), weights=mult[parent], minlength=rem.shape[0])
+        rem[:, r - 1] -= rem.sum(axis=1) - left_after
+    return int(round(float(mult.sum())))
 
 
 def count_tables(
-    row_margins: Sequence[int], col_margins: Sequence[int], *, cap: int = 2**62
+    row_margins: Sequence[int], col_margins: Sequence[int], *, cap: int = 2**53
 ) -> int:
     """Number of non-negative integer tables with the given row and column margins.
 
@@ -161,6 +173,8 @@ def fisher_exact_rxc(table: IntTable, *, max_tables: int = MAX_TABLES) -> float:
     log space with ``scipy.special.gammaln``. Raises ValueError for negative, non-integer
     or non-2-D input, and when the table count exceeds ``max_tables``.
     """
+    if not 1 <= max_tables <= _MAX_CAP:
+        raise ValueError(f"max_tables must be between 1 and 2**53, got {max_tables}")
     arr = _as_count_table(table)
     is_2x2 = arr.shape == (2, 2)
     arr = _drop_empty(arr)
@@ -168,11 +182,15 @@ def fisher_exact_rxc(table: IntTable, *, max_tables: int = MAX_TABLES) -> float:
         return 1.0
     if arr.shape[0] > arr.shape[1]:
         arr = arr.T  # fewer rows: fewer cells to branch on per column
+    r, c = arr.shape
     rows = arr.sum(axis=1)
     cols = arr.sum(axis=0)
     n = int(rows.sum())
 
-    if _count_tables_capped(rows, cols, max_tables) is None:
+    # A cheap upper bound (column compositions ignoring the row limits) first; the exact
+    # count only when that bound is above the cap.
+    bound = math.prod(math.comb(int(cj) + r - 1, r - 1) for cj in cols[:-1])
+    if bound > max_tables and _count_tables_capped(rows, cols, max_tables) is None:
         raise ValueError(
             f"exact enumeration would visit more than {max_tables:,} tables "
             f"(margins {rows.tolist()} x {cols.tolist()}); "
@@ -189,31 +207,32 @@ def fisher_exact_rxc(table: IntTable, *, max_tables: int = MAX_TABLES) -> float:
     else:
         log_threshold = log_obs + _LOG_TOL_RXC
 
-    r, c = arr.shape
     p_value = 0.0
-    # Work stack of (column, row, remaining row margins, column need, sum of log x!).
-    stack = [(0, 0, rows[None, :].copy(), np.array([cols[0]]), np.zeros(1))]
+    # Depth-first work stack of batches of partial tables, each batch waiting for cell
+    # (i, j): remaining row margins, what column j still needs, and the sum of log x! so far.
+    stack = [(0, 0, rows[None, :].copy(), cols[:1].copy(), np.zeros(1))]
     while stack:
         j, i, rem, need, acc = stack.pop()
-        if j == c - 1:  # last column is determined by the remaining row margins
+        if j == c - 1:  # the last column is fixed by the remaining row margins
             logp = log_const - acc - lfact[rem].sum(axis=1)
             p_value += float(np.exp(logp[logp <= log_threshold]).sum())
             continue
-        if i == r - 1:  # last row of a column takes what the column still needs
+        if i == r - 1:  # the last row of a column takes what the column still needs
             rem = rem.copy()
             rem[:, i] -= need
-            acc = acc + lfact[need]
-            stack.append((j + 1, 0, rem, np.full(rem.shape[0], cols[j + 1]), acc))
+            stack.append((j + 1, 0, rem, np.full(rem.shape[0], cols[j + 1]), acc + lfact[need]))
             continue
         lo, hi = _cell_ranges(rem, need, i)
-        parent, values = _expand(hi - lo + 1, lo)
+        width = hi - lo + 1
+        if rem.shape[0] > 1 and int(width.sum()) > _CHUNK:  # bound memory: split the batch
+            half = rem.shape[0] // 2
+            for part in (slice(half, None), slice(None, half)):
+                stack.append((j, i, rem[part], need[part], acc[part]))
+            continue
+        parent, values = _expand(width, lo)
         rem = rem[parent]
         rem[:, i] -= values
-        need = need[parent] - values
-        acc = acc[parent] + lfact[values]
-        for start in range(0, parent.size, _CHUNK):
-            sl = slice(start, start + _CHUNK)
-            stack.append((j, i + 1, rem[sl], need[sl], acc[sl]))
+        stack.append((j, i + 1, rem, need[parent] - values, acc[parent] + lfact[values]))
     return min(1.0, p_value)
 
 

@@ -111,7 +111,10 @@ def test_percent_rounds_half_up(t1):
 
 def test_every_row_records_provenance(t1):
     table = t1.table()
-    assert set(table["provenance"]) <= {"published", "calibrated", "simulated"}
+    assert set(table["provenance"]) <= {"published", "calibrated", "simulated",
+                                        "published; split by group simulated"}
+    assert (table.loc[table["variable"] == "Tumour type", "provenance"]
+            == "published; split by group simulated").all()
     assert (table.loc[table["variable"] == "Sex", "provenance"] == "simulated").all()
     assert (table.loc[table["variable"].str.startswith("Liver"), "provenance"]
             == "calibrated").all()
