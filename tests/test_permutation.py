@@ -1,0 +1,431 @@
+"""Tests for nethep.permutation: coin's log-rank scores and statistics, the vectorized
+Monte Carlo permutation test, the exact shift-algorithm P and the stratified bootstrap.
+
+Reference values come from R's coin (tests/reference/coin.json, written by
+tests/reference/make_coin_reference.R); every reference data set is stored in the JSON,
+so these tests recompute on exactly the numbers R saw.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nethep import permutation as perm
+from nethep.cohort import BUNDLED_COHORT
+from nethep.survival import kaplan_meier
+
+REFERENCE = json.loads(
+    (Path(__file__).parent / "reference" / "coin.json").read_text(encoding="utf-8")
+)
+COHORT_ARM = REFERENCE["cohort_arm"]
+COHORT_GROUP = REFERENCE["cohort_treatment_group"]
+ALL_SETS = [COHORT_ARM, COHORT_GROUP, *REFERENCE["exact"], REFERENCE["three_group_small"]]
+
+
+def data(ref):
+    return np.array(ref["time"], float), np.array(ref["event"], int), np.array(ref["group"])
+
+
+def set_id(ref):
+    return ref["name"]
+
+
+# ------------------------------------------------------------------- plain reference
+
+
+def plain_coin_statistic(scores: np.ndarray, labels: np.ndarray, levels) -> float:
+    """coin's statistic for one labelling, straight from its definition (Strasser and
+    Weber 1999): T = X'a, E, V with the conditional covariance, Z or (T-E)' V^+ (T-E)."""
+    n = len(scores)
+    x = (labels[:, None] == np.asarray(levels)[None, :]).astype(float)
+    t = x.T @ scores
+    mu = scores.mean()
+    vh = np.mean((scores - mu) ** 2)
+    e = x.sum(axis=0) * mu
+    cs = x.sum(axis=0)
+    v = n / (n - 1) * vh * (x.T @ x) - vh / (n - 1) * np.outer(cs, cs)
+    if len(levels) == 2:
+        return float((t[0] - e[0]) / math.sqrt(v[0, 0]))
+    return float((t - e) @ np.linalg.pinv(v) @ (t - e))
+
+
+def enumerate_exact_p(time, event, group) -> float:
+    """Two-sided exact P by listing every assignment (coin's tolerance on |Z|)."""
+    scores = perm.logrank_scores(time, event)
+    levels = sorted(set(group))
+    n = len(scores)
+    first = np.asarray(group) == levels[0]
+    n1 = int(first.sum())
+    mu = scores.mean()
+    sd = math.sqrt(np.sum((scores - mu) ** 2) / n * n1 * (n - n1) / (n - 1))
+    z_obs = (scores[first].sum() - n1 * mu) / sd
+    combos = np.array(list(itertools.combinations(range(n), n1)))
+    z = (scores[combos].sum(axis=1) - n1 * mu) / sd
+    return float(np.mean(np.abs(z) >= abs(z_obs) - perm.SQRT_EPS))
+
+
+# --------------------------------------------------------------------- reference data
+
+
+def test_reference_data_match_bundled_cohort():
+    df = pd.read_csv(BUNDLED_COHORT)  # plain read: load_cohort is tested elsewhere
+    df["arm"] = np.where(df["treatment_group"] == "surgical", "surgical", "nonsurgical")
+    assert np.array_equal(df["followup_months"].to_numpy(float), COHORT_ARM["time"]) and \
+        np.array_equal(df["died"].to_numpy(int), COHORT_ARM["event"]) and \
+        list(df["arm"]) == COHORT_ARM["group"] and \
+        list(df["treatment_group"]) == COHORT_GROUP["group"], (
+            "data/cohort.csv changed since tests/reference/coin.json was written: "
+            "rerun Rscript tests/reference/make_coin_reference.R")
+
+
+@pytest.mark.parametrize("ref", ALL_SETS, ids=set_id)
+def test_logrank_scores_equal_coin(ref):
+    time, event, _ = data(ref)
+    np.testing.assert_allclose(perm.logrank_scores(time, event), ref["scores"],
+                               rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("ref", ALL_SETS, ids=set_id)
+def test_observed_statistic_and_asymptotic_p_equal_coin(ref):
+    time, event, group = data(ref)
+    design = perm._design(time, event, group)
+    assert list(design.levels) == ref["levels"]
+    sums = perm._group_sums(design, design.codes)
+    # coin's linear statistic: the first level's sum for 2 groups, every group's for k
+    linear = sums[:1] if design.k == 2 else sums
+    np.testing.assert_allclose(linear, np.ravel(ref["linear_statistic"]), rtol=1e-12,
+                               atol=1e-12)
+    res = perm.permutation_logrank(time, event, group, n_permutations=100, seed=1)
+    assert res.statistic == pytest.approx(ref["statistic"], rel=1e-12)
+    assert res.p_asymptotic == pytest.approx(ref["p_asymptotic"], rel=1e-9)
+    if len(ref["levels"]) == 2:
+        assert res.statistic_type == "Z"
+        assert design.variance_first() == pytest.approx(ref["variance"], rel=1e-12)
+    else:
+        assert res.statistic_type == "chi-squared" and res.df == len(ref["levels"]) - 1
+
+
+# ------------------------------------------------------------- vectorized statistic
+
+
+@pytest.mark.parametrize("ref", [COHORT_ARM, COHORT_GROUP, REFERENCE["three_group_small"]],
+                         ids=set_id)
+def test_vectorized_statistic_equals_plain_per_permutation(ref):
+    time, event, group = data(ref)
+    design = perm._design(time, event, group)
+    last, drawn, starts, m = perm._draw_plan(design)
+    positions = perm._draw_positions(design.n, m, 800, np.random.default_rng(7))
+    fast = perm._coin_statistic(design, perm._sums_from_positions(design, positions))
+    levels = np.array(design.levels)
+    stops = [*starts[1:], m]
+    for r in range(len(positions)):
+        labels = np.full(design.n, levels[last], dtype=object)
+        for g, lo, hi in zip(drawn, starts, stops, strict=True):
+            labels[positions[r, lo:hi].astype(int)] = levels[g]
+        plain = plain_coin_statistic(design.scores, labels, levels)
+        expected = abs(plain) if design.k == 2 else plain
+        assert fast[r] == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+def test_public_p_counts_the_plain_statistic_over_the_same_permutations():
+    time, event, group = data(COHORT_GROUP)
+    seed, b = 11, 1000
+    res = perm.permutation_logrank(time, event, group, n_permutations=b, seed=seed)
+    design = perm._design(time, event, group)
+    last, drawn, starts, m = perm._draw_plan(design)
+    positions = perm._draw_positions(design.n, m, b, np.random.default_rng(seed))
+    levels = np.array(design.levels)
+    stops = [*starts[1:], m]
+    count = 0
+    for r in range(b):
+        labels = np.full(design.n, levels[last], dtype=object)
+        for g, lo, hi in zip(drawn, starts, stops, strict=True):
+            labels[positions[r, lo:hi].astype(int)] = levels[g]
+        count += plain_coin_statistic(design.scores, labels, levels) >= res.statistic - 1e-8
+    assert res.n_extreme == count
+    assert res.p == count / b
+
+
+def test_draws_are_uniform_subsets():
+    n, m, b = 20, 6, 60_000
+    pos = perm._draw_positions(n, m, b, np.random.default_rng(3)).astype(int)
+    assert all(len(set(row)) == m for row in pos[:2000])
+    for column in (pos.ravel(), pos[:, -1]):
+        counts = np.bincount(column, minlength=n)
+        expected = len(column) / n
+        chi2 = np.sum((counts - expected) ** 2 / expected)
+        assert stats.chi2.sf(chi2, n - 1) > 1e-4
+    # pairs: how often patients 0 and 1 are drawn together, m(m-1)/(n(n-1)) of draws
+    together = np.mean(np.any(pos == 0, axis=1) & np.any(pos == 1, axis=1))
+    p_pair = m * (m - 1) / (n * (n - 1))
+    assert abs(together - p_pair) < 5 * math.sqrt(p_pair * (1 - p_pair) / b)
+
+
+# ---------------------------------------------------------------- Monte Carlo vs coin
+
+
+@pytest.fixture(scope="module")
+def default_arm_test():
+    time, event, group = data(COHORT_ARM)
+    return perm.permutation_logrank(time, event, group)  # the defaults: 100,000, seeded
+
+
+def test_default_monte_carlo_agrees_with_coin(default_arm_test):
+    res = default_arm_test
+    assert res.n_permutations == 100_000 and res.seed == perm.DEFAULT_SEED
+    assert res.mc_se == pytest.approx(math.sqrt(res.p * (1 - res.p) / 100_000))
+    ref = COHORT_ARM["p_monte_carlo"]
+    se = math.sqrt(ref * (1 - ref) * (1 / 100_000 + 1 / COHORT_ARM["monte_carlo_nresample"]))
+    assert abs(res.p - ref) <= 4 * se
+
+
+def test_three_group_monte_carlo_agrees_with_coin():
+    time, event, group = data(COHORT_GROUP)
+    res = perm.permutation_logrank(time, event, group, n_permutations=50_000, seed=5)
+    ref = COHORT_GROUP["p_monte_carlo"]
+    se = math.sqrt(ref * (1 - ref) * (1 / 50_000 + 1 / COHORT_GROUP["monte_carlo_nresample"]))
+    assert abs(res.p - ref) <= 4 * se
+    assert res.groups == ("embolization", "medical", "surgical") and res.df == 2
+
+
+def test_monte_carlo_is_reproducible_and_seed_dependent():
+    time, event, group = data(COHORT_ARM)
+    a = perm.permutation_logrank(time, event, group, n_permutations=70_000, seed=3)
+    b = perm.permutation_logrank(time, event, group, n_permutations=70_000, seed=3)
+    c = perm.permutation_logrank(time, event, group, n_permutations=70_000, seed=4)
+    assert a == b and a.n_extreme != c.n_extreme
+
+
+# ------------------------------------------------------------------------- exact P
+
+
+@pytest.mark.parametrize("ref", REFERENCE["exact"], ids=set_id)
+def test_exact_p_equals_coin_and_full_enumeration(ref):
+    time, event, group = data(ref)
+    res = perm.exact_logrank(time, event, group)
+    enumerated = (enumerated_n20() if ref is REFERENCE["exact"][3]
+                  else enumerate_exact_p(time, event, group))
+    assert res.p_lower - 1e-12 <= enumerated <= res.p_upper + 1e-12
+    assert res.p == pytest.approx(enumerated, abs=1e-12)
+    assert res.p == pytest.approx(ref["p_exact"], rel=1e-9)
+    assert res.statistic == pytest.approx(ref["statistic"], rel=1e-12)
+    assert res.n_assignments == math.comb(len(time), min(res.sizes))
+
+
+def random_cohort(rng, n, n1, distinct=True):
+    time = rng.exponential(10, n).round(1 if distinct else 0) + 1
+    event = (rng.random(n) < 0.6).astype(int)
+    event[0] = 1
+    group = np.array(["a"] * n1 + ["b"] * (n - n1))
+    rng.shuffle(group)
+    return time, event, group
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_exact_p_equals_enumeration_on_random_small_cohorts(case):
+    rng = np.random.default_rng(100 + case)
+    n = int(rng.integers(8, 19))
+    n1 = int(rng.integers(2, n - 1))
+    time, event, group = random_cohort(rng, n, n1, distinct=case % 2 == 0)
+    res = perm.exact_logrank(time, event, group)
+    enumerated = enumerate_exact_p(time, event, group)
+    assert res.p_lower - 1e-12 <= enumerated <= res.p_upper + 1e-12
+    assert abs(res.p - enumerated) <= (res.p_upper - res.p_lower) / 2 + 1e-12
+    assert res.converged
+
+
+@functools.cache
+def enumerated_n20() -> float:
+    return enumerate_exact_p(*data(REFERENCE["exact"][3]))
+
+
+@pytest.mark.parametrize("grid_factor", [3.0, 20.0, 400.0])
+def test_coarse_grid_bounds_contain_the_enumerated_p(grid_factor):
+    ref = REFERENCE["exact"][3]  # n = 20: C(20, 10) = 184,756 assignments
+    time, event, group = data(ref)
+    res = perm.exact_logrank(time, event, group, grid_factor=grid_factor)
+    enumerated = enumerated_n20()
+    assert res.p_lower <= enumerated <= res.p_upper
+    assert res.grid_factor == grid_factor
+    scores = perm.logrank_scores(time, event)
+    assert res.max_rounding <= 10 * 0.5 / grid_factor + 1e-12  # m/2 grid steps at most
+    if grid_factor == 3.0:
+        assert res.p_upper - res.p_lower > 0.01  # the bounds are real, not decorative
+        assert "rounded to a grid of 1/3" in res.discretization
+    assert np.all(np.isfinite(scores))
+
+
+def test_exact_cohort_p_is_bounded_tightly():
+    time, event, group = data(COHORT_ARM)
+    res = perm.exact_logrank(time, event, group)
+    assert res.converged
+    assert res.p_upper - res.p_lower <= 0.01 * res.p_upper
+    assert res.p_lower <= res.p <= res.p_upper
+    assert res.n_assignments == math.comb(48, 13)
+    assert res.statistic == pytest.approx(COHORT_ARM["statistic"], rel=1e-12)
+
+
+def test_monte_carlo_and_exact_agree_within_monte_carlo_error(default_arm_test):
+    time, event, group = data(COHORT_ARM)
+    exact = perm.exact_logrank(time, event, group)
+    se = math.sqrt(exact.p * (1 - exact.p) / default_arm_test.n_permutations)
+    assert abs(default_arm_test.p - exact.p) <= 4 * se + (exact.p_upper - exact.p_lower)
+    small = REFERENCE["exact"][2]
+    t2, e2, g2 = data(small)
+    mc = perm.permutation_logrank(t2, e2, g2, n_permutations=40_000, seed=9)
+    ex = perm.exact_logrank(t2, e2, g2)
+    assert abs(mc.p - ex.p) <= 4 * math.sqrt(ex.p * (1 - ex.p) / 40_000)
+
+
+def test_exact_rejects_more_than_two_groups():
+    time, event, group = data(COHORT_GROUP)
+    with pytest.raises(ValueError, match="exactly 2 groups"):
+        perm.exact_logrank(time, event, group)
+
+
+# ---------------------------------------------------------------------- bootstrap
+
+
+def test_vectorized_kaplan_meier_equals_kaplan_meier():
+    time, event, group = data(COHORT_ARM)
+    rng = np.random.default_rng(2)
+    for arm in ("surgical", "nonsurgical"):
+        t, e = time[group == arm], event[group == arm]
+        weights = perm._resample_weights(len(t), 150, rng)
+        # plus resamples of only patients censored before 36 months (not estimable)
+        short = np.flatnonzero((t < 36) & (e == 0))
+        extra = np.zeros((3, len(t)), int)
+        for row in extra:
+            np.add.at(row, rng.choice(short, len(t)), 1)
+        weights = np.vstack([weights, extra])
+        fast = perm._km_at_weighted(t, e, weights, 36)
+        n_missing = 0
+        for w, value in zip(weights, fast, strict=True):
+            idx = np.repeat(np.arange(len(t)), w)
+            slow = kaplan_meier(t[idx], e[idx]).at([36])["surv"].iloc[0]
+            if np.isnan(slow):
+                n_missing += 1
+                assert np.isnan(value)
+            else:
+                assert value == pytest.approx(slow, rel=1e-12, abs=1e-15)
+        assert n_missing >= 3  # the not-estimable branch is exercised
+
+
+def rebuild_distribution(time, event, group, n_resamples, seed, at=36):
+    """The bootstrap distribution, drawn again in the documented order."""
+    rng = np.random.default_rng(seed)
+    arms = [(time[group == g], event[group == g]) for g in ("surgical", "nonsurgical")]
+    boot = [perm._km_at_weighted(t, e, perm._resample_weights(len(t), n_resamples, rng), at)
+            for t, e in arms]
+    return boot[0] - boot[1], arms
+
+
+def test_bootstrap_intervals_equal_scipy_on_the_same_distribution():
+    time, event, group = data(COHORT_ARM)
+    res = perm.bootstrap_survival_difference(time, event, group, n_resamples=3000, seed=8)
+    boot, arms = rebuild_distribution(time, event, group, 3000, 8)
+    kept = boot[np.isfinite(boot)]
+    assert res.n_nonestimable == 3000 - len(kept)
+
+    def statistic(i, j, axis=-1):
+        def km(idx, arm):
+            t, e = arms[arm]
+            flat = np.asarray(idx, int).reshape(-1, idx.shape[-1])
+            w = np.stack([np.bincount(row, minlength=len(t)) for row in flat])
+            return perm._km_at_weighted(t, e, w, 36).reshape(idx.shape[:-1])
+        return km(i, 0) - km(j, 1)
+
+    class Previous:
+        bootstrap_distribution = kept
+
+    samples = (np.arange(len(arms[0][0])), np.arange(len(arms[1][0])))
+    for method, lo, hi in (("BCa", res.bca_lower, res.bca_upper),
+                           ("percentile", res.percentile_lower, res.percentile_upper)):
+        ci = stats.bootstrap(samples, statistic, n_resamples=0, bootstrap_result=Previous,
+                             method=method, vectorized=True).confidence_interval
+        assert (lo, hi) == pytest.approx((ci.low, ci.high), rel=1e-12, abs=1e-15)
+    assert res.estimate == pytest.approx(statistic(*(s[None] for s in samples))[0])
+
+
+def test_bootstrap_estimate_matches_kaplan_meier_and_reports_nonestimable():
+    time, event, group = data(COHORT_ARM)
+    res = perm.bootstrap_survival_difference(time, event, group, n_resamples=4000)
+    s_t = kaplan_meier(time[group == "surgical"], event[group == "surgical"]).at([36])
+    s_c = kaplan_meier(time[group == "nonsurgical"], event[group == "nonsurgical"]).at([36])
+    assert res.surv_treated == pytest.approx(s_t["surv"].iloc[0])
+    assert res.surv_control == pytest.approx(s_c["surv"].iloc[0])
+    assert res.estimate == pytest.approx(res.surv_treated - res.surv_control)
+    assert res.treated == "surgical" and res.control == "nonsurgical"
+    assert res.n_nonestimable == res.n_nonestimable_treated + res.n_nonestimable_control
+    assert f"{res.n_nonestimable} of 4000" in res.nonestimable_handling
+    assert res.percentile_lower < res.estimate < res.percentile_upper
+    assert res.bca_lower < res.bca_upper
+    again = perm.bootstrap_survival_difference(time, event, group, n_resamples=4000)
+    assert again == res
+
+
+def test_bootstrap_counts_frequent_nonestimable_resamples():
+    # one treated patient is followed past 36: about (1 - 1/6)^6 = 33% of resamples miss it
+    time = np.array([5, 10, 20, 25, 30, 40, 3, 8, 12, 40, 50, 60.0])
+    event = np.array([1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0])
+    group = np.array(["surgical"] * 6 + ["other"] * 6)
+    res = perm.bootstrap_survival_difference(time, event, group, n_resamples=5000, seed=2)
+    boot, _ = rebuild_distribution(time, event, np.where(group == "other", "nonsurgical",
+                                                         group), 5000, 2)
+    assert res.n_nonestimable == int(np.sum(~np.isfinite(boot)))
+    assert 0.25 < res.n_nonestimable_treated / 5000 < 0.42
+    assert res.percentile_lower == pytest.approx(np.percentile(boot[np.isfinite(boot)], 2.5))
+
+
+def test_bootstrap_input_errors():
+    time, event, group = data(COHORT_GROUP)
+    with pytest.raises(ValueError, match="exactly two labels"):
+        perm.bootstrap_survival_difference(time, event, group)
+    t2, e2, g2 = data(COHORT_ARM)
+    with pytest.raises(ValueError, match="treated='resection'"):
+        perm.bootstrap_survival_difference(t2, e2, g2, treated="resection")
+    with pytest.raises(ValueError, match="not estimable"):
+        perm.bootstrap_survival_difference(t2, e2, g2, at=100)
+
+
+# ---------------------------------------------------------------- results and input
+
+
+def test_results_are_json_ready_and_tables_tidy(default_arm_test):
+    time, event, group = data(COHORT_ARM)
+    objects = [default_arm_test, perm.exact_logrank(time, event, group),
+               perm.bootstrap_survival_difference(time, event, group, n_resamples=500)]
+    for obj in objects:
+        out = obj.to_results()
+        json.dumps(out, allow_nan=False)
+        assert len(obj.table()) >= 1
+        assert obj._repr_html_().startswith("<p>")
+    assert {"p", "mc_se", "n_permutations"} <= set(objects[0].to_results())
+    assert {"p", "p_lower", "p_upper", "grid_factor", "max_rounding"} <= set(
+        objects[1].to_results())
+    assert {"estimate", "lower", "upper", "n_resamples", "n_nonestimable"} <= set(
+        objects[2].to_results())
+
+
+@pytest.mark.parametrize(
+    ("time", "event", "group", "message"),
+    [
+        ([1, 2, 3], [1, 0, 1], ["a", "a", "a"], "at least 2 groups"),
+        ([1, np.nan, 3], [1, 0, 1], ["a", "b", "a"], "finite"),
+        ([1, 2, 3], [1, 2, 1], ["a", "b", "a"], "event must be 0"),
+        ([1, 2, 3], [1, 0, 1], ["a", None, "a"], "missing labels"),
+        ([1, 2, 3], [0, 0, 0], ["a", "b", "a"], "no events"),
+    ],
+)
+def test_input_errors(time, event, group, message):
+    with pytest.raises(ValueError, match=message):
+        perm.permutation_logrank(time, event, group, n_permutations=10)
