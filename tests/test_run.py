@@ -215,7 +215,8 @@ def test_render_index_banner_only_when_reconstructed():
     pages = [("01_a.html", "notebooks/01_a.ipynb", "01_a")]
     plain = render_index(pages, {"data": {"reconstructed": False}}, version="9.9")
     assert 'class="banner"' not in plain
-    assert "<table>" not in plain
+    assert "Published values and ours" not in plain
+    assert "STROBE" in plain and "methods.md" in plain
     assert 'class="banner"' not in render_index(pages, {}, version="9.9")
     recon = render_index(pages, {"data": {"reconstructed": True}}, version="9.9")
     assert 'class="banner"' in recon
