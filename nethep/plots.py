@@ -8,7 +8,9 @@ with no timestamps, so a rerun gives the same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -31,6 +33,11 @@ GROUP_LABELS = {
 }
 RECONSTRUCTED_NOTE = "Reconstructed cohort (from published aggregates), not the original records."
 FORMATS = ("png", "pdf", "svg")
+_METADATA: dict[str, dict[str, Any]] = {  # no timestamps or versions: same bytes on rerun
+    "png": {"Software": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+    "svg": {"Date": None, "Creator": None},
+}
 
 
 def set_style() -> None:
@@ -69,21 +76,43 @@ def save_figure(fig: Figure, name: str, output_dir: str | Path) -> list[Path]:
     """Write ``fig`` as ``<output_dir>/figures/<name>.{png,pdf,svg}`` without timestamps."""
     folder = Path(output_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    metadata = {
-        "png": {"Software": None},
-        "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
-        "svg": {"Date": None, "Creator": None},
-    }
     paths = []
     for fmt in FORMATS:
         path = folder / f"{name}.{fmt}"
-        fig.savefig(path, format=fmt, metadata=metadata[fmt], bbox_inches="tight")
+        fig.savefig(path, format=fmt, metadata=_METADATA[fmt], bbox_inches="tight")
         paths.append(path)
     return paths
 
 
 def close(fig: Figure) -> None:
     plt.close(fig)
+
+
+JOURNAL_WIDTHS_MM = (85, 180)  # single and double column
+MM_PER_INCH = 25.4
+
+
+def export_figure(name: str, output_dir: str | Path, make: Callable[..., Figure],
+                  *args: Any, **kwargs: Any) -> Figure:
+    """Draw ``make(*args, width_mm=w, **kwargs)`` at each journal width and save it.
+
+    Writes ``<output_dir>/figures/<name>_{85,180}mm.{png,pdf,svg}`` at true size
+    (no tight-bbox cropping, so the page is exactly ``w`` mm wide) and returns the
+    double-column figure for display; the single-column one is closed.
+    """
+    folder = Path(output_dir) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    shown = None
+    for width in JOURNAL_WIDTHS_MM:
+        fig = make(*args, width_mm=width, **kwargs)
+        for fmt in FORMATS:
+            fig.savefig(folder / f"{name}_{width}mm.{fmt}", format=fmt,
+                        metadata=_METADATA[fmt])
+        if width == max(JOURNAL_WIDTHS_MM):
+            shown = fig
+        else:
+            plt.close(fig)
+    return shown
 
 
 # ---- survival and palliation figures (03, 04)
