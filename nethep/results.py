@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nethep import privacy
+
 __all__ = [
     "RESULTS_DIRNAME",
     "RESULTS_FILENAME",
@@ -156,6 +158,8 @@ def save_fragment(section: str, values: Mapping[str, Any], output_dir: str | Pat
     ``_`` and ``-`` only. ``values`` is a (nested) mapping, converted with
     :func:`to_jsonable`; keys must not contain ``"."`` so that :func:`flatten`
     keys stay unambiguous. Saving the same section again replaces the fragment.
+    When a small-cell threshold is set (:func:`nethep.privacy.set_min_cell`),
+    counts below it become null and their keys are listed under ``suppressed``.
     """
     if not isinstance(section, str) or not _SECTION.match(section):
         raise ValueError(
@@ -167,6 +171,10 @@ def save_fragment(section: str, values: Mapping[str, Any], output_dir: str | Pat
             f"values for section {section!r} must be a dict, got {type(values).__name__}"
         )
     data = to_jsonable(values)
+    if privacy.min_cell() > 1:
+        data, suppressed = privacy.suppress_values(data)
+        if suppressed:
+            data["suppressed"] = {"min_cell": privacy.min_cell(), "keys": suppressed}
     _check_keys(data, section)
     path = fragment_path(section, output_dir)
     _write_text(path, dumps(data))
