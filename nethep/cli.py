@@ -52,6 +52,9 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--notebooks", metavar="DIR", default=None,
                    help="folder holding the NN_*.ipynb notebooks (default: the repository's)")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    p.add_argument("--min-cell", type=int, default=0, metavar="N",
+                   help="suppress every count from 1 to N-1 in tables, numbers at risk and "
+                        "results.json (data-use agreements); default 0: none")
     p.set_defaults(handler=_cmd_run)
 
 
@@ -104,6 +107,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 data_path=data,
                 notebooks_dir=args.notebooks,
                 progress=not args.no_progress,
+                min_cell=args.min_cell,
             )
         except NotebookFailed as exc:
             print(f"nethep run: {exc}", file=sys.stderr)

@@ -10,8 +10,9 @@ then writes into the output folder::
     <out>/results.json              all fragments merged (nethep.results.write_results)
     <out>/index.html                links to every page, a summary, paper-vs-ours table
 
-Each notebook receives two papermill parameters: ``data_path`` (absolute path
-string, or ``None`` for the bundled cohort) and ``output_dir`` (absolute). The
+Each notebook receives three papermill parameters: ``data_path`` (absolute path
+string, or ``None`` for the bundled cohort), ``output_dir`` (absolute) and
+``min_cell`` (small-cell suppression threshold, 0 for none). The
 kernel runs with the notebooks folder as working directory, and the folder that
 holds this ``nethep`` package is put first on the kernel's ``PYTHONPATH`` so the
 notebooks import the same code as the runner.
@@ -153,6 +154,7 @@ def run_all(
     data_path: str | Path | None = None,
     notebooks_dir: str | Path | None = None,
     progress: bool = True,
+    min_cell: int = 0,
 ) -> RunReport:
     """Execute every ``NN_*.ipynb`` notebook in order and build the report.
 
@@ -184,7 +186,10 @@ def run_all(
     (out / FIGURES_DIRNAME).mkdir(parents=True, exist_ok=True)
     (out / _results.RESULTS_DIRNAME).mkdir(parents=True, exist_ok=True)
 
-    parameters = {"data_path": None if data is None else str(data), "output_dir": str(out)}
+    if min_cell < 0:
+        raise ValueError(f"min_cell must be 0 or a positive whole number, not {min_cell}")
+    parameters = {"data_path": None if data is None else str(data), "output_dir": str(out),
+                  "min_cell": int(min_cell)}
     executed: list[Path] = []
     pages: list[Path] = []
     bar = _Progress(len(notebooks), enabled=progress)
