@@ -287,7 +287,7 @@ def test_cli_run_success_and_failure(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.setattr(runmod, "run_all", fake_run_all)
     assert cli.main(["run", "--output", str(tmp_path / "o"), "--no-progress"]) == 0
     assert calls == [{"output_dir": str(tmp_path / "o"), "data_path": None,
-                      "notebooks_dir": None, "progress": False}]
+                      "notebooks_dir": None, "progress": False, "min_cell": 0}]
     assert str(tmp_path / "o" / "index.html") in capsys.readouterr().out
 
     def failing_run_all(**kwargs):
