@@ -145,7 +145,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     try:
         df = _load(args, args.path)
     except CohortValidationError as exc:
-        print(f"{args.path}: INVALID\n{exc}", file=sys.stderr)
+        n = len(exc.problems)
+        print(f"{args.path}: INVALID, {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
+        for problem in exc.problems:  # every one, not only the first that fit the message
+            print(f"  - {problem}", file=sys.stderr)
         return EXIT_INVALID
     print(summary_text(df))
     return EXIT_OK

@@ -28,8 +28,10 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 BUNDLED_COHORT = DATA_DIR / "cohort.csv"
 CONTRACT_PATH = DATA_DIR / "datapackage.json"
 
-_INTEGER = re.compile(r"^[+-]?\d+$")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# ASCII digits only: Python's \d also matches other scripts' digits (e.g. full-width).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_INT64_MAX = 2**63 - 1
 
 
 @cache
@@ -61,30 +63,56 @@ def _closest(value: str, allowed: list[Any]) -> str:
     return f"use one of: {allowed_text}"
 
 
+def _parse_cell(text: str, kind: str) -> tuple[Any, str]:
+    """A typed value (None when empty) and "" , or None and the rule the text breaks."""
+    if text == "":
+        return None, ""
+    if kind == "integer":
+        if not _INTEGER.fullmatch(text):
+            return None, "is not a valid integer"
+        try:
+            value = int(text)
+        except ValueError:  # more digits than Python converts
+            return None, "is not a valid integer (far too large)"
+        if abs(value) > _INT64_MAX:
+            return None, "is not a valid integer (far too large)"
+        return value, ""
+    if not _NUMBER.fullmatch(text):
+        return None, "is not a valid number"
+    value = float(text)
+    if not np.isfinite(value):
+        return None, "is not a valid number (far too large)"
+    return value, ""
+
+
 def _parse_column(raw: pd.Series, field: dict[str, Any]) -> tuple[pd.Series, pd.Series, str]:
     """Parse one text column by the contract type.
 
-    Returns the typed values (missing where empty or unparseable), a mask of
-    unparseable cells, and the fix to suggest for them.
+    Returns the typed values (missing where empty or unparseable), the rule each
+    unparseable cell breaks ("" where the cell is fine), and the fix to suggest.
+    Numbers are read with Python's ``float`` (correctly rounded, so a value
+    written with ``repr`` reads back exactly); integers must fit in 64 bits.
     """
     kind = field["type"]
     present = raw != ""
     if kind == "string":
-        return raw.where(present, None).astype(object), pd.Series(False, index=raw.index), ""
+        return (raw.where(present, None).astype(object),
+                pd.Series("", index=raw.index, dtype=object), "")
     if kind == "integer":
-        ok = raw.str.fullmatch(_INTEGER.pattern)
         fix = "write a whole number without decimals or units, or leave the cell empty if unknown"
     else:
-        ok = raw.str.fullmatch(_NUMBER.pattern)
         fix = ("write a number with a decimal point (not a comma) and no units, "
                "or leave the cell empty")
-    bad = present & ~ok
-    values = pd.to_numeric(raw.where(present & ok, None), errors="raise")
-    if kind == "integer":
-        values = values.astype("Int64")
-    else:
-        values = values.astype("Float64")
-    return values, bad, fix
+    # Each distinct text is parsed once and spread back to its cells (a registry
+    # column holds few distinct values: a million rows parse in a fraction of a second).
+    codes, uniques = pd.factorize(raw.to_numpy(dtype=object), use_na_sentinel=False)
+    parsed = [_parse_cell(text, kind) for text in uniques]
+    rules = pd.Series(np.array([rule for _, rule in parsed], dtype=object)[codes],
+                      index=raw.index, dtype=object)
+    values = pd.Series(pd.array([v for v, _ in parsed],
+                                dtype="Int64" if kind == "integer" else "Float64").take(codes),
+                       index=raw.index)
+    return values, rules, fix
 
 
 def _rule_text(field: dict[str, Any], check: str) -> str:
@@ -134,9 +162,48 @@ def cohort_schema() -> pa.DataFrameSchema:
 
 
 def _locate(frame: pd.DataFrame, index: int) -> tuple[int, str | None]:
-    """File line (header is line 1) and patient id of a row."""
+    """File line (header is line 1) and patient id of a row.
+
+    A frame read by :mod:`nethep.intake` is indexed by file line (index name
+    ``"line"``), which stays right across blank lines and cells holding line
+    breaks; any other frame is taken to have one line per row after the header.
+    """
     pid = frame.at[index, "patient_id"] if "patient_id" in frame else None
-    return int(index) + 2, (pid if isinstance(pid, str) and pid else None)
+    line = int(index) if frame.index.name == "line" else int(index) + 2
+    return line, (pid if isinstance(pid, str) and pid else None)
+
+
+def _as_text(raw: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text, missing (None/NaN) as "" (frames from intake are text already)."""
+    def cell(x: Any) -> str:
+        if isinstance(x, str):
+            return x
+        if x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA:
+            return ""
+        return str(x)
+
+    def all_text(col: pd.Series) -> bool:
+        if col.dtype == object:  # fast: infer_dtype is "string" only when every cell is str
+            return pd.api.types.infer_dtype(col, skipna=False) in ("string", "empty")
+        return bool(col.map(lambda x: isinstance(x, str)).all())
+
+    if all(all_text(raw[c]) for c in raw.columns):
+        return raw
+    return raw.apply(lambda col: col.map(cell).astype(object))
+
+
+def _missing_column_fix(name: str, field: dict[str, Any], present: list[str]) -> str:
+    norm = {re.sub(r"[^a-z0-9]+", "_", c.strip().lower()).strip("_"): c for c in present}
+    near = norm.get(name) or next(iter(difflib.get_close_matches(name, present, n=1,
+                                                                 cutoff=0.75)), None)
+    if near is not None:
+        return (f"the file has a column '{near}': rename it to '{name}' (names are matched "
+                "exactly), or map it with --map (see data/template_map.yaml)")
+    fix = f"add a column '{name}': {field['description']}"
+    if name in ("followup_months", "months_to_treatment", "year_of_diagnosis"):
+        fix += (" Or give the dates date_of_diagnosis, date_of_treatment, date_last_contact "
+                "and date_of_death (YYYY-MM-DD) and nethep derives it")
+    return fix
 
 
 def _rule_problems(df: pd.DataFrame, raw: pd.DataFrame, file: str) -> list[Problem]:
@@ -195,15 +262,31 @@ def _rule_problems(df: pd.DataFrame, raw: pd.DataFrame, file: str) -> list[Probl
 
 
 def validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
-    """Parse and validate a text frame against the contract; raise on any problem."""
+    """Parse and validate a text frame against the contract; raise on any problem.
+
+    ``raw`` holds text cells ("" is missing; None/NaN are taken as missing too).
+    Repeated column names and missing contract columns stop validation at once;
+    otherwise every unparseable cell, field constraint and cross-field rule is
+    reported together, located by line (see :func:`_locate`) and patient id.
+    """
     spec = fields()
     problems: list[Problem] = []
-    missing = [name for name in spec if name not in raw.columns]
+    names = [str(c) for c in raw.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    for name in repeated:
+        problems.append(Problem(file, 1, None, name, None,
+                                f"the column name appears {names.count(name)} times",
+                                "keep one column with this name; rename or delete the others"))
+    if repeated:
+        raise CohortValidationError(problems)
+    missing = [name for name in spec if name not in names]
     for name in missing:
         problems.append(Problem(file, 1, None, name, None, "required column is missing",
-                                f"add a column '{name}': {spec[name]['description']}"))
+                                _missing_column_fix(name, spec[name],
+                                                    [n for n in names if n not in spec])))
     if missing:
         raise CohortValidationError(problems)
+    raw = _as_text(raw)
     if raw.empty:
         raise CohortValidationError([Problem(file, None, None, None, None,
                                              "the file has a header but no patients",
@@ -211,13 +294,14 @@ def validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
     typed = {}
     unparsed = pd.DataFrame(False, index=raw.index, columns=list(spec))
     for name, field in spec.items():
-        values, bad, fix = _parse_column(raw[name], field)
+        values, rules, fix = _parse_column(raw[name], field)
         typed[name] = values
+        bad = rules != ""
         unparsed[name] = bad
-        for index in raw.index[bad]:
+        for index in raw.index[bad.to_numpy()]:
             line, pid = _locate(raw, index)
             problems.append(Problem(file, line, pid, name, raw.at[index, name],
-                                    f"is not a valid {field['type']}", fix))
+                                    rules.at[index], fix))
     df = pd.DataFrame(typed, index=raw.index)
     try:
         cohort_schema().validate(df, lazy=True)
@@ -288,4 +372,5 @@ def load_cohort(
     df.attrs["dropped_identifiers"] = list(intake.dropped_identifiers)
     df.attrs["derived_from_dates"] = list(intake.derived_from_dates)
     df.attrs["mapped"] = map_path is not None
+    df.attrs["skipped_empty_rows"] = list(intake.skipped_empty_rows)
     return df

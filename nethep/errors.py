@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_LISTED = 200  # problems written into the message; all stay in ``.problems``
+MAX_SHOWN = 80  # characters of a value or column name shown in a message; all stay in the Problem
+
+
+def _shown(text: str) -> str:
+    """``repr`` of a value, shortened in the middle when it is long (a whole file in a cell)."""
+    shown = repr(text)
+    if len(shown) <= MAX_SHOWN:
+        return shown
+    half = (MAX_SHOWN - 5) // 2
+    return f"{shown[:half]}[...]{shown[-half:]} ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -26,8 +36,9 @@ class Problem:
         if self.patient_id:
             where.append(f"patient_id {self.patient_id}")
         if self.column:
-            where.append(f"column '{self.column}'")
-        value = "" if self.value is None else f" value {self.value!r}:"
+            column = self.column if len(self.column) <= MAX_SHOWN else _shown(self.column)[1:-1]
+            where.append(f"column '{column}'")
+        value = "" if self.value is None else f" value {_shown(str(self.value))}:"
         return f"{', '.join(where)}:{value} {self.rule}. Fix: {self.fix}"
 
 

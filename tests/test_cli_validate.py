@@ -1,0 +1,161 @@
+"""``nethep validate PATH``: a summary and exit 0, or every problem and exit 1; read-only."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nethep.cli import main
+from nethep.cohort import DATA_DIR
+
+TEMPLATE = DATA_DIR / "template.csv"
+TEMPLATE_MAP = DATA_DIR / "template_map.yaml"
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Every entry of the folder (hidden ones too) with the sha256 of its bytes."""
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+            if (folder / name).is_file() else "<dir>" for name in sorted(os.listdir(folder))}
+
+
+@pytest.fixture
+def validate_cli(capsys):
+    def run(path: Path, *options: str) -> tuple[int, str, str]:
+        before = fingerprint(path.parent)
+        code = main(["validate", str(path), *options])
+        out, err = capsys.readouterr()
+        assert fingerprint(path.parent) == before, "validate wrote or changed a file"
+        return code, out, err
+
+    return run
+
+
+def copy_template(tmp_path: Path, name: str = "cohort.csv") -> Path:
+    path = tmp_path / name
+    shutil.copyfile(TEMPLATE, path)
+    return path
+
+
+def test_valid_file_prints_the_summary(tmp_path, validate_cli):
+    path = copy_template(tmp_path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    code, out, err = validate_cli(path)
+    assert code == 0 and err == ""
+    assert out.splitlines() == [
+        "cohort.csv: valid",
+        "  rows read 4: empty rows skipped 0, patients excluded 0, patients analysed 4",
+        "  groups: medical 2, embolization 1, surgical 1",
+        "  deaths 2, censored 2",
+        "  follow-up 12.0 to 48.0 months",
+    ]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    assert sorted(os.listdir(tmp_path)) == ["cohort.csv"]
+
+
+def test_empty_rows_are_counted_not_dropped_silently(tmp_path, validate_cli):
+    path = copy_template(tmp_path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines[:2], ",,,,,,,,,,,,", *lines[2:]]) + "\n")
+    code, out, _ = validate_cli(path)
+    assert code == 0
+    assert "rows read 5: empty rows skipped 1 (lines 3), patients excluded 0, " \
+        "patients analysed 4" in out
+
+
+def test_invalid_file_prints_every_problem(tmp_path, validate_cli):
+    path = tmp_path / "cohort.csv"
+    text = TEMPLATE.read_text(encoding="utf-8")
+    text = text.replace("S002,islet_cell,medical", "S002,islet_cell,Medical")
+    text = text.replace(",45,2.5,30.2,1,", ",145,2.5,30.2,2,")
+    text = text.replace("S004,", "S001,")
+    path.write_text(text, encoding="utf-8")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    code, out, err = validate_cli(path)
+    assert code == 1 and out == ""
+    assert err.startswith(f"{path}: INVALID, 5 problems\n  - ")
+    problem_lines = [ln for ln in err.splitlines() if ln.startswith("  - ")]
+    assert len(problem_lines) == 5
+    expected = [
+        ("line 2, patient_id S001, column 'patient_id'", "must be unique"),
+        ("line 3, patient_id S002, column 'treatment_group'", "did you mean 'medical'?"),
+        ("line 4, patient_id S003, column 'liver_involvement_pct'", "must be at most 100"),
+        ("line 4, patient_id S003, column 'died'", "must be one of 0, 1"),
+        ("line 5, patient_id S001, column 'patient_id'", "must be unique"),
+    ]
+    for line, (where, rule) in zip(problem_lines, expected, strict=True):
+        assert where in line and rule in line and "Fix:" in line
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    assert sorted(os.listdir(tmp_path)) == ["cohort.csv"]
+
+
+def test_dated_redcap_export_with_map_is_summarised_without_dates(tmp_path, validate_cli):
+    path = tmp_path / "export.csv"
+    header = ["Study ID", "Histology", "Group", "Treatment", "Liver involvement (%)",
+              "Diagnosis date", "First treatment date", "Last contact date", "Death date",
+              "Hormonal symptoms", "Symptoms palliated", "Age", "Sex"]
+    rows = [
+        ["A1", "Carcinoid", "1", "Observation", "30", "2001-01-01", "", "2002-01-01",
+         "", "No", "", "60", "F"],
+        ["A2", "Islet cell", "3", "RFA", "12", "2002-05-05", "2002-06-01", "",
+         "2004-05-05", "Yes", "Yes", "49", "M"],
+    ]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([header, *rows])
+    shutil.copyfile(TEMPLATE_MAP, tmp_path / "map.yaml")
+    code, out, err = validate_cli(path, "--map", str(tmp_path / "map.yaml"))
+    assert code == 0, err
+    assert "groups: medical 1, embolization 0, surgical 1" in out
+    assert "deaths 1, censored 1" in out
+    assert "months derived from: date_of_diagnosis" in out
+    for row in rows:
+        for cell in row[5:9]:
+            if cell:
+                assert cell not in out
+
+
+def test_identifiers_refused_then_dropped_with_the_flag(tmp_path, validate_cli):
+    path = tmp_path / "cohort.csv"
+    lines = TEMPLATE.read_text(encoding="utf-8").splitlines()
+    lines = [lines[0] + ",Patient Name"] + [ln + ",Ottoline Vexworthy" for ln in lines[1:]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = validate_cli(path)
+    assert code == 1 and "'Patient Name' (name)" in err and "Ottoline" not in err + out
+    code, out, err = validate_cli(path, "--allow-identifiers")
+    assert code == 0 and "identifier columns dropped: Patient Name" in out
+    assert "Ottoline" not in err + out
+
+
+def test_sheet_option(tmp_path, validate_cli):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "README"
+    sheet = book.create_sheet("data")
+    with TEMPLATE.open(newline="", encoding="utf-8") as fh:
+        for row in csv.reader(fh):
+            sheet.append(row)
+    path = tmp_path / "cohort.xlsx"
+    book.save(path)
+    code, _, err = validate_cli(path)
+    assert code == 1 and "the workbook has 2 sheets (README, data)" in err
+    code, out, _ = validate_cli(path, "--sheet", "data")
+    assert code == 0 and out.startswith("cohort.xlsx: valid")
+    code, _, err = validate_cli(path, "--sheet", "Data")
+    assert code == 1 and "no sheet named 'Data'" in err
+
+
+def test_missing_file_is_a_problem_not_a_crash(tmp_path, capsys):
+    code = main(["validate", str(tmp_path / "nope.csv")])
+    _, err = capsys.readouterr()
+    assert code == 1 and "no such file" in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_no_path_is_a_usage_error(capsys):
+    assert main(["validate"]) == 2
+    assert "PATH" in capsys.readouterr().err
