@@ -15,7 +15,16 @@ each answered by one function returning a small frozen dataclass with ``.table()
 :func:`rmst`                      restricted mean survival time per arm
 :func:`power`                     Schoenfeld power and required events
 :func:`robustness_summary`        the closing table
+:func:`robustness_results`        the whole ``robustness`` section (notebook 05)
 ================================  ===============================================
+
+Helpers for showing the results: :func:`compare_tables` (a main choice beside its
+alternatives), :func:`weight_summary` (propensity scores and weights per arm),
+:func:`logrank_comparison` (survdiff-style vs permutation log-rank: same numerator,
+two variances) and :func:`power_note` (why power at the observed HR says little).
+The choices notebook 05 states (permutations, resamples, landmarks, truncation, RMST
+horizons) are module constants, so the notebook and :func:`robustness_results` use
+the same ones.
 
 Conventions shared by every function (stated once here, repeated where they matter):
 
@@ -50,7 +59,14 @@ import pandas as pd
 from scipy import stats
 
 __all__ = [
+    "BOOTSTRAP_MONTHS",
     "DEFAULT_COVARIATES",
+    "LANDMARK_ALTERNATIVES",
+    "LANDMARK_MONTHS",
+    "N_PERMUTATIONS",
+    "N_RESAMPLES",
+    "RMST_TAUS",
+    "TRUNCATION_ALTERNATIVE",
     "AdjustedCox",
     "EValue",
     "IPTWCox",
@@ -61,17 +77,22 @@ __all__ = [
     "RobustnessSummary",
     "TimeVaryingCox",
     "counting_process",
+    "compare_tables",
     "cox_adjusted",
     "evalue",
     "iptw_cox",
     "landmark",
+    "logrank_comparison",
     "outcome_is_common",
     "power",
+    "power_note",
     "propensity",
     "rmst",
+    "robustness_results",
     "robustness_summary",
     "simulated_inputs",
     "time_varying_cox",
+    "weight_summary",
 ]
 
 DEFAULT_COVARIATES: tuple[str, ...] = ("tumor_type", "liver_involvement_pct", "age_years")
@@ -1143,7 +1164,7 @@ def power(df: pd.DataFrame, hr: float | None = None, alpha: float = 0.05) -> Pow
 class RobustnessSummary:
     """The closing table of the robustness analyses (see :func:`robustness_summary`)."""
 
-    rows: pd.DataFrame  # analysis, measure, estimate, lower, upper, n, same_direction
+    rows: pd.DataFrame  # analysis, measure, estimate, lower, upper, n, same_direction, role
     results: dict[str, Any] = field(repr=False)
 
     def table(self) -> pd.DataFrame:
@@ -1164,6 +1185,8 @@ def robustness_summary(
     permutation_p: float | None = None,
     evalue_result: EValue | None = None,
     power_result: PowerResult | None = None,
+    iptw_truncated: IPTWCox | None = None,
+    landmark_alternatives: Sequence[LandmarkResult] = (),
 ) -> RobustnessSummary:
     """One row per analysis: estimate, 95% CI, and agreement in direction with the naive HR.
 
@@ -1176,14 +1199,23 @@ def robustness_summary(
     ``results`` dict (``to_results()``) has the keys the notebook writes:
     ``cox_adjusted``, ``iptw``, ``evalue``, ``landmark.<months>``, ``time_varying``,
     ``rmst.<tau>`` and ``power``, each present only when its analysis is given.
+
+    Alternatives to an analysis's main choice go in their own arguments, so the table
+    can show them beside it: ``iptw_truncated`` (weights truncated, e.g. at the 1st/99th
+    percentiles; row after IPTW, key ``iptw_truncated``) and ``landmark_alternatives``
+    (other landmark times; rows after the main landmarks, under ``landmark.<months>``).
+    The ``role`` column says which is which: ``reference`` (the naive Cox model),
+    ``main`` or ``alternative``.
     """
     naive_benefit = naive.hr < 1
 
-    def hr_row(name: str, hr: float, lo: float, hi: float, n: int | None) -> dict[str, Any]:
+    def hr_row(name: str, hr: float, lo: float, hi: float, n: int | None,
+               role: str = "main") -> dict[str, Any]:
         return {"analysis": name, "measure": "hazard ratio", "estimate": hr, "lower": lo,
-                "upper": hi, "n": n, "same_direction": bool((hr < 1) == naive_benefit)}
+                "upper": hi, "n": n, "same_direction": bool((hr < 1) == naive_benefit),
+                "role": role}
 
-    rows = [hr_row("naive Cox", naive.hr, naive.lower, naive.upper, naive.n)]
+    rows = [hr_row("naive Cox", naive.hr, naive.lower, naive.upper, naive.n, "reference")]
     results: dict[str, Any] = {}
     if adjusted is not None:
         s = adjusted.surgical
@@ -1193,9 +1225,18 @@ def robustness_summary(
     if iptw is not None:
         rows.append(hr_row("IPTW Cox", iptw.hr, iptw.lower, iptw.upper, iptw.n))
         results["iptw"] = iptw.to_results()
-    for lm in landmarks:
+    if iptw_truncated is not None:
+        bounds = iptw_truncated.propensity.truncate
+        how = ("" if bounds is None else
+               f" at percentiles {100 * bounds[0]:g} and {100 * bounds[1]:g}")
+        rows.append(hr_row(f"IPTW Cox, weights truncated{how}", iptw_truncated.hr,
+                           iptw_truncated.lower, iptw_truncated.upper, iptw_truncated.n,
+                           "alternative"))
+        results["iptw_truncated"] = iptw_truncated.to_results()
+    for lm, role in [(lm, "main") for lm in landmarks] + [
+            (lm, "alternative") for lm in landmark_alternatives]:
         rows.append(hr_row(f"landmark {lm.at_months:g} months", lm.hr, lm.lower, lm.upper,
-                           lm.n))
+                           lm.n, role))
         results.setdefault("landmark", {})[f"{lm.at_months:g}"] = lm.to_results()
     if time_varying is not None:
         tv = time_varying
@@ -1205,14 +1246,204 @@ def robustness_summary(
         rows.append({"analysis": f"RMST difference, {r.tau:g} months",
                      "measure": "months (surgical - nonsurgical)", "estimate": r.diff,
                      "lower": r.lower, "upper": r.upper, "n": int(r.rows["n"].sum()),
-                     "same_direction": bool((r.diff > 0) == naive_benefit)})
+                     "same_direction": bool((r.diff > 0) == naive_benefit), "role": "main"})
         results.setdefault("rmst", {})[f"{r.tau:g}"] = r.to_results()
     if permutation_p is not None:
         rows.append({"analysis": "permutation test", "measure": "P value",
                      "estimate": float(permutation_p), "lower": np.nan, "upper": np.nan,
-                     "n": naive.n, "same_direction": None})
+                     "n": naive.n, "same_direction": None, "role": "main"})
     if evalue_result is not None:
         results["evalue"] = evalue_result.to_results()
     if power_result is not None:
         results["power"] = power_result.to_results()
     return RobustnessSummary(rows=pd.DataFrame(rows), results=results)
+
+
+# ------------------------------------------------------------- notebook 05: the choices
+
+#: Monte Carlo permutations for the permutation log-rank tests (seeded: DEFAULT_SEED).
+N_PERMUTATIONS = 100_000
+#: Bootstrap resamples for the survival difference at BOOTSTRAP_MONTHS.
+N_RESAMPLES = 10_000
+BOOTSTRAP_MONTHS = 36.0
+#: Main landmark times (months) and the alternative shown beside them.
+LANDMARK_MONTHS: tuple[float, ...] = (3.0, 6.0)
+LANDMARK_ALTERNATIVES: tuple[float, ...] = (12.0,)
+#: Weight trimming: none in the main analysis; this truncation as the alternative.
+TRUNCATION_ALTERNATIVE: tuple[float, float] = (0.01, 0.99)
+#: Restricted mean survival horizons (months).
+RMST_TAUS: tuple[float, ...] = (36.0, 60.0)
+
+
+def compare_tables(labelled: dict[str, Any], label: str = "analysis") -> pd.DataFrame:
+    """The ``.table()`` of each result, stacked, with its label in a first column.
+
+    For showing a main choice beside its alternatives, e.g.
+    ``compare_tables({"no trimming (main)": a, "truncated 1st/99th": b})``.
+    """
+    frames = [obj.table().assign(**{label: name}) for name, obj in labelled.items()]
+    out = pd.concat(frames, ignore_index=True)
+    return out[[label, *[c for c in out.columns if c != label]]]
+
+
+def weight_summary(prop: Propensity) -> pd.DataFrame:
+    """Propensity scores and weights per arm: range, median and Kish effective size.
+
+    One row per arm (surgical first): n, smallest / median / largest propensity score and
+    weight, their sum, and the effective sample size ``(sum w)^2 / sum w^2``; overlap
+    of the score ranges is the first thing to read (no overlap: no weighting can help).
+    """
+    rows = []
+    for arm in ("surgical", "nonsurgical"):
+        sub = prop.scores[prop.scores["arm"] == arm]
+        ps, w = sub["ps"].to_numpy(float), sub["weight"].to_numpy(float)
+        rows.append({"arm": arm, "n": len(sub), "ps_min": ps.min(), "ps_median": np.median(ps),
+                     "ps_max": ps.max(), "weight_min": w.min(), "weight_median": np.median(w),
+                     "weight_max": w.max(), "weight_sum": w.sum(), "ess": _kish(w)})
+    return pd.DataFrame(rows)
+
+
+def logrank_comparison(survdiff: Any, permutation: Any, exact: Any | None = None,
+                       group: str = "surgical") -> pd.DataFrame:
+    """The log-rank test computed two ways, with the same numerator and two variances.
+
+    ``survdiff``: :func:`nethep.survival.logrank` (R ``survdiff``); ``permutation``:
+    :func:`nethep.permutation.permutation_logrank` for the same 2 groups; ``exact``:
+    :func:`nethep.permutation.exact_logrank` (optional). Both statistics are
+    ``(O - E)^2 / V`` with the same observed-minus-expected deaths ``O - E`` of
+    ``group`` (coin's linear statistic of the log-rank scores is ``E - O`` of its
+    group); they differ only in ``V``: survdiff's sum over death times of the
+    hypergeometric variance given who was at risk, coin's permutation variance of the
+    score total under relabelling. ``V`` of the permutation rows is recovered as
+    ``(O - E)^2 / Z^2``.
+    """
+    if len(survdiff.groups) != 2:
+        raise ValueError("logrank_comparison needs the 2-group log-rank test")
+    i = survdiff.groups.index(group) if group in survdiff.groups else 0
+    o_minus_e = float(survdiff.observed[i] - survdiff.expected[i])
+    z2 = float(permutation.statistic) ** 2
+    v_perm = o_minus_e**2 / z2 if z2 > 0 else float("nan")
+    nan = float("nan")
+    rows = [
+        {"test": "log-rank, survdiff variance, chi-square 1 df (R survdiff)",
+         "o_minus_e": o_minus_e, "variance": o_minus_e**2 / survdiff.statistic,
+         "chi_square": survdiff.statistic, "p": survdiff.p, "mc_se": nan, "p_lower": nan,
+         "p_upper": nan},
+        {"test": "log-rank, permutation variance, normal approximation (R coin)",
+         "o_minus_e": o_minus_e, "variance": v_perm, "chi_square": z2,
+         "p": permutation.p_asymptotic, "mc_se": nan, "p_lower": nan, "p_upper": nan},
+        {"test": f"log-rank, permutation, Monte Carlo ({permutation.n_permutations:,})",
+         "o_minus_e": o_minus_e, "variance": v_perm, "chi_square": z2, "p": permutation.p,
+         "mc_se": permutation.mc_se, "p_lower": nan, "p_upper": nan},
+    ]
+    if exact is not None:
+        rows.append({"test": "log-rank, permutation, exact (all assignments)",
+                     "o_minus_e": o_minus_e, "variance": v_perm, "chi_square": z2,
+                     "p": exact.p, "mc_se": nan, "p_lower": exact.p_lower,
+                     "p_upper": exact.p_upper})
+    return pd.DataFrame(rows)
+
+
+def power_note(power_result: PowerResult, naive: Any) -> str:
+    """Why the power at the observed HR says little here: a sentence from the numbers.
+
+    ``naive`` is :func:`nethep.survival.cox_surgical`'s result (``hr``, ``se``, ``p``).
+    Schoenfeld's formula takes the SE of log HR as ``1 / sqrt(D p (1 - p))``, true near
+    HR = 1 (deaths split between the arms as the patients are); the sentence sets it
+    beside the Cox model's SE at the observed HR, and gives the "observed power" of the
+    Wald test, ``Phi(|log HR| / SE - z)``, which is the Wald P value restated.
+    """
+    p, d = power_result.allocation, power_result.events
+    se_formula = 1 / math.sqrt(d * p * (1 - p))
+    obs = power_result.scenario("observed HR")
+    z = stats.norm.ppf(1 - power_result.alpha / 2)
+    wald_power = float(stats.norm.cdf(abs(math.log(naive.hr)) / naive.se - z))
+    return (
+        f"Power at the observed hazard ratio ({obs['hr']:.2f}) is {obs['power']:.0%} by "
+        "Schoenfeld's formula, but it adds nothing to the P value, of which it is a "
+        "function (Hoenig and Heisey 2001), and here it is also overstated: the formula "
+        f"takes the standard error of log HR as 1/sqrt(D p (1 - p)) = {se_formula:.2f}, "
+        "which holds near a hazard ratio of 1, while the Cox model's standard error at "
+        f"the observed hazard ratio is {naive.se:.2f}. With that standard error the power "
+        f"would be {wald_power:.0%}, which is only the Wald P = {naive.p:.3f} restated. "
+        "The events needed for a future study are best read at a plausible effect such as "
+        "HR 0.5.")
+
+
+def robustness_results(
+    df: pd.DataFrame,
+    *,
+    covariates: Sequence[str] = DEFAULT_COVARIATES,
+    n_permutations: int = N_PERMUTATIONS,
+    n_resamples: int = N_RESAMPLES,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """The ``robustness`` section of results.json: every analysis of notebook 05.
+
+    Runs, with the module's stated choices (``N_PERMUTATIONS``, ``N_RESAMPLES``,
+    ``BOOTSTRAP_MONTHS``, ``LANDMARK_MONTHS`` and ``LANDMARK_ALTERNATIVES``,
+    ``TRUNCATION_ALTERNATIVE``, ``RMST_TAUS``; ``seed`` default
+    :data:`nethep.permutation.DEFAULT_SEED`): the Monte Carlo permutation log-rank
+    test (surgical vs non-surgical, and the 3 groups), the exact log-rank P, the
+    bootstrap CI of the survival difference, the adjusted Cox model, IPTW (no trimming,
+    and truncated), the E-value of the adjusted HR, landmarks, the time-varying Cox
+    model, RMST, power, and the closing summary. Every number comes from the result
+    objects' ``to_results()``, so a notebook that calls the same functions with the
+    same choices shows the same numbers. Keys (none contains '.'):
+    ``permutation_logrank.{surgical_vs_nonsurgical,three_groups}``,
+    ``exact_logrank.surgical_vs_nonsurgical``, ``bootstrap.survival_<months>_diff``,
+    ``cox_adjusted``, ``iptw``, ``iptw_truncated``, ``evalue`` (with ``hr_from``),
+    ``landmark.<months>``, ``time_varying``, ``rmst.<tau>``, ``power``,
+    ``propensity``, ``summary`` (the table's rows) and ``choices``. Values are plain
+    JSON-safe Python (:func:`nethep.results.to_jsonable`: NaN becomes None).
+    """
+    from nethep.permutation import (
+        DEFAULT_SEED,
+        bootstrap_survival_difference,
+        exact_logrank,
+        permutation_logrank,
+    )
+    from nethep.results import to_jsonable
+    from nethep.survival import cox_surgical
+
+    seed = DEFAULT_SEED if seed is None else seed
+    t, e = df["followup_months"], df["died"]
+    perm_arm = permutation_logrank(t, e, df["arm"], n_permutations=n_permutations, seed=seed)
+    perm_groups = permutation_logrank(t, e, df["treatment_group"],
+                                      n_permutations=n_permutations, seed=seed)
+    exact = exact_logrank(t, e, df["arm"])
+    boot = bootstrap_survival_difference(t, e, df["arm"], at=BOOTSTRAP_MONTHS,
+                                         n_resamples=n_resamples, seed=seed)
+    naive = cox_surgical(df)
+    adjusted = cox_adjusted(df, covariates)
+    weighted = iptw_cox(df, covariates)
+    truncated = iptw_cox(df, covariates, truncate=TRUNCATION_ALTERNATIVE)
+    s = adjusted.surgical
+    ev = evalue(s["hr"], s["lower"], s["upper"], rare_outcome=not outcome_is_common(df))
+    summary = robustness_summary(
+        naive, adjusted, weighted, [landmark(df, m) for m in LANDMARK_MONTHS],
+        time_varying_cox(df), [rmst(df, tau) for tau in RMST_TAUS],
+        permutation_p=perm_arm.p, evalue_result=ev, power_result=power(df),
+        iptw_truncated=truncated,
+        landmark_alternatives=[landmark(df, m) for m in LANDMARK_ALTERNATIVES])
+    out: dict[str, Any] = {
+        "permutation_logrank": {"surgical_vs_nonsurgical": perm_arm.to_results(),
+                                "three_groups": perm_groups.to_results()},
+        "exact_logrank": {"surgical_vs_nonsurgical": exact.to_results()},
+        "bootstrap": {f"survival_{BOOTSTRAP_MONTHS:g}_diff": boot.to_results()},
+        **summary.to_results(),
+        "propensity": weighted.propensity.to_results(),
+        "summary": summary.table(),
+        "choices": {
+            "covariates": list(covariates),
+            "n_permutations": n_permutations, "n_resamples": n_resamples, "seed": seed,
+            "weight_trimming": None,
+            "weight_truncation_alternative": list(TRUNCATION_ALTERNATIVE),
+            "landmark_months": list(LANDMARK_MONTHS),
+            "landmark_alternative_months": list(LANDMARK_ALTERNATIVES),
+            "rmst_tau_months": list(RMST_TAUS),
+            "evalue_hr": "cox_adjusted.surgical",
+        },
+    }
+    out["evalue"] = {**out["evalue"], "hr_from": "cox_adjusted"}
+    return to_jsonable(out)

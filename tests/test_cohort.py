@@ -65,7 +65,8 @@ def test_valid_file_loads_typed_with_derived_columns(tmp_path):
     assert df.loc["P1", "arm"] == "nonsurgical"
     assert pd.isna(df.loc["P1", "months_to_treatment"])
     assert df.attrs == {"source": "cohort.csv", "reconstructed": False,
-                        "dropped_identifiers": [], "derived_from_dates": [], "mapped": False}
+                        "dropped_identifiers": [], "derived_from_dates": [], "mapped": False,
+                        "skipped_empty_rows": []}
 
 
 def test_bundled_cohort_is_flagged_reconstructed():

@@ -1,0 +1,221 @@
+"""Robustness figures (notebook 05): content from the result objects, print-size layout.
+
+Every figure is checked at both journal widths (85 and 180 mm): true width, no type
+below 7 pt, every text inside the page, and no two texts overlapping; then what it
+shows is compared with the result object it was drawn from, and the files written by
+``export_figure`` are compared byte for byte across two runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from nethep import robustness as rb  # noqa: E402
+from nethep.cohort import load_cohort  # noqa: E402
+from nethep.plots import (  # noqa: E402
+    JOURNAL_WIDTHS_MM,
+    MM_PER_INCH,
+    RECONSTRUCTED_NOTE,
+    export_figure,
+    iptw_km_figure,
+    propensity_overlap_figure,
+    robustness_forest_figure,
+    set_style,
+)
+from nethep.survival import cox_surgical, fit_by  # noqa: E402
+
+NAMES = ("robustness_forest", "propensity_overlap", "iptw_km")
+
+
+@pytest.fixture(scope="module")
+def df() -> pd.DataFrame:
+    set_style()
+    return load_cohort()
+
+
+@pytest.fixture(scope="module")
+def iptw(df) -> rb.IPTWCox:
+    return rb.iptw_cox(df)
+
+
+@pytest.fixture(scope="module")
+def summary(df, iptw) -> rb.RobustnessSummary:
+    adjusted = rb.cox_adjusted(df)
+    return rb.robustness_summary(
+        cox_surgical(df), adjusted, iptw, [rb.landmark(df, m) for m in rb.LANDMARK_MONTHS],
+        rb.time_varying_cox(df), [rb.rmst(df, t) for t in rb.RMST_TAUS], permutation_p=0.002,
+        iptw_truncated=rb.iptw_cox(df, truncate=rb.TRUNCATION_ALTERNATIVE),
+        landmark_alternatives=[rb.landmark(df, m) for m in rb.LANDMARK_ALTERNATIVES])
+
+
+@pytest.fixture(scope="module")
+def makers(df, iptw, summary):
+    """name -> (figure function, positional arguments), as notebook 05 calls them."""
+    return {
+        "robustness_forest": (robustness_forest_figure, (summary, True)),
+        "propensity_overlap": (propensity_overlap_figure, (iptw.propensity, True)),
+        "iptw_km": (iptw_km_figure, (iptw, True, fit_by(df, "arm"))),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _drawn_texts(fig) -> list[tuple[Text, object]]:
+    """Every visible, non-empty text with its extent in pixels (tick labels only when
+    their tick is drawn)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    drawn_ticks = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in axis._update_ticks():  # the ticks matplotlib actually draws
+                drawn_ticks.update({id(tick.label1), id(tick.label2)})
+    tick_labels = {id(t) for ax in fig.axes for t in ax.get_xticklabels() + ax.get_yticklabels()}
+    out = []
+    for text in fig.findobj(Text):
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        if id(text) in tick_labels and id(text) not in drawn_ticks:
+            continue
+        out.append((text, text.get_window_extent(renderer)))
+    return out
+
+
+@pytest.mark.parametrize("width_mm", JOURNAL_WIDTHS_MM)
+@pytest.mark.parametrize("name", NAMES)
+def test_print_layout(makers, name, width_mm):
+    make, args = makers[name]
+    fig = make(*args, width_mm=width_mm)
+    assert fig.get_figwidth() == pytest.approx(width_mm / MM_PER_INCH, rel=1e-12)
+    texts = _drawn_texts(fig)
+    assert texts
+    page = fig.bbox
+    for text, box in texts:
+        assert text.get_fontsize() >= 7, (text.get_text(), text.get_fontsize())
+        assert (box.x0 >= page.x0 - 0.5 and box.y0 >= page.y0 - 0.5
+                and box.x1 <= page.x1 + 0.5 and box.y1 <= page.y1 + 0.5), text.get_text()
+    overlaps = [(a.get_text(), b.get_text()) for (a, ba), (b, bb)
+                in itertools.combinations(texts, 2) if ba.overlaps(bb)]
+    assert not overlaps
+    assert any(RECONSTRUCTED_NOTE in t.get_text().replace("\n", " ") for t, _ in texts)
+
+
+def test_forest_rows_follow_the_summary(summary):
+    hr = summary.table().query("measure == 'hazard ratio'").reset_index(drop=True)
+    for width in JOURNAL_WIDTHS_MM:
+        fig = robustness_forest_figure(summary, True, width_mm=width)
+        ax = fig.axes[0]
+        marks = [line for line in ax.get_lines() if (line.get_gid() or "").startswith(
+            "estimate:")]
+        assert [m.get_gid().split(":", 1)[1] for m in marks] == hr["analysis"].tolist()
+        np.testing.assert_allclose([m.get_xdata()[0] for m in marks], hr["estimate"])
+        for mark, role in zip(marks, hr["role"], strict=True):
+            assert mark.get_marker() == ("s" if role == "reference" else "o")
+            open_marker = to_hex(mark.get_markerfacecolor()) == "#ffffff"
+            assert open_marker == (role == "alternative")
+        cis = [t.get_text() for t in fig.texts if t.get_gid() == "forest_ci"]
+        assert cis[0] == (f"{hr['estimate'][0]:.2f} ({hr['lower'][0]:.2f}\u2013"
+                          f"{hr['upper'][0]:.2f})")
+        assert len(cis) == len(hr)
+        assert ax.get_xscale() == "log"
+        lo, hi = ax.get_xlim()
+        assert lo < hr["lower"].min() and hi > max(1.0, hr["upper"].max())
+        assert 1.0 in ax.get_xticks()
+        notes = "\n".join(t.get_text() for t in fig.texts if t.get_gid() == "notes")
+        assert "percentiles 1 and 99" in notes.replace("\n", " ")
+
+
+def test_forest_needs_finite_hazard_ratios():
+    class Broken:
+        def table(self):
+            return pd.DataFrame([{"analysis": "x", "measure": "hazard ratio", "estimate": 0.5,
+                                  "lower": float("nan"), "upper": 1.2, "role": "main"}])
+
+    class Empty:
+        def table(self):
+            return pd.DataFrame([{"analysis": "x", "measure": "P value", "estimate": 0.5,
+                                  "lower": None, "upper": None, "role": "main"}])
+
+    with pytest.raises(ValueError, match="finite"):
+        robustness_forest_figure(Broken(), True)
+    with pytest.raises(ValueError, match="no hazard-ratio rows"):
+        robustness_forest_figure(Empty(), True)
+
+
+def test_overlap_counts_every_patient_and_shows_the_balance(iptw):
+    prop = iptw.propensity
+    for width in JOURNAL_WIDTHS_MM:
+        fig = propensity_overlap_figure(prop, True, width_mm=width)
+        hist, love = fig.axes
+        heights = {"ps:surgical": 0.0, "ps:nonsurgical": 0.0}
+        for patch in hist.patches:  # one bar per bin and arm, tagged with its arm
+            heights[patch.get_gid()] += abs(patch.get_height())
+        assert heights == {"ps:surgical": 13, "ps:nonsurgical": 35}
+        below = [p.get_height() for p in hist.patches if p.get_gid() == "ps:nonsurgical"]
+        assert max(below) <= 0  # non-surgical patients are drawn below the line
+        lines = {line.get_gid(): line for line in love.get_lines() if line.get_gid()}
+        np.testing.assert_allclose(lines["smd:before"].get_xdata(), prop.balance["smd_before"])
+        np.testing.assert_allclose(lines["smd:after"].get_xdata(), prop.balance["smd_after"])
+        assert [t.get_text() for t in love.get_yticklabels()] == [
+            "Islet cell tumour", "Liver involved, %", "Age, years"]
+        lo, hi = love.get_xlim()
+        assert lo <= prop.balance[["smd_before", "smd_after"]].min().min()
+        assert hi >= prop.balance[["smd_before", "smd_after"]].max().max()
+
+
+def test_iptw_km_draws_the_weighted_curves(df, iptw):
+    fits = fit_by(df, "arm")
+    fig = iptw_km_figure(iptw, True, fits, width_mm=85)
+    ax = fig.axes[0]
+    lines = {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
+    for arm in ("surgical", "nonsurgical"):
+        curve = iptw.curve(arm)
+        np.testing.assert_allclose(lines[f"weighted:{arm}"].get_xdata(), curve["time"])
+        np.testing.assert_allclose(lines[f"weighted:{arm}"].get_ydata(), curve["surv"])
+        np.testing.assert_allclose(lines[f"unweighted:{arm}"].get_ydata()[1:], fits[arm].surv)
+        assert len(lines[f"censored:{arm}"].get_xdata()) == int((fits[arm].n_censor > 0).sum())
+    text = " ".join(t.get_text().replace("\n", " ") for t in fig.texts)
+    assert f"hazard ratio {iptw.hr:.2f} (95% CI {iptw.lower:.2f}" in text
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["Surgical (n = 13)", "Non-surgical (n = 35)", "Unweighted"]
+    bare = iptw_km_figure(iptw, False, width_mm=180)
+    assert not any((line.get_gid() or "").startswith("unweighted")
+                   for line in bare.axes[0].get_lines())
+    assert RECONSTRUCTED_NOTE not in " ".join(t.get_text() for t in bare.texts)
+
+
+def test_export_writes_both_widths_byte_identical(makers, tmp_path):
+    runs = []
+    for run in ("a", "b"):
+        files = {}
+        for name, (make, args) in makers.items():
+            fig = export_figure(name, tmp_path / run, make, *args)
+            assert fig.get_figwidth() == pytest.approx(180 / MM_PER_INCH)
+            plt.close(fig)
+        for path in sorted((tmp_path / run / "figures").iterdir()):
+            files[path.name] = path.read_bytes()
+        runs.append(files)
+    expected = {f"{n}_{w}mm.{ext}" for n in NAMES for w in JOURNAL_WIDTHS_MM
+                for ext in ("png", "pdf", "svg")}
+    assert set(runs[0]) == expected
+    for name in expected:
+        assert runs[0][name] == runs[1][name], name
+    from PIL import Image
+
+    with Image.open(tmp_path / "a" / "figures" / "iptw_km_85mm.png") as img:
+        assert abs(img.size[0] - 85 / MM_PER_INCH * 300) < 1

@@ -1,0 +1,207 @@
+"""The ``robustness`` section notebook 05 saves, and the small helpers the notebook shows.
+
+``robustness_results(df)`` is the one call the notebook makes to build the section; these
+tests call the same function, so the keys checked here are the keys the notebook writes.
+They also check that it gives the same numbers as the individual analyses called with
+the module's stated choices (which is how the notebook's sections call them).
+
+R reference for :func:`logrank_comparison` (R 4.2.2, survival 3.5-3, coin 1.4-2, on
+data/cohort.csv, ``arm`` = surgical vs non-surgical)::
+
+    sd <- survdiff(Surv(followup_months, died) ~ arm, data = d)
+    lt <- coin::logrank_test(Surv(followup_months, died) ~ arm, data = d)
+    sd$obs[2] - sd$exp[2]; sd$var[2, 2]; sd$chisq; variance(lt); statistic(lt)^2
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nethep import robustness as rb
+from nethep.cohort import load_cohort
+from nethep.permutation import (
+    DEFAULT_SEED,
+    bootstrap_survival_difference,
+    exact_logrank,
+    permutation_logrank,
+)
+from nethep.results import flatten, save_fragment
+from nethep.survival import cox_surgical, logrank
+
+REQUIRED = [
+    *(f"permutation_logrank.{c}.{k}" for c in ("surgical_vs_nonsurgical", "three_groups")
+      for k in ("p", "mc_se", "n_permutations")),
+    *(f"exact_logrank.surgical_vs_nonsurgical.{k}" for k in ("p", "p_lower", "p_upper")),
+    *(f"bootstrap.survival_36_diff.{k}" for k in ("estimate", "lower", "upper")),
+    *(f"cox_adjusted.surgical.{k}" for k in ("hr", "lower", "upper")),
+    *(f"iptw.{k}" for k in ("hr", "lower", "upper")),
+    "evalue.point", "evalue.ci_limit",
+    *(f"landmark.{m}.{k}" for m in ("3", "6") for k in ("hr", "lower", "upper", "n")),
+    *(f"time_varying.{k}" for k in ("hr", "lower", "upper")),
+    *(f"rmst.{t}.{k}" for t in ("36", "60")
+      for k in ("surgical", "nonsurgical", "diff", "lower", "upper")),
+    *(f"power.{k}" for k in ("observed_hr", "power_at_observed", "n_for_80", "n_for_90")),
+]
+
+R_O_MINUS_E = -6.21421663395997  # surgical arm
+R_SURVDIFF_VAR = 4.95415918996205
+R_SURVDIFF_CHISQ = 7.79476130925065
+R_COIN_VAR = 4.33656415180869
+R_COIN_Z2 = 8.90485809086407
+
+
+@pytest.fixture(scope="module")
+def df() -> pd.DataFrame:
+    return load_cohort()
+
+
+@pytest.fixture(scope="module")
+def section(df) -> dict:
+    return rb.robustness_results(df)
+
+
+@pytest.fixture(scope="module")
+def flat(section, tmp_path_factory) -> dict:
+    """The section as results.json will hold it: written by save_fragment, read back."""
+    path = save_fragment("robustness", section, tmp_path_factory.mktemp("out"))
+    return flatten(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_every_required_key_is_saved(flat):
+    missing = [k for k in REQUIRED if k not in flat]
+    assert not missing, f"robustness section lacks {missing}"
+    for key in REQUIRED:
+        value = flat[key]
+        assert isinstance(value, int | float) and not isinstance(value, bool), (key, value)
+        assert math.isfinite(value), key
+
+
+def test_saved_values_are_sane(flat):
+    for comp in ("surgical_vs_nonsurgical", "three_groups"):
+        assert flat[f"permutation_logrank.{comp}.n_permutations"] == rb.N_PERMUTATIONS
+        assert 0 < flat[f"permutation_logrank.{comp}.p"] < 1
+    ex = "exact_logrank.surgical_vs_nonsurgical"
+    assert flat[f"{ex}.p_lower"] <= flat[f"{ex}.p"] <= flat[f"{ex}.p_upper"]
+    for prefix in ("cox_adjusted.surgical", "iptw", "time_varying", "landmark.3",
+                   "landmark.6", "bootstrap.survival_36_diff"):
+        lo, mid, hi = (flat[f"{prefix}.{k}"] for k in ("lower",
+                                                        "estimate" if "bootstrap" in prefix
+                                                        else "hr", "upper"))
+        assert lo <= mid <= hi, prefix
+    assert flat["evalue.point"] >= flat["evalue.ci_limit"] >= 1
+    assert flat["evalue.hr_from"] == "cox_adjusted"
+    assert flat["landmark.3.n"] == 46 and flat["landmark.6.n"] == 42
+    assert flat["power.n_for_90"] >= flat["power.n_for_80"] > 0
+    # the alternatives are saved beside the main choices
+    assert "landmark.12.hr" in flat and "iptw_truncated.hr" in flat
+    assert flat["choices.weight_trimming"] is None
+    assert flat["choices.weight_truncation_alternative"] == [0.01, 0.99]
+
+
+def test_section_equals_the_individual_analyses(df, section):
+    """The notebook's sections call these functions with these choices."""
+    t, e = df["followup_months"], df["died"]
+    perm = permutation_logrank(t, e, df["arm"], n_permutations=rb.N_PERMUTATIONS,
+                               seed=DEFAULT_SEED)
+    perm3 = permutation_logrank(t, e, df["treatment_group"], n_permutations=rb.N_PERMUTATIONS,
+                                seed=DEFAULT_SEED)
+    boot = bootstrap_survival_difference(t, e, df["arm"], at=rb.BOOTSTRAP_MONTHS,
+                                         n_resamples=rb.N_RESAMPLES, seed=DEFAULT_SEED)
+    adjusted = rb.cox_adjusted(df)
+    s = adjusted.surgical
+    expected = {
+        "permutation_logrank": {"surgical_vs_nonsurgical": perm.to_results(),
+                                "three_groups": perm3.to_results()},
+        "exact_logrank": {"surgical_vs_nonsurgical": exact_logrank(t, e, df["arm"])
+                          .to_results()},
+        "bootstrap": {"survival_36_diff": boot.to_results()},
+        "cox_adjusted": adjusted.to_results(),
+        "iptw": rb.iptw_cox(df).to_results(),
+        "iptw_truncated": rb.iptw_cox(df, truncate=rb.TRUNCATION_ALTERNATIVE).to_results(),
+        "landmark": {f"{m:g}": rb.landmark(df, m).to_results()
+                     for m in (*rb.LANDMARK_MONTHS, *rb.LANDMARK_ALTERNATIVES)},
+        "time_varying": rb.time_varying_cox(df).to_results(),
+        "rmst": {f"{tau:g}": rb.rmst(df, tau).to_results() for tau in rb.RMST_TAUS},
+        "power": rb.power(df).to_results(),
+    }
+    for key, value in expected.items():
+        assert section[key] == value, key
+    ev = rb.evalue(s["hr"], s["lower"], s["upper"])
+    assert {k: section["evalue"][k] for k in ("point", "ci_limit")} == ev.to_results()
+
+
+def test_summary_rows_and_roles(section):
+    rows = section["summary"]
+    analyses = [r["analysis"] for r in rows]
+    assert analyses == [
+        "naive Cox", "adjusted Cox", "IPTW Cox",
+        "IPTW Cox, weights truncated at percentiles 1 and 99",
+        "landmark 3 months", "landmark 6 months", "landmark 12 months", "time-varying Cox",
+        "RMST difference, 36 months", "RMST difference, 60 months", "permutation test"]
+    roles = dict(zip(analyses, (r["role"] for r in rows), strict=True))
+    assert roles["naive Cox"] == "reference"
+    assert {a for a, r in roles.items() if r == "alternative"} == {
+        "IPTW Cox, weights truncated at percentiles 1 and 99", "landmark 12 months"}
+    assert rows[-1]["estimate"] == section["permutation_logrank"][
+        "surgical_vs_nonsurgical"]["p"]
+
+
+def test_summary_without_alternatives_is_unchanged(df):
+    summary = rb.robustness_summary(cox_surgical(df), landmarks=[rb.landmark(df, 3)])
+    assert summary.table()["analysis"].tolist() == ["naive Cox", "landmark 3 months"]
+    assert summary.table()["role"].tolist() == ["reference", "main"]
+    assert "iptw_truncated" not in summary.to_results()
+
+
+def test_logrank_comparison_matches_r(df):
+    t, e = df["followup_months"], df["died"]
+    table = rb.logrank_comparison(logrank(df, "arm"),
+                                  permutation_logrank(t, e, df["arm"], n_permutations=1000),
+                                  exact_logrank(t, e, df["arm"]))
+    assert len(table) == 4
+    assert table["o_minus_e"].to_numpy() == pytest.approx([R_O_MINUS_E] * 4, rel=1e-9)
+    survdiff, coin = table.iloc[0], table.iloc[1]
+    assert survdiff["variance"] == pytest.approx(R_SURVDIFF_VAR, rel=1e-9)
+    assert survdiff["chi_square"] == pytest.approx(R_SURVDIFF_CHISQ, rel=1e-9)
+    assert coin["variance"] == pytest.approx(R_COIN_VAR, rel=1e-9)
+    assert coin["chi_square"] == pytest.approx(R_COIN_Z2, rel=1e-9)
+    assert coin["p"] == pytest.approx(stats.chi2.sf(R_COIN_Z2, 1), rel=1e-9)
+    exact = table.iloc[3]
+    assert exact["p_lower"] <= exact["p"] <= exact["p_upper"]
+
+
+def test_logrank_comparison_needs_two_groups(df):
+    t, e = df["followup_months"], df["died"]
+    with pytest.raises(ValueError, match="2-group"):
+        rb.logrank_comparison(logrank(df, "treatment_group"),
+                              permutation_logrank(t, e, df["treatment_group"], 10))
+
+
+def test_power_note_numbers_by_hand(df):
+    naive = cox_surgical(df)
+    note = rb.power_note(rb.power(df), naive)
+    p = 13 / 48
+    se_formula = 1 / math.sqrt(24 * p * (1 - p))
+    wald_power = stats.norm.cdf(abs(math.log(naive.hr)) / naive.se - stats.norm.ppf(0.975))
+    assert f"= {se_formula:.2f}," in note and f"is {naive.se:.2f}." in note
+    assert f"would be {wald_power:.0%}" in note and f"P = {naive.p:.3f}" in note
+    assert round(se_formula, 2) == 0.46 and round(wald_power, 2) == 0.69
+
+
+def test_weight_summary_and_compare_tables(df):
+    prop = rb.propensity(df)
+    ws = rb.weight_summary(prop)
+    assert ws["arm"].tolist() == ["surgical", "nonsurgical"] and ws["n"].tolist() == [13, 35]
+    assert ws["ess"].tolist() == pytest.approx([prop.ess["surgical"], prop.ess["nonsurgical"]])
+    assert (ws["ps_min"] <= ws["ps_median"]).all() and (ws["ps_median"] <= ws["ps_max"]).all()
+    assert (ws["weight_min"] <= ws["weight_max"]).all()
+    both = rb.compare_tables({"3 months": rb.landmark(df, 3), "6 months": rb.landmark(df, 6)},
+                             label="landmark")
+    assert list(both.columns)[0] == "landmark"
+    assert both["landmark"].tolist() == ["3 months", "6 months"]
+    assert both["at_months"].tolist() == [3.0, 6.0]
