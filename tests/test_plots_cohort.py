@@ -13,8 +13,8 @@ from nethep import load_cohort  # noqa: E402
 from nethep.describe import patient_flow, table_one, values_by_group  # noqa: E402
 from nethep.plots import (  # noqa: E402
     RECONSTRUCTED_NOTE,
+    export_figure,
     patient_flow_figure,
-    save_figure,
     set_style,
     values_by_group_figure,
 )
@@ -27,12 +27,15 @@ def df():
 
 
 def _texts(fig):
-    return [t.get_text() for ax in fig.axes for t in ax.texts] + [t.get_text()
-                                                                  for t in fig.texts]
+    """Texts of the figure and its axes, line breaks (from wrapping) made spaces."""
+    return [" ".join(t.get_text().split()) for t in [*(t for ax in fig.axes for t in ax.texts),
+                                                      *fig.texts]]
 
 
-def test_flow_figure_shows_every_count(df):
-    fig = patient_flow_figure(patient_flow(df), reconstructed=True)
+@pytest.mark.parametrize("width_mm", [85, 180])
+def test_flow_figure_shows_every_count(df, width_mm):
+    fig = patient_flow_figure(patient_flow(df), reconstructed=True, width_mm=width_mm)
+    assert fig.get_size_inches()[0] == pytest.approx(width_mm / 25.4)
     boxes = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "flow_box"]
     assert len(boxes) == 1 + 2 + 3 + 7
     text = "\n".join(boxes)
@@ -44,6 +47,22 @@ def test_flow_figure_shows_every_count(df):
     plt.close(fig)
 
 
+@pytest.mark.parametrize("width_mm", [85, 180])
+def test_flow_box_text_stays_inside_its_box(df, width_mm):
+    fig = patient_flow_figure(patient_flow(df), True, width_mm=width_mm)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    ax = fig.axes[0]
+    patches = [p.get_window_extent(renderer) for p in ax.patches]
+    for text in ax.texts:
+        if text.get_gid() != "flow_box":
+            continue
+        box = text.get_window_extent(renderer)
+        assert any(p.x0 <= box.x0 and box.x1 <= p.x1 and p.y0 <= box.y0 and box.y1 <= p.y1
+                   for p in patches), f"{text.get_text()!r} spills out of its box"
+    plt.close(fig)
+
+
 def test_flow_figure_keeps_an_empty_group(df):
     fig = patient_flow_figure(patient_flow(df[df["treatment_group"] != "surgical"]), False)
     boxes = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "flow_box"]
@@ -52,10 +71,13 @@ def test_flow_figure_keeps_an_empty_group(df):
     plt.close(fig)
 
 
-def test_values_figure_draws_every_patient(df):
+@pytest.mark.parametrize("width_mm", [85, 180])
+def test_values_figure_draws_every_patient(df, width_mm):
     t1 = table_one(df)
     grouped = t1.grouped["liver_involvement_pct"]
-    fig = values_by_group_figure(grouped, True, p=t1.result("liver_involvement_pct").p)
+    fig = values_by_group_figure(grouped, True, p=t1.result("liver_involvement_pct").p,
+                                 width_mm=width_mm)
+    assert fig.get_size_inches()[0] == pytest.approx(width_mm / 25.4)
     ax = fig.axes[0]
     points = {c.get_gid(): len(c.get_offsets()) for c in ax.collections}
     assert points == {"points:medical": 17, "points:embolization": 18, "points:surgical": 13}
@@ -74,9 +96,9 @@ def test_values_figure_with_an_empty_group(df):
 def test_figures_are_byte_identical_on_rerun(df, tmp_path):
     outputs = []
     for run in ("a", "b"):
-        fig = patient_flow_figure(patient_flow(df), True)
-        paths = save_figure(fig, "patient_flow", tmp_path / run)
-        plt.close(fig)
-        outputs.append({p.suffix: p.read_bytes() for p in paths})
+        plt.close(export_figure("patient_flow", tmp_path / run, patient_flow_figure,
+                                patient_flow(df), True))
+        folder = tmp_path / run / "figures"
+        outputs.append({p.suffix: p.read_bytes() for p in folder.glob("patient_flow_85mm.*")})
     assert outputs[0][".svg"] == outputs[1][".svg"]
     assert outputs[0][".png"] == outputs[1][".png"]

@@ -1,8 +1,10 @@
-"""Kaplan-Meier and palliation figures: what they show, and byte-identical saves."""
+"""Kaplan-Meier and palliation figures: what they show, and byte-identical saves.
+
+Sizes, type and the at-risk alignment at both journal widths are also checked in
+tests/test_figures_journal.py.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -10,6 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from nethep.cohort import load_cohort
 from nethep.palliation import palliation
@@ -18,9 +21,9 @@ from nethep.plots import (
     GROUP_COLORS,
     RECONSTRUCTED_NOTE,
     at_risk_table,
+    export_figure,
     km_figure,
     palliation_figure,
-    save_figure,
     set_style,
 )
 from nethep.survival import fit_by, kaplan_meier
@@ -47,13 +50,16 @@ def _risk_axes(fig: Figure):
 
 
 def _all_text(fig: Figure) -> str:
-    return "\n".join(t.get_text() for t in fig.findobj(match=lambda o: hasattr(o, "get_text")))
+    """Every text in the figure, with line breaks (from wrapping) turned into spaces."""
+    texts = (t.get_text() for t in fig.findobj(match=lambda o: hasattr(o, "get_text")))
+    return "\n".join(" ".join(t.split()) for t in texts)
 
 
+@pytest.mark.parametrize("width_mm", [85, 180])
 @pytest.mark.parametrize("by", ["treatment_group", "arm"])
-def test_at_risk_rows_equal_n_at_risk_at_the_ticks(cohort, by):
+def test_at_risk_rows_equal_n_at_risk_at_the_ticks(cohort, by, width_mm):
     fits = fit_by(cohort, by)
-    fig = km_figure(fits, "Overall survival", reconstructed=True)
+    fig = km_figure(fits, "Overall survival", reconstructed=True, width_mm=width_mm)
     assert isinstance(fig, Figure)
     ticks = list(_main_axes(fig).get_xticks())
     assert ticks[0] == 0 and ticks[-1] >= max(f.time[-1] for f in fits.values())
@@ -105,6 +111,30 @@ def test_legend_axis_labels_and_caption(cohort):
     legend = [t.get_text() for t in _main_axes(arms).get_legend().get_texts()]
     assert legend == ["Surgical (n = 13)", "Non-surgical, medical + embolization (n = 35)"]
     assert RECONSTRUCTED_NOTE not in _all_text(arms)
+
+
+def test_single_column_legend_title_and_notes_stay_above_and_below(cohort):
+    fits = fit_by(cohort, "arm")
+    wide = km_figure(fits, "Overall survival, surgical vs non-surgical", True)
+    narrow = km_figure(fits, "Overall survival, surgical vs non-surgical", True, width_mm=85)
+    assert wide.get_size_inches()[0] == pytest.approx(180 / 25.4)
+    assert narrow.get_size_inches()[0] == pytest.approx(85 / 25.4)
+    for fig, columns in ((wide, 2), (narrow, 1)):
+        renderer = fig.canvas.get_renderer()
+        fig.draw(renderer)
+        ax, risk = _main_axes(fig), _risk_axes(fig)
+        entries = ax.get_legend().get_texts()
+        # the long pooled label does not fit beside the other at 85 mm: one entry per row
+        assert len({round(t.get_window_extent(renderer).x0) for t in entries}) == columns
+        plot = ax.get_window_extent(renderer)
+        legend = ax.get_legend().get_window_extent(renderer)
+        title = next(t for t in ax.findobj(Text) if t.get_text() == ax.get_title(loc="left"))
+        assert legend.y0 >= plot.y1 - 0.5  # legend above the curves
+        assert title.get_window_extent(renderer).y0 >= legend.y1 - 0.5
+        assert ax.xaxis.label.get_window_extent(renderer).y0 > max(
+            t.get_window_extent(renderer).y1 for t in risk.texts)  # table under the axis
+        assert RECONSTRUCTED_NOTE in _all_text(fig)
+        assert "Number at risk" in _all_text(fig)
 
 
 def test_curves_bands_and_censoring_marks(cohort):
@@ -162,18 +192,16 @@ def test_palliation_figure_with_a_group_without_symptoms(cohort):
     assert len([line for line in ax.get_lines() if line.get_marker() == "o"]) == 2
 
 
-def test_save_figure_writes_three_formats_with_identical_bytes(cohort, tmp_path: Path):
-    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
-    first = save_figure(fig, "km", tmp_path / "a")
-    second = save_figure(fig, "km", tmp_path / "b")
-    assert [p.name for p in first] == ["km.png", "km.pdf", "km.svg"]
-    for a, b in zip(first, second, strict=True):
-        assert a.is_file() and a.stat().st_size > 1000
-        assert a.read_bytes() == b.read_bytes(), a.name
-    # a fresh figure from the same fit gives the same bytes too
-    again = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
-    third = save_figure(again, "km", tmp_path / "c")
-    assert [p.read_bytes() for p in third] == [p.read_bytes() for p in first]
-    assert first[0].read_bytes().startswith(b"\x89PNG")
-    assert first[1].read_bytes().startswith(b"%PDF")
-    assert b"<svg" in first[2].read_bytes()[:2000]
+def test_export_writes_three_formats_at_both_widths_with_identical_bytes(cohort, tmp_path):
+    fits = fit_by(cohort, "treatment_group")
+    for run in ("a", "b"):
+        plt.close(export_figure("km", tmp_path / run, km_figure, fits, "Overall survival", True))
+    names = sorted(p.name for p in (tmp_path / "a" / "figures").iterdir())
+    assert names == sorted(f"km_{w}mm.{f}" for w in (85, 180) for f in ("pdf", "png", "svg"))
+    for name in names:
+        first = (tmp_path / "a" / "figures" / name).read_bytes()
+        assert first == (tmp_path / "b" / "figures" / name).read_bytes(), name
+    assert (tmp_path / "a" / "figures" / "km_85mm.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "a" / "figures" / "km_85mm.pdf").read_bytes().startswith(b"%PDF")
+
+

@@ -1,0 +1,116 @@
+"""Published estimates from the later literature, beside this cohort's hazard ratio.
+
+The numbers here are *data*, copied from the abstract of one publication, not
+computed: the pooled hazard ratios of the 2013 meta-analysis of observational
+studies by Bacchetti et al. (:data:`BACCHETTI_2013`). :func:`literature_table`
+returns them as a tidy table with this cohort's unadjusted Cox hazard ratio
+(:func:`nethep.survival.cox_surgical`) in a separate section, and
+:func:`nethep.plots.literature_forest_figure` draws that table.
+
+What the comparison can and cannot say: the meta-analysis pooled a handful of
+observational studies (fixed-effects model, literature 1990-2012), each exposed to
+the same selection of fitter patients for surgery as this one; its comparisons
+(hepatic *resection* vs embolisation, and vs all non-surgical treatment) are close
+to, but not the same as, this study's (resection *or ablation* vs medical treatment
+or embolisation, pooled). Whether Musunuru et al. 2006 is among the pooled studies
+is not checked here; if it is, the pooled estimates are not independent of it.
+With the bundled cohort, "this cohort" is a reconstruction from published
+aggregates: the abstract publishes no hazard ratio, so the reconstructed one
+describes the reconstruction, not the original patients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from nethep.survival import CoxResult
+
+__all__ = ["BACCHETTI_2013", "COLUMNS", "PublishedEstimate", "literature_table"]
+
+
+@dataclass(frozen=True)
+class PublishedEstimate:
+    """One published effect estimate, as printed in its source."""
+
+    source: str  # short name for figure labels, e.g. "Bacchetti et al. 2013"
+    citation: str  # full reference
+    doi: str
+    design: str
+    comparison: str
+    measure: str  # "HR": hazard ratio of death, treatment vs comparator
+    estimate: float
+    lower: float
+    upper: float
+    conf_level: float = 0.95
+
+
+_BACCHETTI_CITATION = (
+    "Bacchetti S, Bertozzi S, Londero AP, Uzzau A, Pasqual EM. Surgical treatment and "
+    "survival in patients with liver metastases from neuroendocrine tumors: a "
+    "meta-analysis of observational studies. Int J Hepatol. 2013;2013:235040."
+)
+_BACCHETTI_DESIGN = "meta-analysis of observational studies (pooled, fixed effects)"
+
+#: The two pooled hazard ratios in the abstract of Bacchetti et al. 2013.
+BACCHETTI_2013: tuple[PublishedEstimate, ...] = (
+    PublishedEstimate(
+        source="Bacchetti et al. 2013", citation=_BACCHETTI_CITATION,
+        doi="10.1155/2013/235040", design=_BACCHETTI_DESIGN,
+        comparison="Hepatic resection vs embolisation",
+        measure="HR", estimate=0.34, lower=0.21, upper=0.55),
+    PublishedEstimate(
+        source="Bacchetti et al. 2013", citation=_BACCHETTI_CITATION,
+        doi="10.1155/2013/235040", design=_BACCHETTI_DESIGN,
+        comparison="Hepatic resection vs all non-surgical treatment",
+        measure="HR", estimate=0.45, lower=0.34, upper=0.60),
+)
+
+#: Columns of :func:`literature_table`, in order.
+COLUMNS = ("section", "source", "comparison", "measure", "estimate", "lower", "upper",
+           "conf_level", "design", "reconstructed", "citation", "doi")
+
+SECTION_PUBLISHED = "published"
+SECTION_THIS_COHORT = "this_cohort"
+
+
+def literature_table(
+    cox: CoxResult | None = None,
+    reconstructed: bool = True,
+    published: tuple[PublishedEstimate, ...] = BACCHETTI_2013,
+) -> pd.DataFrame:
+    """Published pooled estimates, then this cohort's hazard ratio, one row each.
+
+    ``section`` is ``"published"`` for the literature rows and ``"this_cohort"`` for
+    the row made from ``cox`` (a :class:`nethep.survival.CoxResult` of surgical vs
+    non-surgical; left out when ``None``). ``reconstructed`` says whether the cohort
+    is the bundled reconstruction; it labels this cohort's row and is ``None`` on the
+    published rows. All estimates are hazard ratios of death, surgery vs the
+    comparator (below 1 favours surgery), with their 95% confidence limits.
+    """
+    rows = [{
+        "section": SECTION_PUBLISHED, "source": e.source, "comparison": e.comparison,
+        "measure": e.measure, "estimate": e.estimate, "lower": e.lower, "upper": e.upper,
+        "conf_level": e.conf_level, "design": e.design, "reconstructed": None,
+        "citation": e.citation, "doi": e.doi,
+    } for e in published]
+    if cox is not None:
+        kind = "reconstructed cohort" if reconstructed else "user-supplied cohort"
+        rows.append({
+            "section": SECTION_THIS_COHORT,
+            "source": f"This analysis ({kind})",
+            "comparison": "Surgical (resection and/or ablation) vs non-surgical "
+                          "(medical or embolization)",
+            "measure": "HR", "estimate": float(cox.hr), "lower": float(cox.lower),
+            "upper": float(cox.upper), "conf_level": 0.95,
+            "design": f"unadjusted Cox model; {cox.n} patients, {cox.events} deaths",
+            "reconstructed": bool(reconstructed),
+            "citation": ("Musunuru S, et al. Arch Surg. 2006;141(10):1000-1004, cohort "
+                         "reconstructed from its published aggregates by nethep"
+                         if reconstructed else "User-supplied cohort analysed with nethep"),
+            "doi": "10.1001/archsurg.141.10.1000" if reconstructed else None,
+        })
+    return pd.DataFrame(rows, columns=list(COLUMNS))
