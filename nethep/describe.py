@@ -29,6 +29,7 @@ Methods and defaults (each is also stated in notebook 02's methods cell):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nethep import privacy
 from nethep.cohort import fields, treatment_groups
 from nethep.exact import fisher_exact_rxc
 
@@ -257,6 +259,10 @@ class PatientFlow:
         with np.errstate(divide="ignore", invalid="ignore"):
             pct = 100 * out["n"] / denominators
         out["percent_of_parent"] = pct.where(denominators > 0)
+        if privacy.min_cell() > 1:  # a percentage of a known parent reveals the count
+            small = out["n"].map(privacy.is_small)
+            out["percent_of_parent"] = out["percent_of_parent"].mask(small)
+            out = privacy.suppress_table(out, ["n"])
         return out
 
     def to_results(self) -> dict[str, Any]:
@@ -270,14 +276,15 @@ class PatientFlow:
         }
 
     def sentence(self) -> str:
-        """One generated sentence describing the flow."""
-        groups = ", ".join(f"{GROUP_TITLES.get(g, g).lower()} {n}"
+        """One generated sentence describing the flow (small counts read ``<N``)."""
+        mark = privacy.mark
+        groups = ", ".join(f"{GROUP_TITLES.get(g, g).lower()} {mark(n)}"
                            for g, n in self.by_group.items())
-        tumours = ", ".join(f"{TUMOR_LABELS.get(t, t).lower()} {n}"
+        tumours = ", ".join(f"{TUMOR_LABELS.get(t, t).lower()} {mark(n)}"
                             for t, n in self.by_tumor_type.items())
         years = ("" if self.first_year is None
                  else f", diagnosed {self.first_year}-{self.last_year}")
-        return (f"{self.n_identified} patients were identified{years}: {tumours}; "
+        return (f"{mark(self.n_identified)} patients were identified{years}: {tumours}; "
                 f"by treatment group {groups}.")
 
     def _repr_html_(self) -> str:
@@ -324,7 +331,7 @@ class GroupedValues:
                          "median": q[1], "q1": q[0], "q3": q[2],
                          "min": v.min() if len(v) else np.nan,
                          "max": v.max() if len(v) else np.nan})
-        return pd.DataFrame(rows)
+        return privacy.suppress_table(pd.DataFrame(rows), ["n", "missing"])
 
     def medians(self) -> dict[str, float | None]:
         """Median per group (None for a group without values)."""
@@ -427,23 +434,44 @@ class TableOne:
 
     ``rows`` is the display table (see :meth:`table`), ``results`` the numeric
     test results per variable (see :meth:`stats`), ``n_by_group`` the column sizes.
+    ``counts`` has the shape and labels of ``rows`` and holds the patient count
+    behind each count cell ("n (%)", excluded, missing; NaN elsewhere), so that
+    :meth:`table` can suppress small counts (:mod:`nethep.privacy`).
     """
 
     rows: pd.DataFrame
     results: tuple[VariableTest, ...]
     n_by_group: dict[str, int]
     grouped: dict[str, GroupedValues]
+    counts: pd.DataFrame | None = None
 
     def table(self) -> pd.DataFrame:
         """Display table: variable, level, one text column per group and overall,
-        P exact (or Kruskal-Wallis), P chi-square, SMD, missing, provenance."""
-        return self.rows.copy()
+        P exact (or Kruskal-Wallis), P chi-square, SMD, missing, provenance.
+
+        With small-cell suppression on (:func:`nethep.privacy.set_min_cell`), a count
+        cell from 1 to N - 1 reads ``<N`` (its percentage is hidden too), and so does
+        a column heading's n."""
+        out = self.rows.copy()
+        threshold = privacy.min_cell()
+        if threshold <= 1:
+            return out
+        if self.counts is not None:
+            small = self.counts.map(lambda c: privacy.is_small(c, threshold))
+            out = out.mask(small.reindex_like(out).fillna(False).astype(bool),
+                           f"<{threshold}")
+        names = {}
+        for col in out.columns:
+            head = _HEADING_N.match(str(col))
+            if head:
+                names[col] = f"{head[1]} (n = {privacy.mark(int(head[2]), threshold)})"
+        return out.rename(columns=names)
 
     def stats(self) -> pd.DataFrame:
         """Tidy numbers, one row per variable: test, statistic, p, smd and the rest."""
         out = pd.DataFrame([vars(r) for r in self.results])
         out["groups_tested"] = out["groups_tested"].map(", ".join)
-        return out
+        return privacy.suppress_table(out, ["n_missing", "n_excluded"])
 
     def result(self, variable: str) -> VariableTest:
         """The :class:`VariableTest` of one variable."""
@@ -551,10 +579,11 @@ class TableOne:
         return self.table().to_html(index=False)
 
 
+_HEADING_N = re.compile(r"^(.*) \(n = (\d+)\)$")
 _TEST_NAMES = {"kruskal": "Kruskal-Wallis", "fisher_freeman_halton": "Fisher-Freeman-Halton"}
 
 
-def _group_label(g: str, n: int) -> str:
+def _group_label(g: str, n: int | str) -> str:
     return f"{GROUP_TITLES.get(g, g)} (n = {n})"
 
 
@@ -605,7 +634,9 @@ def _contingency_tests(table: np.ndarray, groups: Sequence[str]) -> dict[str, An
 
 def _variable_block(
     df: pd.DataFrame, var: Variable
-) -> tuple[list[dict[str, Any]], VariableTest, GroupedValues | None]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], VariableTest, GroupedValues | None]:
+    """Rows of one variable, the count behind each count cell of those rows (same keys),
+    its test result and, for a continuous variable, its values by group."""
     values = var.derive(df) if var.derive else df[var.column]
     excluded = (var.exclude(df).fillna(False).astype(bool) if var.exclude
                 else pd.Series(False, index=df.index))
@@ -621,6 +652,7 @@ def _variable_block(
     shown = provenance if split == provenance else f"{provenance}; split by group {split}"
     base = {"variable": var.label, "provenance": shown}
     rows: list[dict[str, Any]] = []
+    counted: list[dict[str, Any]] = []  # the count behind each count cell of rows
     stat: dict[str, Any] = {"test": None, "statistic": None, "dof": None, "p": None,
                             "chi2_statistic": None, "chi2_dof": None, "chi2_p": None,
                             "chi2_min_expected": None, "smd": None, "reason": ""}
@@ -634,6 +666,7 @@ def _variable_block(
         for c in cols:
             row[c] = _median_iqr(numeric[in_col[c]])
         rows.append(row)
+        counted.append({})
         tested = tuple(g for g in GROUPS if len(samples[g]))
         if var.test:
             statistic, p, reason = _kruskal(samples)
@@ -649,12 +682,15 @@ def _variable_block(
         denominators = {c: sum(counts[c].values()) for c in cols}
         for level in (var.shown if var.shown is not None else levels):
             row = {**base, "level": str(var.level_labels.get(level, level))}
+            count_row = {}
             for c in cols:
                 if (var.structural and c != "overall" and var.structural.get(level) != c):
                     row[c] = "-"
                 else:
                     row[c] = _n_pct(counts[c][level], denominators[c])
+                    count_row[c] = counts[c][level]
             rows.append(row)
+            counted.append(count_row)
         tested = tuple(g for g in GROUPS if denominators[g] > 0)
         if var.test:
             table = np.array([[counts[g][lv] for g in GROUPS] for lv in levels], dtype=int)
@@ -667,11 +703,13 @@ def _variable_block(
         for c in cols:
             row[c] = str(n_excluded[c])
         rows.append(row)
+        counted.append({c: n_excluded[c] for c in cols})
     if missing["overall"] > 0:
         row = {**base, "level": "(missing)"}
         for c in cols:
             row[c] = str(missing[c])
         rows.append(row)
+        counted.append({c: missing[c] for c in cols})
 
     rows[0]["test"] = _TEST_NAMES.get(stat["test"], "")
     not_computed = "n/a" if var.test else ""
@@ -680,6 +718,7 @@ def _variable_block(
                          if stat["test"] == "fisher_freeman_halton" else "")
     rows[0]["smd"] = _format_smd(stat["smd"])
     rows[0]["missing"] = str(missing["overall"])
+    counted[0]["missing"] = missing["overall"]
     if not var.test:
         stat["reason"] = "not tested: this variable defines the groups"
     result = VariableTest(
@@ -691,7 +730,7 @@ def _variable_block(
                                          "chi2_min_expected", "smd"} else v)
            for k, v in stat.items()},
     )
-    return rows, result, grouped
+    return rows, counted, result, grouped
 
 
 def table_one(
@@ -707,11 +746,13 @@ def table_one(
     """
     group_n = _counts(df["treatment_group"], GROUPS)
     rows: list[dict[str, Any]] = []
+    counted: list[dict[str, Any]] = []
     results: list[VariableTest] = []
     grouped: dict[str, GroupedValues] = {}
     for var in variables:
-        block, result, values = _variable_block(df, var)
+        block, block_counts, result, values = _variable_block(df, var)
         rows += block
+        counted += block_counts
         results.append(result)
         if values is not None:
             grouped[var.name] = values
@@ -720,10 +761,12 @@ def table_one(
     table = pd.DataFrame(rows).fillna("")
     order = ["variable", "level", *GROUPS, "overall", "test", "p_exact", "p_chi2", "smd", "missing",
              "provenance"]
-    table = table[order].rename(columns={
-        **names, "p_exact": "P", "p_chi2": "P (chi-square)",
-        "smd": "SMD (max pairwise)"})
-    return TableOne(table, tuple(results), group_n, grouped)
+    headings = {**names, "p_exact": "P", "p_chi2": "P (chi-square)",
+                "smd": "SMD (max pairwise)"}
+    table = table[order].rename(columns=headings)
+    counts = (pd.DataFrame(counted, index=table.index, columns=order, dtype=float)
+              .rename(columns=headings))
+    return TableOne(table, tuple(results), group_n, grouped, counts)
 
 
 # --------------------------------------------------------------------------- result helpers
@@ -753,4 +796,4 @@ def followup_sentence(fu: Any) -> str:
     return (f"Simple median of observed times: {_num(fu.simple_median)} months "
             f"(range {_num(fu.min)} to {_num(fu.max)}); reverse Kaplan-Meier median: "
             f"{_num(fu.reverse_km_median)} months (IQR {_num(fu.reverse_km_q1)} to "
-            f"{_num(fu.reverse_km_q3)}); n = {fu.n}.")
+            f"{_num(fu.reverse_km_q3)}); n = {privacy.mark(fu.n)}.")

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from nethep import privacy
+
 if TYPE_CHECKING:
     from nethep.survival import CoxResult
 
@@ -106,7 +108,8 @@ def literature_table(
                           "(medical or embolization)",
             "measure": "HR", "estimate": float(cox.hr), "lower": float(cox.lower),
             "upper": float(cox.upper), "conf_level": 0.95,
-            "design": f"unadjusted Cox model; {cox.n} patients, {cox.events} deaths",
+            "design": (f"unadjusted Cox model; {privacy.mark(cox.n)} patients, "
+                       f"{privacy.mark(cox.events)} deaths"),
             "reconstructed": bool(reconstructed),
             "citation": ("Musunuru S, et al. Arch Surg. 2006;141(10):1000-1004, cohort "
                          "reconstructed from its published aggregates by nethep"

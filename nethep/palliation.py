@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nethep import privacy
 from nethep.exact import clopper_pearson, fisher_exact_rxc
 from nethep.survival import groups_present
 
@@ -84,9 +85,12 @@ class PalliationResult:
                        f"{', '.join(g.group for g in self.groups)}")
 
     def table(self) -> pd.DataFrame:
-        """One row per group: counts, rate, exact CI, and whether it entered the tests."""
+        """One row per group: counts, rate, exact CI, and whether it entered the tests.
+
+        Counts from 1 to min_cell - 1 read ``<N`` (:mod:`nethep.privacy`); the rate
+        and its CI are still shown (primary suppression only)."""
         excluded = dict(self.excluded)
-        return pd.DataFrame(
+        table = pd.DataFrame(
             [{"group": g.group, "n_patients": g.n_patients, "n_symptomatic": g.n_symptomatic,
               "n_palliated": g.n_palliated,
               "rate": np.nan if g.rate is None else g.rate,
@@ -95,11 +99,15 @@ class PalliationResult:
               "in_test": g.in_test, "note": excluded.get(g.group, "")}
              for g in self.groups]
         )
+        return privacy.suppress_table(table, ["n_patients", "n_symptomatic", "n_palliated"])
 
     def contingency(self) -> pd.DataFrame:
-        """The 2 x k table the tests use (rows palliated yes / no, columns groups)."""
-        return pd.DataFrame(list(self.counts), index=pd.Index(["yes", "no"], name="palliated"),
-                            columns=list(self.tested_groups))
+        """The 2 x k table the tests use (rows palliated yes / no, columns groups);
+        counts from 1 to min_cell - 1 read ``<N``."""
+        table = pd.DataFrame(list(self.counts),
+                             index=pd.Index(["yes", "no"], name="palliated"),
+                             columns=list(self.tested_groups))
+        return privacy.suppress_table(table, table.columns)
 
     def tests_table(self) -> pd.DataFrame:
         """The exact test beside the chi-square, with the small-expected-count warning."""
@@ -139,9 +147,10 @@ class PalliationResult:
         }
 
     def summary(self) -> str:
-        """One generated sentence with the rates and both P values."""
+        """One generated sentence with the rates and both P values (small counts ``<N``)."""
+        mark = privacy.mark
         rates = "; ".join(
-            f"{g.group} {g.n_palliated}/{g.n_symptomatic} ({100 * g.rate:.0f}%, "
+            f"{g.group} {mark(g.n_palliated)}/{mark(g.n_symptomatic)} ({100 * g.rate:.0f}%, "
             f"{100 * self.conf_level:.0f}% CI {100 * g.lower:.0f}% to {100 * g.upper:.0f}%)"
             if g.rate is not None else f"{g.group}: no symptomatic patients"
             for g in self.groups

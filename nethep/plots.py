@@ -20,6 +20,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from nethep import privacy
+
 # Okabe & Ito (2008) colour-blind-safe palette; one fixed colour per group.
 GROUP_COLORS = {
     "medical": "#E69F00",  # orange
@@ -68,6 +70,24 @@ def set_style() -> None:
 def caption(reconstructed: bool) -> str:
     """The note every figure carries about the data it shows."""
     return RECONSTRUCTED_NOTE if reconstructed else "Data: user-supplied cohort."
+
+
+#: Per-patient marks are drawn only up to these sizes; beyond them a figure draws a
+#: summary and its note says what it left out (registry-sized files stay readable).
+MAX_CENSOR_MARKS = 2000  # censored patients per group with a tick on a survival curve
+MAX_POINTS = 2000  # patients per group drawn as points in a strip plot
+
+
+def suppression_notes() -> list[str]:
+    """The figure note about small-cell suppression ([] when it is off)."""
+    note = privacy.note()
+    return [f"Small-cell suppression: {note}."] if note else []
+
+
+def _censor_marks_note(omitted: Sequence[str], every: bool) -> str:
+    which = "every group" if every else ", ".join(omitted)
+    return (f"Censoring marks omitted for n > {MAX_CENSOR_MARKS:,} censored patients per "
+            f"group ({which}).")
 
 
 JOURNAL_WIDTHS_MM = (85, 180)  # single and double column
@@ -300,7 +320,7 @@ def group_label(group: str, n: int | None = None, short: bool = False) -> str:
     if "(" in label:  # "Non-surgical (medical + embolization)"
         head, gloss = label.split(" (", 1)
         label = head if short else f"{head}, {gloss.rstrip(')')}"
-    return label if n is None else f"{label} (n = {n})"
+    return label if n is None else f"{label} (n = {privacy.mark(n)})"
 
 
 def _km_ticks(fits: dict[str, KaplanMeier]) -> list[float]:
@@ -332,6 +352,11 @@ def km_figure(
     double column): title and legend flush left above the plot (the legend takes as
     many columns as fit), the at-risk table and the notes below it; the height
     follows from the content, the type sizes do not change with the width.
+
+    A group with more than :data:`MAX_CENSOR_MARKS` censored patients gets no censoring
+    marks (they would merge into a bar and bloat the file), and the note says so. With
+    small-cell suppression on (:func:`nethep.privacy.set_min_cell`) numbers at risk and
+    legend n from 1 to N - 1 read ``<N``, and a note says so.
     """
     import numpy as np
     from matplotlib.transforms import blended_transform_factory, offset_copy
@@ -361,9 +386,16 @@ def km_figure(
     risk_h = row_h * (k + 1)
     wrapped_title = wrap_text(title, w - 2 * PAD_IN, title_fs)
     title_h = text_size_in(wrapped_title, title_fs)[1]
-    notes, notes_h = notes_block(
-        [f"Tick marks: censored times. Shaded: pointwise {100 * first.conf_level:.0f}% CI "
-         f"({first.conf_type}).", caption(reconstructed)], w)
+    omitted = [g for g, fit in fits.items() if int(fit.n_censor.sum()) > MAX_CENSOR_MARKS]
+    shaded = f"Shaded: pointwise {100 * first.conf_level:.0f}% CI ({first.conf_type})."
+    if not omitted:
+        first_note = f"Tick marks: censored times. {shaded}"
+    else:
+        names = [group_label(g, short=True) for g in omitted]
+        every = len(omitted) == len(fits)
+        first_note = (("" if every else "Tick marks: censored times. ") + f"{shaded} "
+                      + _censor_marks_note(names, every))
+    notes, notes_h = notes_block([first_note, *suppression_notes(), caption(reconstructed)], w)
 
     fig = plt.figure(figsize=(w, 6.0))  # height set once the legend is measured
     ax = fig.add_axes((0.1, 0.5, 0.8, 0.4))
@@ -383,9 +415,10 @@ def km_figure(
         ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.15, linewidth=0)
         (line,) = ax.step(t, s, where="post", color=color, linewidth=1.4,
                           label=group_label(group, fit.n))
-        censored = fit.n_censor > 0
-        ax.plot(fit.time[censored], fit.surv[censored], linestyle="none", marker="|",
-                markersize=6, markeredgewidth=1.0, color=color)
+        if group not in omitted:
+            censored = fit.n_censor > 0
+            ax.plot(fit.time[censored], fit.surv[censored], linestyle="none", marker="|",
+                    markersize=6, markeredgewidth=1.0, color=color)
         handles.append(line)
     legend, legend_h = _place_legend(ax, handles, w - 2 * PAD_IN, handlelength=1.8,
                                      borderaxespad=0, borderpad=0, columnspacing=1.5)
@@ -423,8 +456,8 @@ def km_figure(
         risk.text(0, row, risk_names[group], transform=name_x, ha="right", va="center",
                   fontsize=risk_fs, color=color)
         for t, n in zip(ticks, fit.n_at_risk(ticks), strict=True):
-            risk.text(t, row, str(int(n)), ha="center", va="center", fontsize=risk_fs,
-                      color=color, gid=f"{AT_RISK_LABEL}:{group}")
+            risk.text(t, row, str(privacy.mark(int(n))), ha="center", va="center",
+                      fontsize=risk_fs, color=color, gid=f"{AT_RISK_LABEL}:{group}")
     risk.set_ylim(k - 0.5, -1.5)
     risk.set_yticks([])
     risk.tick_params(axis="x", bottom=False, labelbottom=False)
@@ -435,14 +468,20 @@ def km_figure(
     return fig
 
 
-def at_risk_table(fig: Figure) -> dict[str, list[int]]:
-    """Read the number-at-risk rows back from a :func:`km_figure` (for tests and checks)."""
+def at_risk_table(fig: Figure) -> dict[str, list[int | str]]:
+    """Read the number-at-risk rows back from a :func:`km_figure` (for tests and checks).
+
+    Numbers come back as ``int``; a suppressed number (small-cell suppression) as the
+    text it shows, e.g. ``"<5"``.
+    """
     risk = next(a for a in fig.axes if a.get_label() == AT_RISK_LABEL)
-    rows: dict[str, list[int]] = {}
+    rows: dict[str, list[int | str]] = {}
     for text in risk.texts:
         gid = text.get_gid() or ""
         if gid.startswith(f"{AT_RISK_LABEL}:"):
-            rows.setdefault(gid.split(":", 1)[1], []).append(int(text.get_text()))
+            shown = text.get_text()
+            rows.setdefault(gid.split(":", 1)[1], []).append(
+                int(shown) if shown.isdigit() else shown)
     return rows
 
 
@@ -460,7 +499,7 @@ def palliation_figure(result: PalliationResult, reconstructed: bool,
             labels.append(f"{group_label(g.group, short=True)}\nno symptomatic\npatients")
         else:
             labels.append(f"{group_label(g.group, short=True)}\n"
-                          f"{g.n_palliated} of {g.n_symptomatic}")
+                          f"{privacy.mark(g.n_palliated)} of {privacy.mark(g.n_symptomatic)}")
     if result.exact_p is not None:
         test = (f"Fisher-Freeman-Halton exact P = {result.exact_p:.2f} "
                 f"({len(result.tested_groups)} groups)")
@@ -470,7 +509,7 @@ def palliation_figure(result: PalliationResult, reconstructed: bool,
         width_mm, "Palliation of symptoms by treatment group", test,
         "Proportion of symptomatic patients palliated", labels,
         [f"Points: proportion palliated; bars: exact {100 * result.conf_level:.0f}% CI "
-         f"(Clopper-Pearson).", caption(reconstructed)])
+         f"(Clopper-Pearson).", *suppression_notes(), caption(reconstructed)])
     for x, g in enumerate(result.groups):
         if g.rate is None:
             continue
@@ -729,6 +768,7 @@ def patient_flow_figure(flow: PatientFlow, reconstructed: bool,
 
     from nethep.describe import GROUP_TITLES, TREATMENT_LABELS, TUMOR_LABELS
 
+    mark = privacy.mark
     w = width_in(width_mm)
     wide = width_mm >= 130
     groups = list(flow.by_group)
@@ -742,9 +782,10 @@ def patient_flow_figure(flow: PatientFlow, reconstructed: bool,
     years = "" if flow.first_year is None else f", diagnosed {flow.first_year}-{flow.last_year}"
     top_text = (wrap_text(f"Patients with liver-only neuroendocrine metastases identified"
                           f"{years}", min(2.6, 0.58 * inner) - 2 * _BOX_PAD, fs, "bold",
-                          balanced=True) + f"\nn = {flow.n_identified}")
-    tumour_texts = [f"{TUMOR_LABELS.get(t, t)}: n = {n}" for t, n in flow.by_tumor_type.items()]
-    group_texts = {g: f"{GROUP_TITLES.get(g, g)}\nn = {flow.by_group[g]}" for g in groups}
+                          balanced=True) + f"\nn = {mark(flow.n_identified)}")
+    tumour_texts = [f"{TUMOR_LABELS.get(t, t)}: n = {mark(n)}"
+                    for t, n in flow.by_tumor_type.items()]
+    group_texts = {g: f"{GROUP_TITLES.get(g, g)}\nn = {mark(flow.by_group[g])}" for g in groups}
     if wide:
         sub_w = inner / max(len(treatments), 1) - 0.08
     else:
@@ -752,7 +793,7 @@ def patient_flow_figure(flow: PatientFlow, reconstructed: bool,
         indent = 0.14
         sub_w = col_w - indent
     sub_texts = {t: wrap_text(TREATMENT_LABELS.get(t, t), sub_w - 0.1, sub_fs)
-                 + f"\nn = {flow.by_treatment[t]}" for t in treatments}
+                 + f"\nn = {mark(flow.by_treatment[t])}" for t in treatments}
 
     # ---- sizes
     top_w, top_h = _boxed(top_text, fs, "bold")
@@ -772,7 +813,7 @@ def patient_flow_figure(flow: PatientFlow, reconstructed: bool,
     n_tumour = len(tumour_texts)
     tumour_stack = n_tumour * tumour_h + 0.06 * max(n_tumour - 1, 0)
     row1_h = max(top_h, tumour_stack + label_h + 0.04)
-    notes, notes_h = notes_block([caption(reconstructed)], w)
+    notes, notes_h = notes_block([*suppression_notes(), caption(reconstructed)], w)
     gap_y3 = gap_y if wide else 0.12  # stacked treatments hang off a spine, no bar
     height = (PAD_IN + title_h + 0.1 + row1_h + gap_y + group_h + gap_y3 + row3_h + 0.12
               + notes_h + PAD_IN)
@@ -873,6 +914,11 @@ def values_by_group_figure(
     deterministic golden-ratio offset (no random jitter, so reruns give the same
     figure). A group without values keeps its place, marked "no patients". Laid out at
     ``width_mm`` (85 or 180 for the journal widths).
+
+    Points are left out, and the box drawn alone, for a group with more than
+    :data:`MAX_POINTS` patients (unreadable, and heavy in PDF and SVG) and, with
+    small-cell suppression on, for a group whose n is suppressed (its points could be
+    counted); the note names those groups.
     """
     import numpy as np
     from matplotlib.colors import to_rgba
@@ -880,15 +926,26 @@ def values_by_group_figure(
     from nethep.describe import format_p
 
     groups = list(grouped.values)
-    labels = [f"{group_label(g, short=True)}\n(n = {len(grouped.values[g])})" for g in groups]
+    sizes = {g: len(grouped.values[g]) for g in groups}
+    labels = [f"{group_label(g, short=True)}\n(n = {privacy.mark(sizes[g])})" for g in groups]
     n_groups = sum(len(v) > 0 for v in grouped.values.values())
     note = (f"{test} P = {format_p(p)} ({n_groups} groups)" if p is not None
             else "No test across groups")
+    large = [g for g in groups if sizes[g] > MAX_POINTS]
+    small = [g for g in groups if privacy.is_small(sizes[g])]
+    notes = ["Points: patients; boxes: median and quartiles; whiskers: most extreme values "
+             "within 1.5 IQR."]
+    if large:
+        notes.append(f"Points omitted for groups with n > {MAX_POINTS:,} patients (boxes "
+                     f"only): {', '.join(group_label(g, short=True) for g in large)}.")
+    if small:
+        notes.append(f"Points omitted for groups with fewer than {privacy.min_cell()} "
+                     f"patients (small-cell suppression): "
+                     f"{', '.join(group_label(g, short=True) for g in small)}.")
     fig, ax, layout = _labelled_axes(
         width_mm, title or f"{grouped.label} by treatment group", note,
         ylabel or grouped.label, labels,
-        ["Points: patients; boxes: median and quartiles; whiskers: most extreme values "
-         "within 1.5 IQR.", caption(reconstructed)])
+        [*notes, *suppression_notes(), caption(reconstructed)])
     for x, g in enumerate(groups):
         values = np.sort(np.asarray(grouped.values[g], dtype=float))
         color = group_color(g, x)
@@ -903,6 +960,8 @@ def values_by_group_figure(
                    medianprops={"color": color, "linewidth": 2.0},
                    whiskerprops={"color": color, "linewidth": 1.0},
                    capprops={"color": color, "linewidth": 1.0})
+        if g in large or g in small:
+            continue
         offsets = ((np.arange(len(values)) * 0.6180339887) % 1.0 - 0.5) * 0.36
         ax.scatter(x + offsets, values, s=14, color=color, edgecolor="white",
                    linewidth=0.5, zorder=2, gid=f"points:{g}")
@@ -1148,6 +1207,10 @@ def propensity_overlap_figure(prop: Propensity, reconstructed: bool,
     compare like with like. (b) Love plot: standardized mean difference of each design
     term before (open) and after (filled) stabilized inverse-probability weighting,
     with the usual |SMD| < 0.1 band. Panels side by side from 120 mm, stacked below.
+
+    With small-cell suppression on and a histogram bar from 1 to N - 1 patients, panel
+    (a) shows instead one box per arm (median, quartiles, whiskers to the smallest and
+    largest score), which still shows the overlap, and the note says so.
     """
     import numpy as np
 
@@ -1166,6 +1229,7 @@ def propensity_overlap_figure(prop: Propensity, reconstructed: bool,
     bins = np.arange(lo_edge, hi_edge + step / 2, step)
     up, _ = np.histogram(ps[treated], bins)
     down, _ = np.histogram(ps[~treated], bins)
+    as_boxes = any(privacy.is_small(c) for c in (*up, *down))
     balance = prop.balance
     terms = [ROBUSTNESS_TERM_LABELS.get(t, t) for t in balance["term"]]
     words = [ROBUSTNESS_COVARIATE_WORDS.get(c, c.replace("_", " ")) for c in prop.covariates]
@@ -1178,7 +1242,10 @@ def propensity_overlap_figure(prop: Propensity, reconstructed: bool,
     notes = [f"Propensity score: logistic regression of surgery on {on}. Weights: "
              f"stabilized inverse probability of treatment ({truncation}). Dashed band: "
              "|SMD| < 0.1.",
-             caption(reconstructed)]
+             *([f"Panel a shows boxes (median, quartiles, whiskers to the extremes) instead "
+                f"of a histogram: some bins hold fewer than {privacy.min_cell()} patients "
+                "(small-cell suppression)."] if as_boxes else []),
+             *suppression_notes(), caption(reconstructed)]
     footer_h = _rb_footer_height(notes, width)
     top_h = _rb_title_height(title, f["title"])
     label_w = max(len(t) for t in terms) * f["tick"] * 0.6 / 72 + 0.15
@@ -1214,26 +1281,31 @@ def propensity_overlap_figure(prop: Propensity, reconstructed: bool,
                  fontweight="bold", ha="left", va="bottom")
     ax = _rb_axes(fig, *hist_box)
     c1, c0 = GROUP_COLORS["surgical"], GROUP_COLORS["nonsurgical"]
-    centres = (bins[:-1] + bins[1:]) / 2
-    ax.bar(centres, up, width=step * 0.92, color=c1, edgecolor="white", linewidth=0.4,
-           gid="ps:surgical")
-    ax.bar(centres, -down, width=step * 0.92, color=c0, edgecolor="white", linewidth=0.4,
-           gid="ps:nonsurgical")
-    ax.axhline(0, color="#333333", linewidth=0.8)
-    top = max(int(up.max()), int(down.max()), 1)
-    ax.set_ylim(-top * 1.3, top * 1.3)
-    yt = mpl.ticker.MaxNLocator(nbins=6, integer=True, symmetric=True).tick_values(-top, top)
-    yt = [t for t in yt if abs(t) <= top * 1.3]
-    ax.set_yticks(yt)
-    ax.set_yticklabels([f"{abs(int(t))}" for t in yt])
+    n1, n0 = int(treated.sum()), int((~treated).sum())
+    if as_boxes:
+        _ps_boxes(ax, ps, treated, (c1, c0), f)
+    else:
+        centres = (bins[:-1] + bins[1:]) / 2
+        ax.bar(centres, up, width=step * 0.92, color=c1, edgecolor="white", linewidth=0.4,
+               gid="ps:surgical")
+        ax.bar(centres, -down, width=step * 0.92, color=c0, edgecolor="white", linewidth=0.4,
+               gid="ps:nonsurgical")
+        ax.axhline(0, color="#333333", linewidth=0.8)
+        top = max(int(up.max()), int(down.max()), 1)
+        ax.set_ylim(-top * 1.3, top * 1.3)
+        yt = mpl.ticker.MaxNLocator(nbins=6, integer=True, symmetric=True).tick_values(-top,
+                                                                                        top)
+        yt = [t for t in yt if abs(t) <= top * 1.3]
+        ax.set_yticks(yt)
+        ax.set_yticklabels([f"{abs(int(t))}" for t in yt])
     ax.set_xlim(bins[0] - step / 2, bins[-1] + step / 2)
     xt = mpl.ticker.MaxNLocator(nbins=6 if narrow else 7).tick_values(bins[0], bins[-1])
     ax.set_xticks([t for t in xt if bins[0] - step / 2 <= t <= bins[-1] + step / 2])
     ax.tick_params(labelsize=f["tick"])
     ax.set_xlabel("Propensity score\n(estimated probability of surgery)", fontsize=f["text"],
                   linespacing=1.2)
-    ax.set_ylabel("Patients", fontsize=f["text"])
-    n1, n0 = int(treated.sum()), int((~treated).sum())
+    if not as_boxes:
+        ax.set_ylabel("Patients", fontsize=f["text"])
     ax.text(0.02, 0.97, group_label("surgical", n1, short=True), transform=ax.transAxes,
             ha="left", va="top", fontsize=f["text"], color=c1, fontweight="bold")
     ax.text(0.02, 0.03, group_label("nonsurgical", n0, short=True), transform=ax.transAxes,
@@ -1274,6 +1346,29 @@ def propensity_overlap_figure(prop: Propensity, reconstructed: bool,
     return fig
 
 
+def _ps_boxes(ax, ps, treated, colors: tuple[str, str], f: dict[str, float]) -> None:
+    """Panel (a) of :func:`propensity_overlap_figure` as one horizontal box per arm."""
+    from matplotlib.colors import to_rgba
+
+    major, minor = (int(x) for x in mpl.__version__.split(".")[:2])
+    horizontal = ({"orientation": "horizontal"} if (major, minor) >= (3, 10)
+                  else {"vert": False})
+    for y, mask, color, arm in ((0.6, treated, colors[0], "surgical"),
+                                (-0.6, ~treated, colors[1], "nonsurgical")):
+        drawn = ax.boxplot([ps[mask]], positions=[y], widths=0.5, whis=(0, 100),
+                           showfliers=False, patch_artist=True, **horizontal,
+                           boxprops={"facecolor": to_rgba(color, 0.25), "edgecolor": color,
+                                     "linewidth": 1.2},
+                           medianprops={"color": color, "linewidth": 2.0},
+                           whiskerprops={"color": color, "linewidth": 1.0},
+                           capprops={"color": color, "linewidth": 1.0})
+        drawn["boxes"][0].set_gid(f"ps_box:{arm}")
+        for whisker in drawn["whiskers"]:
+            whisker.set_gid(f"ps_whisker:{arm}")
+    ax.set_ylim(-1.6, 1.6)
+    ax.set_yticks([])
+
+
 def iptw_km_figure(iptw: IPTWCox, reconstructed: bool,
                    unweighted: dict[str, KaplanMeier] | None = None,
                    width_mm: float = 180) -> Figure:
@@ -1282,8 +1377,10 @@ def iptw_km_figure(iptw: IPTWCox, reconstructed: bool,
     Coloured: the weighted product-limit curve of each arm (``IPTWCox.curves``). When
     ``unweighted`` (:func:`nethep.survival.fit_by` on ``"arm"``) is given, a thin black
     dashed line over each shows the ordinary Kaplan-Meier curve, so the effect of the
-    weighting is visible, and tick marks on the weighted curve show censored times.
-    The weighted Cox hazard ratio with its robust 95% CI is printed under the title.
+    weighting is visible, and tick marks on the weighted curve show censored times
+    (none for an arm with more than :data:`MAX_CENSOR_MARKS` censored patients; the
+    note says so). The weighted Cox hazard ratio with its robust 95% CI is printed
+    under the title.
     """
     import numpy as np
     from matplotlib.lines import Line2D
@@ -1303,11 +1400,15 @@ def iptw_km_figure(iptw: IPTWCox, reconstructed: bool,
                   "weights truncated at percentiles "
                   f"{100 * iptw.propensity.truncate[0]:g} and "
                   f"{100 * iptw.propensity.truncate[1]:g}")
+    omitted = [a for a in arms if unweighted and a in unweighted
+               and int(unweighted[a].n_censor.sum()) > MAX_CENSOR_MARKS]
     notes = [f"Coloured: Kaplan-Meier curves weighted by stabilized inverse probability of "
              f"treatment ({truncation})"
              + ("; black dashed: unweighted Kaplan-Meier curves; tick marks: censored "
                 "times." if unweighted else "."),
-             caption(reconstructed)]
+             *([_censor_marks_note([group_label(a, short=True) for a in omitted],
+                                   len(omitted) == len(arms))] if omitted else []),
+             *suppression_notes(), caption(reconstructed)]
     footer_h = _rb_footer_height(notes, width)
     top_h = _rb_title_height(title, f["title"]) + _rb_lines(subtitle) * f["text"] * 1.2 / 72
     legend_h = 0.42 if narrow else 0.24  # narrow: two columns (arms, then line style)
@@ -1331,6 +1432,8 @@ def iptw_km_figure(iptw: IPTWCox, reconstructed: bool,
             ax.step(np.concatenate([[0.0], km.time]), np.concatenate([[1.0], km.surv]),
                     where="post", color="#000000", linewidth=0.8, linestyle=(0, (3, 2)),
                     zorder=3, gid=f"unweighted:{arm}")
+            if arm in omitted:
+                continue
             censored = km.time[km.n_censor > 0]
             on_curve = s_w[np.searchsorted(t_w, censored, side="right") - 1]
             ax.plot(censored, on_curve, linestyle="none", marker="|", markersize=6,

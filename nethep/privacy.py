@@ -1,16 +1,35 @@
 """Small-cell suppression for outputs shared under a data-use agreement.
 
-``nethep run --min-cell N`` (notebook parameter ``min_cell``) hides every count
-from 1 to N - 1 wherever it would be shown: tables (:func:`suppress_table`),
-numbers at risk under Kaplan-Meier plots, and ``results.json``
-(:func:`suppress_values`). A suppressed table cell reads ``<N``; a suppressed
-value in ``results.json`` becomes null and its key is listed under
-``privacy.suppressed``. Zero counts are kept (they disclose no patient).
-``min_cell = 0`` (the default) suppresses nothing.
+``nethep run --min-cell N`` (notebook parameter ``min_cell``; each notebook calls
+:func:`set_min_cell` before it shows anything) hides every count from 1 to N - 1
+wherever it would be shown. A shown count reads ``<N``; a count in
+``results.json`` becomes null and its key is listed under ``suppressed`` in its
+section (:func:`nethep.results.save_fragment`, :func:`suppress_values`). Zero
+counts are kept (they disclose no patient). ``min_cell = 0`` (the default) and 1
+suppress nothing, and every output is then exactly what it is without this module.
 
-Limitation, stated: this is primary suppression only. Rates and survival
-estimates computed from small groups are still shown and can, with the group
-size, reveal a count (complementary suppression is not attempted).
+Where it applies, each place reading :func:`min_cell` when it shows a count (never
+in the notebooks themselves):
+
+- the ``.table()`` of every result object that shows counts (patient flow, Table 1
+  "n (%)" cells with their percentage, its column headings and excluded / missing
+  counts, survival at fixed times, medians, log-rank observed deaths, Cox, palliation
+  and its 2 x k table, landmark, IPTW, RMST, weight summary, robustness summary,
+  paper vs ours) and the sentences they generate;
+- figures (:mod:`nethep.plots`): numbers at risk and legend n under Kaplan-Meier
+  plots, flow-diagram boxes, palliation tick labels, group n; a strip plot leaves out
+  the points of a suppressed group, and the propensity histogram becomes one box
+  per arm when a bin would hold a small count; each figure's note says suppression
+  is on;
+- the notebook banner (:func:`nethep.display.banner`), ``results.json`` and the
+  generated methods paragraph.
+
+Limitation, stated: this is primary suppression only. Rates, percentages of
+unsuppressed counts, survival estimates and their steps, expected counts, events
+per parameter, sums of weights and differences between shown counts (a total minus
+the other groups) are still shown and can reveal a suppressed count
+(complementary suppression is not attempted). Text fields written when a result is
+made (landmark notes, power assumptions, the EPV warning) read the threshold then.
 """
 
 from __future__ import annotations
@@ -26,6 +45,7 @@ _state = {"min_cell": 0}
 COUNT_KEYS = frozenset({
     "n", "n_patients", "events", "deaths", "n_risk", "n_events", "n_symptomatic",
     "n_palliated", "n_rows", "n_excluded", "n_reclassified", "n_surgical", "observed",
+    "n_missing", "n_switched", "sizes",
 })
 COUNT_PREFIXES = ("n_by_", "n_symptomatic", "n_palliated")
 
@@ -42,6 +62,14 @@ def set_min_cell(min_cell: int | None) -> int:
 def min_cell() -> int:
     """The threshold in force (0: none)."""
     return _state["min_cell"]
+
+
+def note(threshold: int | None = None) -> str:
+    """What suppression does, for banners and figure notes ("" when it is off)."""
+    threshold = min_cell() if threshold is None else threshold
+    if threshold <= 1:
+        return ""
+    return f"counts below {threshold} are shown as <{threshold}"
 
 
 def is_small(count: Any, threshold: int | None = None) -> bool:
@@ -71,7 +99,8 @@ def suppress_table(table: pd.DataFrame, columns: Iterable[str],
     return out
 
 
-def _is_count_key(key: str) -> bool:
+def is_count_key(key: str) -> bool:
+    """Whether a result key (the last part of its dotted path) names a patient count."""
     return key in COUNT_KEYS or key.startswith(COUNT_PREFIXES)
 
 
@@ -80,21 +109,33 @@ def suppress_values(values: Mapping[str, Any], threshold: int | None = None,
     """Null every small count in a nested result dict; return it and the suppressed keys.
 
     A value is a count when its key (or an enclosing key, e.g. ``n_by_group``) is
-    a count key.
+    a count key. Lists are searched too: a list under a count key (``sizes``) is a
+    list of counts, and the dicts in a list (the rows of ``summary``) are searched
+    like any dict; their paths read ``summary[3].n``.
     """
     threshold = min_cell() if threshold is None else threshold
     suppressed: list[str] = []
     out: dict[str, Any] = {}
     for key, value in values.items():
         path = f"{_path}.{key}" if _path else str(key)
-        counting = _count_context or _is_count_key(str(key))
-        if isinstance(value, Mapping):
-            out[key], inner = suppress_values(value, threshold, path, counting)
-            suppressed += inner
-        elif (counting and isinstance(value, int | float) and not isinstance(value, bool)
-              and is_small(value, threshold)):
-            out[key] = None
-            suppressed.append(path)
-        else:
-            out[key] = value
+        counting = _count_context or is_count_key(str(key))
+        out[key], inner = _suppress_value(value, threshold, path, counting)
+        suppressed += inner
     return out, suppressed
+
+
+def _suppress_value(value: Any, threshold: int, path: str,
+                    counting: bool) -> tuple[Any, list[str]]:
+    if isinstance(value, Mapping):
+        return suppress_values(value, threshold, path, counting)
+    if isinstance(value, list | tuple):
+        items, suppressed = [], []
+        for i, item in enumerate(value):
+            new, inner = _suppress_value(item, threshold, f"{path}[{i}]", counting)
+            items.append(new)
+            suppressed += inner
+        return items, suppressed
+    if (counting and isinstance(value, int | float) and not isinstance(value, bool)
+            and is_small(value, threshold)):
+        return None, [path]
+    return value, []

@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 from scipy import stats
 
+from nethep import privacy
 from nethep.cohort import DATA_DIR
 from nethep.exact import fisher_exact_rxc
 from nethep.survival import GROUP_ORDER, followup, kaplan_meier, logrank
@@ -109,25 +110,83 @@ def _flat_targets() -> dict[str, dict[str, Any]]:
     return flat
 
 
+def is_count_target(key: str) -> bool:
+    """Whether the published target ``key`` (e.g. ``n_by_group.medical``) is a patient count."""
+    return privacy.is_count_key(key.split(".", 1)[0])
+
+
 @dataclass(frozen=True)
 class PaperComparison:
-    """Every number in the abstract beside the value computed from a cohort."""
+    """Every number in the abstract beside the value computed from a cohort.
+
+    With small-cell suppression on (:func:`nethep.privacy.set_min_cell`), a count of
+    ours from 1 to N - 1 reads ``<N`` in :meth:`table` and :meth:`records`; when the
+    published count is itself below N, whether ours matches it would reveal ours, so
+    ``matches`` is withheld (None) for that row and the row is left out of
+    :attr:`all_match`, :attr:`n_match` and :attr:`n_compared`.
+    """
 
     rows: pd.DataFrame  # key, quantity, published, ours, rounding, matches
 
+    def _hidden(self) -> tuple[pd.Series, pd.Series]:
+        """Rows whose ours is suppressed, and rows whose match flag is withheld."""
+        threshold = privacy.min_cell()
+        counts = self.rows["key"].map(is_count_target)
+        small = counts & self.rows["ours"].map(lambda v: privacy.is_small(v, threshold))
+        published = self.rows["key"].map(lambda k: _flat_targets()[k]["value"])
+        withheld = small & published.map(lambda v: privacy.is_small(v, threshold))
+        return small, withheld
+
     def table(self) -> pd.DataFrame:
-        return self.rows.copy()
+        out = self.rows.copy()
+        if privacy.min_cell() <= 1:
+            return out
+        small, withheld = self._hidden()
+        shown = privacy.mark(1)
+        out = out.astype({"ours": object, "ours_text": object, "matches": object})
+        out.loc[small, ["ours", "ours_text"]] = shown
+        out.loc[withheld, "matches"] = None
+        return out
+
+    def _compared(self) -> pd.Series:
+        return self.rows["matches"][~self._hidden()[1]]
 
     @property
     def all_match(self) -> bool:
-        return bool(self.rows["matches"].all())
+        """Every compared row matches (rows whose match is withheld are not compared)."""
+        return bool(self._compared().all())
+
+    @property
+    def n_match(self) -> int:
+        """How many compared rows match at the paper's rounding."""
+        return int(self._compared().sum())
+
+    @property
+    def n_compared(self) -> int:
+        """How many rows are compared (all, unless a match flag is withheld)."""
+        return len(self._compared())
+
+    def sentence(self) -> str:
+        """How many abstract numbers match, generated from the comparison."""
+        withheld = len(self.rows) - self.n_compared
+        text = (f"{self.n_match} of {self.n_compared} numbers in the abstract match at the "
+                "paper's rounding: "
+                + ("the rows with matches = False are not reproduced." if not self.all_match
+                   else "every compared number is reproduced." if withheld
+                   else "every abstract number is reproduced."))
+        if withheld:
+            text += (f" {withheld} count(s) below {privacy.min_cell()} are not compared "
+                     "(small-cell suppression: the match would reveal the count).")
+        return text
 
     def records(self) -> list[dict[str, Any]]:
-        """JSON-ready rows for ``results.json`` (``paper_vs_ours``)."""
+        """JSON-ready rows for ``results.json`` (``paper_vs_ours``), suppressed as
+        :meth:`table` is."""
+        table = self.table()
         return [
             {"key": r.key, "quantity": r.quantity, "published": r.published,
-             "ours": r.ours_text, "matches": bool(r.matches)}
-            for r in self.rows.itertuples()
+             "ours": r.ours_text, "matches": None if r.matches is None else bool(r.matches)}
+            for r in table.itertuples()
         ]
 
 

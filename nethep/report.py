@@ -44,10 +44,29 @@ def _pct(value: Any) -> str:
     return "not estimable" if value is None else f"{100 * value:.0f}%"
 
 
+def _suppressed(results: Mapping[str, Any]) -> tuple[int, set[str]]:
+    """The small-cell threshold of a run and its suppressed keys (dotted, with section)."""
+    threshold, keys = 0, set()
+    for section, values in results.items():
+        info = values.get("suppressed") if isinstance(values, Mapping) else None
+        if isinstance(info, Mapping):
+            threshold = max(threshold, int(info.get("min_cell") or 0))
+            keys |= {f"{section}.{k}" for k in info.get("keys", [])}
+    return threshold, keys
+
+
 def methods_text(results: Mapping[str, Any]) -> str:
-    """A statistical-methods paragraph (Markdown) filled in from ``results.json``."""
+    """A statistical-methods paragraph (Markdown) filled in from ``results.json``.
+
+    A count that small-cell suppression nulled (``suppressed`` in its section) reads
+    ``<N``.
+    """
     r = flatten(results)
-    get = r.get
+    threshold, hidden = _suppressed(results)
+
+    def get(key: str) -> Any:
+        return f"<{threshold}" if key in hidden else r.get(key)
+
     groups = ("medical", "embolization", "surgical")
     n_groups = ", ".join(f"{g} {get(f'cohort.n_by_group.{g}')}" for g in groups)
     versions = software_versions()

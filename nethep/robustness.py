@@ -58,6 +58,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nethep import privacy
+
 __all__ = [
     "BOOTSTRAP_MONTHS",
     "DEFAULT_COVARIATES",
@@ -217,7 +219,8 @@ def _separation_problems(data: pd.DataFrame, terms: Sequence[str]) -> list[str]:
             inside = x == level
             if inside.any() and data.loc[inside, "E"].sum() == 0:
                 problems.append(
-                    f"no deaths among the {int(inside.sum())} patients with {term} = "
+                    f"no deaths among the {privacy.mark(int(inside.sum()))} patients with "
+                    f"{term} = "
                     f"{int(level)}: the partial likelihood has no finite maximum "
                     f"(monotone likelihood), so the unpenalized {term} hazard ratio is "
                     f"{'0' if level == 1 else 'infinite'}")
@@ -340,6 +343,11 @@ class AdjustedCox:
     def table(self) -> pd.DataFrame:
         return self.rows.copy()
 
+    def epv_sentence(self) -> str:
+        """Events per parameter, as a sentence (a small number of deaths reads ``<N``)."""
+        return (f"Events per variable: {privacy.mark(self.events)} deaths / "
+                f"{self.n_parameters} parameters = {self.epv:.1f}.")
+
     def to_results(self) -> dict[str, Any]:
         """``robustness.cox_adjusted``: ``{"surgical": {hr, lower, upper}}``."""
         s = self.surgical
@@ -430,7 +438,7 @@ def cox_adjusted(
     epv = events / n_par
     warning = None
     if epv < EPV_THRESHOLD:
-        warning = (f"Only {epv:.1f} events per parameter ({events} deaths, {n_par} "
+        warning = (f"Only {epv:.1f} events per parameter ({privacy.mark(events)} deaths, {n_par} "
                    f"parameters), below the conventional 10: the adjusted hazard ratios "
                    "may be biased away from 1 and their intervals unreliable; read them "
                    "as a sensitivity check, not as a definitive estimate.")
@@ -608,7 +616,8 @@ class IPTWCox:
         return pd.DataFrame([{
             "term": "surgical", "coef": self.coef, "se_robust": self.se_robust,
             "se_naive": self.se_naive, "hr": self.hr, "lower": self.lower, "upper": self.upper,
-            "p": self.p, "n": self.n, "events": self.events}])
+            "p": self.p, "n": self.n, "events": self.events}]).pipe(
+                privacy.suppress_table, ["n", "events"])
 
     def curve(self, arm: str) -> pd.DataFrame:
         """Weighted survival curve of one arm: time, surv (step function, right-continuous)."""
@@ -806,9 +815,11 @@ class LandmarkResult:
     simulated: tuple[str, ...] = ()  # inputs simulated in the bundled reconstruction
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([{k: getattr(self, k) for k in (
+        """One row; counts from 1 to min_cell - 1 read ``<N`` (:mod:`nethep.privacy`)."""
+        return privacy.suppress_table(pd.DataFrame([{k: getattr(self, k) for k in (
             "at_months", "n", "events", "n_surgical", "n_excluded", "n_reclassified",
-            "coef", "se", "hr", "lower", "upper", "p")}])
+            "coef", "se", "hr", "lower", "upper", "p")}]),
+            ["n", "events", "n_surgical", "n_excluded", "n_reclassified"])
 
     def to_results(self) -> dict[str, Any]:
         """``robustness.landmark.<at_months>``: ``{hr, lower, upper, n}``."""
@@ -850,9 +861,10 @@ def landmark(df: pd.DataFrame, at_months: float) -> LandmarkResult:
     s = cph.summary.loc["surgical"]
     n_recl = int((surg & ~(mtt <= at)).sum())
     n_excl = int((~keep).sum())
-    note = (f"Landmark {at:g} months: {len(data)} patients alive and in follow-up "
-            f"({n_excl} died or were censored by then and are excluded); {n_surg} count as "
-            f"surgical. {n_recl} surgical patient(s) operated after {at:g} months "
+    mark = privacy.mark
+    note = (f"Landmark {at:g} months: {mark(len(data))} patients alive and in follow-up "
+            f"({mark(n_excl)} died or were censored by then and are excluded); {mark(n_surg)} "
+            f"count as surgical. {mark(n_recl)} surgical patient(s) operated after {at:g} months "
             "are counted non-surgical at the landmark. Time is measured from the landmark.")
     return LandmarkResult(
         at_months=at, n=len(data), events=int(data["E"].sum()), n_surgical=n_surg,
@@ -919,6 +931,16 @@ class TimeVaryingCox:
             {"model": "time-varying (surgery from months_to_treatment)", "hr": self.hr,
              "lower": self.lower, "upper": self.upper, "p": self.p},
         ])
+
+    def sentence(self) -> str:
+        """Who switches exposure, as a sentence; small counts read ``<N``. The number of
+        intervals (patients + switchers) is withheld when the switchers are."""
+        mark = privacy.mark
+        intervals = (f"{self.n_intervals} intervals" if not privacy.is_small(self.n_switched)
+                     else "interval count withheld")
+        return (f"{mark(self.n_switched)} of {mark(self.n_patients)} patients switch from "
+                f"unoperated to operated during follow-up ({intervals}, "
+                f"{mark(self.events)} deaths).")
 
     def to_results(self) -> dict[str, Any]:
         """``robustness.time_varying``: ``{hr, lower, upper}``."""
@@ -1010,7 +1032,8 @@ class RMSTResult:
                               "p": self.p}])
         out = self.rows.assign(lower=self.rows["rmst"] - _Z * self.rows["se"],
                                upper=self.rows["rmst"] + _Z * self.rows["se"], p=np.nan)
-        return pd.concat([out, diff], ignore_index=True).assign(tau=self.tau)
+        return privacy.suppress_table(
+            pd.concat([out, diff], ignore_index=True).assign(tau=self.tau), ["n", "events"])
 
     def to_results(self) -> dict[str, Any]:
         """``robustness.rmst.<tau>``: ``{surgical, nonsurgical, diff, lower, upper}``."""
@@ -1096,6 +1119,13 @@ class PowerResult:
     def table(self) -> pd.DataFrame:
         return self.rows.copy()
 
+    def needed_sentence(self, scenario: str = "HR 0.5") -> str:
+        """Deaths and patients needed for 80% power in ``scenario``, beside this study's
+        deaths (a small number reads ``<N``)."""
+        row = self.scenario(scenario)
+        return (f"{row['events_80']} deaths ({row['n_80']} patients) would give 80% power to "
+                f"detect {scenario}; this study had {privacy.mark(self.events)}.")
+
     def to_results(self) -> dict[str, Any]:
         """``robustness.power``: ``{observed_hr, power_at_observed, n_for_80, n_for_90}``."""
         obs = self.scenario("observed HR")
@@ -1145,9 +1175,11 @@ def power(df: pd.DataFrame, hr: float | None = None, alpha: float = 0.05) -> Pow
         "proportional hazards between surgical and non-surgical patients",
         "unadjusted two-sided log-rank test at alpha = "
         f"{alpha:g} (Schoenfeld's approximation; the opposite tail ignored)",
-        f"allocation as observed: {p:.3f} surgical ({int(df['surgical'].sum())} of {n})",
+        f"allocation as observed: {p:.3f} surgical ({privacy.mark(int(df['surgical'].sum()))} "
+        f"of {privacy.mark(n)})",
         f"the proportion dying during follow-up as observed: {event_prop:.3f} "
-        f"({events} of {n}); in truth it depends on the HR, accrual and follow-up",
+        f"({privacy.mark(events)} of {privacy.mark(n)}); in truth it depends on the HR, "
+        "accrual and follow-up",
         "required events rounded up, then patients = ceil(events / proportion dying)",
         "power at the observed HR is a restatement of the observed P value (Hoenig and "
         "Heisey 2001); use it to size a future study, not to interpret this one",
@@ -1168,7 +1200,8 @@ class RobustnessSummary:
     results: dict[str, Any] = field(repr=False)
 
     def table(self) -> pd.DataFrame:
-        return self.rows.copy()
+        """One row per analysis; an n from 1 to min_cell - 1 reads ``<N``."""
+        return privacy.suppress_table(self.rows, ["n"])
 
     def to_results(self) -> dict[str, Any]:
         """The whole ``robustness`` section of results.json from the analyses given."""
@@ -1300,7 +1333,7 @@ def weight_summary(prop: Propensity) -> pd.DataFrame:
         rows.append({"arm": arm, "n": len(sub), "ps_min": ps.min(), "ps_median": np.median(ps),
                      "ps_max": ps.max(), "weight_min": w.min(), "weight_median": np.median(w),
                      "weight_max": w.max(), "weight_sum": w.sum(), "ess": _kish(w)})
-    return pd.DataFrame(rows)
+    return privacy.suppress_table(pd.DataFrame(rows), ["n"])
 
 
 def logrank_comparison(survdiff: Any, permutation: Any, exact: Any | None = None,
@@ -1433,7 +1466,7 @@ def robustness_results(
         "bootstrap": {f"survival_{BOOTSTRAP_MONTHS:g}_diff": boot.to_results()},
         **summary.to_results(),
         "propensity": weighted.propensity.to_results(),
-        "summary": summary.table(),
+        "summary": summary.rows,  # raw: results.save_fragment nulls small counts
         "choices": {
             "covariates": list(covariates),
             "n_permutations": n_permutations, "n_resamples": n_resamples, "seed": seed,

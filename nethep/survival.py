@@ -58,6 +58,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nethep import privacy
+
 ConfType = Literal["log-log", "log", "plain"]
 GROUP_ORDER = ("medical", "embolization", "surgical")
 ARM_ORDER = ("surgical", "nonsurgical")
@@ -138,11 +140,13 @@ class KaplanMeier:
         return self.quantile(0.5)
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame(
+        """One row per distinct time; counts from 1 to min_cell - 1 read ``<N``
+        (:mod:`nethep.privacy`; the arrays of the fit keep the numbers)."""
+        return privacy.suppress_table(pd.DataFrame(
             {"time": self.time, "n_risk": self.n_risk, "n_event": self.n_event,
              "n_censor": self.n_censor, "surv": self.surv, "std_err": self.std_err,
              "lower": self.lower, "upper": self.upper}
-        )
+        ), ["n_risk", "n_event", "n_censor"])
 
 
 def _approx_index(y: np.ndarray, p: float) -> int | None:
@@ -264,7 +268,8 @@ class SurvivalAtTimes:
     conf_type: ConfType
 
     def table(self) -> pd.DataFrame:
-        return self.rows.copy()
+        """The rows, with numbers at risk from 1 to min_cell - 1 shown as ``<N``."""
+        return privacy.suppress_table(self.rows, ["n_risk"])
 
     def get(self, group: str, time: float) -> pd.Series:
         hit = self.rows[(self.rows["group"] == group) & (self.rows["time"] == time)]
@@ -338,7 +343,8 @@ class MedianSurvival:
     rows: pd.DataFrame  # group, n, events, median, lower, upper
 
     def table(self) -> pd.DataFrame:
-        return self.rows.copy()
+        """The rows, with n and events from 1 to min_cell - 1 shown as ``<N``."""
+        return privacy.suppress_table(self.rows, ["n", "events"])
 
 
 def median_survival(df: pd.DataFrame, by: str = "treatment_group") -> MedianSurvival:
@@ -364,8 +370,10 @@ class LogRank:
     expected: tuple[float, ...]
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame({"group": self.groups, "observed": self.observed,
-                             "expected": self.expected})
+        """Observed (a count: suppressed below min_cell) and expected deaths per group."""
+        return privacy.suppress_table(
+            pd.DataFrame({"group": self.groups, "observed": self.observed,
+                          "expected": self.expected}), ["observed"])
 
 
 def logrank(df: pd.DataFrame, by: str = "arm") -> LogRank:
@@ -436,7 +444,7 @@ class CoxResult:
             "lower": self.lower, "upper": self.upper, "p": self.p,
             "ph_test_statistic": self.ph_statistic, "ph_test_p": self.ph_p,
             "n": self.n, "events": self.events,
-        }])
+        }]).pipe(privacy.suppress_table, ["n", "events"])
 
 
 def cox_surgical(df: pd.DataFrame) -> CoxResult:
@@ -461,3 +469,46 @@ def cox_surgical(df: pd.DataFrame) -> CoxResult:
         p=float(fit.p[0]), ph_statistic=float(zph.chisq[0]), ph_p=float(zph.p[0]),
         n=fit.n, events=fit.events,
     )
+
+
+def survival_results(
+    at: SurvivalAtTimes,
+    medians: Sequence[MedianSurvival],
+    logranks: dict[str, LogRank],
+    pairs: PairwiseLogRank,
+    cox: CoxResult,
+) -> dict:
+    """The ``survival`` section of results.json, from the objects a notebook displays.
+
+    ``at_months.<t>.<group>.{estimate,lower,upper}``, ``median.<group>``,
+    ``logrank.<name>.{statistic,p,df}`` plus ``logrank.pairwise.<a>_vs_<b>.{p,p_holm}``,
+    and ``cox.surgical_vs_nonsurgical.{hr,lower,upper,p,ph_p}``. NaN (not estimable)
+    is written as null by :func:`nethep.results.save_fragment`.
+    """
+    rows = at.rows[at.rows["group"] != "all"]
+    at_months = {
+        f"{t:g}": {r.group: {"estimate": r.surv, "lower": r.lower, "upper": r.upper}
+                   for r in sub.itertuples()}
+        for t, sub in rows.groupby("time", sort=True)
+    }
+    median = {}
+    for result in medians:
+        for r in result.rows.itertuples():
+            median.setdefault(r.group, {"estimate": r.median, "lower": r.lower,
+                                        "upper": r.upper})
+    logrank_section: dict = {
+        name: {"statistic": lr.statistic, "p": lr.p, "df": lr.df}
+        for name, lr in logranks.items()
+    }
+    logrank_section["pairwise"] = {
+        f"{r.group_a}_vs_{r.group_b}": {"p": r.p, "p_holm": r.p_holm}
+        for r in pairs.rows.itertuples()
+    }
+    return {
+        "at_months": at_months,
+        "median": median,
+        "logrank": logrank_section,
+        "cox": {"surgical_vs_nonsurgical": {"hr": cox.hr, "lower": cox.lower,
+                                            "upper": cox.upper, "p": cox.p,
+                                            "ph_p": cox.ph_p}},
+    }

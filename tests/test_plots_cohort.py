@@ -102,3 +102,58 @@ def test_figures_are_byte_identical_on_rerun(df, tmp_path):
         outputs.append({p.suffix: p.read_bytes() for p in folder.glob("patient_flow_85mm.*")})
     assert outputs[0][".svg"] == outputs[1][".svg"]
     assert outputs[0][".png"] == outputs[1][".png"]
+
+
+# --------------------------------------------------------------------------- suppression, size
+
+
+@pytest.fixture
+def min_cell_5():
+    from nethep.privacy import set_min_cell
+
+    set_min_cell(5)
+    yield 5
+    set_min_cell(0)
+
+
+def test_flow_figure_shows_small_counts_as_marked(df, min_cell_5):
+    fig = patient_flow_figure(patient_flow(df), True, width_mm=85)
+    boxes = "\n".join(t.get_text() for t in fig.axes[0].texts if t.get_gid() == "flow_box")
+    assert boxes.count("n = <5") == 3  # chemotherapy 4, ablation 4, resection + ablation 3
+    for n in ("n = 1", "n = 2", "n = 3", "n = 4"):
+        assert not any(line == n for line in boxes.splitlines()), n
+    assert "n = 48" in boxes and "n = 6" in boxes
+    assert "Small-cell suppression: counts below 5 are shown as <5." in _texts(fig)
+    plt.close(fig)
+
+
+def test_values_figure_leaves_out_points_of_small_groups(df, min_cell_5):
+    small = df[(df["treatment_group"] != "medical") | (df["patient_id"].isin(["NET001",
+                                                                              "NET002"]))]
+    fig = values_by_group_figure(values_by_group(small, "age_years"), False)
+    ax = fig.axes[0]
+    assert {c.get_gid() for c in ax.collections} == {"points:embolization", "points:surgical"}
+    assert [t.get_text() for t in ax.get_xticklabels()][0] == "Medical\n(n = <5)"
+    assert ("Points omitted for groups with fewer than 5 patients (small-cell suppression): "
+            "Medical.") in _texts(fig)
+    plt.close(fig)
+
+
+def test_values_figure_draws_boxes_only_for_a_large_group():
+    import numpy as np
+
+    from nethep.describe import GroupedValues
+
+    rng = np.random.default_rng(1)
+    values = {"medical": tuple(rng.normal(60, 10, 2500)), "embolization": (50.0, 51.0, 70.0),
+              "surgical": ()}
+    grouped = GroupedValues("age_years", "Age, years", values,
+                            {"medical": 0, "embolization": 0, "surgical": 0})
+    fig = values_by_group_figure(grouped, False)
+    ax = fig.axes[0]
+    assert {c.get_gid() for c in ax.collections} == {"points:embolization"}
+    assert len(ax.patches) == 2  # a box for each group with values
+    assert ("Points omitted for groups with n > 2,000 patients (boxes only): Medical."
+            in _texts(fig))
+    assert not any("suppression" in t for t in _texts(fig))
+    plt.close(fig)

@@ -100,7 +100,10 @@ def _drawn_texts(fig) -> list[tuple[Text, object]]:
 @pytest.mark.parametrize("name", NAMES)
 def test_print_layout(makers, name, width_mm):
     make, args = makers[name]
-    fig = make(*args, width_mm=width_mm)
+    _check_print_layout(make(*args, width_mm=width_mm), width_mm)
+
+
+def _check_print_layout(fig, width_mm: float) -> None:
     assert fig.get_figwidth() == pytest.approx(width_mm / MM_PER_INCH, rel=1e-12)
     texts = _drawn_texts(fig)
     assert texts
@@ -219,3 +222,51 @@ def test_export_writes_both_widths_byte_identical(makers, tmp_path):
 
     with Image.open(tmp_path / "a" / "figures" / "iptw_km_85mm.png") as img:
         assert abs(img.size[0] - 85 / MM_PER_INCH * 300) < 1
+
+
+# --------------------------------------------------------------------------- suppression
+
+
+@pytest.fixture
+def min_cell_5():
+    from nethep.privacy import set_min_cell
+
+    set_min_cell(5)
+    yield 5
+    set_min_cell(0)
+
+
+@pytest.mark.parametrize("width_mm", JOURNAL_WIDTHS_MM)
+def test_overlap_draws_boxes_when_a_bin_is_a_small_cell(iptw, min_cell_5, width_mm):
+    prop = iptw.propensity
+    fig = propensity_overlap_figure(prop, True, width_mm=width_mm)
+    _check_print_layout(fig, width_mm)
+    hist = fig.axes[0]
+    assert not [p for p in hist.patches if (p.get_gid() or "").startswith("ps:")]
+    boxes = {p.get_gid(): p for p in hist.patches if (p.get_gid() or "").startswith("ps_box")}
+    assert set(boxes) == {"ps_box:surgical", "ps_box:nonsurgical"}
+    assert hist.get_ylabel() == ""
+    # whiskers reach the smallest and largest score of each arm
+    for arm, mask in (("surgical", prop.scores["surgical"]),
+                      ("nonsurgical", ~prop.scores["surgical"])):
+        scores = prop.scores.loc[mask, "ps"]
+        ends = [x for line in hist.get_lines() if line.get_gid() == f"ps_whisker:{arm}"
+                for x in line.get_xdata()]
+        assert min(ends) == pytest.approx(scores.min())
+        assert max(ends) == pytest.approx(scores.max())
+    text = " ".join(t.get_text().replace("\n", " ") for t in fig.texts)
+    assert "instead of a histogram: some bins hold fewer than 5 patients" in text
+    assert "Small-cell suppression: counts below 5 are shown as <5." in text
+
+
+def test_iptw_km_legend_and_note_under_suppression(df, min_cell_5):
+    small = df[df["arm"] == "nonsurgical"].index.union(
+        df.index[df["arm"] == "surgical"][:4])
+    sub = df.loc[small].reset_index(drop=True)
+    sub.attrs = dict(df.attrs)
+    weighted = rb.iptw_cox(sub)
+    fig = iptw_km_figure(weighted, True, fit_by(sub, "arm"), width_mm=180)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["Surgical (n = <5)", "Non-surgical (n = 35)", "Unweighted"]
+    assert "counts below 5 are shown as <5" in " ".join(
+        t.get_text().replace("\n", " ") for t in fig.texts)

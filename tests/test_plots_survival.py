@@ -205,3 +205,84 @@ def test_export_writes_three_formats_at_both_widths_with_identical_bytes(cohort,
     assert (tmp_path / "a" / "figures" / "km_85mm.pdf").read_bytes().startswith(b"%PDF")
 
 
+
+
+# --------------------------------------------------------------------------- suppression, size
+
+
+@pytest.fixture
+def min_cell_5():
+    from nethep.privacy import set_min_cell
+
+    set_min_cell(5)
+    yield 5
+    set_min_cell(0)
+
+
+def test_at_risk_rows_and_legend_show_small_counts_as_marked(cohort, min_cell_5):
+    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
+    rows = at_risk_table(fig)
+    assert rows["surgical"] == [13, 9, 7, 5, "<5", 0, 0]
+    for group, numbers in rows.items():
+        assert not [n for n in numbers if isinstance(n, int) and 0 < n < 5], group
+    assert "Small-cell suppression: counts below 5 are shown as <5." in _all_text(fig)
+    small = cohort[(cohort["treatment_group"] != "medical")
+                   | cohort["patient_id"].isin(["NET001", "NET009", "NET015"])]
+    fig = km_figure(fit_by(small, "treatment_group"), "Overall survival", False)
+    legend = [t.get_text() for t in _main_axes(fig).get_legend().get_texts()]
+    assert legend == ["Medical (n = <5)", "Embolization (n = 18)", "Surgical (n = 13)"]
+    assert at_risk_table(fig)["medical"] == ["<5"] * 6 + [0]
+
+
+def test_at_risk_rows_unchanged_without_suppression(cohort):
+    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
+    assert all(isinstance(n, int) for row in at_risk_table(fig).values() for n in row)
+    assert "suppression" not in _all_text(fig)
+
+
+def test_palliation_ticks_show_small_counts_as_marked(cohort, min_cell_5):
+    fig = palliation_figure(palliation(cohort), reconstructed=True)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == ["Medical\n5 of 10", "Embolization\n7 of 11", "Surgical\n8 of 9"]
+    df = cohort.copy()
+    df.loc[df.index[(df["treatment_group"] == "surgical") & (df["symptomatic"] == 1)][:6],
+           ["symptomatic", "palliated"]] = [0, pd.NA]
+    labels = [t.get_text() for t in palliation_figure(palliation(df), True).axes[0]
+              .get_xticklabels()]
+    assert labels[2] == "Surgical\n<5 of <5"
+
+
+def _registry(n: int, seed: int = 2006) -> dict:
+    """Two groups of n / 2 patients, mostly censored, times in tenths of a month."""
+    rng = np.random.default_rng(seed)
+    fits = {}
+    for group, scale in (("surgical", 90.0), ("nonsurgical", 40.0)):
+        t = np.round(rng.exponential(scale, n // 2), 1) + 0.1
+        censor = np.round(rng.uniform(0, 72, n // 2), 1) + 0.1
+        fits[group] = kaplan_meier(np.minimum(t, censor), (t <= censor).astype(int))
+    return fits
+
+
+def test_km_figure_on_20000_patients_draws_no_censoring_marks():
+    fits = _registry(20_000)
+    assert all(int(f.n_censor.sum()) > 2000 for f in fits.values())
+    fig = km_figure(fits, "Registry", False)
+    ax = _main_axes(fig)
+    assert not [line for line in ax.get_lines() if line.get_marker() == "|"]
+    assert len([line for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]) == 2
+    text = _all_text(fig)
+    assert ("Censoring marks omitted for n > 2,000 censored patients per group "
+            "(every group).") in text
+    assert "Tick marks: censored times" not in text
+    assert at_risk_table(fig)["surgical"][0] == 10_000
+
+
+def test_km_figure_omits_marks_only_for_the_large_group(cohort):
+    fits = {**_registry(20_000), "all": fit_by(cohort, "arm")["surgical"]}
+    fig = km_figure(fits, "Registry beside a small cohort", False)
+    marks = [line for line in _main_axes(fig).get_lines() if line.get_marker() == "|"]
+    assert len(marks) == 1
+    np.testing.assert_allclose(marks[0].get_xdata(), fits["all"].time[fits["all"].n_censor > 0])
+    text = _all_text(fig)
+    assert "Tick marks: censored times." in text
+    assert "omitted for n > 2,000 censored patients per group (Surgical, Non-surgical)" in text

@@ -1,0 +1,432 @@
+"""Small-cell suppression (``--min-cell``) across every result that shows counts.
+
+A cohort with a small group: the bundled cohort with only 3 medical patients (one
+of them symptomatic and palliated, one under observation, all three dead). With
+``set_min_cell(5)`` every table, sentence and results fragment that shows a count
+from 1 to 4 shows ``<5`` (or null in ``results.json``) instead; with 0 nothing
+changes. One end-to-end run (``run_all`` on that cohort as a CSV) checks the
+executed notebooks, ``results.json``, ``methods.md`` and ``index.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import nbformat  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from nethep import privacy  # noqa: E402
+from nethep import robustness as rb  # noqa: E402
+from nethep.cohort import DATA_DIR, load_cohort  # noqa: E402
+from nethep.describe import (  # noqa: E402
+    followup_sentence,
+    patient_flow,
+    table_one,
+    values_by_group,
+)
+from nethep.display import banner  # noqa: E402
+from nethep.palliation import palliation  # noqa: E402
+from nethep.privacy import set_min_cell  # noqa: E402
+from nethep.published import paper_vs_ours  # noqa: E402
+from nethep.report import methods_text  # noqa: E402
+from nethep.results import save_fragment  # noqa: E402
+from nethep.survival import (  # noqa: E402
+    cox_surgical,
+    fit_by,
+    followup,
+    logrank,
+    median_survival,
+    survival_at,
+)
+
+#: The medical patients kept: octreotide (symptomatic, palliated, died), observation
+#: (symptomatic, palliated, died) and chemotherapy (not symptomatic, died at 71.3 months).
+KEEP_MEDICAL = ("NET001", "NET009", "NET015")
+SMALL = re.compile(r"^[1-4]$")
+
+
+@pytest.fixture(autouse=True)
+def _no_suppression_left_behind():
+    set_min_cell(0)
+    yield
+    set_min_cell(0)
+
+
+@pytest.fixture(scope="module")
+def small() -> pd.DataFrame:
+    df = load_cohort()
+    keep = (df["treatment_group"] != "medical") | df["patient_id"].isin(KEEP_MEDICAL)
+    out = df[keep].reset_index(drop=True)
+    out.attrs = dict(df.attrs)
+    assert (out["treatment_group"] == "medical").sum() == 3
+    return out
+
+
+def _shown_small(values: pd.Series) -> list[Any]:
+    """Values of a displayed count column that reveal a count from 1 to 4."""
+    return [v for v in values
+            if not isinstance(v, str) and not pd.isna(v) and 0 < float(v) < 5]
+
+
+def _check_counts(raw: pd.DataFrame, shown: pd.DataFrame, columns: list[str],
+                  linked: str | None = None) -> None:
+    """Every small count of ``raw`` reads "<5" in ``shown``; no other value changes,
+    except ``linked`` (a percentage of the count), hidden where the count is."""
+    assert list(shown.columns) == list(raw.columns)
+    if linked is not None:
+        small = raw[columns[0]].map(lambda v: 0 < v < 5)
+        assert shown.loc[small, linked].isna().all()
+        pd.testing.assert_series_equal(shown.loc[~small, linked], raw.loc[~small, linked])
+        raw, shown = raw.drop(columns=linked), shown.drop(columns=linked)
+    hits = 0
+    for col in columns:
+        assert not _shown_small(shown[col]), (col, shown[col].tolist())
+        for before, after in zip(raw[col], shown[col], strict=True):
+            if not pd.isna(before) and 0 < float(before) < 5:
+                assert after == "<5"
+                hits += 1
+            elif pd.isna(before):
+                assert pd.isna(after)
+            else:
+                assert after == before
+    assert hits, f"no small count in {columns}: the test cohort should have some"
+    others = [c for c in raw.columns if c not in columns]
+    pd.testing.assert_frame_equal(shown[others], raw[others])
+
+
+def _tables(df: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, list[str]]]:
+    """Every result table that shows counts, with its count columns."""
+    lm3 = rb.landmark(df, 3)
+    return {
+        "flow": (patient_flow(df).table(), ["n"]),
+        "values": (values_by_group(df, "age_years").table(), ["n", "missing"]),
+        "survival_at": (survival_at(df).table(), ["n_risk"]),
+        "median": (median_survival(df, "treatment_group").table(), ["n", "events"]),
+        "logrank": (logrank(df, "treatment_group").table(), ["observed"]),
+        "km": (fit_by(df, "treatment_group")["medical"].table(),
+               ["n_risk", "n_event", "n_censor"]),
+        "palliation": (palliation(df).table(),
+                       ["n_patients", "n_symptomatic", "n_palliated"]),
+        "contingency": (palliation(df).contingency(), ["medical", "embolization", "surgical"]),
+        "landmark": (lm3.table(), ["n", "events", "n_surgical", "n_excluded",
+                                   "n_reclassified"]),
+        "rmst": (rb.rmst(df, 36).table(), ["n", "events"]),  # 2 surgical deaths
+    }
+
+
+def test_every_table_with_counts_shows_small_counts_as_marked(small):
+    raw = _tables(small)
+    set_min_cell(5)
+    shown = _tables(small)
+    for name, (table, columns) in raw.items():
+        _check_counts(table, shown[name][0], columns,
+                      linked="percent_of_parent" if name == "flow" else None)
+
+
+def test_with_zero_or_one_nothing_changes(small):
+    raw = _tables(small)
+    for threshold in (0, 1):
+        set_min_cell(threshold)
+        for name, (table, _) in _tables(small).items():
+            pd.testing.assert_frame_equal(table, raw[name][0], check_exact=True, obj=name)
+
+
+def test_table_one_marks_small_counts_headings_and_percentages(small):
+    t1 = table_one(small)
+    plain = t1.table()
+    assert plain.equals(t1.rows)
+    set_min_cell(5)
+    shown = t1.table()
+    groups = ["Medical (n = <5)", "Embolization (n = 18)", "Surgical (n = 13)",
+              "Overall (n = 34)"]
+    assert list(shown.columns[2:6]) == groups
+    for col in [*groups, "missing"]:
+        for cell in shown[col]:
+            # "n (%)" with n from 1 to 4, or a bare excluded / missing count from 1 to 4
+            assert not re.match(r"^[1-4]( \(|$)", cell), (col, cell)
+    med = shown["Medical (n = <5)"]
+    assert (med == "<5").sum() >= 5
+    assert "0 (0.0%)" in set(med)  # zero is kept
+    excluded = shown[shown["level"].str.startswith("(excluded")].iloc[0]
+    assert excluded["Medical (n = <5)"] == "<5" and excluded["Embolization (n = 18)"] == "0"
+    # the same shape, and the rows without counts are untouched
+    text_rows = plain["level"] == "median [Q1, Q3]"
+    pd.testing.assert_frame_equal(shown[text_rows].set_axis(plain.columns, axis=1),
+                                  plain[text_rows])
+    stats = t1.stats().set_index("variable")
+    assert stats.loc["months_to_treatment", "n_excluded"] == "<5"
+    assert stats.loc["sex", "n_missing"] == 0
+
+
+def test_sentences_state_no_small_count(small):
+    flow, fu, pal = patient_flow(small), followup(small), palliation(small)
+    adjusted, tv, pw = rb.cox_adjusted(small), rb.time_varying_cox(small), rb.power(small)
+    plain = [flow.sentence(), followup_sentence(fu), pal.summary(), adjusted.epv_sentence(),
+             tv.sentence(), pw.needed_sentence(), rb.landmark(small, 3).note]
+    assert "medical 3," in plain[0] and "medical 2/2" in plain[2]
+    set_min_cell(5)
+    assert "medical <5, embolization 18" in flow.sentence()
+    assert "medical <5/<5 (100%" in pal.summary()
+    assert "n = 34." in followup_sentence(fu)
+    note = rb.landmark(small, 3).note
+    raw_excluded = rb.landmark(small, 3).n_excluded
+    assert 0 < raw_excluded < 5 and "(<5 died or were censored" in note
+    # sentences whose counts are all >= 5 do not change
+    assert adjusted.epv_sentence() == plain[3]
+    assert tv.sentence() == plain[4] and pw.needed_sentence() == plain[5]
+
+
+@pytest.fixture(scope="module")
+def few_deaths() -> pd.DataFrame:
+    """The bundled cohort with 4 deaths left (1 surgical, 3 non-surgical): 28 patients."""
+    df = load_cohort()
+    dead = df["died"] == 1
+    keep = (df.index[dead & (df["arm"] == "surgical")][:1].tolist()
+            + df.index[dead & (df["arm"] == "nonsurgical")][:3].tolist())
+    few = df.drop(df.index[dead].difference(keep)).reset_index(drop=True)
+    few.attrs = dict(df.attrs)
+    return few
+
+
+def test_power_sentence_and_assumptions_hide_few_deaths(few_deaths):
+    set_min_cell(5)  # first: the assumptions are written when the result is made
+    pw = rb.power(few_deaths)
+    assert pw.needed_sentence().endswith("this study had <5.")
+    assert any("(<5 of 28)" in a for a in pw.assumptions)
+
+
+def test_cox_and_median_tables_hide_few_events(small, few_deaths):
+    raw = cox_surgical(few_deaths).table()
+    medians = median_survival(small, "arm").table()
+    assert raw["events"].iloc[0] == 4
+    set_min_cell(5)
+    cox = cox_surgical(few_deaths).table()
+    assert cox["events"].iloc[0] == "<5" and cox["n"].iloc[0] == 28
+    pd.testing.assert_frame_equal(cox.drop(columns="events"), raw.drop(columns="events"))
+    # 2 deaths in the surgical group
+    assert medians.set_index("group").loc["surgical", "events"] == 2
+    assert median_survival(small, "arm").table().set_index("group").loc[
+        "surgical", "events"] == "<5"
+
+
+def test_weight_summary_and_summary_tables(small):
+    df = small.copy()
+    df.loc[df.index[df["arm"] == "surgical"][:9], ["arm", "surgical"]] = ["nonsurgical", False]
+    df.attrs = dict(small.attrs)
+    assert int(df["surgical"].sum()) == 4
+    prop = rb.propensity(df)
+    summary = rb.RobustnessSummary(rows=pd.DataFrame({"analysis": ["a", "b"], "n": [3, 30]}),
+                                   results={})
+    set_min_cell(5)
+    ws = rb.weight_summary(prop).set_index("arm")
+    assert ws.loc["surgical", "n"] == "<5" and ws.loc["nonsurgical", "n"] == 30
+    assert summary.table()["n"].tolist() == ["<5", 30]
+    assert summary.rows["n"].tolist() == [3, 30]  # results.json gets the raw rows, nulled
+
+
+def test_paper_vs_ours_marks_small_counts_and_withholds_revealing_matches(small):
+    comparison = paper_vs_ours(small)
+    set_min_cell(5)
+    table = comparison.table().set_index("key")
+    assert table.loc["n_by_group.medical", "ours_text"] == "<5"
+    assert table.loc["n_by_group.medical", "matches"] == False  # noqa: E712 (17 published)
+    # published 4 and ours below 5: whether they match would reveal ours
+    assert table.loc["n_by_treatment.chemotherapy", "matches"] is None
+    assert table.loc["n_by_group.surgical", "ours_text"] == "13"
+    records = {r["key"]: r for r in comparison.records()}
+    assert records["n_by_treatment.ablation"]["ours"] == "<5"
+    assert records["n_by_treatment.ablation"]["matches"] is None
+    assert "are not compared (small-cell suppression" in comparison.sentence()
+    assert comparison.n_compared == len(table) - 3
+
+
+def test_results_fragments_null_small_counts(small, tmp_path):
+    set_min_cell(5)
+    flow = save_fragment("cohort", patient_flow(small).to_results(), tmp_path)
+    pal = save_fragment("palliation", palliation(small).to_dict(), tmp_path)
+    t1 = save_fragment("treatment_groups", table_one(small).to_results(), tmp_path)
+    data = {p.stem: json.loads(p.read_text()) for p in (flow, pal, t1)}
+    assert data["cohort"]["n_by_group"] == {"medical": None, "embolization": 18,
+                                            "surgical": 13}
+    assert data["cohort"]["n_by_treatment"]["resection"] == 6
+    assert "n_by_group.medical" in data["cohort"]["suppressed"]["keys"]
+    assert data["palliation"]["n_symptomatic"]["medical"] is None
+    assert data["palliation"]["rate"]["medical"] == 1.0  # rates are kept (primary only)
+    assert data["treatment_groups"]["n_by_group"]["medical"] is None
+    set_min_cell(0)
+    plain = json.loads(save_fragment("cohort", patient_flow(small).to_results(),
+                                     tmp_path).read_text())
+    assert plain["n_by_group"]["medical"] == 3 and "suppressed" not in plain
+
+
+def test_lists_in_results_are_searched():
+    values = {"sizes": [3, 31], "summary": [{"analysis": "a", "n": 4}, {"n": 40}],
+              "groups": ["x", "y"], "n_permutations": 3}
+    out, suppressed = privacy.suppress_values(values, 5)
+    assert out == {"sizes": [None, 31], "summary": [{"analysis": "a", "n": None}, {"n": 40}],
+                   "groups": ["x", "y"], "n_permutations": 3}
+    assert suppressed == ["sizes[0]", "summary[0].n"]
+
+
+def test_banner_says_when_suppression_is_on(small):
+    plain = banner(small).data
+    assert "suppression" not in plain
+    user = small.copy()
+    user.attrs = {"source": "mine.csv", "reconstructed": False}
+    set_min_cell(5)
+    for df in (small, user):
+        text = banner(df).data
+        assert "Small-cell suppression is on" in text
+        assert "counts below 5 are shown as <5" in text
+    assert banner(small).data.startswith(plain)
+
+
+def test_methods_text_reads_suppressed_counts_as_marked():
+    results = {"cohort": {"n_patients": 34, "n_by_group": {"medical": None,
+                                                          "embolization": 18, "surgical": 13},
+                          "suppressed": {"min_cell": 5, "keys": ["n_by_group.medical"]}}}
+    assert "34 patients (medical <5, embolization 18, surgical 13)" in methods_text(results)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def _html_tables(cell: Any) -> list[list[dict[str, str]]]:
+    """The DataFrames a cell displayed (text/html), as lists of {column: text} rows."""
+    from bs4 import BeautifulSoup
+
+    tables = []
+    for output in cell.get("outputs", []):
+        html = output.get("data", {}).get("text/html")
+        if not html:
+            continue
+        for table in BeautifulSoup(html, "html.parser").find_all("table"):
+            head = table.find("thead").find_all("tr")
+            columns = [th.get_text(strip=True) for th in head[0].find_all("th")]
+            rows = []
+            for tr in table.find("tbody").find_all("tr"):
+                cells = [c.get_text(strip=True) for c in tr.find_all(["th", "td"])]
+                rows.append(dict(zip(columns[-len(cells):], cells, strict=True)))
+            tables.append(rows)
+    return tables
+
+
+def _cell(nb: Any, snippet: str) -> Any:
+    hits = [c for c in nb.cells if c.cell_type == "code" and snippet in c.source]
+    assert len(hits) == 1, snippet
+    return hits[0]
+
+
+def _stream(cell: Any) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream")
+
+
+@pytest.fixture(scope="module")
+def run(small, tmp_path_factory):
+    from nethep.run import run_all
+
+    folder = tmp_path_factory.mktemp("small_cohort")
+    data = folder / "data" / "small.csv"
+    data.parent.mkdir()
+    raw = pd.read_csv(DATA_DIR / "cohort.csv", dtype=str, keep_default_na=False)
+    raw[raw["patient_id"].isin(small["patient_id"])].to_csv(data, index=False)
+    report = run_all(output_dir=folder / "out", data_path=data, min_cell=5, progress=False)
+    notebooks = {p.stem[:2]: nbformat.read(str(p), as_version=4) for p in report.executed}
+    return report, notebooks
+
+
+def _leaves(obj: Any, path: str = "", counting: bool = False):
+    """(path, value, is a count) for every leaf of a results dict."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key == "suppressed" and not path:
+                continue
+            yield from _leaves(value, f"{path}.{key}" if path else key,
+                               counting or privacy.is_count_key(key))
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            yield from _leaves(item, f"{path}[{i}]", counting)
+    else:
+        yield path, obj, counting
+
+
+def test_end_to_end_results_json_nulls_and_lists_every_small_count(run):
+    report, _ = run
+    results = json.loads(report.results_path.read_text())
+    for section, values in results.items():
+        listed = set(values.get("suppressed", {}).get("keys", []))
+        assert values.get("suppressed", {}).get("min_cell", 5) == 5
+        for path, value, counting in _leaves(values):
+            if counting and isinstance(value, int | float) and not isinstance(value, bool):
+                assert not 0 < value < 5, f"{section}.{path} = {value}"
+            if path in listed:
+                assert value is None, f"{section}.{path} is listed but not null"
+    expected = {"cohort": ["n_by_group.medical", "n_by_treatment.octreotide",
+                           "n_by_treatment.observation", "n_by_treatment.chemotherapy"],
+                "treatment_groups": ["n_by_group.medical"],
+                "palliation": ["n_symptomatic.medical", "n_palliated.medical"],
+                "robustness": ["permutation_logrank.three_groups.sizes[1]"]}
+    for section, keys in expected.items():
+        assert set(keys) <= set(results[section]["suppressed"]["keys"]), section
+    assert results["cohort"]["n_by_group"]["embolization"] == 18
+    rows = {r["key"]: r for r in results["comparison"]["paper_vs_ours"]}
+    assert rows["n_by_group.medical"]["ours"] == "<5"
+    assert rows["n_by_treatment.resection_ablation"]["matches"] is None
+    methods = (report.output_dir / "methods.md").read_text()
+    assert "(medical <5, embolization 18, surgical 13)" in methods
+    index = report.index_path.read_text()
+    assert "&lt;5" in index
+
+
+def test_end_to_end_notebooks_show_no_small_count(run):
+    report, nbs = run
+    for key, nb in nbs.items():
+        text = _cell(nb, "banner(df)").outputs[0]["data"]["text/markdown"]
+        assert "Small-cell suppression is on" in text, key
+        assert "counts below 5 are shown as <5" in text, key
+
+    (flow,) = _html_tables(_cell(nbs["01"], "rounded(flow.table(), 1)"))
+    by_level = {(r["step"], r["level"]): r for r in flow}
+    for level in ("octreotide", "observation", "chemotherapy", "ablation",
+                  "resection_ablation"):
+        assert by_level[("treatment", level)]["n"] == "<5", level
+    assert by_level[("treatment_group", "medical")]["n"] == "<5"
+    assert by_level[("treatment_group", "medical")]["percent_of_parent"] == "NaN"
+    assert by_level[("treatment_group", "embolization")]["n"] == "18"
+    assert "by treatment group medical <5, embolization 18" in _stream(
+        _cell(nbs["01"], "print(flow.sentence())"))
+
+    (t1,) = _html_tables(_cell(nbs["02"], "t1 = table_one(df)"))
+    assert "Medical (n = <5)" in t1[0]
+    for row in t1:
+        for col in ("Medical (n = <5)", "Embolization (n = 18)", "Surgical (n = 13)",
+                    "Overall (n = 34)", "missing"):
+            assert not re.match(r"^[1-4]( \(|$)", row[col]), (row["level"], col, row[col])
+
+    (at,) = _html_tables(_cell(nbs["03"], "at = survival_at("))
+    assert {r["n_risk"] for r in at if r["group"] == "medical"} == {"<5"}
+    medians = _html_tables(_cell(nbs["03"], "medians = median_survival("))
+    medical = next(r for r in medians[0] if r["group"] == "medical")
+    assert medical["n"] == "<5" and medical["events"] == "<5"
+    lr = _html_tables(_cell(nbs["03"], "lr_arm = logrank("))
+    assert next(r for r in lr[1] if r["group"] == "medical")["observed"] == "<5"
+    assert next(r for r in lr[1] if r["group"] == "embolization")["observed"] == "11"
+
+    (pal,) = _html_tables(_cell(nbs["04"], "result = palliation(df)"))
+    medical = next(r for r in pal if r["group"] == "medical")
+    assert [medical[c] for c in ("n_patients", "n_symptomatic", "n_palliated")] == ["<5"] * 3
+    (cont,) = _html_tables(_cell(nbs["04"], "result.contingency()"))
+    assert next(r for r in cont if "yes" in r.values())["medical"] == "<5"
+    assert "medical <5/<5" in _stream(_cell(nbs["04"], "print(result.summary())"))
+
+    svg = (report.output_dir / "figures" / "km_by_treatment_group_180mm.svg").read_text()
+    assert "Number at risk" in svg and "&lt;5" in svg
+    assert "Medical (n = &lt;5)" in svg
