@@ -1,0 +1,409 @@
+"""Every number in a real results.json is verified against R or says why not.
+
+Runs every notebook once on the bundled cohort (``nethep.run.run_all``), flattens the
+written ``results.json`` and sorts each numeric leaf (numbers and nulls) into one of:
+
+- ``R``: compared here, end to end, with the value R wrote to a reference JSON under
+  ``tests/reference/`` (relative 1e-6, absolute 1e-9 near zero; a Monte Carlo P within
+  4 Monte Carlo standard errors of coin's own Monte Carlo P). The function that made
+  the number is also tested against the same reference in the test file named.
+- ``same``: a restatement of another key (the robustness summary table), which must
+  hold exactly the same value.
+- ``count``: a tally of patients, events or resamples (exact integers, no R needed).
+- ``choice``: an analysis setting echoed into the file (seed, tau, alpha...).
+- ``unverified``: computed by nethep, not checked against R, with the reason (the same
+  list as docs/verification.md, "Not verified against R").
+
+A key that matches no rule fails the test: a new number in results.json needs an R
+reference or a stated reason before it ships.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nethep.run import run_all
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_DIR = ROOT / "tests" / "reference"
+VERIFICATION_DOC = ROOT / "docs" / "verification.md"
+RTOL = 1e-6
+ATOL = 1e-9
+MC_SES = 4.0
+
+
+@cache
+def ref(name: str) -> dict:
+    return json.loads((REFERENCE_DIR / name).read_text(encoding="utf-8"))
+
+
+def leaves(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten dicts (``a.b``) and lists (``a[0]``) down to scalar leaves."""
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.update(leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out.update(leaves(v, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = obj
+    return out
+
+
+def is_numeric_leaf(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+# --------------------------------------------------------------------------- R look-ups
+# Each returns (R value, reference file, test file that checks the producing function).
+
+SURV = "survival_reference.json"
+TESTS = "tests.json"
+ROBUST = "robustness.json"
+COIN = "coin.json"
+
+
+def km_at(m: re.Match) -> tuple[Any, str, str]:
+    """survival.at_months.<t>.<group>.<estimate|lower|upper>: summary(survfit, times)."""
+    t, group, what = float(m["t"]), m["group"], m["what"]
+    grouping = "arm" if group in ("surgical", "nonsurgical") else "group"
+    block = ref(SURV)["datasets"]["cohort"]["km_by"][grouping][group]["log-log"]["summary"]
+    column = {"estimate": "surv", "lower": "lower", "upper": "upper"}[what]
+    if t not in block["time"]:
+        # Deliberate difference: beyond the last follow-up R (extend = FALSE) omits the
+        # row; nethep reports "not estimable" (null).
+        return None, SURV, "tests/test_reference_survival.py"
+    return (block[column][block["time"].index(t)], SURV, "tests/test_reference_survival.py")
+
+
+def km_median(m: re.Match) -> tuple[Any, str, str]:
+    group, what = m["group"], m["what"]
+    grouping = "arm" if group in ("surgical", "nonsurgical") else "group"
+    q = ref(SURV)["datasets"]["cohort"]["km_by"][grouping][group]["log-log"]["quantile"]
+    column = {"estimate": "quantile", "lower": "lower", "upper": "upper"}[what]
+    return q[column][q["probs"].index(0.5)], SURV, "tests/test_reference_survival.py"
+
+
+def reverse_km(m: re.Match) -> tuple[Any, str, str]:
+    r = ref(SURV)["datasets"]["cohort"]["reverse_km"]
+    p = {"median": 0.5, "q1": 0.25, "q3": 0.75}[m["what"]]
+    return r["quantile"][r["probs"].index(p)], SURV, "tests/test_reference_survival.py"
+
+
+def cox_naive(m: re.Match) -> tuple[Any, str, str]:
+    c = ref(SURV)["datasets"]["cohort"]["coxph"]
+    value = c["zph"]["p"] if m["what"] == "ph_p" else c[m["what"]]
+    return value, SURV, "tests/test_reference_survival.py"
+
+
+def logrank_global(m: re.Match) -> tuple[Any, str, str]:
+    by = {"surgical_vs_nonsurgical": "arm", "three_groups": "treatment_group"}[m["which"]]
+    key = {"statistic": "chisq", "p": "p", "df": "df"}[m["what"]]
+    return ref(TESTS)["logrank"][by][key], TESTS, "tests/test_reference_tests.py"
+
+
+def logrank_pair(m: re.Match) -> tuple[Any, str, str]:
+    for p in ref(TESTS)["pairwise_logrank"]["pairs"]:
+        if f"{p['group_a']}_vs_{p['group_b']}" == m["pair"]:
+            return p[m["what"]], TESTS, "tests/test_reference_tests.py"
+    raise KeyError(m["pair"])
+
+
+def table_one_p(m: re.Match) -> tuple[Any, str, str]:
+    t1 = ref(TESTS)["table_one"]
+    var, test = m["var"], m["test"]
+    if test == "kruskal":
+        block = next(c for c in t1["continuous"] if c["variable"] == var)
+        return block["p"], TESTS, "tests/test_reference_tests.py"
+    block = next(c for c in t1["categorical"] if c["variable"] == var)
+    return (block["fisher_p"] if test == "exact" else block["chi2_p"], TESTS,
+            "tests/test_reference_tests.py")
+
+
+def liver_median(m: re.Match) -> tuple[Any, str, str]:
+    block = next(c for c in ref(TESTS)["table_one"]["continuous"]
+                 if c["variable"] == "liver_involvement_pct")
+    return block["median"][m["group"]], TESTS, "tests/test_reference_tests.py"
+
+
+def liver_kruskal(m: re.Match) -> tuple[Any, str, str]:
+    block = next(c for c in ref(TESTS)["table_one"]["continuous"]
+                 if c["variable"] == "liver_involvement_pct")
+    return block["p"], TESTS, "tests/test_reference_tests.py"
+
+
+def palliation_value(m: re.Match) -> tuple[Any, str, str]:
+    p = ref(TESTS)["palliation"]
+    what = m["what"]
+    if what in ("n_symptomatic", "n_palliated", "rate"):
+        return p["rate"][m["group"]][what], TESTS, "tests/test_reference_tests.py"
+    if what == "rate_ci":
+        return p["rate"][m["group"]][m["limit"]], TESTS, "tests/test_reference_tests.py"
+    key = {"exact_p": "fisher_p", "chi2_p": "chi2_p", "chi2_statistic": "chi2_statistic",
+           "chi2_df": "chi2_df", "n_expected_below_5": "n_expected_below_5"}[what]
+    return p[key], TESTS, "tests/test_reference_tests.py"
+
+
+def followup_simple(m: re.Match) -> tuple[Any, str, str]:
+    return ref(TESTS)["followup"][m["what"]], TESTS, "tests/test_reference_tests.py"
+
+
+def robust_cox(m: re.Match) -> tuple[Any, str, str]:
+    r = ref(ROBUST)
+    which, what = m["which"], m["what"]
+    block = {"cox_adjusted.surgical": r["adjusted"]["terms"][0], "iptw": r["iptw"],
+             "iptw_truncated": r["iptw_truncated"], "time_varying": r["time_varying"]}[which]
+    return block[what], ROBUST, "tests/test_robustness.py"
+
+
+def landmark(m: re.Match) -> tuple[Any, str, str]:
+    at = float(m["at"])
+    if at == ref(TESTS)["landmark_12"]["at_months"]:
+        return ref(TESTS)["landmark_12"][m["what"]], TESTS, "tests/test_reference_tests.py"
+    block = next(b for b in ref(ROBUST)["landmark"] if float(b["at_months"]) == at)
+    return block[m["what"]], ROBUST, "tests/test_robustness.py"
+
+
+def rmst(m: re.Match) -> tuple[Any, str, str]:
+    block = next(b for b in ref(TESTS)["rmst_difference"] if float(b["tau"]) == float(m["tau"]))
+    return block[m["what"]], TESTS, "tests/test_reference_tests.py"
+
+
+def propensity(m: re.Match) -> tuple[Any, str, str]:
+    p = ref(ROBUST)["propensity"]
+    if m["what"] == "ess":
+        return p["ess"][m["term"]], ROBUST, "tests/test_robustness.py"
+    row = next(b for b in p["balance"] if b["term"] == m["term"])
+    return row[m["what"]], ROBUST, "tests/test_robustness.py"
+
+
+def coin_block(which: str) -> dict:
+    return ref(COIN)["cohort_arm" if which == "surgical_vs_nonsurgical"
+                     else "cohort_treatment_group"]
+
+
+def coin_statistic(m: re.Match) -> tuple[Any, str, str]:
+    block = coin_block(m["which"])
+    return block[m["what"]], COIN, "tests/test_permutation.py"
+
+
+def bootstrap_km(m: re.Match) -> tuple[Any, str, str]:
+    """The bootstrap's point estimates are Kaplan-Meier S(36) per arm and their difference."""
+    arms = ref(SURV)["datasets"]["cohort"]["km_by"]["arm"]
+
+    def s36(arm: str) -> float:
+        block = arms[arm]["log-log"]["summary"]
+        return block["surv"][block["time"].index(36)]
+
+    value = {"surv_treated": s36("surgical"), "surv_control": s36("nonsurgical"),
+             "estimate": s36("surgical") - s36("nonsurgical")}[m["what"]]
+    return value, SURV, "tests/test_reference_survival.py"
+
+
+Lookup = Callable[[re.Match], tuple[Any, str, str]]
+
+G = r"(?P<group>medical|embolization|surgical|nonsurgical)"
+R_RULES: list[tuple[str, Lookup]] = [
+    (rf"survival\.at_months\.(?P<t>\d+)\.{G}\.(?P<what>estimate|lower|upper)", km_at),
+    (rf"survival\.median\.{G}\.(?P<what>estimate|lower|upper)", km_median),
+    (r"survival\.cox\.surgical_vs_nonsurgical\.(?P<what>hr|lower|upper|p|ph_p)", cox_naive),
+    (r"survival\.logrank\.(?P<which>surgical_vs_nonsurgical|three_groups)\."
+     r"(?P<what>statistic|p|df)", logrank_global),
+    (r"survival\.logrank\.pairwise\.(?P<pair>\w+_vs_\w+)\.(?P<what>p|p_holm)", logrank_pair),
+    (r"followup\.reverse_km_(?P<what>median|q1|q3)_months", reverse_km),
+    (r"followup\.(?P<what>median|min|max)_months", followup_simple),
+    (r"treatment_groups\.p_values\.(?P<var>\w+)\.(?P<test>kruskal|exact|chi2)", table_one_p),
+    (r"treatment_groups\.liver_involvement\.kruskal_p", liver_kruskal),
+    (rf"treatment_groups\.liver_involvement\.median_by_group\.{G}", liver_median),
+    (rf"palliation\.(?P<what>n_symptomatic|n_palliated|rate)\.{G}", palliation_value),
+    (rf"palliation\.(?P<what>rate_ci)\.{G}\.(?P<limit>lower|upper)", palliation_value),
+    (r"palliation\.(?P<what>exact_p|chi2_p|chi2_statistic|chi2_df|n_expected_below_5)",
+     palliation_value),
+    (r"robustness\.(?P<which>cox_adjusted\.surgical|iptw|iptw_truncated|time_varying)\."
+     r"(?P<what>hr|lower|upper)", robust_cox),
+    (r"robustness\.landmark\.(?P<at>\d+)\.(?P<what>hr|lower|upper|n)", landmark),
+    (r"robustness\.rmst\.(?P<tau>\d+)\.(?P<what>surgical|nonsurgical|diff|lower|upper)", rmst),
+    (r"robustness\.propensity\.(?P<what>ess)\.(?P<term>surgical|nonsurgical)", propensity),
+    (r"robustness\.propensity\.(?P<what>smd_before|smd_after)\.(?P<term>.+)", propensity),
+    (r"robustness\.permutation_logrank\.(?P<which>\w+)\.(?P<what>statistic|p_asymptotic)",
+     coin_statistic),
+    (r"robustness\.exact_logrank\.(?P<which>surgical_vs_nonsurgical)\.(?P<what>statistic)",
+     coin_statistic),
+    (r"robustness\.bootstrap\.survival_36_diff\.(?P<what>estimate|surv_treated|surv_control)",
+     bootstrap_km),
+    (r"robustness\.power\.observed_hr",
+     lambda m: (ref(SURV)["datasets"]["cohort"]["coxph"]["hr"], SURV,
+                "tests/test_reference_survival.py")),
+]
+
+MONTE_CARLO = r"robustness\.permutation_logrank\.(?P<which>\w+)\.p"
+
+COUNT = [
+    r"cohort\.(n_patients|n_by_group\.\w+|n_by_treatment\.\w+|n_by_tumor_type\.\w+)",
+    r"cohort\.accrual\.(first|last)_year",
+    r"data\.n_rows",
+    r"treatment_groups\.(n_by_group|n_missing)\.\w+",
+    r"robustness\.permutation_logrank\.\w+\.(n_extreme|sizes\[\d+\])",
+    r"robustness\.exact_logrank\.\w+\.(n_assignments|sizes\[\d+\])",
+    r"robustness\.bootstrap\.\w+\.n_nonestimable(_control|_treated)?",
+]
+CHOICE = [
+    r"palliation\.conf_level",
+    r"robustness\.choices\..+",
+    r"robustness\.permutation_logrank\.\w+\.(df|n_permutations|seed)",
+    r"robustness\.bootstrap\.\w+\.(at|confidence_level|n_resamples|seed)",
+    r"robustness\.exact_logrank\.\w+\.grid_factor",
+]
+UNVERIFIED = {
+    r"treatment_groups\.smd\.\w+":
+        "standardized mean differences: no R function in base R or survival; formulas "
+        "(Austin 2009; Yang and Dalton 2012) checked on hand-worked examples "
+        "(tests/test_describe.py)",
+    r"robustness\.evalue\.(point|ci_limit)":
+        "E-value: closed-form formula (VanderWeele and Ding 2017) checked on the published "
+        "example and hand-worked values (tests/test_robustness.py)",
+    r"robustness\.power\.(n_for_80|n_for_90|power_at_observed)":
+        "power: Schoenfeld's formula, checked by hand (tests/test_robustness.py)",
+    r"robustness\.exact_logrank\.\w+\.(p|p_lower|p_upper|max_rounding|max_rounding_z)":
+        "exact log-rank P for 48 patients: equals coin's exact P on small sets and full "
+        "enumeration (tests/test_permutation.py); on the cohort bounded by the grid error "
+        "and checked against the Monte Carlo P, not against coin (not run at this size)",
+    r"robustness\.permutation_logrank\.\w+\.mc_se":
+        "Monte Carlo standard error sqrt(p (1 - p) / B): arithmetic on the P",
+    r"robustness\.bootstrap\.\w+\.(lower|upper|bca_lower|bca_upper|percentile_lower|"
+    r"percentile_upper|bootstrap_se|acceleration|bias_correction)":
+        "bootstrap interval: random resampling; checked against scipy.stats.bootstrap on "
+        "the same resamples (tests/test_permutation.py), not against R's boot",
+}
+
+
+def same_as(results_flat: dict[str, Any], key: str, results: dict) -> str | None:
+    """The primary key that a robustness.summary cell restates, or None."""
+    m = re.fullmatch(r"robustness\.summary\[(\d+)\]\.(estimate|lower|upper|n)", key)
+    if not m:
+        return None
+    row = results["robustness"]["summary"][int(m[1])]
+    name, what = row["analysis"], m[2]
+    hr = {"estimate": "hr", "lower": "lower", "upper": "upper"}
+    if what == "n":
+        lm = re.fullmatch(r"landmark (\d+) months", name)
+        return f"robustness.landmark.{lm[1]}.n" if lm else "cohort.n_patients"
+    if name == "naive Cox":
+        return f"survival.cox.surgical_vs_nonsurgical.{hr[what]}"
+    if name == "adjusted Cox":
+        return f"robustness.cox_adjusted.surgical.{hr[what]}"
+    if name == "IPTW Cox":
+        return f"robustness.iptw.{hr[what]}"
+    if name.startswith("IPTW Cox, weights truncated"):
+        return f"robustness.iptw_truncated.{hr[what]}"
+    if name == "time-varying Cox":
+        return f"robustness.time_varying.{hr[what]}"
+    if lm := re.fullmatch(r"landmark (\d+) months", name):
+        return f"robustness.landmark.{lm[1]}.{hr[what]}"
+    if rm := re.fullmatch(r"RMST difference, (\d+) months", name):
+        return f"robustness.rmst.{rm[1]}." + {"estimate": "diff"}.get(what, what)
+    if name == "permutation test" and what == "estimate":
+        return "robustness.permutation_logrank.surgical_vs_nonsurgical.p"
+    if name == "permutation test":
+        return "(none: no interval for a P value)"
+    raise AssertionError(f"robustness.summary row {name!r} has no rule in this test")
+
+
+def close(actual: Any, expected: Any) -> bool:
+    if actual is None or expected is None:
+        return actual is None and expected is None
+    a, e = float(actual), float(expected)
+    if math.isnan(e):
+        return False
+    return abs(a - e) <= max(RTOL * abs(e), ATOL)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("verification")
+    report = run_all(output_dir=out, progress=False)
+    return json.loads(report.results_path.read_text(encoding="utf-8"))
+
+
+def classify(key: str, value: Any, flat: dict[str, Any], results: dict) -> tuple[str, str]:
+    """(category, detail); detail is a failure message for 'R' and 'same' mismatches."""
+    for pattern, lookup in R_RULES:
+        m = re.fullmatch(pattern, key)
+        if m:
+            expected, source, test_file = lookup(m)
+            if close(value, expected):
+                return "R", ""
+            return "R", (f"cohort (data/cohort.csv): {key}: results.json={value!r} "
+                         f"R={expected!r} ({source}; producing function tested in "
+                         f"{test_file})")
+    m = re.fullmatch(MONTE_CARLO, key)
+    if m:
+        p_r = coin_block(m["which"])["p_monte_carlo"]
+        b_r = coin_block(m["which"])["monte_carlo_nresample"]
+        b = flat[f"robustness.permutation_logrank.{m['which']}.n_permutations"]
+        se = math.sqrt(p_r * (1 - p_r) * (1 / b + 1 / b_r))
+        if abs(value - p_r) <= MC_SES * se:
+            return "R", ""
+        return "R", (f"cohort (data/cohort.csv): {key}: results.json={value!r} coin Monte "
+                     f"Carlo P={p_r!r}, more than {MC_SES:g} Monte Carlo SE ({se:.2g}) apart")
+    primary = same_as(flat, key, results)
+    if primary is not None:
+        if primary.startswith("(none"):
+            return "same", "" if value is None else f"{key} should be null, is {value!r}"
+        return "same", ("" if flat.get(primary) == value
+                        else f"{key}={value!r} differs from {primary}={flat.get(primary)!r}")
+    if any(re.fullmatch(p, key) for p in COUNT):
+        return "count", ""
+    if any(re.fullmatch(p, key) for p in CHOICE):
+        return "choice", ""
+    if any(re.fullmatch(p, key) for p in UNVERIFIED):
+        return "unverified", ""
+    return "unclassified", key
+
+
+def test_every_number_in_results_json_is_verified_or_explained(results):
+    flat = leaves(results)
+    # comparison.*: paper vs ours, strings and booleans; same_direction: a boolean that
+    # is null where it does not apply (a P value has no direction).
+    numeric = {k: v for k, v in flat.items() if is_numeric_leaf(v)
+               and not k.startswith("comparison.") and not k.endswith(".same_direction")}
+    assert len(numeric) > 200, f"only {len(numeric)} numeric keys: did the run change?"
+    seen: dict[str, list[str]] = {}
+    problems: list[str] = []
+    for key, value in sorted(numeric.items()):
+        category, detail = classify(key, value, flat, results)
+        seen.setdefault(category, []).append(key)
+        if category == "unclassified":
+            problems.append(f"{key} = {value!r}: no R reference and no stated reason "
+                            "(add one to tests/reference or to UNVERIFIED here and to "
+                            "docs/verification.md)")
+        elif detail:
+            problems.append(detail)
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
+    # Most reported estimates are checked against R; the rest is small and listed.
+    assert len(seen["R"]) > 3 * len(seen.get("unverified", [])), {
+        k: len(v) for k, v in seen.items()}
+
+
+def test_verification_doc_names_existing_files_and_every_unverified_estimate():
+    text = VERIFICATION_DOC.read_text(encoding="utf-8")
+    for path in sorted(set(re.findall(r"`((?:tests|nethep|docs)/[\w/.-]+)`", text))):
+        assert (ROOT / path).exists(), f"docs/verification.md names {path}, which is missing"
+    for name in ("survival_reference.json", "fastcox.json", "robustness.json", "coin.json",
+                 "exact.json", "tests.json"):
+        assert name in text, f"docs/verification.md does not mention {name}"
+    for word in ("E-value", "power", "bootstrap", "standardized mean difference",
+                 "exact log-rank"):
+        assert word.lower() in text.lower(), f"docs/verification.md does not discuss {word}"
+    for version in (ref(SURV)["survival_version"], ref(COIN)["coin_version"],
+                    ref(TESTS)["r_version"]):
+        assert version in text, f"docs/verification.md does not state version {version}"
