@@ -37,8 +37,9 @@ reference:
 kernel: $(STAMP)
 	$(BIN)/python -m ipykernel install --user --name nethep --display-name "Python (nethep)"
 
+# JupyterLab refuses to run as root without --allow-root (containers, CI machines).
 lab: kernel
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean:
 	rm -rf build .pytest_cache

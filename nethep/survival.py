@@ -382,7 +382,9 @@ def logrank(df: pd.DataFrame, by: str = "arm") -> LogRank:
     The statistic of lifelines ``multivariate_logrank_test`` and R's ``survdiff``
     (rho = 0), computed vectorized by :func:`nethep.fastcox.survdiff` (sorted
     times and bincounts; equal to lifelines to ~1e-15 on the bundled cohort and
-    feasible on a million patients); df = number of groups - 1, as lifelines.
+    feasible on a million patients); df = groups with expected deaths > 0, minus 1,
+    as R's ``survdiff`` (a group censored before the first death carries no
+    information; lifelines would count it). P is NaN when no test is possible.
     """
     from nethep.fastcox import survdiff
 
@@ -391,8 +393,7 @@ def logrank(df: pd.DataFrame, by: str = "arm") -> LogRank:
         raise ValueError(f"log-rank needs at least 2 groups in '{by}', found {groups}")
     res = survdiff(df["followup_months"].to_numpy(float), df["died"].to_numpy(int),
                    df[by], levels=groups)
-    df_ = len(groups) - 1
-    return LogRank(by, tuple(groups), res.chisq, df_, float(stats.chi2.sf(res.chisq, df_)),
+    return LogRank(by, tuple(groups), res.chisq, res.df, res.p,
                    tuple(int(o) for o in res.observed), tuple(float(x) for x in res.expected))
 
 

@@ -42,3 +42,22 @@ def test_keys_and_values_equal_the_objects(parts):
     assert res["cox"]["surgical_vs_nonsurgical"]["hr"] == cox.hr
     assert math.isnan(res["median"]["surgical"]["estimate"])  # not reached
     assert res["median"]["nonsurgical"]["estimate"] == pytest.approx(26.4)
+
+
+def test_logrank_df_follows_survdiff_when_a_group_has_no_expected_deaths():
+    """Group c is censored before the first death: R's survdiff gives it no df.
+
+    Reference: R 4.2.2, survival 3.5.3, survdiff(Surv(t, e) ~ g) on the data below:
+    chisq 5.347771891555, df 1, P 0.0207487690622763.
+    """
+    import pandas as pd
+
+    df = pd.DataFrame({
+        "followup_months": [1, 2, 3, 4, 5, 6, 7, 8, 0.5, 0.6],
+        "died": [1, 1, 0, 1, 1, 1, 0, 1, 0, 0],
+        "g": list("aaaabbbbcc"),
+    })
+    res = logrank(df, "g")
+    assert res.df == 1
+    assert res.statistic == pytest.approx(5.347771891555, rel=1e-9)
+    assert res.p == pytest.approx(0.0207487690622763, rel=1e-9)
