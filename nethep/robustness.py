@@ -322,8 +322,8 @@ class AdjustedCox:
     penalizer: float
     method: str
     simulated: tuple[str, ...] = ()  # covariates simulated in the bundled reconstruction
-    ph_method: str = ("scaled Schoenfeld residuals vs 1 - KM(t), Grambsch-Therneau "
-                      "approximation (lifelines proportional_hazard_test, time_transform='km')")
+    ph_method: str = ("score test of x * (1 - KM(t-)) per term, R survival >= 3.0 "
+                      "cox.zph(transform = 'km')")
 
     @property
     def penalized(self) -> bool:
@@ -383,14 +383,15 @@ def cox_adjusted(
       is verified against it. It is a ridge (shrinkage) estimate, not Firth's
       correction; its CI is Wald from the penalized information. On the bundled cohort
       no term separates, so the unpenalized fit is reported.
-    - Proportional hazards per term: scaled Schoenfeld residuals against 1 - KM(t)
-      (lifelines ``proportional_hazard_test``, ``time_transform='km'``), the
-      Grambsch-Therneau (Biometrika 1994;81:515) approximation R's survival used
-      before version 3.0; R >= 3.0's ``cox.zph`` uses an exact score test and can give
-      different values.
+    - Proportional hazards per term: R >= 3.0's ``cox.zph(fit, transform = "km")``
+      score test at the fitted coefficients (:func:`nethep.fastcox.cox_zph`, the same
+      test as notebook 03; verified against R). For a penalized fit it is evaluated
+      at the penalized coefficients, which R's ``cox.zph`` of a ridge model does not
+      do exactly: read it as approximate then.
     """
     from lifelines.exceptions import ConvergenceError
-    from lifelines.statistics import proportional_hazard_test
+
+    from nethep import fastcox
 
     covariates = tuple(covariates)
     data = _survival_frame(df, covariates)
@@ -429,10 +430,12 @@ def cox_adjusted(
     else:
         method = "Cox partial likelihood, Efron ties, Wald 95% CI and P (lifelines)"
     rows = _cox_rows(cph)
-    ph = proportional_hazard_test(cph, data, time_transform="km")
-    ph_summary = ph.summary
-    rows["ph_statistic"] = ph_summary.loc[rows["term"], "test_statistic"].to_numpy(float)
-    rows["ph_p"] = ph_summary.loc[rows["term"], "p"].to_numpy(float)
+    zph = fastcox.cox_zph(data["T"].to_numpy(float), data["E"].to_numpy(int),
+                          data[terms].to_numpy(float), cph.params_[terms].to_numpy(float),
+                          names=terms)
+    ph = dict(zip(zph.names, zip(zph.chisq, zph.p, strict=True), strict=True))
+    rows["ph_statistic"] = [float(ph[t][0]) for t in rows["term"]]
+    rows["ph_p"] = [float(ph[t][1]) for t in rows["term"]]
     events = int(data["E"].sum())
     n_par = len(terms)
     epv = events / n_par

@@ -72,12 +72,12 @@ def test_adjusted_cox_matches_r_coxph(adjusted):
             assert close(row[key], ref[key]), (ref["term"], key)
 
 
-def test_adjusted_ph_test_is_the_grambsch_therneau_approximation(adjusted):
-    # lifelines' test equals the pre-3.0 R approximation with 1 - KM(t) computed in R;
-    # survival >= 3.0's cox.zph (kept in the JSON as cox_zph_v3) is a different test.
-    for term, stat in REFERENCE["adjusted"]["ph_gt_km"].items():
+def test_adjusted_ph_test_is_r_cox_zph(adjusted):
+    # the same test as notebook 03: survival >= 3.0's cox.zph(transform = "km")
+    zph = REFERENCE["adjusted"]["cox_zph_v3"]
+    for term, stat in zph["chisq"].items():
         assert close(adjusted.term(term)["ph_statistic"], stat), term
-    assert (adjusted.table()["ph_p"] > 0).all()
+        assert close(adjusted.term(term)["ph_p"], zph["p"][term]), term
 
 
 def test_epv_and_its_warning(df, adjusted):
