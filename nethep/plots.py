@@ -1082,6 +1082,20 @@ def _rb_hr(x: float) -> str:
     return f"{x:.2f}" if x >= 0.01 else f"{x:.3f}"
 
 
+def _rb_not_estimable_figure(omitted: list[str], reconstructed: bool, width_mm: float,
+                             f: dict[str, float]) -> Figure:
+    """A short figure saying that no hazard ratio could be plotted, and why."""
+    width = width_mm / MM_PER_INCH
+    text = _rb_wrap("No hazard ratio is estimable in this cohort (for example, no deaths in "
+                    "one arm), so there is nothing to plot. Not estimable: "
+                    + "; ".join(omitted) + ".", width - 0.3, f["text"])
+    fig = plt.figure(figsize=(width, 0.6 + _rb_lines(text) * f["text"] * 1.3 / 72))
+    fig.text(0.03, 0.8, text, fontsize=f["text"], va="top", ha="left")
+    fig.text(0.03, 0.08, caption(reconstructed), fontsize=max(7, f["text"] - 1),
+             va="bottom", ha="left", color="#555555")
+    return fig
+
+
 def robustness_forest_figure(summary: RobustnessSummary, reconstructed: bool,
                              width_mm: float = 180) -> Figure:
     """Forest plot of every hazard ratio in the closing robustness table.
@@ -1101,11 +1115,15 @@ def robustness_forest_figure(summary: RobustnessSummary, reconstructed: bool,
     rows = table[table["measure"] == "hazard ratio"].reset_index(drop=True)
     if rows.empty:
         raise ValueError("the summary has no hazard-ratio rows to plot")
+    values = rows[["estimate", "lower", "upper"]].to_numpy(float)
+    plottable = (np.isfinite(values) & (values > 0)).all(axis=1)
+    omitted = [str(a) for a in rows.loc[~plottable, "analysis"]]
+    f = _rb_fonts(width_mm)
+    if not plottable.any():
+        return _rb_not_estimable_figure(omitted, reconstructed, width_mm, f)
+    rows = rows[plottable].reset_index(drop=True)
     roles = list(rows["role"]) if "role" in rows else ["main"] * len(rows)
     est, lo, hi = (rows[c].to_numpy(float) for c in ("estimate", "lower", "upper"))
-    if not np.isfinite(np.concatenate([est, lo, hi])).all():
-        raise ValueError("every hazard ratio and confidence limit must be finite to plot")
-    f = _rb_fonts(width_mm)
     width = width_mm / MM_PER_INCH
     narrow = width_mm < _NARROW_MM
     margin = 0.06
@@ -1131,6 +1149,8 @@ def robustness_forest_figure(summary: RobustnessSummary, reconstructed: bool,
     row_h = [max(0.24, k * line_h + 0.1) for k in row_lines]
     title = _rb_wrap("Hazard ratio of death, surgical vs non-surgical, by analysis",
                      width - 0.1, f["title"])
+    if omitted:  # e.g. no deaths in one arm: HR 0 or infinite, no finite interval
+        notes.append("Not estimable, omitted: " + "; ".join(omitted) + ".")
     notes = ["Square: naive Cox model (reference); filled: main analyses; open: alternative "
              "choices shown beside them. Lines: 95% confidence intervals.", *notes,
              caption(reconstructed)]

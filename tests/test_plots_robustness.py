@@ -143,19 +143,12 @@ def test_forest_rows_follow_the_summary(summary):
         assert "percentiles 1 and 99" in notes.replace("\n", " ")
 
 
-def test_forest_needs_finite_hazard_ratios():
-    class Broken:
-        def table(self):
-            return pd.DataFrame([{"analysis": "x", "measure": "hazard ratio", "estimate": 0.5,
-                                  "lower": float("nan"), "upper": 1.2, "role": "main"}])
-
+def test_forest_needs_hazard_ratio_rows():
     class Empty:
         def table(self):
             return pd.DataFrame([{"analysis": "x", "measure": "P value", "estimate": 0.5,
                                   "lower": None, "upper": None, "role": "main"}])
 
-    with pytest.raises(ValueError, match="finite"):
-        robustness_forest_figure(Broken(), True)
     with pytest.raises(ValueError, match="no hazard-ratio rows"):
         robustness_forest_figure(Empty(), True)
 
@@ -270,3 +263,38 @@ def test_iptw_km_legend_and_note_under_suppression(df, min_cell_5):
     assert legend == ["Surgical (n = <5)", "Non-surgical (n = 35)", "Unweighted"]
     assert "counts below 5 are shown as <5" in " ".join(
         t.get_text().replace("\n", " ") for t in fig.texts)
+
+
+class _TableOnly:
+    """Stands in for a RobustnessSummary: the forest plot reads only .table()."""
+
+    def __init__(self, table: pd.DataFrame):
+        self._table = table
+
+    def table(self) -> pd.DataFrame:
+        return self._table.copy()
+
+
+def test_forest_omits_non_estimable_rows_and_says_so(summary):
+    table = summary.table()
+    hr_rows = table.index[table["measure"] == "hazard ratio"]
+    table.loc[hr_rows[1], ["estimate", "lower", "upper"]] = [0.0, 0.0, np.inf]
+    dropped = table.loc[hr_rows[1], "analysis"]
+    fig = robustness_forest_figure(_TableOnly(table), True, width_mm=180)
+    marks = [line.get_gid() for line in fig.axes[0].get_lines()
+             if (line.get_gid() or "").startswith("estimate:")]
+    assert f"estimate:{dropped}" not in marks and len(marks) == len(hr_rows) - 1
+    assert any(f"Not estimable, omitted: {dropped}" in t.get_text().replace("\n", " ")
+               for t in fig.texts)
+    plt.close(fig)
+
+
+def test_forest_with_no_estimable_hazard_ratio_is_a_message(summary):
+    table = summary.table()
+    hr_rows = table["measure"] == "hazard ratio"
+    table.loc[hr_rows, ["estimate", "lower", "upper"]] = [0.0, 0.0, np.inf]
+    fig = robustness_forest_figure(_TableOnly(table), True, width_mm=85)
+    text = " ".join(t.get_text().replace("\n", " ") for t in fig.texts)
+    assert "No hazard ratio is estimable" in text and not fig.axes
+    assert all(t.get_fontsize() >= 7 for t in fig.texts)
+    plt.close(fig)
