@@ -99,3 +99,23 @@ def test_user_cohort_run_is_private_and_leaves_the_input_alone(user_run):
             assert "ZQX-" not in text and "-PRIVATE" not in text, path.name
     index = (report.output_dir / "index.html").read_text(encoding="utf-8")
     assert "mine.csv" in index
+
+
+def test_an_arm_without_deaths_still_runs_every_notebook(tmp_path):
+    """No surgical deaths: the HR has no finite interval; every notebook still runs."""
+    rows = list(csv.DictReader(BUNDLED_COHORT.open(encoding="utf-8")))
+    for row in rows:
+        if row["treatment_group"] == "surgical":
+            row["died"] = "0"
+    data = tmp_path / "no_surgical_deaths.csv"
+    with data.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    report = run_all(output_dir=tmp_path / "out", data_path=data, progress=False)
+    flat = flatten(report.results)
+    assert len(report.executed) == 5
+    assert flat["survival.cox.surgical_vs_nonsurgical.upper"] is None
+    assert flat["survival.logrank.surgical_vs_nonsurgical.p"] < 0.05
+    forest = report.output_dir / "figures" / "robustness_forest_180mm.svg"
+    assert "Not estimable, omitted: naive Cox" in forest.read_text(encoding="utf-8")
