@@ -62,16 +62,18 @@ def palliation_table(df: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(index=[1, 0], columns=order, fill_value=0)
 
 
-def _kruskal_liver(df: pd.DataFrame) -> float:
-    groups = [g["liver_involvement_pct"].to_numpy(float)
-              for _, g in df.groupby("treatment_group")]
-    return float(stats.kruskal(*groups).pvalue) if len(groups) > 1 else float("nan")
+def kruskal_p(values: np.ndarray, groups: np.ndarray) -> float:
+    """Kruskal-Wallis P of ``values`` across the levels of ``groups`` (NaN for one level)."""
+    values, groups = np.asarray(values, dtype=float), np.asarray(groups)
+    samples = [values[groups == g] for g in np.unique(groups)]
+    return float(stats.kruskal(*samples).pvalue) if len(samples) > 1 else float("nan")
 
 
-def _surv36(df: pd.DataFrame) -> float:
-    if df.empty:
+def survival_at_36(time: np.ndarray, died: np.ndarray) -> float:
+    """Kaplan-Meier S(36 months) (NaN when there are no patients or follow-up ends sooner)."""
+    if len(time) == 0:
         return float("nan")
-    return float(kaplan_meier(df["followup_months"], df["died"]).at([36])["surv"].iloc[0])
+    return float(kaplan_meier(time, died).at([36])["surv"].iloc[0])
 
 
 def computed_targets(df: pd.DataFrame) -> dict[str, float | None]:
@@ -88,15 +90,18 @@ def computed_targets(df: pd.DataFrame) -> dict[str, float | None]:
         for level in load_published()["targets"][key]:
             out[f"{key}.{level}"] = int(counts.get(level, 0))
     out["median_followup_months"] = followup(df).simple_median
-    out["survival_36_months.surgical"] = _surv36(df[df["arm"] == "surgical"])
-    out["survival_36_months.nonsurgical"] = _surv36(df[df["arm"] == "nonsurgical"])
+    for arm in ("surgical", "nonsurgical"):
+        sub = df[df["arm"] == arm]
+        out[f"survival_36_months.{arm}"] = survival_at_36(sub["followup_months"].to_numpy(float),
+                                                          sub["died"].to_numpy(int))
     two_arms = df["arm"].nunique() == 2
     out["logrank_surgical_vs_nonsurgical"] = logrank(df, "arm").p if two_arms else None
     table = palliation_table(df)
     out["palliation_three_groups"] = (
         fisher_exact_rxc(table.to_numpy()) if table.shape[1] > 1 else None
     )
-    out["liver_involvement_differs"] = _kruskal_liver(df)
+    out["liver_involvement_differs"] = kruskal_p(df["liver_involvement_pct"].to_numpy(float),
+                                                 df["treatment_group"].to_numpy(str))
     return out
 
 

@@ -66,8 +66,8 @@ from scipy import stats
 
 from nethep.cohort import BUNDLED_COHORT, derive, fields, treatment_groups
 from nethep.exact import fisher_exact_rxc
-from nethep.published import load_published, matches
-from nethep.survival import kaplan_meier, logrank
+from nethep.published import kruskal_p, load_published, matches, survival_at_36
+from nethep.survival import logrank
 
 SEED = 20061001  # the paper's issue date
 MAX_ATTEMPTS = 20_000
@@ -177,12 +177,6 @@ def _liver(df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(100 * rng.beta(*LIVER_BETA, size=len(df))), 1, 95)
 
 
-def _kruskal_p(df: pd.DataFrame, values: np.ndarray) -> float:
-    samples = [values[(df["treatment_group"] == g).to_numpy()] for g in
-               df["treatment_group"].unique()]
-    return float(stats.kruskal(*samples).pvalue)
-
-
 def _survival(df: pd.DataFrame, arm_mask: np.ndarray, s36: float,
               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Observed months and death indicator for the patients in ``arm_mask``."""
@@ -200,10 +194,6 @@ def _survival(df: pd.DataFrame, arm_mask: np.ndarray, s36: float,
     observed = np.minimum(death, end)
     time = np.maximum(np.round(observed, 1), np.maximum(np.round(entry, 1), 0.1))
     return time, (death <= end).astype(int)
-
-
-def _surv36(time: np.ndarray, died: np.ndarray) -> float:
-    return float(kaplan_meier(time, died).at([36])["surv"].iloc[0])
 
 
 def _palliation_counts(df: pd.DataFrame, targets: Targets) -> tuple[int, ...]:
@@ -230,16 +220,17 @@ def reconstruct(seed: int = SEED, targets: Targets | None = None) -> Reconstruct
     df = _skeleton(targets, np.random.default_rng([seed, 0]))
     attempts: dict[str, int] = {}
 
+    groups = df["treatment_group"].to_numpy(str)
     liver, attempts["liver_involvement"] = _search(
         1, seed, lambda rng: _liver(df, rng),
-        lambda v: matches(targets.raw["liver_involvement_differs"], _kruskal_p(df, v)))
+        lambda v: matches(targets.raw["liver_involvement_differs"], kruskal_p(v, groups)))
     df["liver_involvement_pct"] = liver
 
     surgical = (df["treatment_group"] == "surgical").to_numpy()
 
     def accept_nonsurgical(t_s: np.ndarray, d_s: np.ndarray,
                            v: tuple[np.ndarray, np.ndarray]) -> bool:
-        if not matches(targets.raw["survival_36_months"]["nonsurgical"], _surv36(*v)):
+        if not matches(targets.raw["survival_36_months"]["nonsurgical"], survival_at_36(*v)):
             return False
         if not matches(targets.raw["median_followup_months"],
                        float(np.median(np.concatenate([t_s, v[0]])))):
@@ -256,7 +247,7 @@ def reconstruct(seed: int = SEED, targets: Targets | None = None) -> Reconstruct
     # NONSURGICAL_TRIES non-surgical draws; the first joint success is kept.
     surgical_arms = _accepted(
         (2,), seed, lambda rng: _survival(df, surgical, targets.s36("surgical"), rng),
-        lambda v: matches(targets.raw["survival_36_months"]["surgical"], _surv36(*v)))
+        lambda v: matches(targets.raw["survival_36_months"]["surgical"], survival_at_36(*v)))
     for (t_s, d_s), a_s in surgical_arms:
         found = next(_accepted(
             (3, a_s), seed, lambda rng: _survival(df, ~surgical, targets.s36("nonsurgical"), rng),
