@@ -1,35 +1,24 @@
 """Small-cell suppression for outputs shared under a data-use agreement.
 
-``nethep run --min-cell N`` (notebook parameter ``min_cell``; each notebook calls
-:func:`set_min_cell` before it shows anything) hides every count from 1 to N - 1
-wherever it would be shown. A shown count reads ``<N``; a count in
+``nethep run --min-cell N`` (notebook parameter ``min_cell``) hides every count
+from 1 to N - 1 wherever it would be shown. A shown count reads ``<N``; a count in
 ``results.json`` becomes null and its key is listed under ``suppressed`` in its
-section (:func:`nethep.results.save_fragment`, :func:`suppress_values`). Zero
-counts are kept (they disclose no patient). ``min_cell = 0`` (the default) and 1
-suppress nothing, and every output is then exactly what it is without this module.
+section (:func:`nethep.results.save_fragment`, :func:`suppress_values`). Zero counts
+are kept (they disclose no patient). ``min_cell`` 0 (the default) and 1 suppress
+nothing, and every output is then exactly what it is without this module.
 
-Where it applies, each place reading :func:`min_cell` when it shows a count (never
-in the notebooks themselves):
-
-- the ``.table()`` of every result object that shows counts (patient flow, Table 1
-  "n (%)" cells with their percentage, its column headings and excluded / missing
-  counts, survival at fixed times, medians, log-rank observed deaths, Cox, palliation
-  and its 2 x k table, landmark, IPTW, RMST, weight summary, robustness summary,
-  paper vs ours) and the sentences they generate;
-- figures (:mod:`nethep.plots`): numbers at risk and legend n under Kaplan-Meier
-  plots, flow-diagram boxes, palliation tick labels, group n; a strip plot leaves out
-  the points of a suppressed group, and the propensity histogram becomes one box
-  per arm when a bin would hold a small count; each figure's note says suppression
-  is on;
-- the notebook banner (:func:`nethep.display.banner`), ``results.json`` and the
-  generated methods paragraph.
+The threshold is always an explicit argument: this module holds no state. Every
+function or method in :mod:`nethep` that shows a count (a result's ``.table()``,
+its generated sentences, every figure function, the notebook banner and
+:func:`nethep.results.save_fragment`) takes ``min_cell`` and passes it here. The
+notebooks pass their ``min_cell`` parameter once, through
+:class:`nethep.notebook.Notebook`.
 
 Limitation, stated: this is primary suppression only. Rates, percentages of
 unsuppressed counts, survival estimates and their steps, expected counts, events
 per parameter, sums of weights and differences between shown counts (a total minus
 the other groups) are still shown and can reveal a suppressed count
-(complementary suppression is not attempted). Text fields written when a result is
-made (landmark notes, power assumptions, the EPV warning) read the threshold then.
+(complementary suppression is not attempted).
 """
 
 from __future__ import annotations
@@ -38,8 +27,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
-
-_state = {"min_cell": 0}
 
 # Result keys (last part of the dotted path) that hold patient counts.
 COUNT_KEYS = frozenset({
@@ -50,46 +37,37 @@ COUNT_KEYS = frozenset({
 COUNT_PREFIXES = ("n_by_", "n_symptomatic", "n_palliated")
 
 
-def set_min_cell(min_cell: int | None) -> int:
-    """Set the threshold for this session (0 or None: no suppression); return it."""
-    value = int(min_cell or 0)
-    if value < 0:
-        raise ValueError(f"min_cell must be 0 or a positive whole number, not {min_cell}")
-    _state["min_cell"] = value
-    return value
+def check_min_cell(min_cell: int | None) -> int:
+    """``min_cell`` as a whole number >= 0 (None: 0); a clear error otherwise."""
+    if min_cell is None:
+        return 0
+    if isinstance(min_cell, bool) or int(min_cell) != min_cell or min_cell < 0:
+        raise ValueError(f"min_cell must be 0 or a positive whole number, not {min_cell!r}")
+    return int(min_cell)
 
 
-def min_cell() -> int:
-    """The threshold in force (0: none)."""
-    return _state["min_cell"]
-
-
-def note(threshold: int | None = None) -> str:
+def note(threshold: int) -> str:
     """What suppression does, for banners and figure notes ("" when it is off)."""
-    threshold = min_cell() if threshold is None else threshold
     if threshold <= 1:
         return ""
     return f"counts below {threshold} are shown as <{threshold}"
 
 
-def is_small(count: Any, threshold: int | None = None) -> bool:
+def is_small(count: Any, threshold: int) -> bool:
     """True when ``count`` is a count from 1 to threshold - 1."""
-    threshold = min_cell() if threshold is None else threshold
     if threshold <= 1 or count is None or pd.isna(count):
         return False
     return 0 < float(count) < threshold
 
 
-def mark(count: Any, threshold: int | None = None) -> Any:
+def mark(count: Any, threshold: int) -> Any:
     """The count, or ``"<N"`` when it must be suppressed."""
-    threshold = min_cell() if threshold is None else threshold
     return f"<{threshold}" if is_small(count, threshold) else count
 
 
 def suppress_table(table: pd.DataFrame, columns: Iterable[str],
-                   threshold: int | None = None) -> pd.DataFrame:
+                   threshold: int) -> pd.DataFrame:
     """A copy of ``table`` with small counts in ``columns`` replaced by ``"<N"``."""
-    threshold = min_cell() if threshold is None else threshold
     out = table.copy()
     if threshold <= 1:
         return out
@@ -104,7 +82,7 @@ def is_count_key(key: str) -> bool:
     return key in COUNT_KEYS or key.startswith(COUNT_PREFIXES)
 
 
-def suppress_values(values: Mapping[str, Any], threshold: int | None = None,
+def suppress_values(values: Mapping[str, Any], threshold: int,
                     _path: str = "", _count_context: bool = False) -> tuple[Any, list[str]]:
     """Null every small count in a nested result dict; return it and the suppressed keys.
 
@@ -113,7 +91,6 @@ def suppress_values(values: Mapping[str, Any], threshold: int | None = None,
     list of counts, and the dicts in a list (the rows of ``summary``) are searched
     like any dict; their paths read ``summary[3].n``.
     """
-    threshold = min_cell() if threshold is None else threshold
     suppressed: list[str] = []
     out: dict[str, Any] = {}
     for key, value in values.items():

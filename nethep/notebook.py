@@ -1,0 +1,110 @@
+"""The one setup call of every notebook, and how a notebook shows and saves results.
+
+Each notebook starts with::
+
+    nb = setup(data_path, output_dir, min_cell)
+
+which sets the house figure style, loads and validates the cohort, shows the data
+banner and returns a :class:`Notebook`. The notebook then hands every result
+object to ``nb``: ``nb.show(result)`` displays its ``.table()``, ``nb.figure(...)``
+writes and shows a figure, ``nb.save(section, result)`` writes its
+``to_results()`` into the results fragment. The small-cell threshold ``min_cell``
+is held by ``nb`` and passed explicitly to each of these (:mod:`nethep.privacy`
+keeps no state), so what is shown and what is saved come from the same objects
+under the same threshold. Notebooks show aggregates only, never patient rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from nethep import privacy
+from nethep.cohort import load_cohort
+from nethep.plots import export_figure, set_style
+from nethep.results import save_fragment
+
+RECONSTRUCTED_BANNER = (
+    "> **Reconstructed data.** The bundled cohort is a reconstruction from the "
+    "aggregates published in Musunuru et al., Arch Surg 2006, not the original "
+    "patient records. Published numbers are reproduced by design; columns marked "
+    "*simulated* in `data/datapackage.json` carry no information about the real patients."
+)
+
+
+class Tabular(Protocol):
+    """A result object that shows itself as a tidy table."""
+
+    def table(self, min_cell: int = 0) -> pd.DataFrame: ...
+
+
+class Saveable(Protocol):
+    """A result object that gives its results.json values."""
+
+    def to_results(self) -> dict[str, Any]: ...
+
+
+def banner(df: pd.DataFrame, min_cell: int = 0) -> Markdown:
+    """Which data this notebook analyses (reconstructed bundled cohort or a user file),
+    and, when small-cell suppression is on, that counts below ``min_cell`` read ``<N``."""
+    if df.attrs.get("reconstructed"):
+        text = RECONSTRUCTED_BANNER
+    else:
+        text = (f"> **User cohort** `{df.attrs.get('source', 'unknown file')}`: "
+                f"{privacy.mark(len(df), min_cell)} patients. "
+                "Published numbers are shown for comparison only.")
+    if min_cell > 1:
+        text += (f"\n>\n> **Small-cell suppression is on** (`min_cell = {min_cell}`): "
+                 f"{privacy.note(min_cell)} in tables, figures and text, and are null in "
+                 "results.json (primary suppression only).")
+    return Markdown(text)
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """One notebook's data, output folder and small-cell threshold."""
+
+    df: pd.DataFrame
+    output_dir: Path
+    min_cell: int = 0
+
+    @property
+    def reconstructed(self) -> bool:
+        """Whether the data are the bundled reconstructed cohort."""
+        return bool(self.df.attrs.get("reconstructed"))
+
+    def show(self, result: Tabular | pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+        """The result's table (counts suppressed below ``min_cell``), floats rounded for
+        display; the stored results keep full precision."""
+        table = result if isinstance(result, pd.DataFrame) else result.table(
+            min_cell=self.min_cell)
+        return table.round(digits)
+
+    def figure(self, name: str, make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Write figure ``name`` at both journal widths (:func:`nethep.plots.export_figure`)
+        and return it for display; ``make`` receives ``reconstructed`` and ``min_cell``."""
+        return export_figure(name, self.output_dir, make, *args,
+                             reconstructed=self.reconstructed, min_cell=self.min_cell,
+                             **kwargs)
+
+    def save(self, section: str, result: Saveable | dict[str, Any]) -> Path:
+        """Write ``result.to_results()`` (or a dict) as results fragment ``section``,
+        with counts below ``min_cell`` nulled (:func:`nethep.results.save_fragment`)."""
+        values = result if isinstance(result, dict) else result.to_results()
+        return save_fragment(section, values, self.output_dir, min_cell=self.min_cell)
+
+
+def setup(data_path: str | Path | None, output_dir: str | Path,
+          min_cell: int | None = 0) -> Notebook:
+    """Set the figure style, load and validate the cohort (:func:`nethep.cohort.load_cohort`),
+    display the data banner, and return the :class:`Notebook` that shows and saves."""
+    threshold = privacy.check_min_cell(min_cell)
+    set_style()
+    df = load_cohort(data_path)
+    display(banner(df, threshold))
+    return Notebook(df=df, output_dir=Path(output_dir), min_cell=threshold)

@@ -1,0 +1,21 @@
+"""Every path nethep reads from or writes to, in one place.
+
+Nothing here is written to: ``data/`` is read only. Outputs go to a folder the
+caller chooses (``build/`` by default), laid out by :mod:`nethep.run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+DATA_DIR = REPO_DIR / "data"
+NOTEBOOKS_DIR = REPO_DIR / "notebooks"
+DEFAULT_OUTPUT_DIR = REPO_DIR / "build"
+
+BUNDLED_COHORT = DATA_DIR / "cohort.csv"
+DATAPACKAGE = DATA_DIR / "datapackage.json"
+PUBLISHED = DATA_DIR / "published.yaml"
+TEMPLATE = DATA_DIR / "template.csv"
+TEMPLATE_MAP = DATA_DIR / "template_map.yaml"
