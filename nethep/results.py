@@ -151,15 +151,17 @@ def fragment_path(section: str, output_dir: str | Path) -> Path:
     return Path(output_dir) / RESULTS_DIRNAME / f"{section}.json"
 
 
-def save_fragment(section: str, values: Mapping[str, Any], output_dir: str | Path) -> Path:
+def save_fragment(section: str, values: Mapping[str, Any], output_dir: str | Path,
+                  min_cell: int = 0) -> Path:
     """Write ``values`` to ``<output_dir>/results/<section>.json`` and return that path.
 
     ``section`` becomes the top-level key in ``results.json``: letters, digits,
     ``_`` and ``-`` only. ``values`` is a (nested) mapping, converted with
     :func:`to_jsonable`; keys must not contain ``"."`` so that :func:`flatten`
     keys stay unambiguous. Saving the same section again replaces the fragment.
-    When a small-cell threshold is set (:func:`nethep.privacy.set_min_cell`),
-    counts below it become null and their keys are listed under ``suppressed``.
+    With ``min_cell`` above 1 (default 0: no suppression), counts from 1 to
+    ``min_cell - 1`` become null (:func:`nethep.privacy.suppress_values`) and their
+    keys are listed under ``suppressed: {min_cell, keys}``.
     """
     if not isinstance(section, str) or not _SECTION.match(section):
         raise ValueError(
@@ -171,10 +173,11 @@ def save_fragment(section: str, values: Mapping[str, Any], output_dir: str | Pat
             f"values for section {section!r} must be a dict, got {type(values).__name__}"
         )
     data = to_jsonable(values)
-    if privacy.min_cell() > 1:
-        data, suppressed = privacy.suppress_values(data)
+    threshold = privacy.check_min_cell(min_cell)
+    if threshold > 1:
+        data, suppressed = privacy.suppress_values(data, threshold)
         if suppressed:
-            data["suppressed"] = {"min_cell": privacy.min_cell(), "keys": suppressed}
+            data["suppressed"] = {"min_cell": threshold, "keys": suppressed}
     _check_keys(data, section)
     path = fragment_path(section, output_dir)
     _write_text(path, dumps(data))

@@ -1,32 +1,30 @@
-"""Small-cell suppression: tables, marks and results values."""
+"""Small-cell suppression: tables, marks and results values, with an explicit threshold."""
+
+import json
 
 import pandas as pd
 import pytest
 
-from nethep.privacy import mark, min_cell, set_min_cell, suppress_table, suppress_values
+from nethep.privacy import check_min_cell, mark, note, suppress_table, suppress_values
+from nethep.results import save_fragment
 
 
-@pytest.fixture(autouse=True)
-def _reset():
-    yield
-    set_min_cell(0)
-
-
-def test_default_suppresses_nothing():
-    assert min_cell() == 0
-    assert mark(1) == 1
+@pytest.mark.parametrize("threshold", [0, 1])
+def test_zero_or_one_suppresses_nothing(threshold):
+    assert mark(1, threshold) == 1
+    assert note(threshold) == ""
     table = pd.DataFrame({"n": [1, 2, 30]})
-    assert suppress_table(table, ["n"]).equals(table)
+    assert suppress_table(table, ["n"], threshold).equals(table)
 
 
 def test_counts_below_threshold_are_marked_zero_is_kept():
-    set_min_cell(5)
-    assert [mark(x) for x in (0, 1, 4, 5, 12)] == [0, "<5", "<5", 5, 12]
+    assert [mark(x, 5) for x in (0, 1, 4, 5, 12)] == [0, "<5", "<5", 5, 12]
     table = pd.DataFrame({"group": ["a", "b", "c"], "n": [3, 0, 17], "rate": [0.5, 0.1, 0.2]})
-    out = suppress_table(table, ["n"])
+    out = suppress_table(table, ["n"], 5)
     assert out["n"].tolist() == ["<5", 0, 17]
     assert out["rate"].tolist() == [0.5, 0.1, 0.2]
     assert table["n"].tolist() == [3, 0, 17]  # the input is not changed
+    assert note(5) == "counts below 5 are shown as <5"
 
 
 def test_results_values_nulls_small_counts_and_lists_them():
@@ -40,18 +38,23 @@ def test_results_values_nulls_small_counts_and_lists_them():
     assert suppressed == ["n_by_group.medical", "median.surgical.n"]
 
 
-def test_negative_threshold_is_refused():
+@pytest.mark.parametrize("bad", [-1, 2.5, True])
+def test_bad_threshold_is_refused(bad):
     with pytest.raises(ValueError, match="min_cell must be 0 or a positive whole number"):
-        set_min_cell(-1)
+        check_min_cell(bad)
+    assert check_min_cell(None) == 0
 
 
 def test_save_fragment_applies_the_threshold(tmp_path):
-    import json
-
-    from nethep.results import save_fragment
-
-    set_min_cell(5)
-    path = save_fragment("cohort", {"n_by_group": {"medical": 2, "surgical": 13}}, tmp_path)
+    values = {"n_by_group": {"medical": 2, "surgical": 13}}
+    path = save_fragment("cohort", values, tmp_path, min_cell=5)
     data = json.loads(path.read_text())
     assert data["n_by_group"] == {"medical": None, "surgical": 13}
     assert data["suppressed"] == {"min_cell": 5, "keys": ["n_by_group.medical"]}
+    plain = json.loads(save_fragment("cohort", values, tmp_path).read_text())
+    assert plain == values
+
+
+def test_save_fragment_refuses_a_bad_threshold(tmp_path):
+    with pytest.raises(ValueError, match="min_cell"):
+        save_fragment("cohort", {"n": 1}, tmp_path, min_cell=-1)
