@@ -78,9 +78,9 @@ MAX_CENSOR_MARKS = 2000  # censored patients per group with a tick on a survival
 MAX_POINTS = 2000  # patients per group drawn as points in a strip plot
 
 
-def suppression_notes() -> list[str]:
-    """The figure note about small-cell suppression ([] when it is off)."""
-    note = privacy.note()
+def suppression_notes(min_cell: int) -> list[str]:
+    """The figure note about small-cell suppression below ``min_cell`` ([] when it is off)."""
+    note = privacy.note(min_cell)
     return [f"Small-cell suppression: {note}."] if note else []
 
 
@@ -314,13 +314,15 @@ def group_color(group: str, position: int = 0) -> str:
     return GROUP_COLORS.get(group, _FALLBACK_COLORS[position % len(_FALLBACK_COLORS)])
 
 
-def group_label(group: str, n: int | None = None, short: bool = False) -> str:
-    """Display label of a group, e.g. ``Surgical (n = 13)``; ``short`` drops any gloss."""
+def group_label(group: str, n: int | None = None, short: bool = False,
+                min_cell: int = 0) -> str:
+    """Display label of a group, e.g. ``Surgical (n = 13)``; ``short`` drops any gloss;
+    an n from 1 to ``min_cell`` - 1 reads ``<min_cell``."""
     label = GROUP_LABELS.get(group, group.replace("_", " ").capitalize())
     if "(" in label:  # "Non-surgical (medical + embolization)"
         head, gloss = label.split(" (", 1)
         label = head if short else f"{head}, {gloss.rstrip(')')}"
-    return label if n is None else f"{label} (n = {privacy.mark(n)})"
+    return label if n is None else f"{label} (n = {privacy.mark(n, min_cell)})"
 
 
 def _km_ticks(fits: dict[str, KaplanMeier]) -> list[float]:
@@ -335,8 +337,10 @@ def _km_ticks(fits: dict[str, KaplanMeier]) -> list[float]:
 def km_figure(
     fits: dict[str, KaplanMeier],
     title: str,
-    reconstructed: bool,
     times: Sequence[float] | None = None,
+    *,
+    reconstructed: bool,
+    min_cell: int = 0,
     width_mm: float = 180,
 ) -> Figure:
     """Kaplan-Meier curves with 95% bands, censoring marks and a number-at-risk table.
@@ -355,8 +359,8 @@ def km_figure(
 
     A group with more than :data:`MAX_CENSOR_MARKS` censored patients gets no censoring
     marks (they would merge into a bar and bloat the file), and the note says so. With
-    small-cell suppression on (:func:`nethep.privacy.set_min_cell`) numbers at risk and
-    legend n from 1 to N - 1 read ``<N``, and a note says so.
+    ``min_cell`` > 1 (small-cell suppression) numbers at risk and legend n from 1 to
+    ``min_cell`` - 1 read ``<min_cell``, and a note says so.
     """
     import numpy as np
     from matplotlib.transforms import blended_transform_factory, offset_copy
@@ -395,7 +399,8 @@ def km_figure(
         every = len(omitted) == len(fits)
         first_note = (("" if every else "Tick marks: censored times. ") + f"{shaded} "
                       + _censor_marks_note(names, every))
-    notes, notes_h = notes_block([first_note, *suppression_notes(), caption(reconstructed)], w)
+    notes, notes_h = notes_block(
+        [first_note, *suppression_notes(min_cell), caption(reconstructed)], w)
 
     fig = plt.figure(figsize=(w, 6.0))  # height set once the legend is measured
     ax = fig.add_axes((0.1, 0.5, 0.8, 0.4))
@@ -414,7 +419,7 @@ def km_figure(
         hi = np.concatenate([[1.0], fit.upper])[last]
         ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.15, linewidth=0)
         (line,) = ax.step(t, s, where="post", color=color, linewidth=1.4,
-                          label=group_label(group, fit.n))
+                          label=group_label(group, fit.n, min_cell=min_cell))
         if group not in omitted:
             censored = fit.n_censor > 0
             ax.plot(fit.time[censored], fit.surv[censored], linestyle="none", marker="|",
@@ -456,7 +461,7 @@ def km_figure(
         risk.text(0, row, risk_names[group], transform=name_x, ha="right", va="center",
                   fontsize=risk_fs, color=color)
         for t, n in zip(ticks, fit.n_at_risk(ticks), strict=True):
-            risk.text(t, row, str(privacy.mark(int(n))), ha="center", va="center",
+            risk.text(t, row, str(privacy.mark(int(n), min_cell)), ha="center", va="center",
                       fontsize=risk_fs, color=color, gid=f"{AT_RISK_LABEL}:{group}")
     risk.set_ylim(k - 0.5, -1.5)
     risk.set_yticks([])
@@ -485,7 +490,7 @@ def at_risk_table(fig: Figure) -> dict[str, list[int | str]]:
     return rows
 
 
-def palliation_figure(result: PalliationResult, reconstructed: bool,
+def palliation_figure(result: PalliationResult, *, reconstructed: bool, min_cell: int = 0,
                       width_mm: float = 180) -> Figure:
     """Palliation rate per group with exact (Clopper-Pearson) CI bars and the exact P.
 
@@ -499,7 +504,8 @@ def palliation_figure(result: PalliationResult, reconstructed: bool,
             labels.append(f"{group_label(g.group, short=True)}\nno symptomatic\npatients")
         else:
             labels.append(f"{group_label(g.group, short=True)}\n"
-                          f"{privacy.mark(g.n_palliated)} of {privacy.mark(g.n_symptomatic)}")
+                          f"{privacy.mark(g.n_palliated, min_cell)} of "
+                          f"{privacy.mark(g.n_symptomatic, min_cell)}")
     if result.exact_p is not None:
         test = (f"Fisher-Freeman-Halton exact P = {result.exact_p:.2f} "
                 f"({len(result.tested_groups)} groups)")
@@ -509,7 +515,7 @@ def palliation_figure(result: PalliationResult, reconstructed: bool,
         width_mm, "Palliation of symptoms by treatment group", test,
         "Proportion of symptomatic patients palliated", labels,
         [f"Points: proportion palliated; bars: exact {100 * result.conf_level:.0f}% CI "
-         f"(Clopper-Pearson).", *suppression_notes(), caption(reconstructed)])
+         f"(Clopper-Pearson).", *suppression_notes(min_cell), caption(reconstructed)])
     for x, g in enumerate(result.groups):
         if g.rate is None:
             continue
@@ -537,7 +543,8 @@ def _hr_text(estimate: float, lower: float, upper: float) -> str:
     return f"{fmt(estimate)} ({fmt(lower)}\u2013{fmt(upper)})"
 
 
-def literature_forest_figure(table, reconstructed: bool, width_mm: float = 180) -> Figure:
+def literature_forest_figure(table, *, reconstructed: bool, min_cell: int = 0,
+                             width_mm: float = 180) -> Figure:
     """Forest plot of published hazard ratios beside this cohort's, on a log axis.
 
     ``table`` is :func:`nethep.literature.literature_table`: rows in order, grouped by
@@ -752,7 +759,7 @@ def _boxed(text: str, fontsize: float, weight: str = "normal") -> tuple[float, f
     return tw + 2 * _BOX_PAD, th + 2 * _BOX_PAD
 
 
-def patient_flow_figure(flow: PatientFlow, reconstructed: bool,
+def patient_flow_figure(flow: PatientFlow, *, reconstructed: bool, min_cell: int = 0,
                         width_mm: float = 180) -> Figure:
     """Flow diagram from a :class:`nethep.describe.PatientFlow`.
 
@@ -768,7 +775,9 @@ def patient_flow_figure(flow: PatientFlow, reconstructed: bool,
 
     from nethep.describe import GROUP_TITLES, TREATMENT_LABELS, TUMOR_LABELS
 
-    mark = privacy.mark
+    def mark(n: int) -> int | str:
+        return privacy.mark(n, min_cell)
+
     w = width_in(width_mm)
     wide = width_mm >= 130
     groups = list(flow.by_group)
@@ -813,7 +822,7 @@ def patient_flow_figure(flow: PatientFlow, reconstructed: bool,
     n_tumour = len(tumour_texts)
     tumour_stack = n_tumour * tumour_h + 0.06 * max(n_tumour - 1, 0)
     row1_h = max(top_h, tumour_stack + label_h + 0.04)
-    notes, notes_h = notes_block([*suppression_notes(), caption(reconstructed)], w)
+    notes, notes_h = notes_block([*suppression_notes(min_cell), caption(reconstructed)], w)
     gap_y3 = gap_y if wide else 0.12  # stacked treatments hang off a spine, no bar
     height = (PAD_IN + title_h + 0.1 + row1_h + gap_y + group_h + gap_y3 + row3_h + 0.12
               + notes_h + PAD_IN)
@@ -898,12 +907,14 @@ def patient_flow_figure(flow: PatientFlow, reconstructed: bool,
 
 def values_by_group_figure(
     grouped: GroupedValues,
-    reconstructed: bool,
     p: float | None = None,
     test: str = "Kruskal-Wallis",
     ylabel: str | None = None,
     title: str | None = None,
     ylim: tuple[float, float] | None = None,
+    *,
+    reconstructed: bool,
+    min_cell: int = 0,
     width_mm: float = 180,
 ) -> Figure:
     """Strip plot over a box plot of one variable by treatment group.
@@ -927,25 +938,26 @@ def values_by_group_figure(
 
     groups = list(grouped.values)
     sizes = {g: len(grouped.values[g]) for g in groups}
-    labels = [f"{group_label(g, short=True)}\n(n = {privacy.mark(sizes[g])})" for g in groups]
+    labels = [f"{group_label(g, short=True)}\n(n = {privacy.mark(sizes[g], min_cell)})"
+              for g in groups]
     n_groups = sum(len(v) > 0 for v in grouped.values.values())
     note = (f"{test} P = {format_p(p)} ({n_groups} groups)" if p is not None
             else "No test across groups")
     large = [g for g in groups if sizes[g] > MAX_POINTS]
-    small = [g for g in groups if privacy.is_small(sizes[g])]
+    small = [g for g in groups if privacy.is_small(sizes[g], min_cell)]
     notes = ["Points: patients; boxes: median and quartiles; whiskers: most extreme values "
              "within 1.5 IQR."]
     if large:
         notes.append(f"Points omitted for groups with n > {MAX_POINTS:,} patients (boxes "
                      f"only): {', '.join(group_label(g, short=True) for g in large)}.")
     if small:
-        notes.append(f"Points omitted for groups with fewer than {privacy.min_cell()} "
+        notes.append(f"Points omitted for groups with fewer than {min_cell} "
                      f"patients (small-cell suppression): "
                      f"{', '.join(group_label(g, short=True) for g in small)}.")
     fig, ax, layout = _labelled_axes(
         width_mm, title or f"{grouped.label} by treatment group", note,
         ylabel or grouped.label, labels,
-        [*notes, *suppression_notes(), caption(reconstructed)])
+        [*notes, *suppression_notes(min_cell), caption(reconstructed)])
     for x, g in enumerate(groups):
         values = np.sort(np.asarray(grouped.values[g], dtype=float))
         color = group_color(g, x)
@@ -1096,8 +1108,8 @@ def _rb_not_estimable_figure(omitted: list[str], reconstructed: bool, width_mm: 
     return fig
 
 
-def robustness_forest_figure(summary: RobustnessSummary, reconstructed: bool,
-                             width_mm: float = 180) -> Figure:
+def robustness_forest_figure(summary: RobustnessSummary, *, reconstructed: bool,
+                             min_cell: int = 0, width_mm: float = 180) -> Figure:
     """Forest plot of every hazard ratio in the closing robustness table.
 
     One row per hazard-ratio row of :meth:`RobustnessSummary.table` (RMST differences
@@ -1217,7 +1229,7 @@ def robustness_forest_figure(summary: RobustnessSummary, reconstructed: bool,
     return fig
 
 
-def propensity_overlap_figure(prop: Propensity, reconstructed: bool,
+def propensity_overlap_figure(prop: Propensity, *, reconstructed: bool, min_cell: int = 0,
                               width_mm: float = 180) -> Figure:
     """Overlap of propensity scores by arm (a) and covariate balance (b).
 
@@ -1249,7 +1261,7 @@ def propensity_overlap_figure(prop: Propensity, reconstructed: bool,
     bins = np.arange(lo_edge, hi_edge + step / 2, step)
     up, _ = np.histogram(ps[treated], bins)
     down, _ = np.histogram(ps[~treated], bins)
-    as_boxes = any(privacy.is_small(c) for c in (*up, *down))
+    as_boxes = any(privacy.is_small(c, min_cell) for c in (*up, *down))
     balance = prop.balance
     terms = [ROBUSTNESS_TERM_LABELS.get(t, t) for t in balance["term"]]
     words = [ROBUSTNESS_COVARIATE_WORDS.get(c, c.replace("_", " ")) for c in prop.covariates]
@@ -1263,9 +1275,9 @@ def propensity_overlap_figure(prop: Propensity, reconstructed: bool,
              f"stabilized inverse probability of treatment ({truncation}). Dashed band: "
              "|SMD| < 0.1.",
              *([f"Panel a shows boxes (median, quartiles, whiskers to the extremes) instead "
-                f"of a histogram: some bins hold fewer than {privacy.min_cell()} patients "
+                f"of a histogram: some bins hold fewer than {min_cell} patients "
                 "(small-cell suppression)."] if as_boxes else []),
-             *suppression_notes(), caption(reconstructed)]
+             *suppression_notes(min_cell), caption(reconstructed)]
     footer_h = _rb_footer_height(notes, width)
     top_h = _rb_title_height(title, f["title"])
     label_w = max(len(t) for t in terms) * f["tick"] * 0.6 / 72 + 0.15
@@ -1326,9 +1338,11 @@ def propensity_overlap_figure(prop: Propensity, reconstructed: bool,
                   linespacing=1.2)
     if not as_boxes:
         ax.set_ylabel("Patients", fontsize=f["text"])
-    ax.text(0.02, 0.97, group_label("surgical", n1, short=True), transform=ax.transAxes,
+    ax.text(0.02, 0.97, group_label("surgical", n1, short=True, min_cell=min_cell),
+            transform=ax.transAxes,
             ha="left", va="top", fontsize=f["text"], color=c1, fontweight="bold")
-    ax.text(0.02, 0.03, group_label("nonsurgical", n0, short=True), transform=ax.transAxes,
+    ax.text(0.02, 0.03, group_label("nonsurgical", n0, short=True, min_cell=min_cell),
+            transform=ax.transAxes,
             ha="left", va="bottom", fontsize=f["text"], color=c0, fontweight="bold")
 
     bx = _rb_axes(fig, *love_box)
@@ -1389,8 +1403,8 @@ def _ps_boxes(ax, ps, treated, colors: tuple[str, str], f: dict[str, float]) -> 
     ax.set_yticks([])
 
 
-def iptw_km_figure(iptw: IPTWCox, reconstructed: bool,
-                   unweighted: dict[str, KaplanMeier] | None = None,
+def iptw_km_figure(iptw: IPTWCox, unweighted: dict[str, KaplanMeier] | None = None, *,
+                   reconstructed: bool, min_cell: int = 0,
                    width_mm: float = 180) -> Figure:
     """Kaplan-Meier curves weighted by stabilized inverse probability of treatment.
 
@@ -1428,7 +1442,7 @@ def iptw_km_figure(iptw: IPTWCox, reconstructed: bool,
                 "times." if unweighted else "."),
              *([_censor_marks_note([group_label(a, short=True) for a in omitted],
                                    len(omitted) == len(arms))] if omitted else []),
-             *suppression_notes(), caption(reconstructed)]
+             *suppression_notes(min_cell), caption(reconstructed)]
     footer_h = _rb_footer_height(notes, width)
     top_h = _rb_title_height(title, f["title"]) + _rb_lines(subtitle) * f["text"] * 1.2 / 72
     legend_h = 0.42 if narrow else 0.24  # narrow: two columns (arms, then line style)
@@ -1468,7 +1482,8 @@ def iptw_km_figure(iptw: IPTWCox, reconstructed: bool,
     ax.set_xlabel("Months since diagnosis of liver metastases", fontsize=f["text"])
     ax.set_ylabel("Overall survival", fontsize=f["text"])
     handles = [Line2D([], [], color=group_color(a), linewidth=1.7,
-                      label=group_label(a, n[a], short=True)) for a in arms]
+                      label=group_label(a, n[a], short=True,
+                                                      min_cell=min_cell)) for a in arms]
     if unweighted:
         handles.append(Line2D([], [], color="#000000", linewidth=0.8,
                               linestyle=(0, (3, 2)), label="Unweighted"))

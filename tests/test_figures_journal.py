@@ -64,21 +64,21 @@ def _makers(df):
     """(name, make, args, kwargs) for every figure the notebooks 01-04 export."""
     t1 = table_one(df)
     rec = df.attrs["reconstructed"]
+    data = {"reconstructed": rec}
     return {
-        "patient_flow": (patient_flow_figure, (patient_flow(df), rec), {}),
+        "patient_flow": (patient_flow_figure, (patient_flow(df),), data),
         "liver_involvement_by_group": (
-            values_by_group_figure, (t1.grouped["liver_involvement_pct"], rec),
+            values_by_group_figure, (t1.grouped["liver_involvement_pct"],),
             {"p": t1.result("liver_involvement_pct").p,
              "ylabel": "Liver involved by tumour (%)",
-             "title": "Liver involvement by treatment group", "ylim": (0, 100)}),
+             "title": "Liver involvement by treatment group", "ylim": (0, 100), **data}),
         "km_by_treatment_group": (km_figure, (fit_by(df, "treatment_group"),
-                                              "Overall survival by treatment group", rec), {}),
+                                              "Overall survival by treatment group"), data),
         "km_surgical_vs_nonsurgical": (
-            km_figure, (fit_by(df, "arm"), "Overall survival, surgical vs non-surgical", rec),
-            {}),
-        "palliation_by_group": (palliation_figure, (palliation(df), rec), {}),
+            km_figure, (fit_by(df, "arm"), "Overall survival, surgical vs non-surgical"), data),
+        "palliation_by_group": (palliation_figure, (palliation(df),), data),
         "literature_forest": (literature_forest_figure,
-                              (literature_table(cox_surgical(df), rec), rec), {}),
+                              (literature_table(cox_surgical(df), rec),), data),
     }
 
 
@@ -187,7 +187,7 @@ def test_export_writes_true_size_files_with_identical_bytes(df, name, tmp_path):
 @pytest.mark.parametrize("by", ["treatment_group", "arm"])
 def test_at_risk_numbers_sit_under_the_ticks(df, by, width_mm):
     fits = fit_by(df, by)
-    fig = km_figure(fits, "Overall survival", True, width_mm=width_mm)
+    fig = km_figure(fits, "Overall survival", reconstructed=True, width_mm=width_mm)
     ax = next(a for a in fig.axes if a.get_label() != AT_RISK_LABEL)
     risk = next(a for a in fig.axes if a.get_label() == AT_RISK_LABEL)
     renderer = fig.canvas.get_renderer()
@@ -210,13 +210,14 @@ def test_at_risk_numbers_sit_under_the_ticks(df, by, width_mm):
 
 
 def test_notebooks_export_every_figure_they_show():
-    """Figures in notebooks 01-04 go through export_figure, under the names tested here."""
+    """Figures in notebooks 01-04 go through export_figure (``nb.figure``), under the names
+    tested here."""
     exported = []
     for path in sorted(NOTEBOOKS.glob("0[1-4]_*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
         code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
         assert "save_figure(" not in code, f"{path.name} saves a figure at one size only"
-        exported += re.findall(r'export_figure\(\s*"([a-z0-9_]+)"', code)
+        exported += re.findall(r'(?:export_figure|nb\.figure)\(\s*"([a-z0-9_]+)"', code)
     assert sorted(exported) == sorted(FIGURES)
 
 

@@ -49,7 +49,7 @@ def test_flow_figure_shows_every_count(df, width_mm):
 
 @pytest.mark.parametrize("width_mm", [85, 180])
 def test_flow_box_text_stays_inside_its_box(df, width_mm):
-    fig = patient_flow_figure(patient_flow(df), True, width_mm=width_mm)
+    fig = patient_flow_figure(patient_flow(df), reconstructed=True, width_mm=width_mm)
     renderer = fig.canvas.get_renderer()
     fig.draw(renderer)
     ax = fig.axes[0]
@@ -64,7 +64,8 @@ def test_flow_box_text_stays_inside_its_box(df, width_mm):
 
 
 def test_flow_figure_keeps_an_empty_group(df):
-    fig = patient_flow_figure(patient_flow(df[df["treatment_group"] != "surgical"]), False)
+    fig = patient_flow_figure(patient_flow(df[df["treatment_group"] != "surgical"]),
+                              reconstructed=False)
     boxes = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "flow_box"]
     assert len(boxes) == 13
     assert any(b.startswith("Surgical") and b.endswith("n = 0") for b in boxes)
@@ -75,8 +76,8 @@ def test_flow_figure_keeps_an_empty_group(df):
 def test_values_figure_draws_every_patient(df, width_mm):
     t1 = table_one(df)
     grouped = t1.grouped["liver_involvement_pct"]
-    fig = values_by_group_figure(grouped, True, p=t1.result("liver_involvement_pct").p,
-                                 width_mm=width_mm)
+    fig = values_by_group_figure(grouped, p=t1.result("liver_involvement_pct").p,
+                                 reconstructed=True, width_mm=width_mm)
     assert fig.get_size_inches()[0] == pytest.approx(width_mm / 25.4)
     ax = fig.axes[0]
     points = {c.get_gid(): len(c.get_offsets()) for c in ax.collections}
@@ -87,7 +88,7 @@ def test_values_figure_draws_every_patient(df, width_mm):
 
 def test_values_figure_with_an_empty_group(df):
     grouped = values_by_group(df[df["treatment_group"] != "medical"], "age_years")
-    fig = values_by_group_figure(grouped, False)
+    fig = values_by_group_figure(grouped, reconstructed=False)
     assert "no patients" in _texts(fig)
     assert "No test across groups" in _texts(fig)
     plt.close(fig)
@@ -97,7 +98,7 @@ def test_figures_are_byte_identical_on_rerun(df, tmp_path):
     outputs = []
     for run in ("a", "b"):
         plt.close(export_figure("patient_flow", tmp_path / run, patient_flow_figure,
-                                patient_flow(df), True))
+                                patient_flow(df), reconstructed=True))
         folder = tmp_path / run / "figures"
         outputs.append({p.suffix: p.read_bytes() for p in folder.glob("patient_flow_85mm.*")})
     assert outputs[0][".svg"] == outputs[1][".svg"]
@@ -107,17 +108,8 @@ def test_figures_are_byte_identical_on_rerun(df, tmp_path):
 # --------------------------------------------------------------------------- suppression, size
 
 
-@pytest.fixture
-def min_cell_5():
-    from nethep.privacy import set_min_cell
-
-    set_min_cell(5)
-    yield 5
-    set_min_cell(0)
-
-
-def test_flow_figure_shows_small_counts_as_marked(df, min_cell_5):
-    fig = patient_flow_figure(patient_flow(df), True, width_mm=85)
+def test_flow_figure_shows_small_counts_as_marked(df):
+    fig = patient_flow_figure(patient_flow(df), reconstructed=True, min_cell=5, width_mm=85)
     boxes = "\n".join(t.get_text() for t in fig.axes[0].texts if t.get_gid() == "flow_box")
     assert boxes.count("n = <5") == 3  # chemotherapy 4, ablation 4, resection + ablation 3
     for n in ("n = 1", "n = 2", "n = 3", "n = 4"):
@@ -127,10 +119,11 @@ def test_flow_figure_shows_small_counts_as_marked(df, min_cell_5):
     plt.close(fig)
 
 
-def test_values_figure_leaves_out_points_of_small_groups(df, min_cell_5):
+def test_values_figure_leaves_out_points_of_small_groups(df):
     small = df[(df["treatment_group"] != "medical") | (df["patient_id"].isin(["NET001",
                                                                               "NET002"]))]
-    fig = values_by_group_figure(values_by_group(small, "age_years"), False)
+    fig = values_by_group_figure(values_by_group(small, "age_years"), reconstructed=False,
+                                 min_cell=5)
     ax = fig.axes[0]
     assert {c.get_gid() for c in ax.collections} == {"points:embolization", "points:surgical"}
     assert [t.get_text() for t in ax.get_xticklabels()][0] == "Medical\n(n = <5)"
@@ -149,7 +142,7 @@ def test_values_figure_draws_boxes_only_for_a_large_group():
               "surgical": ()}
     grouped = GroupedValues("age_years", "Age, years", values,
                             {"medical": 0, "embolization": 0, "surgical": 0})
-    fig = values_by_group_figure(grouped, False)
+    fig = values_by_group_figure(grouped, reconstructed=False)
     ax = fig.axes[0]
     assert {c.get_gid() for c in ax.collections} == {"points:embolization"}
     assert len(ax.patches) == 2  # a box for each group with values

@@ -61,11 +61,12 @@ def summary(df, iptw) -> rb.RobustnessSummary:
 
 @pytest.fixture(scope="module")
 def makers(df, iptw, summary):
-    """name -> (figure function, positional arguments), as notebook 05 calls them."""
+    """name -> (figure function, positional arguments), as notebook 05 calls them (each
+    with ``reconstructed=True``)."""
     return {
-        "robustness_forest": (robustness_forest_figure, (summary, True)),
-        "propensity_overlap": (propensity_overlap_figure, (iptw.propensity, True)),
-        "iptw_km": (iptw_km_figure, (iptw, True, fit_by(df, "arm"))),
+        "robustness_forest": (robustness_forest_figure, (summary,)),
+        "propensity_overlap": (propensity_overlap_figure, (iptw.propensity,)),
+        "iptw_km": (iptw_km_figure, (iptw, fit_by(df, "arm"))),
     }
 
 
@@ -100,7 +101,7 @@ def _drawn_texts(fig) -> list[tuple[Text, object]]:
 @pytest.mark.parametrize("name", NAMES)
 def test_print_layout(makers, name, width_mm):
     make, args = makers[name]
-    _check_print_layout(make(*args, width_mm=width_mm), width_mm)
+    _check_print_layout(make(*args, reconstructed=True, width_mm=width_mm), width_mm)
 
 
 def _check_print_layout(fig, width_mm: float) -> None:
@@ -121,7 +122,7 @@ def _check_print_layout(fig, width_mm: float) -> None:
 def test_forest_rows_follow_the_summary(summary):
     hr = summary.table().query("measure == 'hazard ratio'").reset_index(drop=True)
     for width in JOURNAL_WIDTHS_MM:
-        fig = robustness_forest_figure(summary, True, width_mm=width)
+        fig = robustness_forest_figure(summary, reconstructed=True, width_mm=width)
         ax = fig.axes[0]
         marks = [line for line in ax.get_lines() if (line.get_gid() or "").startswith(
             "estimate:")]
@@ -150,13 +151,13 @@ def test_forest_needs_hazard_ratio_rows():
                                   "lower": None, "upper": None, "role": "main"}])
 
     with pytest.raises(ValueError, match="no hazard-ratio rows"):
-        robustness_forest_figure(Empty(), True)
+        robustness_forest_figure(Empty(), reconstructed=True)
 
 
 def test_overlap_counts_every_patient_and_shows_the_balance(iptw):
     prop = iptw.propensity
     for width in JOURNAL_WIDTHS_MM:
-        fig = propensity_overlap_figure(prop, True, width_mm=width)
+        fig = propensity_overlap_figure(prop, reconstructed=True, width_mm=width)
         hist, love = fig.axes
         heights = {"ps:surgical": 0.0, "ps:nonsurgical": 0.0}
         for patch in hist.patches:  # one bar per bin and arm, tagged with its arm
@@ -176,7 +177,7 @@ def test_overlap_counts_every_patient_and_shows_the_balance(iptw):
 
 def test_iptw_km_draws_the_weighted_curves(df, iptw):
     fits = fit_by(df, "arm")
-    fig = iptw_km_figure(iptw, True, fits, width_mm=85)
+    fig = iptw_km_figure(iptw, fits, reconstructed=True, width_mm=85)
     ax = fig.axes[0]
     lines = {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
     for arm in ("surgical", "nonsurgical"):
@@ -189,7 +190,7 @@ def test_iptw_km_draws_the_weighted_curves(df, iptw):
     assert f"hazard ratio {iptw.hr:.2f} (95% CI {iptw.lower:.2f}" in text
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["Surgical (n = 13)", "Non-surgical (n = 35)", "Unweighted"]
-    bare = iptw_km_figure(iptw, False, width_mm=180)
+    bare = iptw_km_figure(iptw, reconstructed=False, width_mm=180)
     assert not any((line.get_gid() or "").startswith("unweighted")
                    for line in bare.axes[0].get_lines())
     assert RECONSTRUCTED_NOTE not in " ".join(t.get_text() for t in bare.texts)
@@ -200,7 +201,7 @@ def test_export_writes_both_widths_byte_identical(makers, tmp_path):
     for run in ("a", "b"):
         files = {}
         for name, (make, args) in makers.items():
-            fig = export_figure(name, tmp_path / run, make, *args)
+            fig = export_figure(name, tmp_path / run, make, *args, reconstructed=True)
             assert fig.get_figwidth() == pytest.approx(180 / MM_PER_INCH)
             plt.close(fig)
         for path in sorted((tmp_path / run / "figures").iterdir()):
@@ -220,19 +221,10 @@ def test_export_writes_both_widths_byte_identical(makers, tmp_path):
 # --------------------------------------------------------------------------- suppression
 
 
-@pytest.fixture
-def min_cell_5():
-    from nethep.privacy import set_min_cell
-
-    set_min_cell(5)
-    yield 5
-    set_min_cell(0)
-
-
 @pytest.mark.parametrize("width_mm", JOURNAL_WIDTHS_MM)
-def test_overlap_draws_boxes_when_a_bin_is_a_small_cell(iptw, min_cell_5, width_mm):
+def test_overlap_draws_boxes_when_a_bin_is_a_small_cell(iptw, width_mm):
     prop = iptw.propensity
-    fig = propensity_overlap_figure(prop, True, width_mm=width_mm)
+    fig = propensity_overlap_figure(prop, reconstructed=True, min_cell=5, width_mm=width_mm)
     _check_print_layout(fig, width_mm)
     hist = fig.axes[0]
     assert not [p for p in hist.patches if (p.get_gid() or "").startswith("ps:")]
@@ -252,13 +244,14 @@ def test_overlap_draws_boxes_when_a_bin_is_a_small_cell(iptw, min_cell_5, width_
     assert "Small-cell suppression: counts below 5 are shown as <5." in text
 
 
-def test_iptw_km_legend_and_note_under_suppression(df, min_cell_5):
+def test_iptw_km_legend_and_note_under_suppression(df):
     small = df[df["arm"] == "nonsurgical"].index.union(
         df.index[df["arm"] == "surgical"][:4])
     sub = df.loc[small].reset_index(drop=True)
     sub.attrs = dict(df.attrs)
     weighted = rb.iptw_cox(sub)
-    fig = iptw_km_figure(weighted, True, fit_by(sub, "arm"), width_mm=180)
+    fig = iptw_km_figure(weighted, fit_by(sub, "arm"), reconstructed=True, min_cell=5,
+                         width_mm=180)
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["Surgical (n = <5)", "Non-surgical (n = 35)", "Unweighted"]
     assert "counts below 5 are shown as <5" in " ".join(
@@ -280,7 +273,7 @@ def test_forest_omits_non_estimable_rows_and_says_so(summary):
     hr_rows = table.index[table["measure"] == "hazard ratio"]
     table.loc[hr_rows[1], ["estimate", "lower", "upper"]] = [0.0, 0.0, np.inf]
     dropped = table.loc[hr_rows[1], "analysis"]
-    fig = robustness_forest_figure(_TableOnly(table), True, width_mm=180)
+    fig = robustness_forest_figure(_TableOnly(table), reconstructed=True, width_mm=180)
     marks = [line.get_gid() for line in fig.axes[0].get_lines()
              if (line.get_gid() or "").startswith("estimate:")]
     assert f"estimate:{dropped}" not in marks and len(marks) == len(hr_rows) - 1
@@ -293,7 +286,7 @@ def test_forest_with_no_estimable_hazard_ratio_is_a_message(summary):
     table = summary.table()
     hr_rows = table["measure"] == "hazard ratio"
     table.loc[hr_rows, ["estimate", "lower", "upper"]] = [0.0, 0.0, np.inf]
-    fig = robustness_forest_figure(_TableOnly(table), True, width_mm=85)
+    fig = robustness_forest_figure(_TableOnly(table), reconstructed=True, width_mm=85)
     text = " ".join(t.get_text().replace("\n", " ") for t in fig.texts)
     assert "No hazard ratio is estimable" in text and not fig.axes
     assert all(t.get_fontsize() >= 7 for t in fig.texts)

@@ -77,7 +77,7 @@ def test_at_risk_rows_equal_n_at_risk_at_the_ticks(cohort, by, width_mm):
 
 
 def test_at_risk_text_is_coloured_by_group(cohort):
-    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
+    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", reconstructed=True)
     for text in _risk_axes(fig).texts:
         gid = text.get_gid()
         if gid:
@@ -86,20 +86,20 @@ def test_at_risk_text_is_coloured_by_group(cohort):
 
 
 def test_bundled_at_risk_numbers(cohort):
-    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
+    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", reconstructed=True)
     assert list(_main_axes(fig).get_xticks()) == [0, 12, 24, 36, 48, 60, 72]
     assert at_risk_table(fig)["surgical"] == [13, 9, 7, 5, 2, 0, 0]
 
 
 def test_custom_times_set_the_ticks(cohort):
     fits = fit_by(cohort, "arm")
-    fig = km_figure(fits, "Overall survival", True, times=[0, 24, 48])
+    fig = km_figure(fits, "Overall survival", reconstructed=True, times=[0, 24, 48])
     assert list(_main_axes(fig).get_xticks()) == [0, 24, 48]
     assert at_risk_table(fig)["nonsurgical"] == fits["nonsurgical"].n_at_risk([0, 24, 48]).tolist()
 
 
 def test_legend_axis_labels_and_caption(cohort):
-    fig = km_figure(fit_by(cohort, "treatment_group"), "By group", True)
+    fig = km_figure(fit_by(cohort, "treatment_group"), "By group", reconstructed=True)
     ax = _main_axes(fig)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["Medical (n = 17)", "Embolization (n = 18)", "Surgical (n = 13)"]
@@ -107,7 +107,7 @@ def test_legend_axis_labels_and_caption(cohort):
     assert ax.get_ylabel() == "Overall survival"
     assert ax.get_title(loc="left") == "By group"
     assert RECONSTRUCTED_NOTE in _all_text(fig)
-    arms = km_figure(fit_by(cohort, "arm"), "By arm", False)
+    arms = km_figure(fit_by(cohort, "arm"), "By arm", reconstructed=False)
     legend = [t.get_text() for t in _main_axes(arms).get_legend().get_texts()]
     assert legend == ["Surgical (n = 13)", "Non-surgical, medical + embolization (n = 35)"]
     assert RECONSTRUCTED_NOTE not in _all_text(arms)
@@ -115,8 +115,9 @@ def test_legend_axis_labels_and_caption(cohort):
 
 def test_single_column_legend_title_and_notes_stay_above_and_below(cohort):
     fits = fit_by(cohort, "arm")
-    wide = km_figure(fits, "Overall survival, surgical vs non-surgical", True)
-    narrow = km_figure(fits, "Overall survival, surgical vs non-surgical", True, width_mm=85)
+    wide = km_figure(fits, "Overall survival, surgical vs non-surgical", reconstructed=True)
+    narrow = km_figure(fits, "Overall survival, surgical vs non-surgical", reconstructed=True,
+                       width_mm=85)
     assert wide.get_size_inches()[0] == pytest.approx(180 / 25.4)
     assert narrow.get_size_inches()[0] == pytest.approx(85 / 25.4)
     for fig, columns in ((wide, 2), (narrow, 1)):
@@ -139,7 +140,7 @@ def test_single_column_legend_title_and_notes_stay_above_and_below(cohort):
 
 def test_curves_bands_and_censoring_marks(cohort):
     fits = fit_by(cohort, "treatment_group")
-    fig = km_figure(fits, "Overall survival", True)
+    fig = km_figure(fits, "Overall survival", reconstructed=True)
     ax = _main_axes(fig)
     assert len(ax.collections) == len(fits)  # one CI band per group
     marks = [line for line in ax.get_lines() if line.get_marker() == "|"]
@@ -156,7 +157,7 @@ def test_curves_bands_and_censoring_marks(cohort):
 def test_band_reaches_a_curve_that_drops_to_zero():
     fit = kaplan_meier([1, 2, 3, 10], [1, 0, 0, 1])
     assert fit.surv[-1] == 0 and np.isnan(fit.lower[-1])
-    fig = km_figure({"all": fit}, "Small", False)
+    fig = km_figure({"all": fit}, "Small", reconstructed=False)
     band = _main_axes(fig).collections[0]
     xmax = max(path.vertices[:, 0].max() for path in band.get_paths())
     assert xmax == pytest.approx(10.0)
@@ -164,7 +165,7 @@ def test_band_reaches_a_curve_that_drops_to_zero():
 
 def test_km_figure_needs_a_fit():
     with pytest.raises(ValueError, match="at least one"):
-        km_figure({}, "Nothing", True)
+        km_figure({}, "Nothing", reconstructed=True)
 
 
 def test_palliation_figure(cohort):
@@ -195,7 +196,8 @@ def test_palliation_figure_with_a_group_without_symptoms(cohort):
 def test_export_writes_three_formats_at_both_widths_with_identical_bytes(cohort, tmp_path):
     fits = fit_by(cohort, "treatment_group")
     for run in ("a", "b"):
-        plt.close(export_figure("km", tmp_path / run, km_figure, fits, "Overall survival", True))
+        plt.close(export_figure("km", tmp_path / run, km_figure, fits, "Overall survival",
+                                reconstructed=True))
     names = sorted(p.name for p in (tmp_path / "a" / "figures").iterdir())
     assert names == sorted(f"km_{w}mm.{f}" for w in (85, 180) for f in ("pdf", "png", "svg"))
     for name in names:
@@ -210,17 +212,9 @@ def test_export_writes_three_formats_at_both_widths_with_identical_bytes(cohort,
 # --------------------------------------------------------------------------- suppression, size
 
 
-@pytest.fixture
-def min_cell_5():
-    from nethep.privacy import set_min_cell
-
-    set_min_cell(5)
-    yield 5
-    set_min_cell(0)
-
-
-def test_at_risk_rows_and_legend_show_small_counts_as_marked(cohort, min_cell_5):
-    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
+def test_at_risk_rows_and_legend_show_small_counts_as_marked(cohort):
+    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", reconstructed=True,
+                    min_cell=5)
     rows = at_risk_table(fig)
     assert rows["surgical"] == [13, 9, 7, 5, "<5", 0, 0]
     for group, numbers in rows.items():
@@ -228,27 +222,28 @@ def test_at_risk_rows_and_legend_show_small_counts_as_marked(cohort, min_cell_5)
     assert "Small-cell suppression: counts below 5 are shown as <5." in _all_text(fig)
     small = cohort[(cohort["treatment_group"] != "medical")
                    | cohort["patient_id"].isin(["NET001", "NET009", "NET015"])]
-    fig = km_figure(fit_by(small, "treatment_group"), "Overall survival", False)
+    fig = km_figure(fit_by(small, "treatment_group"), "Overall survival", reconstructed=False,
+                    min_cell=5)
     legend = [t.get_text() for t in _main_axes(fig).get_legend().get_texts()]
     assert legend == ["Medical (n = <5)", "Embolization (n = 18)", "Surgical (n = 13)"]
     assert at_risk_table(fig)["medical"] == ["<5"] * 6 + [0]
 
 
 def test_at_risk_rows_unchanged_without_suppression(cohort):
-    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", True)
+    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", reconstructed=True)
     assert all(isinstance(n, int) for row in at_risk_table(fig).values() for n in row)
     assert "suppression" not in _all_text(fig)
 
 
-def test_palliation_ticks_show_small_counts_as_marked(cohort, min_cell_5):
-    fig = palliation_figure(palliation(cohort), reconstructed=True)
+def test_palliation_ticks_show_small_counts_as_marked(cohort):
+    fig = palliation_figure(palliation(cohort), reconstructed=True, min_cell=5)
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels == ["Medical\n5 of 10", "Embolization\n7 of 11", "Surgical\n8 of 9"]
     df = cohort.copy()
     df.loc[df.index[(df["treatment_group"] == "surgical") & (df["symptomatic"] == 1)][:6],
            ["symptomatic", "palliated"]] = [0, pd.NA]
-    labels = [t.get_text() for t in palliation_figure(palliation(df), True).axes[0]
-              .get_xticklabels()]
+    fig = palliation_figure(palliation(df), reconstructed=True, min_cell=5)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels[2] == "Surgical\n<5 of <5"
 
 
@@ -266,7 +261,7 @@ def _registry(n: int, seed: int = 2006) -> dict:
 def test_km_figure_on_20000_patients_draws_no_censoring_marks():
     fits = _registry(20_000)
     assert all(int(f.n_censor.sum()) > 2000 for f in fits.values())
-    fig = km_figure(fits, "Registry", False)
+    fig = km_figure(fits, "Registry", reconstructed=False)
     ax = _main_axes(fig)
     assert not [line for line in ax.get_lines() if line.get_marker() == "|"]
     assert len([line for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]) == 2
@@ -279,7 +274,7 @@ def test_km_figure_on_20000_patients_draws_no_censoring_marks():
 
 def test_km_figure_omits_marks_only_for_the_large_group(cohort):
     fits = {**_registry(20_000), "all": fit_by(cohort, "arm")["surgical"]}
-    fig = km_figure(fits, "Registry beside a small cohort", False)
+    fig = km_figure(fits, "Registry beside a small cohort", reconstructed=False)
     marks = [line for line in _main_axes(fig).get_lines() if line.get_marker() == "|"]
     assert len(marks) == 1
     np.testing.assert_allclose(marks[0].get_xdata(), fits["all"].time[fits["all"].n_censor > 0])

@@ -35,7 +35,7 @@ def draw(output_dir: Path) -> Path:
         df = load_cohort()
         fig = export_figure(NAME, output_dir, km_figure, fit_by(df, "arm"),
                             "Overall survival, surgical vs non-surgical",
-                            df.attrs["reconstructed"])
+                            reconstructed=df.attrs["reconstructed"])
         plt.close(fig)
     return Path(output_dir) / "figures" / COMMITTED.name
 
