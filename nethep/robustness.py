@@ -59,6 +59,8 @@ import pandas as pd
 from scipy import stats
 
 from nethep import privacy
+from nethep.cox import FIT_OPTIONS, cox_zph, fit_lifelines, weighted_cox_robust
+from nethep.km import restricted_mean_survival, weighted_km
 
 __all__ = [
     "BOOTSTRAP_MONTHS",
@@ -126,7 +128,7 @@ def simulated_inputs(df: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...
     """
     if not df.attrs.get("reconstructed", False):
         return ()
-    from nethep.cohort import fields
+    from nethep.contract import fields
 
     spec = fields()
     return tuple(c for c in columns if spec.get(c, {}).get("provenance") == "simulated")
@@ -134,7 +136,7 @@ def simulated_inputs(df: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...
 
 def _enum_levels(column: str) -> list[str] | None:
     try:
-        from nethep.cohort import fields
+        from nethep.contract import fields
 
         spec = fields().get(column)
     except Exception:  # pragma: no cover - contract always present in the package
@@ -227,83 +229,6 @@ def _separation_problems(data: pd.DataFrame, terms: Sequence[str]) -> list[str]:
     return problems
 
 
-# lifelines' default Newton-Raphson stopping rules (step norm or Newton decrement below
-# 1e-7, or a relative log-likelihood change below 1e-9) leave coefficients up to about
-# 1e-5 (relative) from the maximum here, and ridge-penalized ones about 1e-6; these take
-# the fit to the maximum (agreement with R's coxph to about 1e-9, R's own precision).
-FIT_OPTIONS: dict[str, float] = {"precision": 1e-12, "r_precision": 1e-15}
-
-
-def _fit_cox(data: pd.DataFrame, penalizer: float = 0.0,
-             **fit_kwargs: Any) -> tuple[Any, list[str]]:
-    """lifelines CoxPHFitter (Efron ties); returns (fitter, convergence warning texts)."""
-    from lifelines import CoxPHFitter
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cph = CoxPHFitter(penalizer=penalizer).fit(data, "T", "E", fit_options=FIT_OPTIONS,
-                                                   **fit_kwargs)
-    messages = [str(w.message).strip() for w in caught
-                if type(w.message).__name__ == "ConvergenceWarning"]
-    return cph, messages
-
-
-def _efron_score_residuals(time: np.ndarray, event: np.ndarray, x: np.ndarray,
-                           w: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """Per-patient score residuals of a weighted Cox model with Efron ties.
-
-    As R survival's ``coxscore`` (``residuals.coxph(type = "score")``): at a death time
-    with m tied deaths, the k-th Efron step (k = 0..m-1) has denominator
-    S0 - k/m * S0_dead, mean covariate xbar_k = (S1 - k/m * S1_dead) / denominator and
-    hazard mean(w_dead) / denominator; each tied death gains (x - xbar_k) / m, and each
-    patient at risk loses r (x - xbar_k) * hazard_k, times (1 - k/m) for the tied deaths.
-    Residuals are unweighted (multiply by w for the sandwich).
-    """
-    r = np.exp(x @ beta)
-    wr = w * r
-    resid = np.zeros_like(x, dtype=float)
-    for t in np.unique(time[event == 1]):
-        at_risk = time >= t
-        dead = at_risk & (time == t) & (event == 1)
-        m = int(dead.sum())
-        s0, s1 = wr[at_risk].sum(), wr[at_risk] @ x[at_risk]
-        s0d, s1d = wr[dead].sum(), wr[dead] @ x[dead]
-        mean_w = w[dead].sum() / m
-        for k in range(m):
-            f = k / m
-            denom = s0 - f * s0d
-            xbar = (s1 - f * s1d) / denom
-            hazard = mean_w / denom
-            resid[dead] += (x[dead] - xbar) / m
-            scale = np.where(dead[at_risk], 1 - f, 1.0) * r[at_risk] * hazard
-            resid[at_risk] -= (x[at_risk] - xbar) * scale[:, None]
-    return resid
-
-
-def _weighted_cox_robust(data: pd.DataFrame,
-                         terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted Cox fit (lifelines) with R's robust sandwich variance.
-
-    Returns (coef, robust variance, naive variance). lifelines' own ``robust=True``
-    sandwich ignores tied times in its score residuals (its source says so), which
-    on this cohort (ties at 8.7 and 40.0 months) gives a robust SE 2.6% below R's;
-    the sandwich here is R's: V = A (sum_i (w_i U_i)(w_i U_i)') A, with A the inverse
-    weighted information and U_i the Efron score residuals (R ``coxph(...,
-    robust = TRUE)``: ``t(dfbeta) %*% dfbeta`` of the weighted dfbeta residuals).
-    """
-    with warnings.catch_warnings():
-        # lifelines suggests robust=True for non-integer weights: the sandwich is below.
-        warnings.filterwarnings("ignore", message="(?s).*weights are not integers")
-        cph, _ = _fit_cox(data[["T", "E", "w", *terms]], weights_col="w")
-    beta = cph.params_[list(terms)].to_numpy(float)
-    naive = cph.variance_matrix_.loc[list(terms), list(terms)].to_numpy(float)
-    w = data["w"].to_numpy(float)
-    u = _efron_score_residuals(data["T"].to_numpy(float), data["E"].to_numpy(int),
-                               data[list(terms)].to_numpy(float), w, beta)
-    dfbeta = (u * w[:, None]) @ naive
-    return beta, dfbeta.T @ dfbeta, naive
-
-
 # ------------------------------------------------------------------------- adjusted Cox
 
 
@@ -384,14 +309,12 @@ def cox_adjusted(
       correction; its CI is Wald from the penalized information. On the bundled cohort
       no term separates, so the unpenalized fit is reported.
     - Proportional hazards per term: R >= 3.0's ``cox.zph(fit, transform = "km")``
-      score test at the fitted coefficients (:func:`nethep.fastcox.cox_zph`, the same
+      score test at the fitted coefficients (:func:`nethep.cox.cox_zph`, the same
       test as notebook 03; verified against R). For a penalized fit it is evaluated
       at the penalized coefficients, which R's ``cox.zph`` of a ridge model does not
       do exactly: read it as approximate then.
     """
     from lifelines.exceptions import ConvergenceError
-
-    from nethep import fastcox
 
     covariates = tuple(covariates)
     data = _survival_frame(df, covariates)
@@ -404,7 +327,7 @@ def cox_adjusted(
     cph = None
     if not problems:
         try:
-            cph, messages = _fit_cox(data)
+            cph, messages = fit_lifelines(data)
             # lifelines' pre-fit checks (low variance, correlation with time) also warn;
             # only a failed Newton-Raphson counts as evidence of separation
             problems += [f"lifelines: {m.splitlines()[0]}" for m in messages
@@ -422,7 +345,7 @@ def cox_adjusted(
         if used_penalizer <= 0:
             raise ValueError("the Cox model separates (" + "; ".join(problems)
                              + "); pass penalizer > 0 for a penalized estimate")
-        cph, _ = _fit_cox(data, penalizer=used_penalizer)
+        cph, _ = fit_lifelines(data, penalizer=used_penalizer)
         method = (f"ridge-penalized Cox partial likelihood (lifelines penalizer = "
                   f"{used_penalizer:g}, l1_ratio = 0, on standardized covariates), Efron "
                   "ties, Wald CI from the penalized information; used because the "
@@ -430,9 +353,9 @@ def cox_adjusted(
     else:
         method = "Cox partial likelihood, Efron ties, Wald 95% CI and P (lifelines)"
     rows = _cox_rows(cph)
-    zph = fastcox.cox_zph(data["T"].to_numpy(float), data["E"].to_numpy(int),
-                          data[terms].to_numpy(float), cph.params_[terms].to_numpy(float),
-                          names=terms)
+    zph = cox_zph(data["T"].to_numpy(float), data["E"].to_numpy(int),
+                  data[terms].to_numpy(float), cph.params_[terms].to_numpy(float),
+                  names=terms)
     ph = dict(zip(zph.names, zip(zph.chisq, zph.p, strict=True), strict=True))
     rows["ph_statistic"] = [float(ph[t][0]) for t in rows["term"]]
     rows["ph_p"] = [float(ph[t][1]) for t in rows["term"]]
@@ -631,28 +554,6 @@ class IPTWCox:
         return {"hr": _r(self.hr), "lower": _r(self.lower), "upper": _r(self.upper)}
 
 
-def _weighted_km(time: np.ndarray, event: np.ndarray, w: np.ndarray) -> pd.DataFrame:
-    """Weighted product-limit: S(t) = prod over times <= t of (1 - sum w dead / sum w at risk).
-
-    Written in numpy (and verified against R ``survfit(..., weights = w)``) because
-    lifelines 0.30's weighted ``KaplanMeierFitter`` leaves the curve at its previous
-    value when the last observation is a death and the weights are not integers
-    (the at-risk weight, formed by subtraction, ends a rounding error below the
-    death weight). One row per distinct time, starting with (0, 1).
-    """
-    uniq, inverse = np.unique(time, return_inverse=True)
-    dead_w = np.bincount(inverse, weights=w * event, minlength=len(uniq))
-    all_w = np.bincount(inverse, weights=w, minlength=len(uniq))
-    at_risk = np.cumsum(all_w[::-1])[::-1]
-    surv = np.cumprod(1 - dead_w / at_risk)
-    return pd.DataFrame({
-        "time": np.concatenate([[0.0], uniq]),
-        "n_risk": np.concatenate([[w.sum()], at_risk]),
-        "n_event": np.concatenate([[0.0], dead_w]),
-        "surv": np.concatenate([[1.0], surv]),
-    })
-
-
 def iptw_cox(
     df: pd.DataFrame,
     covariates: Sequence[str] = DEFAULT_COVARIATES,
@@ -667,28 +568,28 @@ def iptw_cox(
       with ``weights_col`` (Efron ties) for the estimate; robust sandwich variance
       (Lin and Wei, JASA 1989;84:1074) computed as R does it, from Efron score
       residuals (lifelines' ``robust=True`` mishandles tied times, see
-      ``_weighted_cox_robust``), Wald 95% CI and P; the robust SE accounts
+      :func:`nethep.cox.weighted_cox_robust`), Wald 95% CI and P; the robust SE accounts
       for the weighting but treats the propensity score as known (slightly
       conservative; Austin, Stat Med 2016;35:5642). Verified against R
       ``coxph(Surv(t, d) ~ surgical, weights = w, robust = TRUE)`` to 1e-6.
     - Weighted Kaplan-Meier curve per arm: the weighted product-limit estimator
       (Xie and Liu, Stat Med 2005;24:3089) in numpy, verified against R
       ``survfit(..., weights = w)`` (lifelines' weighted ``KaplanMeierFitter`` fails
-      at a final death, see ``_weighted_km``). ``curves`` holds time, weighted numbers
+      at a final death, see :func:`nethep.km.weighted_km`). ``curves`` holds time, weighted numbers
       at risk and dying, and survival per arm from time 0, for a step plot.
     """
     prop = propensity(df, covariates, truncate=truncate)
     data = _survival_frame(df)
     _arm_counts(data)
     data["w"] = prop.weights.to_numpy(float)
-    beta, robust_var, naive_var = _weighted_cox_robust(data, ["surgical"])
+    beta, robust_var, naive_var = weighted_cox_robust(data, ["surgical"])
     coef, se = float(beta[0]), float(math.sqrt(robust_var[0, 0]))
     treated = data["surgical"].to_numpy(bool)
     frames = []
     for arm, mask in (("surgical", treated), ("nonsurgical", ~treated)):
         sub = data[mask]
-        curve = _weighted_km(sub["T"].to_numpy(float), sub["E"].to_numpy(int),
-                             sub["w"].to_numpy(float))
+        curve = weighted_km(sub["T"].to_numpy(float), sub["E"].to_numpy(int),
+                            sub["w"].to_numpy(float))
         frames.append(curve.assign(arm=arm))
     curves = pd.concat(frames, ignore_index=True)[["arm", "time", "n_risk", "n_event", "surv"]]
     return IPTWCox(
@@ -858,7 +759,7 @@ def landmark(df: pd.DataFrame, at_months: float) -> LandmarkResult:
         raise ValueError(f"at the {at:g}-month landmark {n_surg} of {len(data)} patients "
                          "count as surgical: both arms are needed")
     try:
-        cph, _ = _fit_cox(data)
+        cph, _ = fit_lifelines(data)
     except ConvergenceError as exc:  # pragma: no cover - depends on the data
         raise ValueError(f"landmark {at:g}: the Cox model did not converge ({exc})") from None
     s = cph.summary.loc["surgical"]
@@ -982,32 +883,6 @@ def time_varying_cox(df: pd.DataFrame) -> TimeVaryingCox:
 # --------------------------------------------------------------------------------- RMST
 
 
-def _rmst_arm(time: np.ndarray, event: np.ndarray, tau: float) -> tuple[float, float]:
-    """Area under the KM curve to tau and its SE by R survival's rule."""
-    from lifelines import KaplanMeierFitter
-    from lifelines.utils import restricted_mean_survival_time
-
-    from nethep.survival import kaplan_meier
-
-    area = float(restricted_mean_survival_time(KaplanMeierFitter().fit(time, event), t=tau))
-    km = kaplan_meier(time, event)
-    inside = (km.time <= tau) & (km.n_event > 0)
-    t_ev = km.time[inside]
-    d, n = km.n_event[inside], km.n_risk[inside]
-    # area under S from each event time to tau: the step curve after t_ev[k]
-    grid = np.concatenate([km.time[km.time < tau], [tau]])
-    steps = np.concatenate([[1.0], km.surv[km.time < tau]])
-    left = np.concatenate([[0.0], grid[:-1]])
-    pieces = steps * (grid - left)  # S on [left, grid)
-    cum_from = np.concatenate([np.cumsum(pieces[::-1])[::-1], [0.0]])
-    # area after event time t_k = sum of pieces whose left edge >= t_k
-    idx = np.searchsorted(left, t_ev, side="left")
-    after = cum_from[idx]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where(n - d > 0, d / (n * (n - d).astype(float)), 0.0)
-    return area, float(np.sqrt(np.sum(after**2 * h)))
-
-
 @dataclass(frozen=True)
 class RMSTResult:
     """Restricted mean survival time per arm and their difference (see :func:`rmst`)."""
@@ -1072,7 +947,7 @@ def rmst(df: pd.DataFrame, tau: float) -> RMSTResult:
             raise ValueError(f"no {arm} patients: both arms are needed for RMST")
         t = sub["followup_months"].to_numpy(dtype=float)
         e = sub["died"].to_numpy(dtype=int)
-        area, se = _rmst_arm(t, e, tau)
+        area, se = restricted_mean_survival(t, e, tau)
         last = float(t.max())
         extended = tau > last
         if extended:

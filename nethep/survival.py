@@ -34,11 +34,11 @@ values come from ``tests/reference/make_reference.R`` (``make reference``).
   same quantile rule.
 - Log-rank: the k-group statistic of R's ``survdiff`` (rho = 0) and lifelines
   ``multivariate_logrank_test`` (equal weights), computed vectorized by
-  :func:`nethep.fastcox.survdiff`; df = groups - 1; observed and expected counts
+  :func:`nethep.cox.survdiff`; df = groups - 1; observed and expected counts
   as ``survdiff``; pairwise comparisons Holm-adjusted (statsmodels
   ``multipletests``).
 - Cox: Newton-Raphson on Efron's partial likelihood to full convergence, Wald CI
-  and P, as R's ``coxph`` (:mod:`nethep.fastcox`, vectorized; lifelines'
+  and P, as R's ``coxph`` (:mod:`nethep.cox`, vectorized; lifelines'
   ``CoxPHFitter`` stops ~1e-4 short on its default rule and takes ~50 s on a
   million patients). Proportional hazards: the score test of R's
   ``cox.zph(fit, transform = "km")`` as survival >= 3.0 computes it (the
@@ -50,198 +50,18 @@ values come from ``tests/reference/make_reference.R`` (``make reference``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from nethep import privacy
+from nethep.cox import cox_zph, coxph, survdiff
+from nethep.km import ConfType, KaplanMeier, kaplan_meier
 
-ConfType = Literal["log-log", "log", "plain"]
 GROUP_ORDER = ("medical", "embolization", "surgical")
 ARM_ORDER = ("surgical", "nonsurgical")
-_TOL = np.sqrt(np.finfo(float).eps)
-
-
-@dataclass(frozen=True)
-class KaplanMeier:
-    """A fitted Kaplan-Meier curve, one row per distinct observed time."""
-
-    time: np.ndarray
-    n_risk: np.ndarray
-    n_event: np.ndarray
-    n_censor: np.ndarray
-    surv: np.ndarray
-    std_err: np.ndarray  # standard error of S(t) (Greenwood)
-    lower: np.ndarray
-    upper: np.ndarray
-    conf_type: ConfType
-    conf_level: float
-    n: int
-
-    @property
-    def events(self) -> int:
-        return int(self.n_event.sum())
-
-    def _index(self, times: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.time, times, side="right") - 1
-
-    def at(self, times: Iterable[float]) -> pd.DataFrame:
-        """S(t), SE and CI at the given times (step function, right-continuous).
-
-        As R's ``summary(fit, times)``: ``n_risk`` is the number still under
-        observation at t (time >= t); times before the first observed time give
-        S = 1, SE 0 and limits 1. Times beyond the last observed time give n_risk 0
-        and NaN (not estimable), unless the curve has already dropped to 0 (then
-        R's ``extend = TRUE`` values); R's ``extend = FALSE`` omits those rows.
-        """
-        t = np.asarray(list(times), dtype=float)
-        i = self._index(t)
-        before = i < 0
-        j = np.clip(i, 0, len(self.time) - 1)
-        surv = np.where(before, 1.0, self.surv[j])
-        se = np.where(before, 0.0, self.std_err[j])
-        lower = np.where(before, 1.0, self.lower[j])
-        upper = np.where(before, 1.0, self.upper[j])
-        beyond = (t > self.time[-1]) & (self.surv[-1] > 0)
-        for arr in (surv, se, lower, upper):
-            arr[beyond] = np.nan
-        return pd.DataFrame(
-            {"time": t, "n_risk": self.n_at_risk(t), "surv": surv, "std_err": se,
-             "lower": lower, "upper": upper}
-        )
-
-    def n_at_risk(self, times: Iterable[float]) -> np.ndarray:
-        """Number still at risk (time >= t) at each time t."""
-        t = np.asarray(list(times), dtype=float)
-        idx = np.searchsorted(self.time, t, side="left")
-        inside = idx < len(self.time)
-        out = np.zeros(len(t), dtype=int)
-        out[inside] = self.n_risk[idx[inside]]
-        return out
-
-    def quantile(self, p: float = 0.5) -> tuple[float, float, float]:
-        """Time at which S(t) first reaches 1 - p, with CI (R ``quantile.survfit``).
-
-        Returns (quantile, lower, upper); the lower limit is read off the lower
-        pointwise curve, the upper off the upper one. NaN where not reached.
-        """
-        return (
-            _findq(self.time, self.surv, p),
-            _findq(self.time, self.lower, p),
-            _findq(self.time, self.upper, p),
-        )
-
-    def median(self) -> tuple[float, float, float]:
-        """Median survival time with its CI (NaN where not reached)."""
-        return self.quantile(0.5)
-
-    def table(self) -> pd.DataFrame:
-        """One row per distinct time; counts from 1 to min_cell - 1 read ``<N``
-        (:mod:`nethep.privacy`; the arrays of the fit keep the numbers)."""
-        return privacy.suppress_table(pd.DataFrame(
-            {"time": self.time, "n_risk": self.n_risk, "n_event": self.n_event,
-             "n_censor": self.n_censor, "surv": self.surv, "std_err": self.std_err,
-             "lower": self.lower, "upper": self.upper}
-        ), ["n_risk", "n_event", "n_censor"])
-
-
-def _approx_index(y: np.ndarray, p: float) -> int | None:
-    """R ``approx(y, seq_along(y), p, method = "constant", f = 1)`` (0-based; None = NA)."""
-    ok = np.flatnonzero(~np.isnan(y))
-    order = ok[np.argsort(y[ok], kind="stable")]
-    ys = y[order]
-    if len(ys) == 0 or p < ys[0] or p > ys[-1]:
-        return None
-    return int(order[np.searchsorted(ys, p, side="left")])
-
-
-def _findq(time: np.ndarray, curve: np.ndarray, p: float, tol: float = _TOL) -> float:
-    """R survival's ``findq``: the p-quantile of a step curve, with its midpoint rules.
-
-    On the cumulative scale y = 1 - curve (starting at y = 0 at time 0), flat
-    stretches are collapsed to their first time; where y equals p within ``tol``
-    the quantile is the midpoint between that time and the time y next rises, or
-    the last observed time if it never does. NaN points of the curve are skipped.
-    """
-    x = np.concatenate([[0.0], np.asarray(time, dtype=float)])
-    y = np.concatenate([[0.0], 1 - np.asarray(curve, dtype=float)])
-    if np.nanmax(y) < p:
-        return float("nan")
-    xmax = x[-1]
-    first = np.sort(np.unique(y, return_index=True)[1])  # drop repeated values (R duplicated)
-    x, y = x[first], y[first]
-    i1 = _approx_index(y + tol, p)
-    i2 = _approx_index(y - tol, p)
-    quant = float("nan") if i1 is None or i2 is None else (x[i1] + x[i2]) / 2
-    if p == 0:
-        quant = x[0]
-    if not np.isnan(y[-1]) and abs(p - y[-1]) < tol:
-        quant = float("nan") if i1 is None else (x[i1] + xmax) / 2
-    return float(quant)
-
-
-def _confidence(surv: np.ndarray, se_cumhaz: np.ndarray, z: float, conf_type: ConfType):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if conf_type == "plain":
-            lower = surv - z * se_cumhaz * surv
-            upper = surv + z * se_cumhaz * surv
-            return np.clip(lower, 0, 1), np.clip(upper, 0, 1)
-        if conf_type == "log":
-            lower = np.exp(np.log(surv) - z * se_cumhaz)
-            upper = np.minimum(np.exp(np.log(surv) + z * se_cumhaz), 1.0)
-            zero = surv == 0
-            lower[zero] = np.nan
-            upper[zero] = np.nan
-            return lower, upper
-        if conf_type == "log-log":
-            # R (survfit_confint) leaves the interval NA where S = 0 or S = 1
-            inside = (surv > 0) & (surv < 1)
-            s = np.where(inside, surv, np.nan)
-            shift = z * se_cumhaz / np.log(s)
-            lower = np.exp(-np.exp(np.log(-np.log(s)) - shift))
-            upper = np.exp(-np.exp(np.log(-np.log(s)) + shift))
-            return lower, upper
-    raise ValueError(f"conf_type must be 'log-log', 'log' or 'plain', not {conf_type!r}")
-
-
-def kaplan_meier(
-    time: Sequence[float] | np.ndarray,
-    event: Sequence[int] | np.ndarray,
-    conf_type: ConfType = "log-log",
-    conf_level: float = 0.95,
-) -> KaplanMeier:
-    """Fit the Kaplan-Meier estimator (Greenwood SE, ``conf_type`` interval)."""
-    t = np.asarray(time, dtype=float)
-    e = np.asarray(event, dtype=int)
-    if t.ndim != 1 or t.shape != e.shape or len(t) == 0:
-        raise ValueError("time and event must be non-empty 1-d arrays of equal length")
-    if np.isnan(t).any() or (t < 0).any():
-        raise ValueError("times must be non-negative numbers")
-    if not np.isin(e, (0, 1)).all():
-        raise ValueError("event must be 0 (censored) or 1 (event)")
-    uniq, inverse = np.unique(t, return_inverse=True)
-    n_event = np.bincount(inverse, weights=e, minlength=len(uniq)).astype(int)
-    n_total = np.bincount(inverse, minlength=len(uniq))
-    n_censor = n_total - n_event
-    n_risk = len(t) - np.concatenate([[0], np.cumsum(n_total)[:-1]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1 - n_event / n_risk)
-        increments = np.where(
-            n_event > 0, n_event / (n_risk * (n_risk - n_event).astype(float)), 0.0
-        )
-        se_cumhaz = np.sqrt(np.cumsum(increments))
-        std_err = np.where(surv > 0, surv * se_cumhaz, np.nan)
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
-    lower, upper = _confidence(surv, se_cumhaz, z, conf_type)
-    return KaplanMeier(
-        time=uniq, n_risk=n_risk, n_event=n_event, n_censor=n_censor, surv=surv,
-        std_err=std_err, lower=lower, upper=upper,
-        conf_type=conf_type, conf_level=conf_level, n=len(t),
-    )
 
 
 def groups_present(df: pd.DataFrame, by: str) -> list[str]:
@@ -380,14 +200,12 @@ def logrank(df: pd.DataFrame, by: str = "arm") -> LogRank:
     """Log-rank (Mantel-Haenszel) test of equal survival across levels of ``by``.
 
     The statistic of lifelines ``multivariate_logrank_test`` and R's ``survdiff``
-    (rho = 0), computed vectorized by :func:`nethep.fastcox.survdiff` (sorted
+    (rho = 0), computed vectorized by :func:`nethep.cox.survdiff` (sorted
     times and bincounts; equal to lifelines to ~1e-15 on the bundled cohort and
     feasible on a million patients); df = groups with expected deaths > 0, minus 1,
     as R's ``survdiff`` (a group censored before the first death carries no
     information; lifelines would count it). P is NaN when no test is possible.
     """
-    from nethep.fastcox import survdiff
-
     groups = groups_present(df, by)
     if len(groups) < 2:
         raise ValueError(f"log-rank needs at least 2 groups in '{by}', found {groups}")
@@ -451,19 +269,17 @@ class CoxResult:
 def cox_surgical(df: pd.DataFrame) -> CoxResult:
     """Cox HR of surgical vs non-surgical (Efron ties, Wald 95% CI and P).
 
-    Fitted by :func:`nethep.fastcox.coxph` (Newton-Raphson to full convergence,
+    Fitted by :func:`nethep.cox.coxph` (Newton-Raphson to full convergence,
     vectorized over distinct times, so one path serves 48 patients and a million);
-    proportional hazards by :func:`nethep.fastcox.cox_zph`, R's ``cox.zph(fit,
+    proportional hazards by :func:`nethep.cox.cox_zph`, R's ``cox.zph(fit,
     transform = "km")`` score test as survival >= 3.0 computes it. Both agree with
     R's ``coxph(ties = "efron")`` and ``cox.zph`` to ~1e-9 (tests/reference).
     """
-    from nethep import fastcox
-
     t = df["followup_months"].astype(float).to_numpy()
     e = df["died"].astype(int).to_numpy()
     x = df["surgical"].astype(float).to_numpy()
-    fit = fastcox.coxph(t, e, x, names=["surgical"])
-    zph = fastcox.cox_zph(t, e, x, fit.coef, names=["surgical"])
+    fit = coxph(t, e, x, names=["surgical"])
+    zph = cox_zph(t, e, x, fit.coef, names=["surgical"])
     return CoxResult(
         covariate="surgical", coef=float(fit.coef[0]), se=float(fit.se[0]),
         hr=float(fit.hr[0]), lower=float(fit.lower[0]), upper=float(fit.upper[0]),

@@ -1,4 +1,4 @@
-"""nethep.fastcox (vectorized Cox, cox.zph and log-rank) against R and lifelines.
+"""nethep.cox (vectorized Cox, cox.zph and log-rank) against R and lifelines.
 
 ``tests/reference/make_fastcox_reference.R`` exports survival::lung (sex; sex + age,
 Efron and Breslow), survival::veteran (trt; log-rank by trt and celltype), the bundled
@@ -7,7 +7,7 @@ cohort (surgical; log-rank by treatment group) and a simulated set with heavy ti
 writes what R's ``coxph``, ``cox.zph(transform = "km")`` and ``survdiff`` give for
 them to ``tests/reference/fastcox.json``. Every estimate must agree with R to a
 relative 1e-6 (it agrees to ~5e-8 or better: the rest is R's stopping rule, which
-stops Newton-Raphson earlier than fastcox). lifelines is the second reference, on
+stops Newton-Raphson earlier than nethep.cox). lifelines is the second reference, on
 random data with ties, and ``nethep.survival.logrank`` must give the same numbers as
 lifelines' ``multivariate_logrank_test`` to 1e-10 on the bundled cohort.
 """
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nethep import fastcox, survival
+from nethep import cox, survival
 from nethep.cohort import load_cohort
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
@@ -77,7 +77,7 @@ def test_coxph_matches_r(case):
     name, i = case
     r = reference()["datasets"][name]["coxph"][i]
     df = frame(name)
-    fit = fastcox.coxph(df["time"], df["event"], df[r["terms"]], ties=r["ties"])
+    fit = cox.coxph(df["time"], df["event"], df[r["terms"]], ties=r["ties"])
     assert fit.names == tuple(r["terms"])
     assert fit.n == r["n"] and fit.events == r["events"]
     for key in ("coef", "se", "hr", "lower", "upper", "z", "p", "loglik"):
@@ -91,8 +91,8 @@ def test_cox_zph_matches_r(case):
     name, i = case
     r = reference()["datasets"][name]["coxph"][i]
     df = frame(name)
-    fit = fastcox.coxph(df["time"], df["event"], df[r["terms"]], ties=r["ties"])
-    zph = fastcox.cox_zph(df["time"], df["event"], df[r["terms"]], fit.coef, ties=r["ties"])
+    fit = cox.coxph(df["time"], df["event"], df[r["terms"]], ties=r["ties"])
+    zph = cox.cox_zph(df["time"], df["event"], df[r["terms"]], fit.coef, ties=r["ties"])
     z = r["zph"]
     np.testing.assert_allclose(zph.chisq, z["chisq"], rtol=RTOL)
     np.testing.assert_allclose(zph.p, z["p"], rtol=RTOL)
@@ -107,7 +107,7 @@ def test_survdiff_matches_r(case):
     name, column = case
     r = reference()["datasets"][name]["survdiff"][column]
     df = frame(name)
-    res = fastcox.survdiff(df["time"], df["event"], df[column].astype(str), levels=r["levels"])
+    res = cox.survdiff(df["time"], df["event"], df[column].astype(str), levels=r["levels"])
     np.testing.assert_array_equal(res.n, r["n"])
     np.testing.assert_allclose(res.observed, r["observed"], rtol=RTOL)
     np.testing.assert_allclose(res.expected, r["expected"], rtol=RTOL)
@@ -143,7 +143,7 @@ def test_coxph_matches_lifelines(seed, n, p):
     cph = CoxPHFitter().fit(data, "T", "E",
                             fit_options={"precision": 1e-14, "r_precision": 0.0})
     s = cph.summary.loc[names]
-    fit = fastcox.coxph(t, e, x, names=names)
+    fit = cox.coxph(t, e, x, names=names)
     np.testing.assert_allclose(fit.coef, s["coef"], rtol=1e-7)
     np.testing.assert_allclose(fit.se, s["se(coef)"], rtol=1e-7)
     np.testing.assert_allclose(fit.lower, s["exp(coef) lower 95%"], rtol=1e-7)
@@ -158,7 +158,7 @@ def test_survdiff_matches_lifelines_with_ties(seed, n, k):
 
     t, e, _, group = random_survival(seed, n, 1, groups=k)
     lifelines = multivariate_logrank_test(t, group, e)
-    res = fastcox.survdiff(t, e, group)
+    res = cox.survdiff(t, e, group)
     assert len(np.unique(t)) < n / 2 or n <= 30  # ties
     assert res.chisq == pytest.approx(lifelines.test_statistic, rel=1e-10)
     assert res.df == lifelines.degrees_of_freedom
@@ -171,7 +171,7 @@ def test_km_transform_is_left_continuous():
     t = np.array([1, 2, 2, 3, 4.0])
     e = np.array([1, 1, 0, 1, 0])
     # S(1-) = 1, S(2-) = 0.8, S(3-) = 0.8 * 3/4 = 0.6, S(4-) = 0.6 * 1/2 = 0.3
-    np.testing.assert_allclose(fastcox.km_transform(t, e), [0, 0.2, 0.2, 0.4, 0.7])
+    np.testing.assert_allclose(cox.km_transform(t, e), [0, 0.2, 0.2, 0.4, 0.7])
 
 
 # --------------------------------------------------------------------------- nethep.survival
@@ -184,7 +184,7 @@ def cohort() -> pd.DataFrame:
 
 @pytest.mark.parametrize("by", ["arm", "treatment_group"])
 def test_logrank_unchanged_from_lifelines_on_the_bundled_cohort(by):
-    """survival.logrank (fastcox.survdiff inside) equals the lifelines-based version."""
+    """survival.logrank (cox.survdiff inside) equals the lifelines-based version."""
     from lifelines.statistics import multivariate_logrank_test
 
     df = cohort()
@@ -195,7 +195,7 @@ def test_logrank_unchanged_from_lifelines_on_the_bundled_cohort(by):
     assert res.df == int(old.degrees_of_freedom)
 
 
-def test_cox_surgical_is_fastcox_and_matches_r_on_the_bundled_cohort():
+def test_cox_surgical_is_cox_and_matches_r_on_the_bundled_cohort():
     df = cohort()
     res = survival.cox_surgical(df)
     r = reference()["datasets"]["cohort"]["coxph"][0]
@@ -209,11 +209,11 @@ def test_cox_surgical_is_fastcox_and_matches_r_on_the_bundled_cohort():
 
 def test_no_events_and_constant_covariates_are_refused():
     with pytest.raises(ValueError, match="at least one event"):
-        fastcox.coxph([1, 2, 3], [0, 0, 0], [0, 1, 0])
+        cox.coxph([1, 2, 3], [0, 0, 0], [0, 1, 0])
     with pytest.raises(ValueError, match="constant"):
-        fastcox.coxph([1, 2, 3], [1, 0, 1], [1, 1, 1])
+        cox.coxph([1, 2, 3], [1, 0, 1], [1, 1, 1])
     with pytest.raises(ValueError, match="0 \\(censored\\) or 1"):
-        fastcox.coxph([1, 2, 3], [1, 2, 1], [0, 1, 0])
+        cox.coxph([1, 2, 3], [1, 2, 1], [0, 1, 0])
 
 
 def test_infinite_coefficient_warns_as_r():
@@ -223,7 +223,7 @@ def test_infinite_coefficient_warns_as_r():
     x = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1.0])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = fastcox.coxph(t, e, x)
+        fit = cox.coxph(t, e, x)
     assert any("may be infinite" in str(w.message) for w in caught)
     assert fit.coef[0] < -10
 
@@ -231,10 +231,10 @@ def test_infinite_coefficient_warns_as_r():
 def test_order_of_rows_does_not_matter():
     t, e, x, group = random_survival(21, 500, 2)
     perm = np.random.default_rng(0).permutation(len(t))
-    a, b = fastcox.coxph(t, e, x), fastcox.coxph(t[perm], e[perm], x[perm])
+    a, b = cox.coxph(t, e, x), cox.coxph(t[perm], e[perm], x[perm])
     np.testing.assert_allclose(a.coef, b.coef, rtol=1e-12)
-    assert fastcox.survdiff(t, e, group).chisq == pytest.approx(
-        fastcox.survdiff(t[perm], e[perm], group[perm]).chisq, rel=1e-12)
+    assert cox.survdiff(t, e, group).chisq == pytest.approx(
+        cox.survdiff(t[perm], e[perm], group[perm]).chisq, rel=1e-12)
 
 
 def test_survdiff_group_without_expected_deaths_follows_r():
@@ -242,8 +242,8 @@ def test_survdiff_group_without_expected_deaths_follows_r():
     t = np.array([1, 2, 3, 4, 5, 0.5, 0.6])
     e = np.array([1, 1, 0, 1, 0, 0, 0])
     g = np.array(["a", "a", "b", "b", "b", "c", "c"])
-    res = fastcox.survdiff(t, e, g)
+    res = cox.survdiff(t, e, g)
     assert res.expected[2] == 0
     assert res.df == 1
-    two = fastcox.survdiff(t[:5], e[:5], g[:5])
+    two = cox.survdiff(t[:5], e[:5], g[:5])
     assert res.chisq == pytest.approx(two.chisq, rel=1e-12)

@@ -20,6 +20,7 @@ import pytest
 
 from nethep import robustness as rb
 from nethep.cohort import load_cohort
+from nethep.cox import efron_score_residuals
 
 REL = 1e-6
 REFERENCE = json.loads(
@@ -199,8 +200,8 @@ def test_weighted_km_matches_r_survfit(iptw):
 def test_efron_score_residuals_sum_to_zero_at_the_mle(df, iptw):
     data = rb._survival_frame(df)
     w = iptw.propensity.weights.to_numpy(float)
-    u = rb._efron_score_residuals(data["T"].to_numpy(float), data["E"].to_numpy(int),
-                                  data[["surgical"]].to_numpy(float), w, np.array([iptw.coef]))
+    u = efron_score_residuals(data["T"].to_numpy(float), data["E"].to_numpy(int),
+                              data[["surgical"]].to_numpy(float), w, np.array([iptw.coef]))
     assert abs(float((u[:, 0] * w).sum())) < 1e-8
 
 
