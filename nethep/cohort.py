@@ -2,7 +2,8 @@
 
 The data contract lives in one place, ``data/datapackage.json`` (a Frictionless
 Table Schema with nethep's extra properties ``provenance``, ``group_of`` and
-``rules``). :func:`load_cohort` reads a CSV as text, parses every cell by the
+``rules``), read through :mod:`nethep.contract`. :func:`load_cohort` reads the file
+as text through :func:`nethep.intake.read_intake`, parses every cell by the
 contract's type, validates field constraints with a pandera schema built from the
 same contract, checks the cross-field rules, and raises one
 :class:`CohortValidationError` listing every problem at once. Nothing is coerced
@@ -12,7 +13,6 @@ or dropped silently, and the input file is only read.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from functools import cache
 from pathlib import Path
@@ -22,34 +22,16 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from nethep.contract import fields, treatment_groups
 from nethep.errors import CohortValidationError, Problem
-
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-BUNDLED_COHORT = DATA_DIR / "cohort.csv"
-CONTRACT_PATH = DATA_DIR / "datapackage.json"
+from nethep.intake import normalise_name, read_intake
+from nethep.paths import BUNDLED_COHORT
+from nethep.readers import LINE
 
 # ASCII digits only: Python's \d also matches other scripts' digits (e.g. full-width).
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _INT64_MAX = 2**63 - 1
-
-
-@cache
-def load_contract() -> dict[str, Any]:
-    """The cohort resource's Table Schema from ``data/datapackage.json``."""
-    package = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
-    resource = next(r for r in package["resources"] if r["name"] == "cohort")
-    return {"package": package, **resource["schema"]}
-
-
-def fields() -> dict[str, dict[str, Any]]:
-    """Contract fields by name, in file order."""
-    return {f["name"]: f for f in load_contract()["fields"]}
-
-
-def treatment_groups() -> dict[str, str]:
-    """Map each treatment to its treatment group, as the contract states it."""
-    return dict(fields()["treatment"]["group_of"])
 
 
 def _closest(value: str, allowed: list[Any]) -> str:
@@ -164,12 +146,12 @@ def cohort_schema() -> pa.DataFrameSchema:
 def _locate(frame: pd.DataFrame, index: int) -> tuple[int, str | None]:
     """File line (header is line 1) and patient id of a row.
 
-    A frame read by :mod:`nethep.intake` is indexed by file line (index name
-    ``"line"``), which stays right across blank lines and cells holding line
+    A frame read by :mod:`nethep.readers` is indexed by file line (index name
+    :data:`~nethep.readers.LINE`), which stays right across blank lines and cells holding line
     breaks; any other frame is taken to have one line per row after the header.
     """
     pid = frame.at[index, "patient_id"] if "patient_id" in frame else None
-    line = int(index) if frame.index.name == "line" else int(index) + 2
+    line = int(index) if frame.index.name == LINE else int(index) + 2
     return line, (pid if isinstance(pid, str) and pid else None)
 
 
@@ -193,7 +175,7 @@ def _as_text(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _missing_column_fix(name: str, field: dict[str, Any], present: list[str]) -> str:
-    norm = {re.sub(r"[^a-z0-9]+", "_", c.strip().lower()).strip("_"): c for c in present}
+    norm = {normalise_name(c): c for c in present}
     near = norm.get(name) or next(iter(difflib.get_close_matches(name, present, n=1,
                                                                  cutoff=0.75)), None)
     if near is not None:
@@ -354,8 +336,6 @@ def load_cohort(
     :class:`CohortValidationError` listing every problem at once; the file is only
     read.
     """
-    from nethep.intake import read_intake
-
     file = Path(path) if path is not None else BUNDLED_COHORT
     if not file.is_file():
         raise CohortValidationError([Problem(str(file), None, None, None, None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 MAX_LISTED = 200  # problems written into the message; all stay in ``.problems``
 MAX_SHOWN = 80  # characters of a value or column name shown in a message; all stay in the Problem
@@ -29,6 +30,13 @@ class Problem:
     rule: str
     fix: str
 
+    @classmethod
+    def at(cls, file: str, rule: str, fix: str, *, column: str | None = None,
+           line: int | None = None, patient_id: str | None = None,
+           value: str | None = None) -> Problem:
+        """A problem located by keyword (everything but the file, rule and fix may be None)."""
+        return cls(file, line, patient_id, column, value, rule, fix)
+
     def __str__(self) -> str:
         where = [self.file]
         if self.line is not None:
@@ -53,3 +61,8 @@ class CohortValidationError(ValueError):
         if n > MAX_LISTED:
             lines.append(f"  ... and {n - MAX_LISTED} more (all are in .problems)")
         super().__init__("\n".join([header, *lines]))
+
+
+def fail(file: str, rule: str, fix: str, **where: Any) -> CohortValidationError:
+    """The error for one problem (``where``: column, line, patient_id, value), to raise."""
+    return CohortValidationError([Problem.at(file, rule, fix, **where)])

@@ -3,14 +3,8 @@
 Steps, in order, each reporting every problem it finds before validation proper
 (:func:`nethep.cohort.validate`):
 
-1. :func:`read_text_table` reads CSV, TSV, Excel (.xlsx) or Parquet with every
-   cell as text (only an empty cell is missing), indexed by the line of each row
-   in the file so that every problem can name it. A UTF-8 byte-order mark is
-   accepted, and rows whose cells are all empty are skipped; other encodings,
-   semicolon- or tab-delimited text under the wrong name, malformed quoting, rows
-   with more or fewer cells than the header, repeated column names, unreadable
-   workbooks or Parquet files, and workbooks with several sheets (without
-   ``sheet=``) are refused with the fix.
+1. :func:`nethep.readers.read_text_table` reads CSV, TSV, Excel (.xlsx) or Parquet
+   with every cell as text, indexed by the line of each row in the file.
 2. :func:`identifier_columns` finds direct identifiers (HIPAA Safe Harbor
    categories: names, record numbers, SSN, phone, fax, email, street address, ZIP
    code, exact dates of birth, ...) by column name. They are refused, naming the
@@ -27,25 +21,22 @@ Steps, in order, each reporting every problem it finds before validation proper
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
-from nethep.errors import CohortValidationError, Problem
+from nethep.contract import DAYS_PER_MONTH, fields
+from nethep.errors import CohortValidationError, Problem, fail
+from nethep.readers import LINE, read_text_table
 
-DAYS_PER_MONTH = 365.25 / 12
 DATE_COLUMNS = ("date_of_diagnosis", "date_of_treatment", "date_last_contact", "date_of_death")
 _ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-LINE = "line"  # index name of a text frame whose index holds file lines
 
 # Column-name patterns of direct identifiers (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)).
 IDENTIFIER_PATTERNS: dict[str, str] = {
@@ -74,7 +65,8 @@ class Intake:
     skipped_empty_rows: tuple[int, ...] = ()  # file lines of rows with every cell empty
 
 
-def _normalise(name: str) -> str:
+def normalise_name(name: str) -> str:
+    """A column name in lower case with every run of other characters as one ``_``."""
     return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
 
 
@@ -87,7 +79,7 @@ def identifier_columns(columns: list[str]) -> dict[str, str]:
     """Columns whose names look like direct identifiers, with the Safe Harbor category."""
     found = {}
     for col in columns:
-        norm = _normalise(col)
+        norm = normalise_name(col)
         if norm in NOT_IDENTIFIERS:
             continue
         for category, pattern in IDENTIFIER_PATTERNS.items():
@@ -97,283 +89,11 @@ def identifier_columns(columns: list[str]) -> dict[str, str]:
     return found
 
 
-def _problem(file: str, rule: str, fix: str, column: str | None = None, line: int | None = None,
-             patient_id: str | None = None, value: str | None = None) -> Problem:
-    return Problem(file, line, patient_id, column, value, rule, fix)
-
-
-def _fail(file: str, rule: str, fix: str, **where: Any) -> CohortValidationError:
-    return CohortValidationError([_problem(file, rule, fix, **where)])
-
-
 def _line_of(frame: pd.DataFrame, position: int) -> int:
     """File line of the row at ``position``: the index when it holds lines, else position + 2."""
     if frame.index.name == LINE:
         return int(frame.index[position])
     return position + 2
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def read_text_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
-    """Read a CSV, TSV, .xlsx or Parquet file with every cell as text.
-
-    The index holds each row's line in the file (its row number in a workbook), so
-    problems can name it. Rows whose cells are all empty are skipped; they are
-    counted in ``attrs["skipped_empty_rows"]``.
-    """
-    path = Path(path)
-    file = str(path)
-    suffix = path.suffix.lower()
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise _fail(file, f"cannot read the file ({exc.strerror or exc})",
-                    "check the path and that you may read the file") from None
-    if size == 0:
-        raise _fail(file, "the file is empty",
-                    "export the cohort with a header row and one row per patient")
-    if suffix in {".csv", ".txt", ".tsv", ".tab"}:
-        frame = _read_delimited(path, "\t" if suffix in {".tsv", ".tab"} else ",")
-    elif suffix in {".xlsx", ".xlsm"}:
-        frame = _read_excel(path, sheet)
-    elif suffix == ".parquet":
-        frame = _read_parquet(path)
-    else:
-        fix = "save the cohort as .csv (UTF-8), .tsv, .xlsx or .parquet"
-        if suffix == ".xls":
-            fix = "open it in Excel and save it as .xlsx (Excel Workbook) or as 'CSV UTF-8'"
-        raise _fail(file, f"unsupported file type '{suffix or '(no extension)'}'", fix)
-    return frame
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise _fail(str(path), f"cannot read the file ({exc.strerror or exc})",
-                    "check the path and that you may read the file") from None
-
-
-def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
-    file = str(path)
-    data = _read_bytes(path)
-    if data.startswith(b"PK\x03\x04"):
-        raise _fail(file, f"the file is an Excel workbook (a zip archive) named "
-                    f"'{path.suffix}'", "rename it to .xlsx, or save it from Excel as "
-                    "'CSV UTF-8 (comma delimited)'")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        kind = " (it looks like UTF-16, Excel's 'Unicode Text')" if data[:2] in (
-            b"\xff\xfe", b"\xfe\xff") else ""
-        raise _fail(file, f"the file is not UTF-8 text{kind} ({exc.reason} at byte {exc.start})",
-                    "save it from your spreadsheet program as 'CSV UTF-8 (comma delimited)'",
-                    line=data[: exc.start].count(b"\n") + 1) from None
-    header = next((ln for ln in text.splitlines() if ln.strip()), "")
-    if sep == "," and header.count(";") > header.count(","):
-        raise _fail(file, "the file is semicolon-delimited (a European spreadsheet export)",
-                    "save it as 'CSV UTF-8 (comma delimited)' with a decimal point, or as .xlsx",
-                    line=1)
-    if sep == "," and header.count("\t") > header.count(","):
-        raise _fail(file, f"the file is tab-delimited but named '{path.suffix}'",
-                    "rename it to .tsv (nethep reads tab-delimited files by that name), or "
-                    "save it as 'CSV UTF-8 (comma delimited)'", line=1)
-    if sep == "\t" and header.count(",") > header.count("\t"):
-        raise _fail(file, f"the file is comma-delimited but named '{path.suffix}'",
-                    "rename it to .csv", line=1)
-    plain = _read_plain_delimited(data, sep)
-    if plain is not None:
-        return plain
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
-    records: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for cells in reader:
-            records.append((start, cells))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise _fail(file, f"the file is not a well-formed table ({exc})",
-                    "look at this line for a double quote (\") that is not closed or is "
-                    "followed by more text in the same cell, then re-export from the "
-                    "spreadsheet program", line=start) from None
-    return _frame_from_records(file, records)
-
-
-def _read_plain_delimited(data: bytes, sep: str) -> pd.DataFrame | None:
-    """Fast path for a plain table; None when the file needs the record-by-record reader.
-
-    A file qualifies when it has no double quote, carriage return or NUL byte, no
-    blank or all-empty line, a header whose names are all given and distinct, at
-    least one row, and exactly as many delimiters on every line as the header:
-    then every line is one record and every delimiter separates two cells, so
-    pandas' C parser (no quoting, no NA parsing) yields the same text cells, indexed
-    by the same file lines (2, 3, ...), as ``csv.reader`` and
-    :func:`_frame_from_records` do, in a fraction of the time on a registry file.
-    """
-    if b'"' in data or b"\r" in data or b"\0" in data:
-        return None
-    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    if body.endswith(b"\n"):
-        body = body[:-1]
-    raw = np.frombuffer(body, dtype=np.uint8)
-    ends = np.flatnonzero(raw == ord("\n"))
-    if len(ends) == 0:
-        return None  # a header without rows: leave it to the full reader
-    starts = np.concatenate([[0], ends + 1])
-    stops = np.concatenate([ends, [len(raw)]])
-    delimiters = np.flatnonzero(raw == ord(sep))
-    per_line = np.searchsorted(delimiters, stops) - np.searchsorted(delimiters, starts)
-    width = int(per_line[0]) + 1
-    if (per_line != width - 1).any() or (stops - starts <= width - 1).any():
-        return None  # ragged, blank or all-empty lines
-    names = body[: stops[0]].decode("utf-8").split(sep)
-    if "" in names or len(set(names)) != len(names):
-        return None
-    frame = pd.read_csv(io.BytesIO(body), sep=sep, header=0, names=names, dtype=object,
-                        encoding="utf-8", keep_default_na=False, na_filter=False,
-                        quoting=csv.QUOTE_NONE, skip_blank_lines=False, engine="c")
-    frame.index = pd.Index(np.arange(2, len(frame) + 2), name=LINE, dtype="int64")
-    frame.attrs["skipped_empty_rows"] = []
-    return frame
-
-
-def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
-    import openpyxl
-
-    file = str(path)
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure means: not a readable workbook
-        raise _fail(file, f"cannot be read as an Excel workbook ({type(exc).__name__}: {exc})",
-                    "open it in Excel and save it again as .xlsx, or save the cohort as "
-                    "'CSV UTF-8'") from None
-    try:
-        sheets = list(book.sheetnames)
-        if sheet is None and len(sheets) > 1:
-            raise _fail(file, f"the workbook has {len(sheets)} sheets ({', '.join(sheets)})",
-                        "name the sheet that holds the cohort with --sheet (sheet= in Python), "
-                        "or save it alone")
-        chosen = sheet if sheet is not None else sheets[0]
-        if chosen not in sheets:
-            raise _fail(file, f"no sheet named '{chosen}'", f"use one of: {', '.join(sheets)}")
-        if not hasattr(book[chosen], "iter_rows"):
-            raise _fail(file, f"the sheet '{chosen}' is a chart, not a table",
-                        "name the sheet that holds the cohort with --sheet")
-        rows = [(number, [_excel_cell(x) for x in values]) for number, values in
-                enumerate(book[chosen].iter_rows(values_only=True), start=1)]
-    finally:
-        book.close()
-    return _frame_from_records(file, rows)
-
-
-def _excel_cell(x: Any) -> str:
-    if x is None:
-        return ""
-    if isinstance(x, datetime | date):
-        return x.strftime("%Y-%m-%d")
-    if isinstance(x, float):
-        if np.isnan(x):
-            return ""
-        if x.is_integer():
-            return str(int(x))
-        return repr(x)
-    return str(x)
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    file = str(path)
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for bad files
-        reason = " ".join(str(exc).split())[:200]
-        raise _fail(file, f"cannot be read as a Parquet file ({type(exc).__name__}: {reason})",
-                    "write it again with pandas.DataFrame.to_parquet, or save the cohort as "
-                    "'CSV UTF-8'") from None
-    names = [str(c) for c in frame.columns]
-    _refuse_duplicate_names(file, names, None)
-    text = pd.DataFrame({i: _parquet_text(frame.iloc[:, i]) for i in range(frame.shape[1])})
-    text.columns = names
-    text.index = pd.Index(np.arange(len(frame)) + 2, name=LINE)
-    return text
-
-
-def _parquet_text(col: pd.Series) -> pd.Series:
-    if col.dtype == np.float32:  # shortest text of the float32 value: 0.1, not 0.100000001
-        col = col.map(lambda x: x if pd.isna(x) else float(str(np.float32(x))))
-    return col.astype(object).map(_parquet_cell).astype(object).reset_index(drop=True)
-
-
-def _parquet_cell(x: Any) -> str:
-    """A Parquet value as the text a spreadsheet would show (dates as YYYY-MM-DD)."""
-    if x is None or x is pd.NA or x is pd.NaT:
-        return ""
-    if isinstance(x, datetime | date):  # also pandas Timestamps
-        return x.strftime("%Y-%m-%d")
-    if isinstance(x, float | np.floating):
-        return _excel_cell(float(x))
-    if isinstance(x, np.integer):
-        return str(int(x))
-    return str(x)
-
-
-def _frame_from_records(file: str, records: list[tuple[int, list[str]]]) -> pd.DataFrame:
-    """A text frame from (line, cells) records: first non-empty record is the header."""
-    empty = [line for line, cells in records if cells and not any(c != "" for c in cells)]
-    records = [(line, cells) for line, cells in records if any(c != "" for c in cells)]
-    if not records:
-        raise _fail(file, "the file holds no table (only empty lines)",
-                    "export the cohort with a header row and one row per patient")
-    header_line, header = records[0]
-    names = [c if c != "" else f"Unnamed: {i}" for i, c in enumerate(header)]
-    _refuse_duplicate_names(file, names, header_line)
-    width = len(names)
-    problems = []
-    rows, lines = [], []
-    for line, cells in records[1:]:
-        if len(cells) > width and any(c != "" for c in cells[width:]):
-            problems.append(_problem(
-                file, f"the row has {len(cells)} cells but the header has {width}",
-                "a cell probably holds an unquoted comma (e.g. a decimal comma, 12,5) or the "
-                "header lacks a name; quote the cell or fix the header, then re-export",
-                line=line))
-            continue
-        if len(cells) < width:
-            problems.append(_problem(
-                file, f"the row has {len(cells)} cells but the header has {width}",
-                "every row needs one cell per column (an empty cell still needs its "
-                "delimiter); look for a line break inside a cell", line=line))
-            continue
-        rows.append(cells[:width])
-        lines.append(line)
-    if problems:
-        raise CohortValidationError(problems)
-    frame = pd.DataFrame(rows, columns=names, index=pd.Index(lines, name=LINE, dtype="int64"),
-                         dtype=object)
-    if not rows:
-        frame = pd.DataFrame({n: pd.Series([], dtype=object) for n in names},
-                             index=pd.Index([], name=LINE, dtype="int64"))
-    unnamed_empty = [n for n, h in zip(names, header, strict=True)
-                     if h == "" and not (frame[n] != "").any()]
-    frame = frame.drop(columns=unnamed_empty)
-    frame.attrs["skipped_empty_rows"] = [line for line in empty if line > header_line]
-    return frame
-
-
-def _refuse_duplicate_names(file: str, names: list[str], header_line: int | None) -> None:
-    counts: dict[str, list[int]] = {}
-    for position, name in enumerate(names, start=1):
-        counts.setdefault(name, []).append(position)
-    problems = [
-        _problem(file, f"the column name appears {len(where)} times in the header "
-                 f"(columns {', '.join(map(str, where))})",
-                 "keep one column with this name; rename or delete the others",
-                 column=name, line=header_line)
-        for name, where in counts.items() if len(where) > 1
-    ]
-    if problems:
-        raise CohortValidationError(problems)
 
 
 # --------------------------------------------------------------------------- mapping
@@ -382,29 +102,27 @@ def _refuse_duplicate_names(file: str, names: list[str], header_line: int | None
 def _closest_name(name: str, choices: list[str]) -> str:
     match = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
     if not match:
-        by_norm = {_normalise(c): c for c in choices}
-        match = [by_norm[_normalise(name)]] if _normalise(name) in by_norm else []
+        by_norm = {normalise_name(c): c for c in choices}
+        match = [by_norm[normalise_name(name)]] if normalise_name(name) in by_norm else []
     return f"did you mean '{match[0]}'? " if match else ""
 
 
 def apply_mapping(raw: pd.DataFrame, mapping: dict[str, Any], file: str,
                   map_file: str) -> pd.DataFrame:
     """Rename columns and recode labels as the mapping file says; report what does not fit."""
-    from nethep.cohort import fields
-
     problems = []
     columns = mapping.get("columns") or {}
     values = mapping.get("values") or {}
     unknown_keys = set(mapping) - {"columns", "values"}
     if unknown_keys:
-        problems.append(_problem(map_file, f"unknown section(s) {sorted(map(str, unknown_keys))}",
+        problems.append(Problem.at(map_file, f"unknown section(s) {sorted(map(str, unknown_keys))}",
                                  "a mapping file has only 'columns:' and 'values:'"))
     if not isinstance(columns, dict):
-        problems.append(_problem(map_file, "'columns:' is not a list of 'your column: contract "
+        problems.append(Problem.at(map_file, "'columns:' is not a list of 'your column: contract "
                                  "column' lines", "start from data/template_map.yaml"))
         columns = {}
     if not isinstance(values, dict):
-        problems.append(_problem(map_file, "'values:' is not a list of contract columns, each "
+        problems.append(Problem.at(map_file, "'values:' is not a list of contract columns, each "
                                  "with 'your label: contract label' lines",
                                  "start from data/template_map.yaml"))
         values = {}
@@ -413,23 +131,23 @@ def apply_mapping(raw: pd.DataFrame, mapping: dict[str, Any], file: str,
     have = [str(c) for c in raw.columns]
     for theirs, ours in columns.items():
         if theirs not in have:
-            problems.append(_problem(
+            problems.append(Problem.at(
                 map_file, f"maps column '{theirs}', which {file} lacks",
                 f"{_closest_name(theirs, have)}columns in the file: {', '.join(have)}",
                 column=theirs))
         if not isinstance(ours, str) or ours not in targets_allowed:
-            problems.append(_problem(
+            problems.append(Problem.at(
                 map_file, f"maps '{theirs}' to {ours!r}, which is not a contract column",
                 f"{_closest_name(str(ours), targets_allowed)}contract columns: "
                 f"{', '.join(targets_allowed)}", column=theirs))
         elif ours != theirs and ours in have and ours not in columns:
-            problems.append(_problem(
+            problems.append(Problem.at(
                 map_file, f"maps '{theirs}' to '{ours}', but the file already has a column "
                 f"'{ours}'", f"map only one of them to '{ours}', or delete the other column",
                 column=ours))
     targets = [t for t in columns.values() if isinstance(t, str)]
     for ours in sorted({t for t in targets if targets.count(t) > 1}):
-        problems.append(_problem(map_file, f"several columns are mapped to '{ours}' ("
+        problems.append(Problem.at(map_file, f"several columns are mapped to '{ours}' ("
                                  + ", ".join(f"'{k}'" for k, v in columns.items() if v == ours)
                                  + ")", "map exactly one of your columns to each contract column",
                                  column=ours))
@@ -438,13 +156,13 @@ def apply_mapping(raw: pd.DataFrame, mapping: dict[str, Any], file: str,
     for col, recode in values.items():
         col = str(col)
         if col not in after:
-            problems.append(_problem(
+            problems.append(Problem.at(
                 map_file, f"recodes values of '{col}', which is not a column after renaming",
                 f"{_closest_name(col, after)}the 'values:' section is keyed by contract "
                 "column names", column=col))
         elif not isinstance(recode or {}, dict) or not all(
                 isinstance(v, str) for v in (recode or {}).values()):
-            problems.append(_problem(
+            problems.append(Problem.at(
                 map_file, f"the labels of '{col}' are not 'your label: contract label' lines",
                 "write one 'your label: contract label' per line under the column",
                 column=col))
@@ -470,11 +188,11 @@ def load_mapping(map_path: Path) -> dict[str, Any]:
         mapping = yaml.load(map_path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         reason = " ".join(str(exc).split())
-        raise _fail(str(map_path), f"cannot read the mapping file ({reason})",
+        raise fail(str(map_path), f"cannot read the mapping file ({reason})",
                     "start from data/template_map.yaml; keep its indentation and quote "
                     "labels that contain ':' or '#'") from None
     if not isinstance(mapping, dict):
-        raise _fail(str(map_path), "the mapping file is not a YAML mapping",
+        raise fail(str(map_path), "the mapping file is not a YAML mapping",
                     "start from data/template_map.yaml")
     return mapping
 
@@ -514,16 +232,16 @@ def derive_months(raw: pd.DataFrame, file: str, today: date | None = None) -> pd
     both = [c for c in ("followup_months", "months_to_treatment", "year_of_diagnosis")
             if c in raw.columns]
     if both:
-        raise _fail(file, f"both dates ({', '.join(present)}) and month columns "
+        raise fail(file, f"both dates ({', '.join(present)}) and month columns "
                     f"({', '.join(both)}) are given",
                     "give either the dates or the month columns, not both")
     if "date_of_diagnosis" not in present or (
             "date_last_contact" not in present and "date_of_death" not in present):
-        raise _fail(file, "dates are given without date_of_diagnosis and date_last_contact "
+        raise fail(file, "dates are given without date_of_diagnosis and date_last_contact "
                     "or date_of_death", "give date_of_diagnosis plus date_last_contact (and "
                     "date_of_death for patients who died)")
     if "date_of_death" not in present and "died" not in raw.columns:
-        raise _fail(file, "dates are given without date_of_death or a died column, so no "
+        raise fail(file, "dates are given without date_of_death or a died column, so no "
                     "death could be known", "add date_of_death (YYYY-MM-DD) for patients who "
                     "died, or a died column (1 died, 0 alive at last contact)")
     problems: list[Problem] = []
@@ -619,7 +337,7 @@ def _row_problem(raw: pd.DataFrame, i: int, file: str, column: str, rule: str,
                  fix: str) -> Problem:
     pid = raw["patient_id"].iloc[i] if "patient_id" in raw.columns else None
     # Never echo a date value: dates are identifying (Safe Harbor).
-    return _problem(file, f"{rule} (value not shown: dates are identifying)", fix,
+    return Problem.at(file, f"{rule} (value not shown: dates are identifying)", fix,
                     column=column, line=_line_of(raw, i), patient_id=pid or None)
 
 
@@ -636,7 +354,7 @@ def read_intake(path: Path, map_path: Path | None = None, allow_identifiers: boo
     found = identifier_columns(list(raw.columns))
     if found and not allow_identifiers:
         listed = "; ".join(f"'{c}' ({k})" for c, k in found.items())
-        raise _fail(file, f"the file holds direct identifiers: {listed} (values not shown)",
+        raise fail(file, f"the file holds direct identifiers: {listed} (values not shown)",
                     "remove these columns before analysis (they are never needed), or pass "
                     "--allow-identifiers to have nethep drop them on reading")
     raw = raw.drop(columns=list(found))
@@ -664,8 +382,6 @@ def needs_prepared_copy(df: pd.DataFrame, path: Path) -> bool:
 
 def write_prepared(df: pd.DataFrame, folder: Path, name: str) -> Path:
     """Write the validated contract columns as CSV into ``folder`` (a private temp folder)."""
-    from nethep.cohort import fields
-
     path = folder / name
     df[list(fields())].to_csv(path, index=False, lineterminator="\n")
     return path

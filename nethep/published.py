@@ -18,11 +18,9 @@ import yaml
 from scipy import stats
 
 from nethep import privacy
-from nethep.cohort import DATA_DIR
 from nethep.exact import fisher_exact_rxc
+from nethep.paths import PUBLISHED
 from nethep.survival import GROUP_ORDER, followup, kaplan_meier, logrank
-
-PUBLISHED = DATA_DIR / "published.yaml"
 
 
 @cache

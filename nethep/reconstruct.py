@@ -64,15 +64,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nethep.cohort import BUNDLED_COHORT, derive, fields, treatment_groups
+from nethep.cohort import derive
+from nethep.contract import DAYS_PER_MONTH, fields, treatment_groups
 from nethep.exact import fisher_exact_rxc
+from nethep.paths import BUNDLED_COHORT
 from nethep.published import kruskal_p, load_published, matches, survival_at_36
 from nethep.survival import logrank
 
 SEED = 20061001  # the paper's issue date
 MAX_ATTEMPTS = 20_000
 NONSURGICAL_TRIES = 500
-DAYS_PER_MONTH = 30.4375
 WINDOW_START = np.datetime64("1996-01-01")
 WINDOW_END = np.datetime64("2004-05-31")
 DATA_CLOSURE = np.datetime64("2005-12-31")

@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 
 from nethep.cli import main
-from nethep.cohort import DATA_DIR
-
-TEMPLATE = DATA_DIR / "template.csv"
-TEMPLATE_MAP = DATA_DIR / "template_map.yaml"
+from nethep.paths import TEMPLATE, TEMPLATE_MAP
 
 
 def fingerprint(folder: Path) -> dict[str, str]:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from nethep.cli import main
-from nethep.cohort import BUNDLED_COHORT, DATA_DIR
+from nethep.paths import BUNDLED_COHORT, TEMPLATE_MAP
 
 GROUP_CODE = {"medical": "1", "embolization": "2", "surgical": "3"}
 TREATMENT = {"octreotide": "Octreotide", "observation": "Observation",
@@ -58,7 +58,7 @@ def write_export(path: Path, typo: bool) -> None:
 
 def test_messy_export_to_a_clean_report(tmp_path, capsys):
     export = tmp_path / "export.csv"
-    mapping = str(DATA_DIR / "template_map.yaml")
+    mapping = str(TEMPLATE_MAP)
     write_export(export, typo=True)
 
     assert main(["validate", str(export), "--map", mapping]) == 1

@@ -9,14 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nethep.cohort import (
-    CohortValidationError,
-    cohort_schema,
-    fields,
-    load_cohort,
-    load_contract,
-    treatment_groups,
-)
+from nethep.cohort import CohortValidationError, cohort_schema, load_cohort
+from nethep.contract import fields, load_contract, treatment_groups
 
 COLUMNS = list(fields())
 VALID = [

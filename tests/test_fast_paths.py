@@ -3,7 +3,7 @@
 ``benchmarks/registry_scale.py`` needs a million-row file read and validated in
 seconds. Three shortcuts make that possible; each must change nothing but the time:
 
-- ``nethep.intake._read_plain_delimited``: a plain CSV/TSV (no quotes, carriage
+- ``nethep.readers._read_plain_delimited``: a plain CSV/TSV (no quotes, carriage
   returns, blank or ragged lines) read by pandas' C parser instead of ``csv.reader``
   record by record; anything else falls through to the record reader.
 - ``nethep.cohort._parse_column``: each distinct text parsed once by
@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nethep import cohort, intake
+from nethep import cohort, readers
 from nethep.errors import CohortValidationError
 
 FAST = settings(max_examples=150, deadline=None,
@@ -35,12 +35,12 @@ def read_both(tmp_path, data: bytes, suffix: str = ".csv", monkeypatch=None):
 
     def attempt():
         try:
-            return intake.read_text_table(path)
+            return readers.read_text_table(path)
         except CohortValidationError as exc:
             return str(exc)
 
     fast = attempt()
-    monkeypatch.setattr(intake, "_read_plain_delimited", lambda data, sep: None)
+    monkeypatch.setattr(readers, "_read_plain_delimited", lambda data, sep: None)
     slow = attempt()
     monkeypatch.undo()
     return fast, slow
@@ -103,14 +103,14 @@ def plain_tables(draw):
 @given(table=plain_tables())
 def test_plain_tables_take_the_fast_path_and_read_the_same(tmp_path, monkeypatch, table):
     data, suffix = table
-    assert intake._read_plain_delimited(data, "," if suffix == ".csv" else "\t") is not None
+    assert readers._read_plain_delimited(data, "," if suffix == ".csv" else "\t") is not None
     fast, slow = read_both(tmp_path, data, suffix, monkeypatch)
     assert_same(fast, slow)
 
 
 def test_plain_file_takes_the_fast_path(tmp_path, monkeypatch):
     data = b"a,b,c\n1,,x\n2,3,\n"
-    assert intake._read_plain_delimited(data, ",") is not None
+    assert readers._read_plain_delimited(data, ",") is not None
     fast, slow = read_both(tmp_path, data, ".csv", monkeypatch)
     assert_same(fast, slow)
     assert list(fast.index) == [2, 3]
@@ -129,7 +129,7 @@ def test_plain_file_takes_the_fast_path(tmp_path, monkeypatch):
     b"a,b\n1,2\x00\n",        # NUL byte
 ])
 def test_anything_unusual_goes_to_the_record_reader(tmp_path, monkeypatch, data):
-    assert intake._read_plain_delimited(data, ",") is None
+    assert readers._read_plain_delimited(data, ",") is None
     fast, slow = read_both(tmp_path, data, ".csv", monkeypatch)
     assert_same(fast, slow)
 

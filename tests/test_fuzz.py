@@ -19,13 +19,16 @@ import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from nethep.cohort import DATA_DIR, fields, load_cohort
+from nethep.cohort import load_cohort
+from nethep.contract import fields
 from nethep.errors import CohortValidationError
 from nethep.intake import DATE_COLUMNS, write_prepared
+from nethep.paths import TEMPLATE
+from nethep.readers import _frame_from_records, _read_plain_delimited
 
 COLUMNS = list(fields())
 NAMES = [*COLUMNS, *DATE_COLUMNS, "Died", "sex ", "patient id", "notes", "", "MRN"]
-with (DATA_DIR / "template.csv").open(newline="", encoding="utf-8") as _fh:
+with TEMPLATE.open(newline="", encoding="utf-8") as _fh:
     _TEMPLATE = [list(r) for r in csv.reader(_fh)]
 DATED_HEADER = ["patient_id", "tumor_type", "treatment_group", "treatment",
                 "liver_involvement_pct", "date_of_diagnosis", "date_of_treatment",
@@ -208,8 +211,6 @@ def plain_table(draw) -> tuple[bytes, str]:
 @given(table=plain_table())
 def test_fast_reader_agrees_with_the_record_reader(table):
     """The fast path for plain files reads exactly what the record-by-record reader reads."""
-    from nethep.intake import _frame_from_records, _read_plain_delimited
-
     data, sep = table
     fast = _read_plain_delimited(data, sep)
     event("fast path" if fast is not None else "record reader only")

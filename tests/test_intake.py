@@ -15,24 +15,23 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nethep.cohort import DATA_DIR, fields, load_cohort, validate
+from nethep.cohort import load_cohort, validate
+from nethep.contract import DAYS_PER_MONTH, fields
 from nethep.errors import MAX_SHOWN, CohortValidationError, Problem
 from nethep.intake import (
     DATE_COLUMNS,
-    DAYS_PER_MONTH,
     apply_mapping,
     derive_months,
     identifier_columns,
     needs_prepared_copy,
     read_intake,
-    read_text_table,
     summary_text,
     write_prepared,
 )
+from nethep.paths import TEMPLATE, TEMPLATE_MAP
+from nethep.readers import read_text_table
 
 COLUMNS = list(fields())
-TEMPLATE = DATA_DIR / "template.csv"
-TEMPLATE_MAP = DATA_DIR / "template_map.yaml"
 
 
 def template_rows() -> list[dict[str, str]]:

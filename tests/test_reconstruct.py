@@ -3,7 +3,7 @@
 import numpy as np
 
 from nethep import load_cohort
-from nethep.cohort import BUNDLED_COHORT
+from nethep.paths import BUNDLED_COHORT
 from nethep.reconstruct import SEED, Targets, main, reconstruct
 
 
