@@ -58,6 +58,7 @@ import pandas as pd
 
 from nethep import privacy
 from nethep.cox import cox_zph, coxph, survdiff
+from nethep.formats import finite_or_none
 from nethep.km import ConfType, KaplanMeier, kaplan_meier
 
 GROUP_ORDER = ("medical", "embolization", "surgical")
@@ -136,6 +137,27 @@ class FollowUp:
             ],
             columns=["definition", "median_months", "q1_months", "q3_months"],
         )
+
+    def to_results(self) -> dict[str, float | None]:
+        """The ``followup`` section of ``results.json`` (NaN or infinite as None)."""
+        return {"median_months": finite_or_none(self.simple_median),
+                "reverse_km_median_months": finite_or_none(self.reverse_km_median),
+                "reverse_km_q1_months": finite_or_none(self.reverse_km_q1),
+                "reverse_km_q3_months": finite_or_none(self.reverse_km_q3),
+                "min_months": finite_or_none(self.min), "max_months": finite_or_none(self.max)}
+
+    def sentence(self, min_cell: int = 0) -> str:
+        """The two follow-up medians in one generated sentence (n from 1 to min_cell - 1
+        reads ``<N``; a median never reached reads "not reached")."""
+        def months(x: float) -> str:
+            value = finite_or_none(x)
+            return "not reached" if value is None else f"{value:.1f}"
+
+        return (f"Simple median of observed times: {months(self.simple_median)} months "
+                f"(range {months(self.min)} to {months(self.max)}); reverse Kaplan-Meier "
+                f"median: {months(self.reverse_km_median)} months (IQR "
+                f"{months(self.reverse_km_q1)} to {months(self.reverse_km_q3)}); "
+                f"n = {privacy.mark(self.n, min_cell)}.")
 
 
 def followup(df: pd.DataFrame) -> FollowUp:
