@@ -52,6 +52,7 @@ from lifelines import CoxPHFitter
 from scipy import stats
 
 from nethep.formats import finite_or_none
+from nethep.km import ArrayLike, check_survival, risk_table
 
 Ties = Literal["efron", "breslow"]
 
@@ -119,15 +120,9 @@ class _RiskSets:
     order: np.ndarray      # the sort permutation
 
 
-def _check(time, event) -> tuple[np.ndarray, np.ndarray]:
-    t = np.asarray(time, dtype=float)
-    e = np.asarray(event)
-    if t.ndim != 1 or t.shape != e.shape or len(t) == 0:
-        raise ValueError("time and event must be non-empty 1-d arrays of equal length")
-    if not np.isfinite(t).all():
-        raise ValueError("times must be finite numbers")
-    if not np.isin(e, (0, 1)).all():
-        raise ValueError("event must be 0 (censored) or 1 (event)")
+def _check(time: ArrayLike, event: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Times (any finite value, as R's ``coxph``) and events as floats 0/1."""
+    t, e = check_survival(time, event, negative_times=True)
     return t, e.astype(float)
 
 
@@ -355,15 +350,12 @@ class CoxZph:
 
 
 def km_transform(time: np.ndarray, event: np.ndarray) -> np.ndarray:
-    """1 - KM(t-) for every patient: the left-continuous Kaplan-Meier transform of cox.zph."""
+    """1 - KM(t-) for every patient: the left-continuous Kaplan-Meier transform of cox.zph
+    (the product-limit curve of :func:`nethep.km.risk_table`)."""
     t, e = _check(time, event)
-    uniq, inverse = np.unique(t, return_inverse=True)
-    d = np.bincount(inverse, weights=e, minlength=len(uniq))
-    total = np.bincount(inverse, minlength=len(uniq))
-    at_risk = len(t) - np.concatenate([[0], np.cumsum(total)[:-1]])
-    surv = np.cumprod(1 - d / at_risk)
-    left = np.concatenate([[1.0], surv[:-1]])
-    return 1.0 - left[inverse]
+    table = risk_table(t, e)
+    left = np.concatenate([[1.0], table.surv()[:-1]])
+    return 1.0 - left[table.inverse]
 
 
 def cox_zph(

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,26 @@ from scipy import stats
 from nethep import privacy
 
 ConfType = Literal["log-log", "log", "plain"]
+#: What the engines accept as a column of times, events or groups.
+ArrayLike = Sequence[Any] | np.ndarray | pd.Series
 _TOL = np.sqrt(np.finfo(float).eps)
+
+
+def check_survival(time: ArrayLike, event: ArrayLike,
+                   negative_times: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``time`` as floats and ``event`` as 0/1 integers, or a ValueError saying what is
+    wrong: non-empty 1-d arrays of equal length, finite times (and non-negative unless
+    ``negative_times``), events 0 (censored) or 1 (event), nothing missing."""
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event, dtype=float)
+    if t.ndim != 1 or t.shape != e.shape or len(t) == 0:
+        raise ValueError("time and event must be non-empty 1-d arrays of equal length")
+    if not np.isfinite(t).all() or (not negative_times and (t < 0).any()):
+        raise ValueError(f"times must be finite {'' if negative_times else 'non-negative '}"
+                         "numbers (no missing values)")
+    if not np.isin(e, (0.0, 1.0)).all():
+        raise ValueError("event must be 0 (censored) or 1 (event), with no missing values")
+    return t, e.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -192,28 +211,66 @@ def _confidence(surv: np.ndarray, se_cumhaz: np.ndarray, z: float, conf_type: Co
     raise ValueError(f"conf_type must be 'log-log', 'log' or 'plain', not {conf_type!r}")
 
 
+@dataclass(frozen=True)
+class RiskTable:
+    """Counts at each distinct time: at risk (time >= t), events, and all rows there.
+
+    The one place the product-limit arithmetic is written: :func:`kaplan_meier`,
+    :func:`weighted_km`, the Kaplan-Meier transform of ``cox.zph``
+    (:func:`nethep.cox.km_transform`) and the log-rank scores of the permutation tests
+    (:func:`nethep.permutation.logrank_scores`) all read it. With case weights the
+    counts are sums of weights.
+    """
+
+    time: np.ndarray     # distinct times, ascending
+    inverse: np.ndarray  # index into ``time`` of each input row
+    n_risk: np.ndarray
+    n_event: np.ndarray  # float (weighted sums, or whole numbers)
+    n_rows: np.ndarray
+
+    def surv(self) -> np.ndarray:
+        """The product-limit curve S(t) = prod over times <= t of (1 - n_event / n_risk)."""
+        return np.cumprod(1 - self.n_event / self.n_risk)
+
+    def hazard(self) -> np.ndarray:
+        """Nelson-Aalen increments d / n at each distinct time."""
+        return self.n_event / self.n_risk
+
+
+def risk_table(time: np.ndarray, event: np.ndarray,
+               weights: np.ndarray | None = None) -> RiskTable:
+    """Distinct times with their numbers at risk and events (``weights``: case weights).
+
+    Unweighted counts are whole numbers (numbers at risk as integers, the count minus
+    the rows before each time); weighted numbers at risk are reverse cumulative sums
+    of the weights. ``time`` and ``event`` are taken as given (callers validate).
+    """
+    uniq, inverse = np.unique(time, return_inverse=True)
+    if weights is None:
+        n_event = np.bincount(inverse, weights=event, minlength=len(uniq))
+        n_rows = np.bincount(inverse, minlength=len(uniq))
+        n_risk = len(time) - np.concatenate([[0], np.cumsum(n_rows)[:-1]])
+    else:
+        n_event = np.bincount(inverse, weights=weights * event, minlength=len(uniq))
+        n_rows = np.bincount(inverse, weights=weights, minlength=len(uniq))
+        n_risk = np.cumsum(n_rows[::-1])[::-1]
+    return RiskTable(uniq, inverse, n_risk, n_event, n_rows)
+
+
 def kaplan_meier(
-    time: Sequence[float] | np.ndarray,
-    event: Sequence[int] | np.ndarray,
+    time: ArrayLike,
+    event: ArrayLike,
     conf_type: ConfType = "log-log",
     conf_level: float = 0.95,
 ) -> KaplanMeier:
-    """Fit the Kaplan-Meier estimator (Greenwood SE, ``conf_type`` interval)."""
-    t = np.asarray(time, dtype=float)
-    e = np.asarray(event, dtype=int)
-    if t.ndim != 1 or t.shape != e.shape or len(t) == 0:
-        raise ValueError("time and event must be non-empty 1-d arrays of equal length")
-    if np.isnan(t).any() or (t < 0).any():
-        raise ValueError("times must be non-negative numbers")
-    if not np.isin(e, (0, 1)).all():
-        raise ValueError("event must be 0 (censored) or 1 (event)")
-    uniq, inverse = np.unique(t, return_inverse=True)
-    n_event = np.bincount(inverse, weights=e, minlength=len(uniq)).astype(int)
-    n_total = np.bincount(inverse, minlength=len(uniq))
-    n_censor = n_total - n_event
-    n_risk = len(t) - np.concatenate([[0], np.cumsum(n_total)[:-1]])
+    """Fit the Kaplan-Meier estimator (Greenwood SE, ``conf_type`` interval, default
+    log-log at 95%; see the module docstring)."""
+    t, e = check_survival(time, event)
+    table = risk_table(t, e)
+    n_event = table.n_event.astype(int)
+    n_risk = table.n_risk
+    surv = table.surv()
     with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1 - n_event / n_risk)
         increments = np.where(
             n_event > 0, n_event / (n_risk * (n_risk - n_event).astype(float)), 0.0
         )
@@ -222,8 +279,8 @@ def kaplan_meier(
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)
     lower, upper = _confidence(surv, se_cumhaz, z, conf_type)
     return KaplanMeier(
-        time=uniq, n_risk=n_risk, n_event=n_event, n_censor=n_censor, surv=surv,
-        std_err=std_err, lower=lower, upper=upper,
+        time=table.time, n_risk=n_risk, n_event=n_event, n_censor=table.n_rows - n_event,
+        surv=surv, std_err=std_err, lower=lower, upper=upper,
         conf_type=conf_type, conf_level=conf_level, n=len(t),
     )
 
@@ -238,17 +295,40 @@ def weighted_km(time: np.ndarray, event: np.ndarray, w: np.ndarray) -> pd.DataFr
     death weight). One row per distinct time, starting with (0, 1): time, n_risk and
     n_event (weighted), surv.
     """
-    uniq, inverse = np.unique(time, return_inverse=True)
-    dead_w = np.bincount(inverse, weights=w * event, minlength=len(uniq))
-    all_w = np.bincount(inverse, weights=w, minlength=len(uniq))
-    at_risk = np.cumsum(all_w[::-1])[::-1]
-    surv = np.cumprod(1 - dead_w / at_risk)
+    table = risk_table(time, event, w)
     return pd.DataFrame({
-        "time": np.concatenate([[0.0], uniq]),
-        "n_risk": np.concatenate([[w.sum()], at_risk]),
-        "n_event": np.concatenate([[0.0], dead_w]),
-        "surv": np.concatenate([[1.0], surv]),
+        "time": np.concatenate([[0.0], table.time]),
+        "n_risk": np.concatenate([[w.sum()], table.n_risk]),
+        "n_event": np.concatenate([[0.0], table.n_event]),
+        "surv": np.concatenate([[1.0], table.surv()]),
     })
+
+
+def survival_at_weighted(time: np.ndarray, event: np.ndarray, weights: np.ndarray,
+                         at: float) -> np.ndarray:
+    """Kaplan-Meier S(at) for each row of case weights (R, n) at once; NaN where not
+    estimable. The batched form used by the bootstrap (one matrix product per sample set).
+
+    Row r is the sample holding patient i ``weights[r, i]`` times. Not estimable, as in
+    :meth:`KaplanMeier.at`: the sample's last time is before ``at`` and its curve has
+    not reached 0.
+    """
+    w = np.asarray(weights, dtype=float)
+    early = time <= at
+    uniq, inverse = np.unique(time[early], return_inverse=True)
+    ev = np.zeros((len(time), len(uniq)))
+    tied = np.zeros((len(time), len(uniq)))
+    rows = np.flatnonzero(early)
+    tied[rows, inverse] = 1.0
+    ev[rows, inverse] = event[early]
+    deaths = w @ ev
+    leaving = w @ tied
+    at_risk = w.sum(axis=1, keepdims=True) - np.cumsum(leaving, axis=1) + leaving
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(at_risk > 0, 1.0 - deaths / at_risk, 1.0)
+    surv = np.prod(factor, axis=1)
+    last = np.max(np.where(w > 0, time, -np.inf), axis=1)
+    return np.where((last >= at) | (surv == 0), surv, np.nan)
 
 
 def restricted_mean_survival(time: np.ndarray, event: np.ndarray,

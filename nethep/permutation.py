@@ -1,6 +1,6 @@
-"""Exact and resampling inference for a small cohort: permutation log-rank and bootstrap.
+"""Permutation and exact log-rank tests for a small cohort (coin's scores and tolerance).
 
-Three procedures, each returning a small frozen result object with ``.table()`` and
+Two tests, each returning a small frozen result object with ``.table()`` and
 ``.to_results()``:
 
 :func:`permutation_logrank`
@@ -47,40 +47,25 @@ Three procedures, each returning a small frozen result object with ``.table()`` 
       grid would exceed ``max_columns``; ``converged`` says which.
 
     The DP counts assignments in float64, exact integers while ``C(n, m) < 2**53``.
-
-:func:`bootstrap_survival_difference`
-    Kaplan-Meier difference ``S_treated(at) - S_control(at)`` with a stratified bootstrap
-    (resampling with replacement within each arm, arm sizes fixed), percentile and BCa
-    95% intervals. BCa follows Efron and Tibshirani (1993, ch. 14): bias correction
-    ``z0 = Phi^-1(mid-rank of the estimate among the resamples)`` and the acceleration
-    from the jackknife, leaving out one patient at a time within each arm and combining
-    the arms as ``a = sum_j sum_i U_ji^3 / n_j^3 / (6 (sum_j sum_i U_ji^2 / n_j^2)^1.5)``,
-    ``U_ji = (n_j - 1)(mean_i theta_(j,i) - theta_(j,i))``, the multi-sample formula of
-    ``scipy.stats.bootstrap``. A resample whose Kaplan-Meier curve ends (last follow-up)
-    before ``at`` with survival above 0 has no estimate at ``at`` (as
-    ``KaplanMeier.at``); such resamples are counted, reported, and excluded from both
-    intervals (the intervals are conditional on estimability), never dropped silently.
-    KM estimates for all resamples are computed at once from resampling weight
-    matrices (no Python loop per resample).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
+
+from nethep.formats import finite_or_none
+from nethep.km import ArrayLike, check_survival, risk_table
 
 __all__ = [
     "DEFAULT_SEED",
-    "BootstrapResult",
     "ExactTest",
     "PermutationTest",
-    "bootstrap_survival_difference",
     "exact_logrank",
     "logrank_scores",
     "permutation_logrank",
@@ -91,30 +76,8 @@ DEFAULT_SEED = 20061001
 SQRT_EPS = float(np.sqrt(np.finfo(float).eps))
 _BATCH = 65_536
 
-ArrayLike = Sequence[Any] | np.ndarray | pd.Series
-
-
-def _finite_or_none(x: float | None) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
 
 # ------------------------------------------------------------------------------ input
-
-
-def _as_survival(time: ArrayLike, event: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    t = np.asarray(time, dtype=float)
-    e = np.asarray(event)
-    if t.ndim != 1 or t.shape != e.shape or len(t) == 0:
-        raise ValueError("time and event must be non-empty 1-d arrays of equal length")
-    if not np.all(np.isfinite(t)) or np.any(t < 0):
-        raise ValueError("times must be finite non-negative numbers (no missing values)")
-    e_num = np.asarray(e, dtype=float)
-    if not np.all(np.isin(e_num, (0.0, 1.0))):
-        raise ValueError("event must be 0 (censored) or 1 (event), with no missing values")
-    return t, e_num.astype(np.int64)
 
 
 def _as_groups(group: ArrayLike, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -143,22 +106,15 @@ def logrank_scores(time: ArrayLike, event: ArrayLike) -> np.ndarray:
     time >= t_j and the hazard includes all ``d_j`` deaths at t_j; logrank weights 1).
     The scores sum to 0. Checked against coin in ``tests/test_permutation.py``.
     """
-    t, e = _as_survival(time, event)
-    uniq, inverse = np.unique(t, return_inverse=True)
-    n_event = np.bincount(inverse, weights=e, minlength=len(uniq))
-    n_tied = np.bincount(inverse, minlength=len(uniq))
-    n_risk = len(t) - np.concatenate([[0], np.cumsum(n_tied)[:-1]])
-    hazard = np.cumsum(n_event / n_risk)
-    return hazard[inverse] - e
+    t, e = check_survival(time, event)
+    table = risk_table(t, e)
+    return np.cumsum(table.hazard())[table.inverse] - e
 
 
 def _risk_lcm(time: np.ndarray, event: np.ndarray) -> int:
     """lcm of the risk-set sizes at event times: a common denominator of the scores."""
-    uniq, inverse = np.unique(time, return_inverse=True)
-    n_tied = np.bincount(inverse, minlength=len(uniq))
-    n_risk = len(time) - np.concatenate([[0], np.cumsum(n_tied)[:-1]])
-    has_event = np.bincount(inverse, weights=event, minlength=len(uniq)) > 0
-    return math.lcm(1, *(int(x) for x in n_risk[has_event]))
+    table = risk_table(time, event)
+    return math.lcm(1, *(int(x) for x in table.n_risk[table.n_event > 0]))
 
 
 # ------------------------------------------------------------------------ statistics
@@ -202,7 +158,7 @@ class _Design:
 
 
 def _design(time: ArrayLike, event: ArrayLike, group: ArrayLike) -> _Design:
-    t, e = _as_survival(time, event)
+    t, e = check_survival(time, event)
     codes, levels = _as_groups(group, len(t))
     scores = logrank_scores(t, e)
     mean = float(scores.mean())
@@ -310,14 +266,14 @@ class PermutationTest:
 
     def to_results(self) -> dict[str, Any]:
         return {
-            "statistic": _finite_or_none(self.statistic),
+            "statistic": finite_or_none(self.statistic),
             "statistic_type": self.statistic_type,
             "df": self.df,
-            "p": _finite_or_none(self.p),
-            "mc_se": _finite_or_none(self.mc_se),
+            "p": finite_or_none(self.p),
+            "mc_se": finite_or_none(self.mc_se),
             "n_permutations": self.n_permutations,
             "n_extreme": self.n_extreme,
-            "p_asymptotic": _finite_or_none(self.p_asymptotic),
+            "p_asymptotic": finite_or_none(self.p_asymptotic),
             "groups": list(self.groups),
             "sizes": list(self.sizes),
             "seed": self.seed,
@@ -406,15 +362,15 @@ class ExactTest:
 
     def to_results(self) -> dict[str, Any]:
         return {
-            "statistic": _finite_or_none(self.statistic),
+            "statistic": finite_or_none(self.statistic),
             "statistic_type": "Z",
-            "p": _finite_or_none(self.p),
-            "p_lower": _finite_or_none(self.p_lower),
-            "p_upper": _finite_or_none(self.p_upper),
+            "p": finite_or_none(self.p),
+            "p_lower": finite_or_none(self.p_lower),
+            "p_upper": finite_or_none(self.p_upper),
             "n_assignments": self.n_assignments,
-            "grid_factor": _finite_or_none(self.grid_factor),
-            "max_rounding": _finite_or_none(self.max_rounding),
-            "max_rounding_z": _finite_or_none(self.max_rounding_z),
+            "grid_factor": finite_or_none(self.grid_factor),
+            "max_rounding": finite_or_none(self.max_rounding),
+            "max_rounding_z": finite_or_none(self.max_rounding_z),
             "discretization": self.discretization,
             "converged": self.converged,
             "groups": list(self.groups),
@@ -503,7 +459,7 @@ def exact_logrank(
     until ``p_upper - p_lower <= max(rtol * p_upper, atol)``; ``max_columns``: the
     largest grid (number of integer sums) tried.
     """
-    t, e = _as_survival(time, event)
+    t, e = check_survival(time, event)
     design = _design(t, e, group)
     if design.k != 2:
         raise ValueError(f"exact_logrank needs exactly 2 groups, found {list(design.levels)}")
@@ -552,228 +508,4 @@ def exact_logrank(
         n_assignments=n_assign, grid_factor=f, max_rounding=rounding,
         max_rounding_z=rounding / sd, discretization=how, converged=bool(converged),
         groups=design.levels, sizes=tuple(int(x) for x in sizes), method=method,
-    )
-
-
-# --------------------------------------------------------------------------- bootstrap
-
-
-@dataclass(frozen=True)
-class BootstrapResult:
-    """Bootstrap CI of the Kaplan-Meier survival difference at one time."""
-
-    estimate: float  # S_treated(at) - S_control(at)
-    surv_treated: float
-    surv_control: float
-    at: float
-    treated: str
-    control: str
-    confidence_level: float
-    percentile_lower: float
-    percentile_upper: float
-    bca_lower: float
-    bca_upper: float
-    bias_correction: float  # z0
-    acceleration: float  # a (jackknife)
-    bootstrap_se: float
-    n_resamples: int
-    n_nonestimable: int  # resamples with no KM estimate at `at` (excluded)
-    n_nonestimable_treated: int
-    n_nonestimable_control: int
-    nonestimable_handling: str
-    seed: int | None
-    method: str
-
-    @property
-    def lower(self) -> float:
-        return self.bca_lower
-
-    @property
-    def upper(self) -> float:
-        return self.bca_upper
-
-    def table(self) -> pd.DataFrame:
-        return pd.DataFrame([
-            {"interval": "BCa", "estimate": self.estimate, "lower": self.bca_lower,
-             "upper": self.bca_upper},
-            {"interval": "percentile", "estimate": self.estimate,
-             "lower": self.percentile_lower, "upper": self.percentile_upper},
-        ]).assign(confidence_level=self.confidence_level, n_resamples=self.n_resamples,
-                  n_nonestimable=self.n_nonestimable)
-
-    def to_results(self) -> dict[str, Any]:
-        return {
-            "estimate": _finite_or_none(self.estimate),
-            "lower": _finite_or_none(self.bca_lower),
-            "upper": _finite_or_none(self.bca_upper),
-            "interval": "BCa",
-            "percentile_lower": _finite_or_none(self.percentile_lower),
-            "percentile_upper": _finite_or_none(self.percentile_upper),
-            "bca_lower": _finite_or_none(self.bca_lower),
-            "bca_upper": _finite_or_none(self.bca_upper),
-            "surv_treated": _finite_or_none(self.surv_treated),
-            "surv_control": _finite_or_none(self.surv_control),
-            "at": _finite_or_none(self.at),
-            "treated": self.treated,
-            "control": self.control,
-            "confidence_level": self.confidence_level,
-            "bias_correction": _finite_or_none(self.bias_correction),
-            "acceleration": _finite_or_none(self.acceleration),
-            "bootstrap_se": _finite_or_none(self.bootstrap_se),
-            "n_resamples": self.n_resamples,
-            "n_nonestimable": self.n_nonestimable,
-            "n_nonestimable_treated": self.n_nonestimable_treated,
-            "n_nonestimable_control": self.n_nonestimable_control,
-            "nonestimable_handling": self.nonestimable_handling,
-            "seed": self.seed,
-            "method": self.method,
-        }
-
-    def _repr_html_(self) -> str:
-        return f"<p>{self.method}</p>" + self.table().to_html(index=False)
-
-
-def _km_at_weighted(time: np.ndarray, event: np.ndarray, weights: np.ndarray,
-                    at: float) -> np.ndarray:
-    """Kaplan-Meier S(at) for each row of case weights (R, n); NaN where not estimable.
-
-    Row r is the sample holding patient i ``weights[r, i]`` times. Not estimable, as in
-    :meth:`nethep.survival.KaplanMeier.at`: the sample's last time is before ``at`` and
-    its curve has not reached 0.
-    """
-    w = np.asarray(weights, dtype=float)
-    early = time <= at
-    uniq, inverse = np.unique(time[early], return_inverse=True)
-    ev = np.zeros((len(time), len(uniq)))
-    tied = np.zeros((len(time), len(uniq)))
-    rows = np.flatnonzero(early)
-    tied[rows, inverse] = 1.0
-    ev[rows, inverse] = event[early]
-    deaths = w @ ev
-    leaving = w @ tied
-    at_risk = w.sum(axis=1, keepdims=True) - np.cumsum(leaving, axis=1) + leaving
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(at_risk > 0, 1.0 - deaths / at_risk, 1.0)
-    surv = np.prod(factor, axis=1)
-    last = np.max(np.where(w > 0, time, -np.inf), axis=1)
-    return np.where((last >= at) | (surv == 0), surv, np.nan)
-
-
-def _resample_weights(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Case weights of ``size`` resamples of n patients with replacement, (size, n)."""
-    draws = rng.integers(0, n, size=(size, n))
-    flat = (draws + n * np.arange(size)[:, None]).ravel()
-    return np.bincount(flat, minlength=size * n).reshape(size, n)
-
-
-def _bca_limits(boot: np.ndarray, estimate: float, jack: list[np.ndarray],
-                alpha: float) -> tuple[float, float, float, float]:
-    """BCa limits (lower, upper), z0 and acceleration (as scipy.stats.bootstrap)."""
-    frac = (np.count_nonzero(boot < estimate) + np.count_nonzero(boot <= estimate)) / (
-        2 * len(boot))
-    z0 = float(special.ndtri(frac))
-    nums = dens = 0.0
-    for theta in jack:
-        nj = float(len(theta))
-        u = (nj - 1) * (theta.mean() - theta)
-        nums += float(np.sum(u**3)) / nj**3
-        dens += float(np.sum(u**2)) / nj**2
-    accel = nums / (6 * dens**1.5) if dens > 0 else 0.0
-    limits = []
-    for z_alpha in (special.ndtri(alpha), -special.ndtri(alpha)):
-        num = z0 + z_alpha
-        level = special.ndtr(z0 + num / (1 - accel * num))
-        limits.append(float(np.percentile(boot, 100 * level)) if np.isfinite(level)
-                      else float("nan"))
-    return limits[0], limits[1], z0, accel
-
-
-def bootstrap_survival_difference(
-    time: ArrayLike,
-    event: ArrayLike,
-    group: ArrayLike,
-    at: float = 36,
-    n_resamples: int = 10_000,
-    seed: int | None = DEFAULT_SEED,
-    treated: str = "surgical",
-    confidence_level: float = 0.95,
-) -> BootstrapResult:
-    """Stratified bootstrap CI for ``S_treated(at) - S_control(at)`` (Kaplan-Meier).
-
-    ``group`` holds exactly two labels, ``treated`` and one other (the control). Each
-    resample draws ``n_treated`` patients with replacement from the treated arm and
-    ``n_control`` from the control arm (treated arm first, from
-    ``numpy.random.default_rng(seed)``). Percentile and BCa intervals; resamples with
-    no estimate at ``at`` are counted and excluded (see the module docstring).
-    """
-    t, e = _as_survival(time, event)
-    labels = np.asarray(group, dtype=object).astype(str)
-    if labels.shape != t.shape:
-        raise ValueError(f"group must be a 1-d array of {len(t)} labels")
-    levels = sorted(set(labels))
-    if treated not in levels or len(levels) != 2:
-        raise ValueError(
-            f"group must hold exactly two labels including treated={treated!r}; "
-            f"found {levels}")
-    control = str(next(x for x in levels if x != treated))
-    if not 0 < confidence_level < 1:
-        raise ValueError("confidence_level must be between 0 and 1")
-    n_resamples = int(n_resamples)
-    if n_resamples < 2:
-        raise ValueError("n_resamples must be at least 2")
-    arms = [(t[labels == g], e[labels == g]) for g in (treated, control)]
-    point = [float(_km_at_weighted(ti, ei, np.ones((1, len(ti))), at)[0]) for ti, ei in arms]
-    if not all(np.isfinite(point)):
-        raise ValueError(f"S({at:g}) is not estimable in the data: an arm's follow-up ends "
-                         f"before {at:g} with survival above 0")
-    estimate = point[0] - point[1]
-
-    rng = np.random.default_rng(seed)
-    boot_surv = [_km_at_weighted(ti, ei, _resample_weights(len(ti), n_resamples, rng), at)
-                 for ti, ei in arms]
-    missing = [~np.isfinite(s) for s in boot_surv]
-    boot = boot_surv[0] - boot_surv[1]
-    ok = np.isfinite(boot)
-    kept = boot[ok]
-    n_missing = int(np.count_nonzero(~ok))
-
-    jack = []
-    for j, (ti, ei) in enumerate(arms):
-        theta = _km_at_weighted(ti, ei, 1.0 - np.eye(len(ti)), at)
-        jack.append(theta - point[1] if j == 0 else point[0] - theta)
-    jack_ok = all(np.all(np.isfinite(x)) for x in jack)
-
-    alpha = (1 - confidence_level) / 2
-    if len(kept) >= 2:
-        pct_lo, pct_hi = (float(x) for x in np.percentile(kept, [100 * alpha,
-                                                                100 * (1 - alpha)]))
-        se = float(np.std(kept, ddof=1))
-    else:
-        pct_lo = pct_hi = se = float("nan")
-    if len(kept) >= 2 and jack_ok:
-        bca_lo, bca_hi, z0, accel = _bca_limits(kept, estimate, jack, alpha)
-    else:
-        bca_lo = bca_hi = z0 = accel = float("nan")
-    handling = (
-        f"{n_missing} of {n_resamples} resamples had no Kaplan-Meier estimate at {at:g} "
-        f"(a resampled arm's follow-up ended before {at:g} with survival above 0: "
-        f"{int(missing[0].sum())} in {treated}, {int(missing[1].sum())} in {control}); "
-        f"they were excluded, so both intervals use the {len(kept)} estimable resamples"
-        + ("" if jack_ok else "; a jackknife value was not estimable, so BCa is undefined")
-    )
-    method = (
-        f"Kaplan-Meier S({at:g}) {treated} minus {control}; stratified bootstrap "
-        f"(resampling within each arm), {n_resamples:,} resamples, seed {seed}; "
-        f"{100 * confidence_level:g}% percentile and BCa intervals (BCa: mid-rank bias "
-        "correction, jackknife acceleration within arms)"
-    )
-    return BootstrapResult(
-        estimate=estimate, surv_treated=point[0], surv_control=point[1], at=float(at),
-        treated=treated, control=control, confidence_level=confidence_level,
-        percentile_lower=pct_lo, percentile_upper=pct_hi, bca_lower=bca_lo,
-        bca_upper=bca_hi, bias_correction=z0, acceleration=accel, bootstrap_se=se,
-        n_resamples=n_resamples, n_nonestimable=n_missing,
-        n_nonestimable_treated=int(missing[0].sum()),
-        n_nonestimable_control=int(missing[1].sum()),
-        nonestimable_handling=handling, seed=seed, method=method,
     )

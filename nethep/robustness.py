@@ -1308,12 +1308,8 @@ def robustness_results(
     ``propensity``, ``summary`` (the table's rows) and ``choices``. Values are plain
     JSON-safe Python (:func:`nethep.results.to_jsonable`: NaN becomes None).
     """
-    from nethep.permutation import (
-        DEFAULT_SEED,
-        bootstrap_survival_difference,
-        exact_logrank,
-        permutation_logrank,
-    )
+    from nethep.bootstrap import bootstrap_survival_difference
+    from nethep.permutation import DEFAULT_SEED, exact_logrank, permutation_logrank
     from nethep.results import to_jsonable
     from nethep.survival import cox_surgical
 

@@ -23,13 +23,9 @@ import pytest
 from scipy import stats
 
 from nethep import robustness as rb
+from nethep.bootstrap import bootstrap_survival_difference
 from nethep.cohort import load_cohort
-from nethep.permutation import (
-    DEFAULT_SEED,
-    bootstrap_survival_difference,
-    exact_logrank,
-    permutation_logrank,
-)
+from nethep.permutation import DEFAULT_SEED, exact_logrank, permutation_logrank
 from nethep.results import flatten, save_fragment
 from nethep.survival import cox_surgical, logrank
 
