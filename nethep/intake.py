@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -39,7 +41,7 @@ DATE_COLUMNS = ("date_of_diagnosis", "date_of_treatment", "date_last_contact", "
 _ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 # Column-name patterns of direct identifiers (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)).
-IDENTIFIER_PATTERNS: dict[str, str] = {
+IDENTIFIER_PATTERNS: Mapping[str, str] = MappingProxyType({
     "name": r"(^|_)(first|last|given|family|full|patient|middle|maiden)?_?(name|surname)s?($|_)",
     "medical record number": r"(^|_)(mrn|medical_record|record_number|chart_number|"
                              r"hospital_number|nhs_number|health_plan|beneficiary)",
@@ -50,7 +52,7 @@ IDENTIFIER_PATTERNS: dict[str, str] = {
     "exact birth date": r"(^|_)(dob|date_of_birth|birth_?date|birthday)($|_)",
     "other identifier": r"(^|_)(ip_address|url|account_number|licen[cs]e_number|"
                         r"device_serial|vehicle|biometric|photo)($|_)",
-}
+})
 
 
 @dataclass(frozen=True)
