@@ -20,6 +20,7 @@ and are left out of both tests, with the reason recorded in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -84,10 +85,10 @@ class PalliationResult:
         raise KeyError(f"no treatment group {name!r}; present: "
                        f"{', '.join(g.group for g in self.groups)}")
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
         """One row per group: counts, rate, exact CI, and whether it entered the tests.
 
-        Counts from 1 to min_cell - 1 read ``<N`` (:mod:`nethep.privacy`); the rate
+        Counts from 1 to ``min_cell`` - 1 read ``<N`` (:mod:`nethep.privacy`); the rate
         and its CI are still shown (primary suppression only)."""
         excluded = dict(self.excluded)
         table = pd.DataFrame(
@@ -99,15 +100,16 @@ class PalliationResult:
               "in_test": g.in_test, "note": excluded.get(g.group, "")}
              for g in self.groups]
         )
-        return privacy.suppress_table(table, ["n_patients", "n_symptomatic", "n_palliated"])
+        return privacy.suppress_table(table, ["n_patients", "n_symptomatic", "n_palliated"],
+                                      min_cell)
 
-    def contingency(self) -> pd.DataFrame:
+    def contingency(self, min_cell: int = 0) -> pd.DataFrame:
         """The 2 x k table the tests use (rows palliated yes / no, columns groups);
-        counts from 1 to min_cell - 1 read ``<N``."""
+        counts from 1 to ``min_cell`` - 1 read ``<N``."""
         table = pd.DataFrame(list(self.counts),
                              index=pd.Index(["yes", "no"], name="palliated"),
                              columns=list(self.tested_groups))
-        return privacy.suppress_table(table, table.columns)
+        return privacy.suppress_table(table, table.columns, min_cell)
 
     def tests_table(self) -> pd.DataFrame:
         """The exact test beside the chi-square, with the small-expected-count warning."""
@@ -129,8 +131,8 @@ class PalliationResult:
              "p": np.nan if self.chi2_p is None else self.chi2_p, "note": chi2_note},
         ]).astype({"df": "Int64"})
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready values for the ``palliation`` section of ``results.json``."""
+    def to_results(self) -> dict[str, Any]:
+        """The ``palliation`` section of ``results.json`` (unsuppressed)."""
         return {
             "n_symptomatic": {g.group: g.n_symptomatic for g in self.groups},
             "n_palliated": {g.group: g.n_palliated for g in self.groups},
@@ -146,9 +148,10 @@ class PalliationResult:
             "conf_level": self.conf_level,
         }
 
-    def summary(self) -> str:
-        """One generated sentence with the rates and both P values (small counts ``<N``)."""
-        mark = privacy.mark
+    def summary(self, min_cell: int = 0) -> str:
+        """One generated sentence with the rates and both P values (counts from 1 to
+        ``min_cell`` - 1 read ``<N``)."""
+        mark = partial(privacy.mark, threshold=min_cell)
         rates = "; ".join(
             f"{g.group} {mark(g.n_palliated)}/{mark(g.n_symptomatic)} ({100 * g.rate:.0f}%, "
             f"{100 * self.conf_level:.0f}% CI {100 * g.lower:.0f}% to {100 * g.upper:.0f}%)"

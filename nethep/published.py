@@ -1,12 +1,16 @@
 """The paper's published numbers (``data/published.yaml``) beside ours.
 
-Each published target carries its rounding rule; :func:`paper_vs_ours`
-computes the same quantity from a cohort with nethep's own estimators and says
-whether it matches at the paper's rounding.
+Each published target carries its rounding rule; :func:`paper_vs_ours` computes the
+same quantity from a cohort with the analysis stages themselves (counts from
+:func:`nethep.describe.patient_flow`, follow-up, S(36) and log-rank from
+:mod:`nethep.survival`, the palliation exact test from :func:`nethep.palliation.palliation`,
+the liver Kruskal-Wallis P as Table 1 computes it, :func:`nethep.tableone.kruskal_p`)
+and says whether it matches at the paper's rounding.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -15,12 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
 from nethep import privacy
-from nethep.exact import fisher_exact_rxc
+from nethep.describe import patient_flow
+from nethep.km import kaplan_meier
+from nethep.palliation import palliation
 from nethep.paths import PUBLISHED
-from nethep.survival import GROUP_ORDER, followup, kaplan_meier, logrank
+from nethep.survival import followup, logrank
+from nethep.tableone import kruskal_p
 
 
 @cache
@@ -52,21 +58,6 @@ def matches(target: dict[str, Any], value: float | None) -> bool:
     raise ValueError(f"unknown rounding rule {rule!r} in published.yaml")
 
 
-def palliation_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Palliated / not palliated counts by treatment group among symptomatic patients."""
-    sym = df[df["symptomatic"] == 1]
-    table = pd.crosstab(sym["palliated"].astype(int), sym["treatment_group"])
-    order = [g for g in GROUP_ORDER if g in table.columns]
-    return table.reindex(index=[1, 0], columns=order, fill_value=0)
-
-
-def kruskal_p(values: np.ndarray, groups: np.ndarray) -> float:
-    """Kruskal-Wallis P of ``values`` across the levels of ``groups`` (NaN for one level)."""
-    values, groups = np.asarray(values, dtype=float), np.asarray(groups)
-    samples = [values[groups == g] for g in np.unique(groups)]
-    return float(stats.kruskal(*samples).pvalue) if len(samples) > 1 else float("nan")
-
-
 def survival_at_36(time: np.ndarray, died: np.ndarray) -> float:
     """Kaplan-Meier S(36 months) (NaN when there are no patients or follow-up ends sooner)."""
     if len(time) == 0:
@@ -77,16 +68,18 @@ def survival_at_36(time: np.ndarray, died: np.ndarray) -> float:
 def computed_targets(df: pd.DataFrame) -> dict[str, float | None]:
     """Every published quantity computed from ``df``, keyed like ``published.yaml``.
 
-    Methods: counts; simple median of ``followup_months``; Kaplan-Meier S(36);
-    log-rank surgical vs non-surgical; Fisher-Freeman-Halton exact test of
-    palliation across the 3 groups; Kruskal-Wallis of liver involvement.
+    Methods: counts (:func:`nethep.describe.patient_flow`); simple median of
+    ``followup_months``; Kaplan-Meier S(36); log-rank surgical vs non-surgical;
+    Fisher-Freeman-Halton exact test of palliation across the groups with symptomatic
+    patients (:func:`nethep.palliation.palliation`); Kruskal-Wallis of liver
+    involvement across the groups (:func:`nethep.tableone.kruskal_p`).
     """
-    out: dict[str, float | None] = {"n_patients": len(df)}
-    for col, key in (("tumor_type", "n_by_tumor_type"), ("treatment_group", "n_by_group"),
-                     ("treatment", "n_by_treatment")):
-        counts = df[col].value_counts()
+    flow = patient_flow(df)
+    out: dict[str, float | None] = {"n_patients": flow.n_identified}
+    for key, counts in (("n_by_tumor_type", flow.by_tumor_type),
+                        ("n_by_group", flow.by_group), ("n_by_treatment", flow.by_treatment)):
         for level in load_published()["targets"][key]:
-            out[f"{key}.{level}"] = int(counts.get(level, 0))
+            out[f"{key}.{level}"] = counts.get(level, 0)
     out["median_followup_months"] = followup(df).simple_median
     for arm in ("surgical", "nonsurgical"):
         sub = df[df["arm"] == arm]
@@ -94,10 +87,7 @@ def computed_targets(df: pd.DataFrame) -> dict[str, float | None]:
                                                           sub["died"].to_numpy(int))
     two_arms = df["arm"].nunique() == 2
     out["logrank_surgical_vs_nonsurgical"] = logrank(df, "arm").p if two_arms else None
-    table = palliation_table(df)
-    out["palliation_three_groups"] = (
-        fisher_exact_rxc(table.to_numpy()) if table.shape[1] > 1 else None
-    )
+    out["palliation_three_groups"] = palliation(df).exact_p
     out["liver_involvement_differs"] = kruskal_p(df["liver_involvement_pct"].to_numpy(float),
                                                  df["treatment_group"].to_numpy(str))
     return out
@@ -122,75 +112,95 @@ def is_count_target(key: str) -> bool:
 class PaperComparison:
     """Every number in the abstract beside the value computed from a cohort.
 
-    With small-cell suppression on (:func:`nethep.privacy.set_min_cell`), a count of
-    ours from 1 to N - 1 reads ``<N`` in :meth:`table` and :meth:`records`; when the
-    published count is itself below N, whether ours matches it would reveal ours, so
-    ``matches`` is withheld (None) for that row and the row is left out of
-    :attr:`all_match`, :attr:`n_match` and :attr:`n_compared`.
+    Small-cell suppression (``min_cell``, passed to each method): a count of ours from
+    1 to ``min_cell`` - 1 reads ``<N``; when the published count is itself below
+    ``min_cell``, whether ours matches it would reveal ours, so ``matches`` is withheld
+    (None) for that row and the row is not compared (:meth:`all_match`,
+    :meth:`n_match`, :meth:`n_compared`). With ``min_cell`` 0 every row is compared.
     """
 
-    rows: pd.DataFrame  # key, quantity, published, ours, rounding, matches
+    rows: pd.DataFrame  # key, quantity, published, ours, ours_text, rounding, matches
 
-    def _hidden(self) -> tuple[pd.Series, pd.Series]:
+    def _hidden(self, min_cell: int) -> tuple[pd.Series, pd.Series]:
         """Rows whose ours is suppressed, and rows whose match flag is withheld."""
-        threshold = privacy.min_cell()
         counts = self.rows["key"].map(is_count_target)
-        small = counts & self.rows["ours"].map(lambda v: privacy.is_small(v, threshold))
+        small = counts & self.rows["ours"].map(lambda v: privacy.is_small(v, min_cell))
         published = self.rows["key"].map(lambda k: _flat_targets()[k]["value"])
-        withheld = small & published.map(lambda v: privacy.is_small(v, threshold))
+        withheld = small & published.map(lambda v: privacy.is_small(v, min_cell))
         return small, withheld
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """One row per target: key, quantity, published, ours (value and text), rounding,
+        matches; suppressed as the class docstring says."""
         out = self.rows.copy()
-        if privacy.min_cell() <= 1:
+        if min_cell <= 1:
             return out
-        small, withheld = self._hidden()
-        shown = privacy.mark(1)
+        small, withheld = self._hidden(min_cell)
         out = out.astype({"ours": object, "ours_text": object, "matches": object})
-        out.loc[small, ["ours", "ours_text"]] = shown
+        out.loc[small, ["ours", "ours_text"]] = privacy.mark(1, min_cell)
         out.loc[withheld, "matches"] = None
         return out
 
-    def _compared(self) -> pd.Series:
-        return self.rows["matches"][~self._hidden()[1]]
+    def summary(self, min_cell: int = 0, keys: Sequence[str] | None = None) -> pd.DataFrame:
+        """What a reader compares: quantity, published, ours (as text), matches; only the
+        rows of ``keys`` when given (in the table's order)."""
+        table = self.table(min_cell)
+        if keys is not None:
+            table = table[table["key"].isin(keys)]
+        return table[["quantity", "published", "ours_text", "matches"]].rename(
+            columns={"ours_text": "ours"})
 
-    @property
-    def all_match(self) -> bool:
+    def _compared(self, min_cell: int) -> pd.Series:
+        return self.rows["matches"][~self._hidden(min_cell)[1]]
+
+    def all_match(self, min_cell: int = 0) -> bool:
         """Every compared row matches (rows whose match is withheld are not compared)."""
-        return bool(self._compared().all())
+        return bool(self._compared(min_cell).all())
 
-    @property
-    def n_match(self) -> int:
+    def n_match(self, min_cell: int = 0) -> int:
         """How many compared rows match at the paper's rounding."""
-        return int(self._compared().sum())
+        return int(self._compared(min_cell).sum())
 
-    @property
-    def n_compared(self) -> int:
+    def n_compared(self, min_cell: int = 0) -> int:
         """How many rows are compared (all, unless a match flag is withheld)."""
-        return len(self._compared())
+        return len(self._compared(min_cell))
 
-    def sentence(self) -> str:
+    def sentence(self, min_cell: int = 0) -> str:
         """How many abstract numbers match, generated from the comparison."""
-        withheld = len(self.rows) - self.n_compared
-        text = (f"{self.n_match} of {self.n_compared} numbers in the abstract match at the "
-                "paper's rounding: "
-                + ("the rows with matches = False are not reproduced." if not self.all_match
+        n_compared = self.n_compared(min_cell)
+        withheld = len(self.rows) - n_compared
+        text = (f"{self.n_match(min_cell)} of {n_compared} numbers in the abstract match at "
+                "the paper's rounding: "
+                + ("the rows with matches = False are not reproduced."
+                   if not self.all_match(min_cell)
                    else "every compared number is reproduced." if withheld
                    else "every abstract number is reproduced."))
         if withheld:
-            text += (f" {withheld} count(s) below {privacy.min_cell()} are not compared "
+            text += (f" {withheld} count(s) below {min_cell} are not compared "
                      "(small-cell suppression: the match would reveal the count).")
         return text
 
-    def records(self) -> list[dict[str, Any]]:
-        """JSON-ready rows for ``results.json`` (``paper_vs_ours``), suppressed as
-        :meth:`table` is."""
-        table = self.table()
-        return [
+    def verdict(self, key: str, ours: str, min_cell: int = 0) -> str:
+        """One sentence on one target: the published value and whether ``ours`` (e.g.
+        "the exact P") matches it at the paper's rounding."""
+        row = self.table(min_cell).set_index("key").loc[key]
+        outcome = ("is not compared (small-cell suppression)" if row["matches"] is None
+                   else "matches it at the paper's rounding" if row["matches"]
+                   else "does not match it at the paper's rounding")
+        return f"Published: {row['published']}; {ours} {outcome}."
+
+    def to_results(self, min_cell: int = 0) -> dict[str, Any]:
+        """The ``comparison`` section of ``results.json``: the rows (key, quantity,
+        published, ours as text, matches) and ``all_match``.
+
+        Unlike other results this one is suppressed here, with ``min_cell``: its counts
+        are text, which :func:`nethep.results.save_fragment` cannot recognise."""
+        rows = [
             {"key": r.key, "quantity": r.quantity, "published": r.published,
              "ours": r.ours_text, "matches": None if r.matches is None else bool(r.matches)}
-            for r in table.itertuples()
+            for r in self.table(min_cell).itertuples()
         ]
+        return {"paper_vs_ours": rows, "all_match": self.all_match(min_cell)}
 
 
 def _published_text(target: dict[str, Any]) -> str:

@@ -58,6 +58,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -68,8 +69,9 @@ from nethep.cohort import derive
 from nethep.contract import DAYS_PER_MONTH, fields, treatment_groups
 from nethep.exact import fisher_exact_rxc
 from nethep.paths import BUNDLED_COHORT
-from nethep.published import kruskal_p, load_published, matches, survival_at_36
+from nethep.published import load_published, matches, survival_at_36
 from nethep.survival import logrank
+from nethep.tableone import kruskal_p
 
 SEED = 20061001  # the paper's issue date
 MAX_ATTEMPTS = 20_000
@@ -81,15 +83,15 @@ DATA_CLOSURE = np.datetime64("2005-12-31")
 WEIBULL_SHAPE = 1.5
 LOSS_RATE = 0.015  # per month
 LIVER_BETA = (2.0, 3.5)
-SYMPTOM_PROB = {"carcinoid": 0.65, "islet_cell": 0.45}
+SYMPTOM_PROB = MappingProxyType({"carcinoid": 0.65, "islet_cell": 0.45})
 AGE_MEAN_SD = (58.0, 11.0)
-TREATMENT_DELAY = {  # Gamma(shape, scale) months from diagnosis to first treatment
+TREATMENT_DELAY = MappingProxyType({  # Gamma(shape, scale) months from diagnosis to treatment
     "surgical": (2.0, 1.25),
     "embolization": (2.0, 2.0),
     "octreotide": (1.5, 1.0),
     "chemotherapy": (2.0, 1.0),
-}
-PALLIATION_RATES = {"medical": 0.55, "embolization": 0.65, "surgical": 0.80}
+})
+PALLIATION_RATES = MappingProxyType({"medical": 0.55, "embolization": 0.65, "surgical": 0.80})
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from scipy import stats
 from nethep.cohort import load_cohort
 from nethep.exact import clopper_pearson, fisher_exact_rxc
 from nethep.palliation import PalliationResult, palliation
-from nethep.published import palliation_table
+from nethep.published import computed_targets
 from nethep.results import dumps
 
 
@@ -47,10 +47,10 @@ def test_counts_per_group_match_the_cohort(cohort, result):
     )
     assert table["n_patients"].sum() == len(cohort) == 48
     assert table["n_symptomatic"].sum() == int(cohort["symptomatic"].sum())
-    # the same 2 x 3 table as the paper comparison uses
-    published = palliation_table(cohort)
-    assert result.contingency().to_numpy().tolist() == published[
-        list(result.tested_groups)].to_numpy().tolist()
+    # the 2 x 3 table: palliated yes / no by group among the symptomatic
+    crosstab = pd.crosstab(sym["palliated"].astype(int), sym["treatment_group"])
+    assert result.contingency().to_numpy().tolist() == crosstab.loc[
+        [1, 0], list(result.tested_groups)].to_numpy().tolist()
 
 
 def test_bundled_rates(result):
@@ -65,11 +65,9 @@ def test_bundled_rates(result):
 
 def test_exact_p_reproduces_published_rounding(cohort, result):
     assert 0.15 <= result.exact_p < 0.25
-    study_order = palliation_table(cohort)[list(result.tested_groups)].to_numpy()
-    assert result.exact_p == fisher_exact_rxc(study_order)
-    # paper_vs_ours sums the same tables in alphabetical column order: equal up to rounding
-    assert result.exact_p == pytest.approx(
-        fisher_exact_rxc(palliation_table(cohort).to_numpy()), rel=1e-12)
+    assert result.exact_p == fisher_exact_rxc(np.array(result.counts))
+    # the paper comparison reads this very result
+    assert computed_targets(cohort)["palliation_three_groups"] == result.exact_p
     # R 4.x: fisher.test(matrix(c(5, 5, 7, 4, 8, 1), 2))$p.value
     assert result.exact_p == pytest.approx(0.2146234575, abs=1e-9)
 
@@ -113,7 +111,7 @@ def test_group_without_symptomatic_patients(cohort):
     assert math.isnan(row["rate"]) and not row["in_test"]
     assert row["note"] == "no symptomatic patients"
     assert "surgical: no symptomatic patients" in res.summary()
-    data = json.loads(dumps(res.to_dict()))
+    data = json.loads(dumps(res.to_results()))
     assert data["rate"]["surgical"] is None
     assert data["rate_ci"]["surgical"] == {"lower": None, "upper": None}
     assert data["excluded"] == {"surgical": "no symptomatic patients"}
@@ -147,7 +145,7 @@ def test_groups_absent_from_the_cohort_are_not_listed(cohort):
 def test_result_is_frozen_and_json_ready(result):
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.exact_p = 0.5  # type: ignore[misc]
-    data = json.loads(dumps(result.to_dict()))
+    data = json.loads(dumps(result.to_results()))
     assert set(data) >= {"n_symptomatic", "n_palliated", "rate", "rate_ci", "exact_p", "chi2_p"}
     assert data["n_symptomatic"] == {"medical": 10, "embolization": 11, "surgical": 9}
     assert data["exact_p"] == result.exact_p
@@ -160,3 +158,13 @@ def test_summary_sentence_comes_from_the_numbers(result):
     text = result.summary()
     assert "surgical 8/9 (89%" in text
     assert f"P = {result.exact_p:.3f}" in text
+
+
+def test_min_cell_suppresses_counts_in_table_contingency_and_summary(result):
+    assert result.table(min_cell=10).set_index("group")["n_symptomatic"].tolist() == [
+        10, 11, "<10"]
+    assert result.contingency(min_cell=6).loc["no"].tolist() == ["<6", "<6", "<6"]
+    assert result.contingency(min_cell=6).loc["yes"].tolist() == ["<6", 7, 8]
+    assert "surgical <10/<10" in result.summary(min_cell=10)
+    assert "surgical 8/9" in result.summary()
+    assert result.table().equals(result.table(min_cell=0))

@@ -50,7 +50,7 @@ def test_rounding_rules(rule, value, ok, bad):
 def test_paper_vs_ours_table_all_match():
     comparison = paper_vs_ours(load_cohort())
     table = comparison.table()
-    assert comparison.all_match, table[~table["matches"]]
+    assert comparison.all_match(), table[~table["matches"]]
     assert len(table) == len(TARGETS)
     assert {"quantity", "published", "ours", "matches"} <= set(table.columns)
 
@@ -59,7 +59,43 @@ def test_paper_vs_ours_notices_a_changed_cohort():
     df = load_cohort().copy()
     df.loc[df["arm"] == "surgical", "died"] = 1
     comparison = paper_vs_ours(df)
-    assert not comparison.all_match
+    assert not comparison.all_match()
     failed = set(comparison.table().query("not matches")["key"])
     assert "survival_36_months.surgical" in failed
     assert isinstance(comparison.table(), pd.DataFrame)
+
+
+def test_comparison_results_and_summary_come_from_the_table():
+    comparison = paper_vs_ours(load_cohort())
+    results = comparison.to_results()
+    assert set(results) == {"paper_vs_ours", "all_match"} and results["all_match"] is True
+    first = results["paper_vs_ours"][0]
+    assert first == {"key": "n_patients", "quantity": "48 patients", "published": "48",
+                     "ours": "48", "matches": True}
+    summary = comparison.summary(keys=["palliation_three_groups"])
+    assert list(summary.columns) == ["quantity", "published", "ours", "matches"]
+    assert summary["ours"].item() == "P = 0.2146"
+    assert comparison.verdict("palliation_three_groups", "the exact P") == (
+        "Published: P = .2; the exact P matches it at the paper's rounding.")
+    assert comparison.sentence() == (
+        "19 of 19 numbers in the abstract match at the paper's rounding: every abstract "
+        "number is reproduced.")
+
+
+def test_min_cell_is_explicit_and_withholds_revealing_matches():
+    df = load_cohort()
+    small = df[(df["treatment_group"] != "medical") | (df["treatment"] == "chemotherapy")]
+    comparison = paper_vs_ours(small)
+    assert comparison.n_compared() == len(TARGETS)  # min_cell 0: every row compared
+    assert not comparison.all_match()
+    table = comparison.table(min_cell=5).set_index("key")
+    assert table.loc["n_by_group.medical", "ours_text"] == "<5"
+    assert table.loc["n_by_group.medical", "matches"] == False  # noqa: E712 (17 published)
+    # published 4 and ours 4 (below 5): whether they match would reveal ours
+    assert table.loc["n_by_treatment.chemotherapy", "matches"] is None
+    rows = {r["key"]: r for r in comparison.to_results(min_cell=5)["paper_vs_ours"]}
+    assert rows["n_by_treatment.chemotherapy"] == {**rows["n_by_treatment.chemotherapy"],
+                                                   "ours": "<5", "matches": None}
+    assert comparison.n_compared(min_cell=5) < len(TARGETS)
+    assert "are not compared (small-cell suppression" in comparison.sentence(min_cell=5)
+    assert "not compared" not in comparison.sentence()
