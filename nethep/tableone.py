@@ -40,17 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nethep import privacy
-from nethep.contract import (
-    GROUP_TITLES,
-    GROUPS,
-    TREATMENT_LABELS,
-    TREATMENTS,
-    TUMOR_LABELS,
-    TUMOR_TYPES,
-    fields,
-    treatment_groups,
-)
+from nethep import contract, privacy
+from nethep.contract import GROUP_TITLES, GROUPS, fields
 from nethep.describe import GroupedValues, counts_by_level
 from nethep.exact import fisher_exact_rxc
 from nethep.formats import finite_or_none, format_p
@@ -128,10 +119,10 @@ class Variable:
 
 TABLE_ONE_VARIABLES: tuple[Variable, ...] = (
     Variable("tumor_type", "Tumour type", "categorical", "tumor_type",
-             levels=TUMOR_TYPES, level_labels=TUMOR_LABELS),
+             levels=contract.TUMOR_TYPES, level_labels=contract.TUMOR_LABELS),
     Variable("treatment", "Treatment (defines the groups; not tested)", "categorical",
-             "treatment", levels=TREATMENTS, level_labels=TREATMENT_LABELS, test=False,
-             structural=treatment_groups()),
+             "treatment", levels=contract.TREATMENTS, level_labels=contract.TREATMENT_LABELS,
+             test=False, structural=contract.treatment_groups()),
     Variable("liver_involvement_pct", "Liver involvement, %", "continuous",
              "liver_involvement_pct"),
     Variable("liver_involvement_category", "Liver involvement, category (%)", "categorical",
