@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from nethep.cli import main
+from nethep.contract import DAYS_PER_MONTH
 from nethep.paths import BUNDLED_COHORT, TEMPLATE_MAP
 
 GROUP_CODE = {"medical": "1", "embolization": "2", "surgical": "3"}
@@ -25,7 +26,7 @@ DATE = re.compile(r"(19|20)\d{2}-[01]\d-[0-3]\d(?!T)")
 
 
 def _days(months: str) -> dt.timedelta:
-    return dt.timedelta(days=round(float(months) * 30.4375))
+    return dt.timedelta(days=round(float(months) * DAYS_PER_MONTH))
 
 
 def write_export(path: Path, typo: bool) -> None:
