@@ -128,7 +128,9 @@ class FollowUp:
     max: float
     n: int
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """Both medians (and the reverse Kaplan-Meier quartiles) in months; no count is
+        shown, so ``min_cell`` changes nothing."""
         return pd.DataFrame(
             [
                 ("simple median of observed times", self.simple_median, np.nan, np.nan),
