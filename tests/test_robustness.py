@@ -21,11 +21,15 @@ import pytest
 from nethep import robustness as rb
 from nethep.cohort import load_cohort
 from nethep.cox import efron_score_residuals
+from nethep.robustness.design import join_and, survival_frame
+from nethep.robustness.effect_size import _schoenfeld_events
+from nethep.survival import cox_surgical
 
 REL = 1e-6
 REFERENCE = json.loads(
     (Path(__file__).parent / "reference" / "robustness.json").read_text(encoding="utf-8"))
 COX_FIELDS = ("coef", "se", "hr", "lower", "upper", "p")
+HR_FIELDS = ("hr", "lower", "upper", "p")
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +66,11 @@ def close(actual, expected, rel=REL):
     return actual == pytest.approx(expected, rel=rel, abs=0)
 
 
+def cox_value(result, key):
+    """coef or se of a result, or a field of its hazard ratio."""
+    return getattr(result.hazard_ratio if key in HR_FIELDS else result, key)
+
+
 # ------------------------------------------------------------------------------ adjusted
 
 
@@ -84,9 +93,30 @@ def test_adjusted_ph_test_is_r_cox_zph(adjusted):
 def test_epv_and_its_warning(df, adjusted):
     assert adjusted.events == 24 and adjusted.n_parameters == 4
     assert adjusted.epv == 6.0
-    assert adjusted.epv_warning is not None and "6.0 events per parameter" in adjusted.epv_warning
+    warning = adjusted.epv_warning()
+    assert warning is not None and "6.0 events per parameter" in warning
     alone = rb.cox_adjusted(df, covariates=())
-    assert alone.epv == 24.0 and alone.epv_warning is None
+    assert alone.epv == 24.0 and alone.epv_warning() is None
+    assert "At least 10 events per parameter." in alone.fit_notes()
+
+
+def test_adjusted_surgical_is_a_hazard_ratio(adjusted):
+    row, hr = adjusted.term("surgical"), adjusted.surgical
+    assert (hr.hr, hr.lower, hr.upper, hr.p) == (row["hr"], row["lower"], row["upper"], row["p"])
+    assert adjusted.to_results() == {"surgical": {"hr": hr.hr, "lower": hr.lower,
+                                                  "upper": hr.upper}}
+
+
+def test_adjusted_fit_notes(adjusted):
+    lines = adjusted.fit_notes().split("\n")
+    assert lines[0] == adjusted.epv_sentence() and lines[1] == adjusted.epv_warning()
+    assert lines[2] == "Separation: none detected, so the unpenalized model is reported."
+    assert lines[3] == f"Fit: {adjusted.method}."
+    assert lines[4].startswith(
+        f"Proportional hazards: smallest per-term P = {adjusted.rows['ph_p'].min():.3f} (")
+    # 24 deaths: below a threshold of 30 they read <30 in every sentence
+    hidden = adjusted.fit_notes(min_cell=30)
+    assert "24 deaths" not in hidden and hidden.count("<30 deaths") == 2
 
 
 def test_separation_is_detected_and_ridge_fit_matches_r(df):
@@ -95,6 +125,9 @@ def test_separation_is_detected_and_ridge_fit_matches_r(df):
     fit = rb.cox_adjusted(sep)
     assert fit.penalized and fit.penalizer == REFERENCE["penalized"]["penalizer"]
     assert any("surgical = 1" in p for p in fit.separation)
+    assert "no deaths among the 13 patients" in fit.separation[0]
+    hidden = rb.cox_adjusted(sep, min_cell=20).separation[0]
+    assert "no deaths among the <20 patients with surgical = 1" in hidden
     assert "ridge-penalized" in fit.method
     for term, coef in REFERENCE["penalized"]["coef"].items():
         assert close(fit.term(term)["coef"], coef), term
@@ -176,15 +209,23 @@ def test_stabilized_weight_formula(iptw):
 
 def test_iptw_cox_robust_matches_r(iptw):
     ref = REFERENCE["iptw"]
-    for key, value in (("coef", iptw.coef), ("se", iptw.se_robust), ("hr", iptw.hr),
-                       ("lower", iptw.lower), ("upper", iptw.upper), ("p", iptw.p)):
+    hr = iptw.hazard_ratio
+    for key, value in (("coef", iptw.coef), ("se", iptw.se_robust), ("hr", hr.hr),
+                       ("lower", hr.lower), ("upper", hr.upper), ("p", hr.p)):
         assert close(value, ref[key]), key
 
 
 def test_iptw_truncated_matches_r(df):
     fit, ref = rb.iptw_cox(df, truncate=(0.01, 0.99)), REFERENCE["iptw_truncated"]
     assert close(fit.coef, ref["coef"]) and close(fit.se_robust, ref["se"])
-    assert close(fit.lower, ref["lower"]) and close(fit.upper, ref["upper"])
+    assert close(fit.hazard_ratio.lower, ref["lower"])
+    assert close(fit.hazard_ratio.upper, ref["upper"])
+    lo, hi = fit.propensity.truncation_bounds
+    assert fit.truncation_sentence(rb.iptw_cox(df)) == (
+        f"Truncation bounds: weights capped to [{lo:.3f}, {hi:.3f}]; untruncated weights "
+        "range from 0.749 to 1.310.")
+    with pytest.raises(ValueError, match="not truncated"):
+        rb.iptw_cox(df).truncation_sentence(fit)
 
 
 def test_weighted_km_matches_r_survfit(iptw):
@@ -198,7 +239,7 @@ def test_weighted_km_matches_r_survfit(iptw):
 
 
 def test_efron_score_residuals_sum_to_zero_at_the_mle(df, iptw):
-    data = rb._survival_frame(df)
+    data = survival_frame(df)
     w = iptw.propensity.weights.to_numpy(float)
     u = efron_score_residuals(data["T"].to_numpy(float), data["E"].to_numpy(int),
                               data[["surgical"]].to_numpy(float), w, np.array([iptw.coef]))
@@ -233,6 +274,19 @@ def test_evalue_rare_hr_below_one_and_ci_crossing_one():
     assert e.ci_limit == 1.0
     assert "already includes no effect" in e.sentence()
     assert rb.evalue(1.0, 0.5, 2.0).point == 1.0
+    assert e.detail() == ("E-value of the hazard ratio (HR 0.50, 95% CI 0.20 to 1.30): 3.41 "
+                          "for the estimate, 1.00 for the confidence limit closer to 1 "
+                          "(rare-outcome conversion to a risk ratio).")
+
+
+def test_evalue_of_the_adjusted_model_names_it(df, adjusted):
+    ev = adjusted.evalue(rare_outcome=not rb.outcome_is_common(df))
+    s = adjusted.surgical
+    assert (ev.hr, ev.lower, ev.upper) == (s.hr, s.lower, s.upper) and not ev.rare_outcome
+    assert ev.detail().startswith(
+        "E-value of the adjusted hazard ratio (Cox model with tumor_type, "
+        "liver_involvement_pct, age_years; HR 0.11, 95% CI 0.02 to 0.52): ")
+    assert ev.detail().endswith("(common-outcome conversion to a risk ratio).")
 
 
 def test_evalue_sentence_carries_the_numbers(df):
@@ -256,14 +310,29 @@ def test_landmark_matches_r(landmarks):
         assert (res.n, res.events, res.n_surgical) == (ref["n"], ref["events"],
                                                        ref["n_surgical"])
         for key in COX_FIELDS:
-            assert close(getattr(res, key), ref[key]), (ref["at_months"], key)
+            assert close(cox_value(res, key), ref[key]), (ref["at_months"], key)
 
 
 def test_landmark_reclassifies_late_surgery(landmarks):
     # NET045 (operated at 4.3 months) and NET047 (5.0) count as non-surgical at 3 months
     assert landmarks[3].n_reclassified == 2 and landmarks[6].n_reclassified == 0
-    assert "counted non-surgical" in landmarks[3].note
+    assert "counted non-surgical" in landmarks[3].note()
     assert landmarks[3].n_excluded == 2 and landmarks[6].n_excluded == 6
+    assert "(<5 died or were censored by then" in landmarks[3].note(min_cell=5)
+    assert "(2 died or were censored by then" in landmarks[3].note(min_cell=1)
+
+
+def test_landmarks_main_and_alternatives(df, landmarks):
+    both = rb.landmarks(df)
+    assert [lm.at_months for lm in both.all] == [3.0, 6.0, 12.0]
+    assert both.main[0] == landmarks[3] and both.main[1] == landmarks[6]
+    assert both.table()["landmark"].tolist() == [
+        "3 months (main)", "6 months (main)", "12 months (alternative)"]
+    assert both.notes().split("\n")[0] == landmarks[3].note()
+    hrs = [f"{lm.hazard_ratio.hr:.2f}" for lm in both.all]
+    assert both.hazard_ratios() == (
+        f"landmark HRs {hrs[0]} at 3 months, {hrs[1]} at 6 and {hrs[2]} at 12")
+    assert set(both.to_results()) == {"3", "6", "12"}
 
 
 def test_counting_process_rows(df):
@@ -284,11 +353,14 @@ def test_counting_process_rows(df):
 def test_time_varying_cox_matches_r(tv):
     ref = REFERENCE["time_varying"]
     for key in COX_FIELDS:
-        assert close(getattr(tv, key), ref[key]), key
+        assert close(cox_value(tv, key), ref[key]), key
     assert tv.n_intervals == ref["n_intervals"] and tv.events == ref["events"]
     naive = REFERENCE["naive"]
     for key in ("hr", "lower", "upper"):
-        assert close(getattr(tv, f"naive_{key}"), naive[key]), key
+        assert close(getattr(tv.naive, key), naive[key]), key
+    assert tv.sentence(min_cell=20) == ("<20 of 48 patients switch from unoperated to "
+                                        "operated during follow-up (interval count "
+                                        "withheld, 24 deaths).")
 
 
 # --------------------------------------------------------------------------------- RMST
@@ -313,6 +385,25 @@ def test_rmst_flags_tau_beyond_last_followup(rmsts):
     assert "52" in rmsts[60].notes[0] and "R's rule" in rmsts[60].notes[0]
 
 
+def test_restricted_means_sentences(df, rmsts):
+    both = rb.restricted_means(df)
+    assert [r.tau for r in both.results] == [36.0, 60.0]
+    assert both.p_sentence() == "P of the difference: <0.001 at 36 months, <0.001 at 60 months."
+    assert both.notes() == rmsts[60].notes[0]
+    r36, r60 = both.results
+    assert both.finding() == (
+        f"Size: surgical patients lived on average {r36.diff:.1f} more months within 36 "
+        f"months ({r36.lower:.1f} to {r36.upper:.1f}) and {r60.diff:.1f} more within 60 "
+        f"({r60.lower:.1f} to {r60.upper:.1f}); the longer horizon extends beyond the "
+        "surgical arm's follow-up.")
+    short = rb.RestrictedMeans(results=(r36,))
+    assert short.notes() == "Both horizons lie within each arm's follow-up."
+    assert short.finding().endswith(f"({r36.lower:.1f} to {r36.upper:.1f}).")
+    table = both.table()
+    assert "p" not in table and table["tau"].tolist() == [36.0] * 3 + [60.0] * 3
+    assert join_and(["a"]) == "a" and join_and(["a", "b", "c"]) == "a, b and c"
+
+
 # -------------------------------------------------------------------------------- power
 
 
@@ -326,14 +417,16 @@ def test_power_hand_computed(df):
     assert (row["events_80"], row["n_80"]) == (83, 166)
     assert (row["events_90"], row["n_90"]) == (111, 222)
     # Schoenfeld's classic: 1:1 allocation, HR 0.5, 80% power -> 65.3 events
-    assert rb._schoenfeld_events(0.5, 0.5, 0.05, 0.8) == pytest.approx(65.345, abs=1e-3)
+    assert _schoenfeld_events(0.5, 0.5, 0.05, 0.8) == pytest.approx(65.345, abs=1e-3)
 
 
 def test_power_defaults_to_the_naive_hr(df):
     res = rb.power(df)
     assert close(res.observed_hr, REFERENCE["naive"]["hr"])
     assert set(res.to_results()) == {"observed_hr", "power_at_observed", "n_for_80", "n_for_90"}
-    assert any("Hoenig" in a for a in res.assumptions)
+    assert any("Hoenig" in a for a in res.assumptions())
+    assert "(13 of 48)" in res.assumptions_text() and "(<20 of 48)" in res.assumptions_text(20)
+    assert res.needed_sentence(min_cell=30).endswith("this study had <30.")
 
 
 # ---------------------------------------------------------------------- results shapes
@@ -350,14 +443,10 @@ def test_to_results_shapes(df, adjusted, iptw, landmarks, tv, rmsts):
     json.dumps(iptw.propensity.to_results())
 
 
-def test_summary_table_and_section(df, adjusted, iptw, landmarks, tv, rmsts):
-    from nethep.survival import cox_surgical
-
-    naive = cox_surgical(df)
-    e = rb.evalue(adjusted.surgical["hr"], adjusted.surgical["lower"], adjusted.surgical["upper"])
+def test_summary_table(df, adjusted, iptw, landmarks, tv, rmsts):
     summary = rb.robustness_summary(
-        naive, adjusted, iptw, [landmarks[3], landmarks[6]], tv, [rmsts[36], rmsts[60]],
-        permutation_p=0.012, evalue_result=e, power_result=rb.power(df))
+        cox_surgical(df), adjusted, iptw, [landmarks[3], landmarks[6]], tv,
+        [rmsts[36], rmsts[60]], permutation_p=0.012)
     table = summary.table()
     assert table["analysis"].tolist() == [
         "naive Cox", "adjusted Cox", "IPTW Cox", "landmark 3 months", "landmark 6 months",
@@ -365,19 +454,21 @@ def test_summary_table_and_section(df, adjusted, iptw, landmarks, tv, rmsts):
         "permutation test"]
     assert table["same_direction"].iloc[:-1].tolist() == [True] * 8
     assert table["same_direction"].iloc[-1] is None
-    section = json.loads(json.dumps(summary.to_results()))
-    assert set(section) == {"cox_adjusted", "iptw", "evalue", "landmark", "time_varying",
-                            "rmst", "power"}
-    assert set(section["landmark"]) == {"3", "6"} and set(section["rmst"]) == {"36", "60"}
-    assert section["landmark"]["6"]["n"] == 42
+    assert table.loc[1, "estimate"] == adjusted.surgical.hr
+    assert table.loc[5, "upper"] == tv.hazard_ratio.upper
+    assert summary.direction_sentence() == (
+        f"All 6 hazard ratios point the same way as the naive one; their upper 95% limits "
+        f"range from {table['upper'].iloc[:6].min():.2f} to "
+        f"{table['upper'].iloc[:6].max():.2f}.")
 
 
-def test_summary_direction_flags_disagreement(df, rmsts):
-    class Naive:  # a naive HR above 1: the RMST differences (> 0) now disagree
+def test_summary_direction_flags_disagreement(df, rmsts, landmarks):
+    class Naive:  # a naive HR above 1: the landmark HR (< 1) and RMST difference (> 0) disagree
         hr, lower, upper, n = 1.5, 0.8, 2.8, 48
 
-    table = rb.robustness_summary(Naive(), rmsts=[rmsts[36]]).table()
-    assert table["same_direction"].tolist() == [True, False]
+    summary = rb.robustness_summary(Naive(), rmsts=[rmsts[36]], landmarks=[landmarks[3]])
+    assert summary.table()["same_direction"].tolist() == [True, False, False]
+    assert summary.direction_sentence().startswith("1 of 2 hazard ratios point the same way")
 
 
 def test_reference_file_has_versions_and_no_dates():

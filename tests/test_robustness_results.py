@@ -1,9 +1,9 @@
-"""The ``robustness`` section notebook 05 saves, and the small helpers the notebook shows.
+"""The ``robustness`` section notebook 05 saves (:class:`RobustnessSection`), its
+generated sentences, and the small helpers the notebook shows.
 
-``robustness_results(df)`` is the one call the notebook makes to build the section; these
-tests call the same function, so the keys checked here are the keys the notebook writes.
-They also check that it gives the same numbers as the individual analyses called with
-the module's stated choices (which is how the notebook's sections call them).
+The section is built here as notebook 05 builds it, from the objects the notebook
+displays; these tests check what is saved (keys, sane values, the stated choices) and
+what the sentences say, not that the library agrees with itself.
 
 R reference for :func:`logrank_comparison` (R 4.2.2, survival 3.5-3, coin 1.4-2, on
 data/cohort.csv, ``arm`` = surgical vs non-surgical)::
@@ -15,6 +15,7 @@ data/cohort.csv, ``arm`` = surgical vs non-surgical)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -23,9 +24,8 @@ import pytest
 from scipy import stats
 
 from nethep import robustness as rb
-from nethep.bootstrap import bootstrap_survival_difference
 from nethep.cohort import load_cohort
-from nethep.permutation import DEFAULT_SEED, exact_logrank, permutation_logrank
+from nethep.permutation import exact_logrank, permutation_logrank
 from nethep.results import flatten, save_fragment
 from nethep.survival import cox_surgical, logrank
 
@@ -56,9 +56,26 @@ def df() -> pd.DataFrame:
     return load_cohort()
 
 
+def build_section(df: pd.DataFrame, **inference) -> rb.RobustnessSection:
+    """The section as notebook 05 builds it, from the objects it displays."""
+    adjusted = rb.cox_adjusted(df)
+    return rb.RobustnessSection(
+        naive=cox_surgical(df), inference=rb.small_sample_inference(df, **inference),
+        adjusted=adjusted, iptw=rb.iptw_cox(df),
+        iptw_truncated=rb.iptw_cox(df, truncate=rb.TRUNCATION_ALTERNATIVE),
+        evalue=adjusted.evalue(rare_outcome=not rb.outcome_is_common(df)),
+        landmarks=rb.landmarks(df), time_varying=rb.time_varying_cox(df),
+        rmst=rb.restricted_means(df), power=rb.power(df))
+
+
 @pytest.fixture(scope="module")
-def section(df) -> dict:
-    return rb.robustness_results(df)
+def robustness(df) -> rb.RobustnessSection:
+    return build_section(df)
+
+
+@pytest.fixture(scope="module")
+def section(robustness) -> dict:
+    return robustness.to_results()
 
 
 @pytest.fixture(scope="module")
@@ -99,36 +116,76 @@ def test_saved_values_are_sane(flat):
     assert flat["choices.weight_truncation_alternative"] == [0.01, 0.99]
 
 
-def test_section_equals_the_individual_analyses(df, section):
-    """The notebook's sections call these functions with these choices."""
-    t, e = df["followup_months"], df["died"]
-    perm = permutation_logrank(t, e, df["arm"], n_permutations=rb.N_PERMUTATIONS,
-                               seed=DEFAULT_SEED)
-    perm3 = permutation_logrank(t, e, df["treatment_group"], n_permutations=rb.N_PERMUTATIONS,
-                                seed=DEFAULT_SEED)
-    boot = bootstrap_survival_difference(t, e, df["arm"], at=rb.BOOTSTRAP_MONTHS,
-                                         n_resamples=rb.N_RESAMPLES, seed=DEFAULT_SEED)
-    adjusted = rb.cox_adjusted(df)
-    s = adjusted.surgical
-    expected = {
-        "permutation_logrank": {"surgical_vs_nonsurgical": perm.to_results(),
-                                "three_groups": perm3.to_results()},
-        "exact_logrank": {"surgical_vs_nonsurgical": exact_logrank(t, e, df["arm"])
-                          .to_results()},
-        "bootstrap": {"survival_36_diff": boot.to_results()},
-        "cox_adjusted": adjusted.to_results(),
-        "iptw": rb.iptw_cox(df).to_results(),
-        "iptw_truncated": rb.iptw_cox(df, truncate=rb.TRUNCATION_ALTERNATIVE).to_results(),
-        "landmark": {f"{m:g}": rb.landmark(df, m).to_results()
-                     for m in (*rb.LANDMARK_MONTHS, *rb.LANDMARK_ALTERNATIVES)},
-        "time_varying": rb.time_varying_cox(df).to_results(),
-        "rmst": {f"{tau:g}": rb.rmst(df, tau).to_results() for tau in rb.RMST_TAUS},
-        "power": rb.power(df).to_results(),
-    }
-    for key, value in expected.items():
-        assert section[key] == value, key
-    ev = rb.evalue(s["hr"], s["lower"], s["upper"])
-    assert {k: section["evalue"][k] for k in ("point", "ci_limit")} == ev.to_results()
+def test_choices_are_read_from_the_objects(df, section):
+    assert section["choices"] == {
+        "covariates": ["tumor_type", "liver_involvement_pct", "age_years"],
+        "evalue_hr": "cox_adjusted.surgical", "landmark_alternative_months": [12.0],
+        "landmark_months": [3.0, 6.0], "n_permutations": 100_000, "n_resamples": 10_000,
+        "rmst_tau_months": [36.0, 60.0], "seed": 20061001, "weight_trimming": None,
+        "weight_truncation_alternative": [0.01, 0.99]}
+    small = build_section(df, n_permutations=200, n_resamples=50, seed=7)
+    choices = small.to_results()["choices"]
+    assert (choices["n_permutations"], choices["n_resamples"], choices["seed"]) == (200, 50, 7)
+
+
+def test_section_is_json_and_saves_as_it_is(section, tmp_path):
+    text = json.dumps(section, sort_keys=True, allow_nan=False)
+    path = save_fragment("robustness", section, tmp_path)
+    assert json.loads(path.read_text(encoding="utf-8")) == json.loads(text)
+
+
+def test_evalue_must_be_of_the_adjusted_hazard_ratio(robustness):
+    other = rb.evalue(0.5, 0.3, 0.8)
+    with pytest.raises(ValueError, match="adjusted hazard ratio"):
+        dataclasses.replace(robustness, evalue=other)
+
+
+def test_findings_one_line_per_question(robustness):
+    lines = robustness.findings().split("\n")
+    assert [line.split(":")[0] for line in lines[:5]] == [
+        "Exact inference", "Confounding", "Immortal time", "Size", "Power"]
+    assert lines[0] == robustness.inference.finding()
+    s, ev = robustness.adjusted.surgical, robustness.evalue
+    assert (f"adjusted HR {s.hr:.2f} ({s.lower:.2f} to {s.upper:.2f}) with 6.0 events per "
+            "parameter") in lines[1]
+    assert f"E-value of the adjusted HR {ev.point:.1f} (confidence limit {ev.ci_limit:.1f})" \
+        in lines[1]
+    assert lines[2].startswith(f"Immortal time: {robustness.landmarks.hazard_ratios()}; ")
+    assert lines[2].endswith(f"against the naive {robustness.naive.hr:.2f}.")
+    assert lines[3] == robustness.rmst.finding()
+    assert lines[4] == "Power: " + robustness.power.needed_sentence("HR 0.5")
+    assert lines[5].startswith("All 8 hazard ratios point the same way as the naive one")
+    assert robustness.findings(min_cell=30).split("\n")[4].endswith("this study had <30.")
+
+
+def test_inference_sentences(robustness):
+    inf = robustness.inference
+    perm, exact = inf.permutation, inf.exact
+    lines = inf.p_values().split("\n")
+    assert len(lines) == 3
+    assert f"exact P = {exact.p:.6f}" in lines[0] and f"P = {perm.p:.5f}" in lines[0]
+    assert lines[1] == (f"The Monte Carlo estimate lies {(perm.p - exact.p) / perm.mc_se:+.1f}"
+                        " Monte Carlo SEs from the exact P.")
+    # R: coin's variance / survdiff's variance = 4.3366 / 4.9542 = 88%
+    assert inf.variance_sentence() == (
+        f"The permutation variance is {R_COIN_VAR / R_SURVDIFF_VAR:.0%} of the survdiff "
+        f"variance, so the chi-square is {R_COIN_Z2:.2f} instead of {R_SURVDIFF_CHISQ:.2f}.")
+    notes = inf.bootstrap_notes().split("\n")
+    assert notes[0].startswith("S(36) surgical ") and notes[1] == \
+        inf.bootstrap.nonestimable_handling
+    assert f"paper was {inf.survdiff.p:.4f}" in inf.finding()
+    assert inf.table()["comparison"].tolist() == ["surgical vs non-surgical", "three groups"]
+
+
+def test_simulated_note(robustness, df):
+    assert robustness.simulated_note().startswith(
+        "Simulated inputs used: adjusted Cox and propensity score ['age_years']; landmark "
+        "and time-varying Cox ['months_to_treatment']")
+    own = df.copy()
+    own.attrs["reconstructed"] = False
+    mine = dataclasses.replace(robustness, adjusted=rb.cox_adjusted(own),
+                               time_varying=rb.time_varying_cox(own))
+    assert mine.simulated_note() == "User-supplied cohort: no input is simulated."
 
 
 def test_summary_rows_and_roles(section):
@@ -151,7 +208,6 @@ def test_summary_without_alternatives_is_unchanged(df):
     summary = rb.robustness_summary(cox_surgical(df), landmarks=[rb.landmark(df, 3)])
     assert summary.table()["analysis"].tolist() == ["naive Cox", "landmark 3 months"]
     assert summary.table()["role"].tolist() == ["reference", "main"]
-    assert "iptw_truncated" not in summary.to_results()
 
 
 def test_logrank_comparison_matches_r(df):
@@ -191,7 +247,7 @@ def test_power_note_numbers_by_hand(df):
 
 def test_weight_summary_and_compare_tables(df):
     prop = rb.propensity(df)
-    ws = rb.weight_summary(prop)
+    ws = prop.weight_summary()
     assert ws["arm"].tolist() == ["surgical", "nonsurgical"] and ws["n"].tolist() == [13, 35]
     assert ws["ess"].tolist() == pytest.approx([prop.ess["surgical"], prop.ess["nonsurgical"]])
     assert (ws["ps_min"] <= ws["ps_median"]).all() and (ws["ps_median"] <= ws["ps_max"]).all()
