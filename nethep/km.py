@@ -237,6 +237,11 @@ class RiskTable:
         return self.n_event / self.n_risk
 
 
+def reverse_cumsum(a: np.ndarray) -> np.ndarray:
+    """Sums from each row to the last (along the first axis): numbers at risk from counts."""
+    return np.cumsum(a[::-1], axis=0)[::-1]
+
+
 def risk_table(time: np.ndarray, event: np.ndarray,
                weights: np.ndarray | None = None) -> RiskTable:
     """Distinct times with their numbers at risk and events (``weights``: case weights).
@@ -253,7 +258,7 @@ def risk_table(time: np.ndarray, event: np.ndarray,
     else:
         n_event = np.bincount(inverse, weights=weights * event, minlength=len(uniq))
         n_rows = np.bincount(inverse, weights=weights, minlength=len(uniq))
-        n_risk = np.cumsum(n_rows[::-1])[::-1]
+        n_risk = reverse_cumsum(n_rows)
     return RiskTable(uniq, inverse, n_risk, n_event, n_rows)
 
 

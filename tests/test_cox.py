@@ -15,6 +15,7 @@ lifelines' ``multivariate_logrank_test`` to 1e-10 on the bundled cohort.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from functools import cache
 from pathlib import Path
@@ -22,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from lifelines import CoxPHFitter
+from lifelines.statistics import multivariate_logrank_test
 
-from nethep import cox, survival
+from nethep import cox, logrank, survival
 from nethep.cohort import load_cohort
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
@@ -107,7 +110,7 @@ def test_survdiff_matches_r(case):
     name, column = case
     r = reference()["datasets"][name]["survdiff"][column]
     df = frame(name)
-    res = cox.survdiff(df["time"], df["event"], df[column].astype(str), levels=r["levels"])
+    res = logrank.survdiff(df["time"], df["event"], df[column].astype(str), levels=r["levels"])
     np.testing.assert_array_equal(res.n, r["n"])
     np.testing.assert_allclose(res.observed, r["observed"], rtol=RTOL)
     np.testing.assert_allclose(res.expected, r["expected"], rtol=RTOL)
@@ -135,8 +138,6 @@ def random_survival(seed: int, n: int, p: int, groups: int = 3):
 
 @pytest.mark.parametrize("seed,n,p", [(1, 40, 1), (2, 300, 1), (3, 300, 2), (4, 2000, 3)])
 def test_coxph_matches_lifelines(seed, n, p):
-    from lifelines import CoxPHFitter
-
     t, e, x, _ = random_survival(seed, n, p)
     names = [f"x{i + 1}" for i in range(p)]
     data = pd.DataFrame(x, columns=names).assign(T=t, E=e)
@@ -154,11 +155,9 @@ def test_coxph_matches_lifelines(seed, n, p):
 
 @pytest.mark.parametrize("seed,n,k", [(5, 30, 2), (6, 500, 3), (7, 3000, 4), (8, 200, 5)])
 def test_survdiff_matches_lifelines_with_ties(seed, n, k):
-    from lifelines.statistics import multivariate_logrank_test
-
     t, e, _, group = random_survival(seed, n, 1, groups=k)
     lifelines = multivariate_logrank_test(t, group, e)
-    res = cox.survdiff(t, e, group)
+    res = logrank.survdiff(t, e, group)
     assert len(np.unique(t)) < n / 2 or n <= 30  # ties
     assert res.chisq == pytest.approx(lifelines.test_statistic, rel=1e-10)
     assert res.df == lifelines.degrees_of_freedom
@@ -184,9 +183,7 @@ def cohort() -> pd.DataFrame:
 
 @pytest.mark.parametrize("by", ["arm", "treatment_group"])
 def test_logrank_unchanged_from_lifelines_on_the_bundled_cohort(by):
-    """survival.logrank (cox.survdiff inside) equals the lifelines-based version."""
-    from lifelines.statistics import multivariate_logrank_test
-
+    """survival.logrank (logrank.survdiff inside) equals the lifelines-based version."""
     df = cohort()
     res = survival.logrank(df, by)
     old = multivariate_logrank_test(df["followup_months"], df[by], df["died"])
@@ -233,8 +230,8 @@ def test_order_of_rows_does_not_matter():
     perm = np.random.default_rng(0).permutation(len(t))
     a, b = cox.coxph(t, e, x), cox.coxph(t[perm], e[perm], x[perm])
     np.testing.assert_allclose(a.coef, b.coef, rtol=1e-12)
-    assert cox.survdiff(t, e, group).chisq == pytest.approx(
-        cox.survdiff(t[perm], e[perm], group[perm]).chisq, rel=1e-12)
+    assert logrank.survdiff(t, e, group).chisq == pytest.approx(
+        logrank.survdiff(t[perm], e[perm], group[perm]).chisq, rel=1e-12)
 
 
 def test_survdiff_group_without_expected_deaths_follows_r():
@@ -242,8 +239,120 @@ def test_survdiff_group_without_expected_deaths_follows_r():
     t = np.array([1, 2, 3, 4, 5, 0.5, 0.6])
     e = np.array([1, 1, 0, 1, 0, 0, 0])
     g = np.array(["a", "a", "b", "b", "b", "c", "c"])
-    res = cox.survdiff(t, e, g)
+    res = logrank.survdiff(t, e, g)
     assert res.expected[2] == 0
     assert res.df == 1
-    two = cox.survdiff(t[:5], e[:5], g[:5])
+    two = logrank.survdiff(t[:5], e[:5], g[:5])
     assert res.chisq == pytest.approx(two.chisq, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- collinear
+
+
+@cache
+def collinear() -> dict:
+    return json.loads((REFERENCE_DIR / "collinear.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("i", [0, 1])
+def test_collinear_covariate_is_aliased_as_r(i):
+    """x3 = age + sex: R's coxph sets the later column of the dependent set to NA and
+    fits the rest (tests/reference/make_collinear_reference.R)."""
+    ref = collinear()
+    r = ref["models"][i]
+    df = pd.read_csv(REFERENCE_DIR / ref["csv"])
+    with pytest.warns(RuntimeWarning, match=f"collinear covariate\\(s\\) {r['aliased'][0]},"):
+        fit = cox.coxph(df["time"], df["event"], df[r["terms"]])
+    assert fit.aliased == tuple(r["aliased"])
+    kept = [j for j, c in enumerate(r["coef"]) if c is not None]
+    gone = [j for j, c in enumerate(r["coef"]) if c is None]
+    for key in ("coef", "hr", "lower", "upper", "p"):
+        values = getattr(fit, key)
+        np.testing.assert_allclose(values[kept], [r[key][j] for j in kept], rtol=RTOL)
+        assert all(v is None for v in (r[key][j] for j in gone))
+        assert np.isnan(values[gone]).all()
+    np.testing.assert_allclose(fit.se[kept], [r["se"][j] for j in kept], rtol=RTOL)
+    assert np.isnan(fit.se[gone]).all()  # R prints 0 for the SE of an NA coefficient
+    assert np.isnan(fit.var[gone]).all() and np.isnan(fit.var[:, gone]).all()
+    np.testing.assert_allclose(fit.loglik, r["loglik"], rtol=RTOL)
+    assert (fit.n, fit.events) == (r["n"], r["events"])
+
+
+def test_collinear_fit_raises_no_linalg_error_and_no_infinite_warning():
+    df = pd.read_csv(REFERENCE_DIR / collinear()["csv"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = cox.coxph(df["time"], df["event"], df[["age", "sex", "x3"]])
+    assert not any("infinite" in str(w.message) for w in caught)
+    assert math.isnan(fit.hazard_ratio("x3").hr)
+    assert fit.hazard_ratio("sex").hr == pytest.approx(collinear()["models"][0]["hr"][1],
+                                                       rel=RTOL)
+
+
+# --------------------------------------------------------------------- how close to R
+
+
+def test_agreement_with_r_on_the_reference_data_is_as_documented():
+    """docs/verification.md: coefficients within 1e-8 and P within 1e-7 (relative) of
+    R's coxph on fastcox.json; cox.zph within 1e-8."""
+    worst = {"coef": 0.0, "p": 0.0, "zph": 0.0}
+    for name, i in COX_CASES:
+        r = reference()["datasets"][name]["coxph"][i]
+        df = frame(name)
+        fit = cox.coxph(df["time"], df["event"], df[r["terms"]], ties=r["ties"])
+        zph = cox.cox_zph(df["time"], df["event"], df[r["terms"]], fit.coef, ties=r["ties"])
+        for key, ours, theirs in (("coef", fit.coef, r["coef"]), ("p", fit.p, r["p"]),
+                                  ("zph", zph.p, r["zph"]["p"])):
+            rel = np.abs(ours - np.array(theirs)) / np.abs(np.array(theirs))
+            worst[key] = max(worst[key], float(rel.max()))
+    assert worst["coef"] < 1e-8 and worst["p"] < 1e-7 and worst["zph"] < 1e-8, worst
+
+
+def test_difference_from_r_is_r_default_stopping_rule():
+    """mgus2 (4 covariates, Breslow): R's default eps = 1e-9 stops up to 5.8e-6 (relative)
+    from the maximum on a P value; with eps = 1e-12 R agrees with nethep to 1e-11."""
+    ref = json.loads((REFERENCE_DIR / "cox_convergence.json").read_text(encoding="utf-8"))
+    df = pd.read_csv(REFERENCE_DIR / ref["csv"])
+    fit = cox.coxph(df["time"], df["event"], df[ref["terms"]], ties=ref["ties"])
+    default_gap = np.abs(fit.p - ref["default"]["p"]) / np.array(ref["default"]["p"])
+    assert 5e-6 < default_gap.max() < 6e-6
+    for key in ("coef", "se", "p"):
+        np.testing.assert_allclose(getattr(fit, key), ref["tight"][key], rtol=1e-11)
+
+
+def test_lifelines_behind_cox_reaches_the_maximum():
+    """fit_lifelines (FIT_OPTIONS) agrees with coxph to 1e-8 on the bundled cohort's
+    adjusted model, where lifelines' default stopping rule is up to 4e-5 (relative) short
+    on a coefficient and 8e-5 on a P value."""
+    df = cohort()
+    data = pd.DataFrame({
+        "T": df["followup_months"], "E": df["died"], "surgical": df["surgical"].astype(float),
+        "islet_cell": (df["tumor_type"] == "islet_cell").astype(float),
+        "liver": df["liver_involvement_pct"].astype(float), "age": df["age_years"].astype(float),
+    })
+    terms = ["surgical", "islet_cell", "liver", "age"]
+    ours = cox.coxph(data["T"], data["E"], data[terms])
+    tight, _ = cox.fit_lifelines(data)
+    np.testing.assert_allclose(tight.params_[terms], ours.coef, rtol=1e-8)
+    np.testing.assert_allclose(tight.summary["p"][terms], ours.p, rtol=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default = CoxPHFitter().fit(data, "T", "E")
+    gap = np.abs(default.params_[terms] - ours.coef) / np.abs(ours.coef)
+    assert 1e-5 < gap.max() < 5e-5
+    p_gap = np.abs(default.summary["p"][terms] - ours.p) / ours.p
+    assert 1e-5 < p_gap.max() < 1e-4
+
+
+# ------------------------------------------------------------------------ hazard ratio
+
+
+def test_hazard_ratio_wald_and_results():
+    hr = cox.HazardRatio.wald(math.log(0.5), 0.25)
+    assert hr.hr == pytest.approx(0.5)
+    assert hr.lower == pytest.approx(0.5 * math.exp(-1.959963984540054 * 0.25))
+    assert hr.p == pytest.approx(math.erfc(math.log(2) / 0.25 / math.sqrt(2)), rel=1e-12)
+    assert hr.to_results() == {"hr": hr.hr, "lower": hr.lower, "upper": hr.upper}
+    assert hr.to_results(p=True)["p"] == hr.p
+    inf = cox.HazardRatio(hr=0.0, lower=0.0, upper=math.inf)
+    assert inf.to_results(p=True) == {"hr": 0.0, "lower": 0.0, "upper": None, "p": None}

@@ -1,4 +1,4 @@
-# Reference values for nethep/fastcox.py (vectorized Cox, cox.zph and log-rank),
+# Reference values for nethep/cox.py (vectorized Cox, cox.zph and log-rank),
 # computed with R's survival package.
 #
 # Data sets (written as CSV under data/, one row per patient, columns time, event and
