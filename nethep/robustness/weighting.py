@@ -242,11 +242,8 @@ class IPTWCox:
         return self.hazard_ratio.to_results()
 
 
-def iptw_cox(
-    df: pd.DataFrame,
-    covariates: Sequence[str] = DEFAULT_COVARIATES,
-    truncate: tuple[float, float] | None = None,
-) -> IPTWCox:
+def iptw_cox(df: pd.DataFrame, covariates: Sequence[str] = DEFAULT_COVARIATES,
+             truncate: tuple[float, float] | None = None) -> IPTWCox:
     """Marginal HR of surgical by inverse probability of treatment weighting.
 
     Method and defaults:
