@@ -1,5 +1,9 @@
 """Command line: ``nethep --version``, ``nethep run`` and ``nethep validate``.
 
+This module owns everything nethep prints: the progress bar of a run, its result
+lines (where the report and results.json are), validation summaries and errors.
+The modules it calls print nothing.
+
 Exit codes: 0 success; 1 a notebook failed (the message names the notebook and
 cell) or the cohort file did not validate (every problem is listed); 2 a usage
 or input problem (bad arguments, a missing --data file, no
@@ -11,24 +15,23 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from nethep import __version__, pages, run
+from nethep.cohort import load_cohort
+from nethep.contract import DAYS_PER_MONTH, GROUPS
+from nethep.errors import CohortValidationError
+from nethep.intake import needs_prepared_copy, write_prepared
 
 EXIT_OK = 0
 EXIT_NOTEBOOK_FAILED = 1
 EXIT_INVALID = 1  # the cohort file did not validate
 EXIT_USAGE = 2
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("nethep")
-    except PackageNotFoundError:
-        import nethep
-
-        return getattr(nethep, "__version__", "unknown")
 
 
 # --------------------------------------------------------------------------- run
@@ -39,8 +42,9 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
         "run",
         help="execute every notebook headless and build an HTML report",
         description=(
-            "Execute notebooks/NN_*.ipynb in order, then write the executed notebooks, "
-            "one HTML page per notebook, results.json and index.html into the output folder."
+            "Execute notebooks/NN_*.ipynb (several at a time), then write the executed "
+            "notebooks, one HTML page per notebook, results.json, methods.md, strobe.md "
+            "and index.html into the output folder."
         ),
     )
     p.add_argument("--output", "-o", default="build", metavar="DIR",
@@ -51,6 +55,9 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
     _add_input_options(p)
     p.add_argument("--notebooks", metavar="DIR", default=None,
                    help="folder holding the NN_*.ipynb notebooks (default: the repository's)")
+    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="notebooks executed at the same time (default: the cores available; "
+                        "the outputs are the same bytes for any N)")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.add_argument("--min-cell", type=int, default=0, metavar="N",
                    help="suppress every count from 1 to N-1 in tables, numbers at risk and "
@@ -67,18 +74,39 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="drop direct-identifier columns on reading instead of refusing the file")
 
 
-def _load(args: argparse.Namespace, path: str):
-    from nethep.cohort import load_cohort
-
+def _load(args: argparse.Namespace, path: str) -> pd.DataFrame:
     return load_cohort(path, map_path=args.map, allow_identifiers=args.allow_identifiers,
                        sheet=args.sheet)
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from nethep.errors import CohortValidationError
-    from nethep.intake import needs_prepared_copy, write_prepared
-    from nethep.run import NotebookFailed, run_all
+class Progress:
+    """A progress bar on stderr, one step per finished notebook (``on_event`` of
+    :func:`nethep.run.run_notebooks`; safe to call from several threads)."""
 
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        self.lock = threading.Lock()
+        self.running: list[str] = []
+        self.bar = tqdm(total=total, unit="notebook", file=sys.stderr, leave=True,
+                        disable=not enabled)
+
+    def __call__(self, name: str, status: str) -> None:
+        with self.lock:
+            if status == "started":
+                self.running.append(name)
+            else:
+                self.running.remove(name)
+            if status == "failed":
+                self.bar.set_description(f"{name} FAILED")
+                return
+            self.bar.set_description(", ".join(self.running) or name)
+            if status == "done":
+                self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     if args.data is not None and not Path(args.data).is_file():
         where = Path(args.data).resolve()
         print(
@@ -102,21 +130,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 # contract-conforming copy in a private temporary folder, removed afterwards.
                 data = str(write_prepared(df, Path(private), Path(data).stem + ".csv"))
         try:
-            report = run_all(
-                output_dir=args.output,
-                data_path=data,
-                notebooks_dir=args.notebooks,
-                progress=not args.no_progress,
-                min_cell=args.min_cell,
-            )
-        except NotebookFailed as exc:
+            total = len(run.find_notebooks(args.notebooks))
+            progress = Progress(total, enabled=not args.no_progress)
+            try:
+                execution = run.run_notebooks(
+                    output_dir=args.output, data_path=data, notebooks_dir=args.notebooks,
+                    min_cell=args.min_cell, jobs=args.jobs, on_event=progress,
+                )
+            finally:
+                progress.close()
+            report = pages.write_pages(execution)
+        except run.NotebookFailed as exc:
+            if exc.execution is not None:  # pages of what ran, the traceback in context
+                pages.write_notebook_pages(exc.execution)
             print(f"nethep run: {exc}", file=sys.stderr)
             return EXIT_NOTEBOOK_FAILED
         except (FileNotFoundError, ValueError) as exc:
             print(f"nethep run: {exc}", file=sys.stderr)
             return EXIT_USAGE
     print(f"Report: {report.index_path}")
-    print(f"Results: {report.results_path}")
+    print(f"Results: {execution.results_path}")
     return EXIT_OK
 
 
@@ -138,10 +171,29 @@ def _add_validate_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_validate)
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
-    from nethep.errors import CohortValidationError
-    from nethep.intake import summary_text
+def summary_text(df: pd.DataFrame) -> str:
+    """What ``nethep validate`` prints for a valid file: aggregates only, no rows."""
+    groups = df["treatment_group"].value_counts()
+    empty = df.attrs.get("skipped_empty_rows", [])
+    lines = [
+        f"{df.attrs.get('source', 'cohort')}: valid",
+        f"  rows read {len(df) + len(empty)}: empty rows skipped {len(empty)}"
+        + (f" (lines {', '.join(map(str, empty))})" if empty else "")
+        + f", patients excluded 0, patients analysed {len(df)}",
+        "  groups: " + ", ".join(f"{g} {int(groups.get(g, 0))}" for g in GROUPS),
+        f"  deaths {int(df['died'].sum())}, censored {int((df['died'] == 0).sum())}",
+        f"  follow-up {float(df['followup_months'].min()):.1f} to "
+        f"{float(df['followup_months'].max()):.1f} months",
+    ]
+    if df.attrs.get("dropped_identifiers"):
+        lines.append("  identifier columns dropped: " + ", ".join(df.attrs["dropped_identifiers"]))
+    if df.attrs.get("derived_from_dates"):
+        lines.append("  months derived from: " + ", ".join(df.attrs["derived_from_dates"])
+                     + f" ({DAYS_PER_MONTH:g}-day months); dates dropped")
+    return "\n".join(lines)
 
+
+def _cmd_validate(args: argparse.Namespace) -> int:
     try:
         df = _load(args, args.path)
     except CohortValidationError as exc:
@@ -154,17 +206,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_run_parser, _add_validate_parser,
-]
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``nethep`` argument parser with its subcommands."""
     parser = argparse.ArgumentParser(
         prog="nethep",
         description="Reproducible supplement: rerun the whole nethep analysis headless.",
     )
-    parser.add_argument("--version", action="version", version=f"nethep {_version()}")
+    parser.add_argument("--version", action="version", version=f"nethep {__version__}")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(sub)

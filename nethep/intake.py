@@ -387,26 +387,3 @@ def write_prepared(df: pd.DataFrame, folder: Path, name: str) -> Path:
     path = folder / name
     df[list(fields())].to_csv(path, index=False, lineterminator="\n")
     return path
-
-
-def summary_text(df: pd.DataFrame) -> str:
-    """What ``nethep validate`` prints for a valid file: aggregates only, no rows."""
-    groups = df["treatment_group"].value_counts()
-    empty = df.attrs.get("skipped_empty_rows", [])
-    lines = [
-        f"{df.attrs.get('source', 'cohort')}: valid",
-        f"  rows read {len(df) + len(empty)}: empty rows skipped {len(empty)}"
-        + (f" (lines {', '.join(map(str, empty))})" if empty else "")
-        + f", patients excluded 0, patients analysed {len(df)}",
-        "  groups: " + ", ".join(f"{g} {int(groups.get(g, 0))}"
-                                 for g in ("medical", "embolization", "surgical")),
-        f"  deaths {int(df['died'].sum())}, censored {int((df['died'] == 0).sum())}",
-        f"  follow-up {float(df['followup_months'].min()):.1f} to "
-        f"{float(df['followup_months'].max()):.1f} months",
-    ]
-    if df.attrs.get("dropped_identifiers"):
-        lines.append("  identifier columns dropped: " + ", ".join(df.attrs["dropped_identifiers"]))
-    if df.attrs.get("derived_from_dates"):
-        lines.append("  months derived from: " + ", ".join(df.attrs["derived_from_dates"])
-                     + " (30.4375-day months); dates dropped")
-    return "\n".join(lines)

@@ -1,9 +1,11 @@
-"""Manuscript-ready text generated from a run: methods paragraph and STROBE map.
+"""Manuscript-ready text generated from ``results.json``: methods paragraph and STROBE map.
 
-Every number in :func:`methods_text` is read from ``results.json`` (the same
-numbers the notebooks display) and every method name from the code's stated
-defaults; software versions are read from the running environment. Nothing is
-typed by hand, so a different cohort gives a different paragraph.
+Every number in :func:`methods_text` is read from ``results.json`` under the keys
+declared in :mod:`nethep.results` (the same numbers the notebooks display),
+including the analysis choices (covariates, landmark times) that the robustness
+notebook records under ``robustness.choices``; every method name comes from the
+code's stated defaults, and software versions from :func:`software_versions`.
+Nothing is typed by hand, so a different cohort gives a different paragraph.
 """
 
 from __future__ import annotations
@@ -13,15 +15,25 @@ from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from nethep.results import flatten
+from nethep import __version__
+from nethep import results as keys
+from nethep.contract import GROUPS
+from nethep.formats import format_p
+from nethep.results import flatten, key
 
-PACKAGES = ("nethep", "numpy", "pandas", "scipy", "lifelines", "statsmodels", "matplotlib",
+PACKAGES = ("numpy", "pandas", "scipy", "lifelines", "statsmodels", "matplotlib",
             "pandera", "papermill")
+
+#: How the methods paragraph names a covariate of the adjusted model (column name ->
+#: words); a column not listed is named by its column name.
+COVARIATE_WORDS = {"tumor_type": "tumour type", "liver_involvement_pct": "liver involvement",
+                   "age_years": "age"}
 
 
 def software_versions() -> dict[str, str]:
-    """Python and package versions of this environment."""
-    out = {"python": platform.python_version()}
+    """Python, nethep (``nethep.__version__``) and the installed versions of the
+    packages the analysis uses ("not installed" when absent); the one version lookup."""
+    out = {"python": platform.python_version(), "nethep": __version__}
     for name in PACKAGES:
         try:
             out[name] = version(name)
@@ -31,9 +43,11 @@ def software_versions() -> dict[str, str]:
 
 
 def _p(value: Any) -> str:
+    """A P value in journal style (``P = .005``, ``P < .001``), from :func:`format_p`."""
     if value is None:
         return "not estimable"
-    return "P < .001" if value < 0.001 else f"P = {value:.3f}".replace("0.", ".", 1)
+    text = format_p(value).replace("0.", ".", 1)
+    return f"P < {text[1:]}" if text.startswith("<") else f"P = {text}"
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -44,90 +58,97 @@ def _pct(value: Any) -> str:
     return "not estimable" if value is None else f"{100 * value:.0f}%"
 
 
+def _words(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join(filter(None, [", ".join(items[:-1]), *items[-1:]]))
+
+
 def _suppressed(results: Mapping[str, Any]) -> tuple[int, set[str]]:
     """The small-cell threshold of a run and its suppressed keys (dotted, with section)."""
-    threshold, keys = 0, set()
+    threshold, hidden = 0, set()
     for section, values in results.items():
-        info = values.get("suppressed") if isinstance(values, Mapping) else None
+        info = values.get(keys.SUPPRESSED) if isinstance(values, Mapping) else None
         if isinstance(info, Mapping):
             threshold = max(threshold, int(info.get("min_cell") or 0))
-            keys |= {f"{section}.{k}" for k in info.get("keys", [])}
-    return threshold, keys
+            hidden |= {key(section, k) for k in info.get("keys", [])}
+    return threshold, hidden
 
 
 def methods_text(results: Mapping[str, Any]) -> str:
     """A statistical-methods paragraph (Markdown) filled in from ``results.json``.
 
     A count that small-cell suppression nulled (``suppressed`` in its section) reads
-    ``<N``.
+    ``<N``; a missing or null estimate reads "not estimable". The robustness sentence
+    is written only when the robustness section is present.
     """
     r = flatten(results)
     threshold, hidden = _suppressed(results)
 
-    def get(key: str) -> Any:
-        return f"<{threshold}" if key in hidden else r.get(key)
+    def get(*parts: object) -> Any:
+        dotted = key(*parts)
+        return f"<{threshold}" if dotted in hidden else r.get(dotted)
 
-    groups = ("medical", "embolization", "surgical")
-    n_groups = ", ".join(f"{g} {get(f'cohort.n_by_group.{g}')}" for g in groups)
+    n_groups = ", ".join(f"{g} {get(keys.N_BY_GROUP, g)}" for g in GROUPS)
     versions = software_versions()
     soft = ", ".join(f"{k} {v}" for k, v in versions.items() if k != "python")
     lines = ["# Statistical methods", ""]
-    if get("data.reconstructed"):
+    if get(keys.RECONSTRUCTED):
         lines += [
             "*The analysed cohort is a reconstruction built from the published aggregates "
             "of Musunuru et al. (Arch Surg 2006), not the original patient records; the "
             "numbers below describe the reconstruction.*", ""]
-    cox = "survival.cox.surgical_vs_nonsurgical"
-    lr2 = "survival.logrank.surgical_vs_nonsurgical"
-    lr3 = "survival.logrank.three_groups"
+    at36 = (keys.SURVIVAL_AT, 36)
+    cox, lr2, lr3 = keys.COX, keys.LOGRANK_ARMS, keys.LOGRANK_GROUPS
     para = [
-        f"We analysed {get('cohort.n_patients')} patients ({n_groups}). Overall survival "
+        f"We analysed {get(keys.N_PATIENTS)} patients ({n_groups}). Overall survival "
         "was measured from the diagnosis of liver metastases to death or last contact; "
         "patients alive at last contact were censored. Median follow-up was "
-        f"{_num(get('followup.median_months'))} months as the simple median of observed "
-        f"times and {_num(get('followup.reverse_km_median_months'))} months by the reverse "
+        f"{_num(get(keys.FOLLOWUP_MEDIAN))} months as the simple median of observed "
+        f"times and {_num(get(keys.FOLLOWUP_REVERSE_KM_MEDIAN))} months by the reverse "
         "Kaplan-Meier method.",
         "Survival was estimated by the Kaplan-Meier method with Greenwood standard errors "
         "and pointwise 95% confidence intervals on the log(-log) scale; median survival "
         "intervals were read from the interval curves (Brookmeyer-Crowley, as in R's "
         "survival package). Three-year survival was "
-        f"{_pct(get('survival.at_months.36.surgical.estimate'))} (95% CI "
-        f"{_pct(get('survival.at_months.36.surgical.lower'))} to "
-        f"{_pct(get('survival.at_months.36.surgical.upper'))}) after surgical treatment and "
-        f"{_pct(get('survival.at_months.36.nonsurgical.estimate'))} (95% CI "
-        f"{_pct(get('survival.at_months.36.nonsurgical.lower'))} to "
-        f"{_pct(get('survival.at_months.36.nonsurgical.upper'))}) after medical treatment "
+        f"{_pct(get(*at36, 'surgical', 'estimate'))} (95% CI "
+        f"{_pct(get(*at36, 'surgical', 'lower'))} to "
+        f"{_pct(get(*at36, 'surgical', 'upper'))}) after surgical treatment and "
+        f"{_pct(get(*at36, 'nonsurgical', 'estimate'))} (95% CI "
+        f"{_pct(get(*at36, 'nonsurgical', 'lower'))} to "
+        f"{_pct(get(*at36, 'nonsurgical', 'upper'))}) after medical treatment "
         "or embolization.",
         "Survival was compared by the log-rank test, surgical versus non-surgical "
-        f"(chi-square {_num(get(f'{lr2}.statistic'), 2)}, {_p(get(f'{lr2}.p'))}) and across "
-        f"the three groups (chi-square {_num(get(f'{lr3}.statistic'), 2)}, "
-        f"{_p(get(f'{lr3}.p'))}), with Holm-adjusted pairwise comparisons. The hazard ratio "
+        f"(chi-square {_num(get(lr2, 'statistic'), 2)}, {_p(get(lr2, 'p'))}) and across "
+        f"the three groups (chi-square {_num(get(lr3, 'statistic'), 2)}, "
+        f"{_p(get(lr3, 'p'))}), with Holm-adjusted pairwise comparisons. The hazard ratio "
         "for surgical versus non-surgical treatment was estimated by Cox regression with "
-        f"Efron's method for ties (HR {_num(get(f'{cox}.hr'), 2)}, 95% CI "
-        f"{_num(get(f'{cox}.lower'), 2)} to {_num(get(f'{cox}.upper'), 2)}, "
-        f"Wald {_p(get(f'{cox}.p'))}); proportional hazards were checked with the scaled "
+        f"Efron's method for ties (HR {_num(get(cox, 'hr'), 2)}, 95% CI "
+        f"{_num(get(cox, 'lower'), 2)} to {_num(get(cox, 'upper'), 2)}, "
+        f"Wald {_p(get(cox, 'p'))}); proportional hazards were checked with the scaled "
         "Schoenfeld residual test.",
         "Baseline characteristics were compared across the three groups with the "
         "Kruskal-Wallis test for continuous variables and the Fisher-Freeman-Halton exact "
         "test for categorical variables (Pearson chi-square shown beside it), with "
         "standardized mean differences. Palliation of symptoms among symptomatic patients "
         "was compared by the Fisher-Freeman-Halton exact test "
-        f"({_p(get('palliation.exact_p'))}); rates are given with Clopper-Pearson exact 95% "
-        "confidence intervals.",
+        f"({_p(get(keys.PALLIATION_EXACT_P))}); rates are given with Clopper-Pearson exact "
+        "95% confidence intervals.",
     ]
-    if get("robustness.cox_adjusted.surgical.hr") is not None:
+    if get(keys.COX_ADJUSTED, "hr") is not None:
+        adjusted = keys.COX_ADJUSTED
+        covariates = _words([COVARIATE_WORDS.get(c, c) for c in get(keys.COVARIATES) or []])
+        landmarks = _words([f"{m:g}" for m in get(keys.LANDMARK_MONTHS) or []])
         para.append(
-            "Sensitivity analyses: a Cox model adjusted for tumour type, liver involvement "
-            f"and age (HR {_num(get('robustness.cox_adjusted.surgical.hr'), 2)}, 95% CI "
-            f"{_num(get('robustness.cox_adjusted.surgical.lower'), 2)} to "
-            f"{_num(get('robustness.cox_adjusted.surgical.upper'), 2)}); inverse-probability-"
-            "of-treatment weighting with stabilized weights and a robust variance (HR "
-            f"{_num(get('robustness.iptw.hr'), 2)}); landmark analyses at 3 and 6 months and "
-            "surgery as a time-varying covariate to address immortal-time bias (HR "
-            f"{_num(get('robustness.time_varying.hr'), 2)}); a permutation log-rank test "
-            f"({_p(get('robustness.permutation_logrank.surgical_vs_nonsurgical.p'))}); "
+            f"Sensitivity analyses: a Cox model adjusted for {covariates} "
+            f"(HR {_num(get(adjusted, 'hr'), 2)}, 95% CI "
+            f"{_num(get(adjusted, 'lower'), 2)} to {_num(get(adjusted, 'upper'), 2)}); "
+            "inverse-probability-of-treatment weighting with stabilized weights and a "
+            f"robust variance (HR {_num(get(keys.IPTW, 'hr'), 2)}); landmark analyses at "
+            f"{landmarks} months and surgery as a time-varying covariate to address "
+            f"immortal-time bias (HR {_num(get(keys.TIME_VARYING, 'hr'), 2)}); a "
+            f"permutation log-rank test ({_p(get(keys.PERMUTATION_ARMS, 'p'))}); "
             "restricted mean survival time; and the E-value for unmeasured confounding "
-            f"({_num(get('robustness.evalue.point'), 2)}).")
+            f"({_num(get(keys.EVALUE), 2)}).")
     para.append(
         "All tests were two-sided at the 5% level. Analyses used Python "
         f"{versions['python']} ({soft}); Kaplan-Meier, log-rank and Cox estimates were "

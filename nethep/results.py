@@ -6,6 +6,10 @@ Each notebook records its key numbers with :func:`save_fragment`, which writes
 keyed by section. Tests read the merged file, often through :func:`flatten`
 (``survival.logrank.surgical_vs_nonsurgical.p``).
 
+The keys that are read back (by :mod:`nethep.report`, :mod:`nethep.pages` and the
+tests) are declared once, at the end of this module (``N_PATIENTS``, ``COX``...,
+joined with :func:`key`); ``REQUIRED_KEYS`` lists those every complete run writes.
+
 Conventions (the same for fragments and the merged file):
 
 * values are JSON-safe: ``float``, ``int``, ``bool``, ``str``, ``None``, lists and
@@ -31,18 +35,7 @@ import numpy as np
 import pandas as pd
 
 from nethep import privacy
-
-__all__ = [
-    "RESULTS_DIRNAME",
-    "RESULTS_FILENAME",
-    "collect",
-    "dumps",
-    "flatten",
-    "fragment_path",
-    "save_fragment",
-    "to_jsonable",
-    "write_results",
-]
+from nethep.contract import GROUPS, TUMOR_TYPES
 
 RESULTS_DIRNAME = "results"
 RESULTS_FILENAME = "results.json"
@@ -244,3 +237,72 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[full] = value
     return out
+
+
+def key(*parts: object) -> str:
+    """A dotted results key from its parts: ``key(COX, "hr")`` is
+    ``"survival.cox.surgical_vs_nonsurgical.hr"``."""
+    return _SEP.join(str(part) for part in parts)
+
+
+def lookup(results: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted key of the merged results, or None when it is absent."""
+    value: Any = results
+    for part in dotted.split(_SEP):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+# --------------------------------------------------------------------------- keys read back
+# Written by each section's result objects (``to_results()``), read by nethep.report,
+# nethep.pages and the tests. A comment names the parts that follow a prefix.
+
+SUPPRESSED = "suppressed"  # in any section: {min_cell, keys}
+RECONSTRUCTED = "data.reconstructed"
+DATA_SOURCE = "data.source"
+N_PATIENTS = "cohort.n_patients"
+N_BY_GROUP = "cohort.n_by_group"  # .<group>
+N_BY_TUMOR_TYPE = "cohort.n_by_tumor_type"  # .<tumour type>
+FOLLOWUP_MEDIAN = "followup.median_months"
+FOLLOWUP_REVERSE_KM_MEDIAN = "followup.reverse_km_median_months"
+SURVIVAL_AT = "survival.at_months"  # .<months>.<group or arm>.<estimate|lower|upper>
+LOGRANK_ARMS = "survival.logrank.surgical_vs_nonsurgical"  # .statistic, .p
+LOGRANK_GROUPS = "survival.logrank.three_groups"  # .statistic, .p
+COX = "survival.cox.surgical_vs_nonsurgical"  # .hr, .lower, .upper, .p
+PALLIATION_N_SYMPTOMATIC = "palliation.n_symptomatic"  # .<group>
+PALLIATION_RATE = "palliation.rate"  # .<group>
+PALLIATION_EXACT_P = "palliation.exact_p"
+PALLIATION_CHI2_P = "palliation.chi2_p"
+PAPER_VS_OURS = "comparison.paper_vs_ours"  # a list of rows
+ALL_MATCH = "comparison.all_match"
+COX_ADJUSTED = "robustness.cox_adjusted.surgical"  # .hr, .lower, .upper
+IPTW = "robustness.iptw"  # .hr, .lower, .upper
+TIME_VARYING = "robustness.time_varying"  # .hr, .lower, .upper
+PERMUTATION_ARMS = "robustness.permutation_logrank.surgical_vs_nonsurgical"  # .p
+EVALUE = "robustness.evalue.point"
+COVARIATES = "robustness.choices.covariates"  # column names of the adjusted model
+LANDMARK_MONTHS = "robustness.choices.landmark_months"
+
+#: Parts that follow the prefixes above.
+SURVIVAL_MONTHS = ("12", "36", "60")
+CURVES = (*GROUPS, "nonsurgical")
+LIMITS = ("estimate", "lower", "upper")
+HR_PARTS = ("hr", "lower", "upper")
+
+#: Every key above that a complete run (all notebooks, any valid cohort) writes; a value
+#: may be null (not estimable, or suppressed).
+REQUIRED_KEYS: tuple[str, ...] = (
+    RECONSTRUCTED, DATA_SOURCE, N_PATIENTS, FOLLOWUP_MEDIAN, FOLLOWUP_REVERSE_KM_MEDIAN,
+    *(key(N_BY_GROUP, g) for g in GROUPS),
+    *(key(N_BY_TUMOR_TYPE, t) for t in TUMOR_TYPES),
+    *(key(SURVIVAL_AT, t, c, k) for t in SURVIVAL_MONTHS for c in CURVES for k in LIMITS),
+    *(key(test, k) for test in (LOGRANK_ARMS, LOGRANK_GROUPS) for k in ("statistic", "p")),
+    *(key(COX, k) for k in (*HR_PARTS, "p")),
+    *(key(PALLIATION_N_SYMPTOMATIC, g) for g in GROUPS),
+    *(key(PALLIATION_RATE, g) for g in GROUPS),
+    PALLIATION_EXACT_P, PALLIATION_CHI2_P, PAPER_VS_OURS, ALL_MATCH,
+    *(key(model, k) for model in (COX_ADJUSTED, IPTW, TIME_VARYING) for k in HR_PARTS),
+    key(PERMUTATION_ARMS, "p"), EVALUE, COVARIATES, LANDMARK_MONTHS,
+)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from nethep.cli import summary_text
 from nethep.cohort import load_cohort, validate
 from nethep.contract import DAYS_PER_MONTH, fields
 from nethep.errors import MAX_SHOWN, CohortValidationError, Problem
@@ -25,7 +26,6 @@ from nethep.intake import (
     identifier_columns,
     needs_prepared_copy,
     read_intake,
-    summary_text,
     write_prepared,
 )
 from nethep.paths import TEMPLATE, TEMPLATE_MAP

@@ -1,5 +1,6 @@
 """The methods paragraph is generated from results, and the STROBE map is complete."""
 
+from nethep import __version__
 from nethep.report import STROBE, methods_text, software_versions, strobe_markdown
 
 RESULTS = {
@@ -50,3 +51,30 @@ def test_strobe_map_lists_all_22_cohort_items():
     md = strobe_markdown()
     assert md.count("\n| ") == 22 + 1  # header row + 22 items
     assert "not addressable from these data" in md
+
+
+def test_sensitivity_sentence_reads_the_choices_from_the_results():
+    robustness = {
+        "cox_adjusted": {"surgical": {"hr": 0.11, "lower": 0.02, "upper": 0.52}},
+        "iptw": {"hr": 0.16}, "time_varying": {"hr": 0.155}, "evalue": {"point": 7.98},
+        "permutation_logrank": {"surgical_vs_nonsurgical": {"p": 0.0004}},
+        "choices": {"covariates": ["tumor_type", "liver_involvement_pct", "age_years"],
+                    "landmark_months": [3.0, 6.0]},
+    }
+    text = methods_text({**RESULTS, "robustness": robustness})
+    assert "adjusted for tumour type, liver involvement and age (HR 0.11, 95% CI 0.02 to " \
+           "0.52)" in text
+    assert "landmark analyses at 3 and 6 months" in text
+    assert "permutation log-rank test (P < .001)" in text
+    other = {**robustness, "choices": {"covariates": ["age_years", "sex"],
+                                       "landmark_months": [1.5, 3.0, 12.0]}}
+    text = methods_text({**RESULTS, "robustness": other})
+    assert "adjusted for age and sex (HR" in text
+    assert "landmark analyses at 1.5, 3 and 12 months" in text
+    assert "Sensitivity analyses" not in methods_text(RESULTS)
+
+
+def test_versions_are_looked_up_in_one_place():
+    versions = software_versions()
+    assert versions["nethep"] == __version__
+    assert set(versions) >= {"python", "numpy", "lifelines", "papermill"}

@@ -1,8 +1,9 @@
 """End to end: `nethep run` on the real notebooks, bundled and user cohorts.
 
-Runs every notebook headless twice (bundled cohort; a user cohort with
-distinctive ids), then checks results.json keys, the report pages, figures,
-and that no patient-level value reaches any output file.
+The bundled cohort's run is the session's (``bundled_run``); one more run analyses a
+user's cohort with distinctive ids and no death in the surgical arm. Checks the
+results.json keys other code reads (declared once in :mod:`nethep.results`), the
+report pages, figures, and that no patient-level value reaches any output file.
 """
 
 from __future__ import annotations
@@ -12,76 +13,68 @@ from pathlib import Path
 
 import pytest
 
-from nethep.cohort import BUNDLED_COHORT
-from nethep.results import flatten
-from nethep.run import run_all
-
-GROUPS = ("medical", "embolization", "surgical")
-REQUIRED = [
-    "data.reconstructed", "cohort.n_patients", "followup.median_months",
-    "followup.reverse_km_median_months",
-    *(f"cohort.n_by_group.{g}" for g in GROUPS),
-    "cohort.n_by_tumor_type.carcinoid", "cohort.n_by_tumor_type.islet_cell",
-    *(f"survival.at_months.{t}.{g}.{k}" for t in ("12", "36", "60")
-      for g in (*GROUPS, "nonsurgical") for k in ("estimate", "lower", "upper")),
-    "survival.logrank.surgical_vs_nonsurgical.statistic",
-    "survival.logrank.surgical_vs_nonsurgical.p",
-    "survival.logrank.three_groups.statistic", "survival.logrank.three_groups.p",
-    *(f"survival.cox.surgical_vs_nonsurgical.{k}" for k in ("hr", "lower", "upper", "p")),
-    *(f"palliation.n_symptomatic.{g}" for g in GROUPS),
-    *(f"palliation.rate.{g}" for g in GROUPS),
-    "palliation.exact_p", "palliation.chi2_p",
-]
+from nethep import results as keys
+from nethep.paths import BUNDLED_COHORT
+from nethep.results import REQUIRED_KEYS, flatten, lookup
 
 
 @pytest.fixture(scope="module")
-def bundled(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")
-    return run_all(output_dir=out, progress=False)
-
-
-@pytest.fixture(scope="module")
-def user_run(tmp_path_factory):
+def user_run(nethep_run, tmp_path_factory):
+    """A user's cohort: the bundled rows with their own ids, and no surgical deaths (the
+    hazard ratio then has no finite interval; every notebook must still run)."""
     folder = tmp_path_factory.mktemp("user")
     rows = list(csv.DictReader(BUNDLED_COHORT.open(encoding="utf-8")))
     for i, row in enumerate(rows):
         row["patient_id"] = f"ZQX-{i:04d}-PRIVATE"  # "-" never occurs in base64 image data
         row["age_years"] = str(int(row["age_years"]))
+        if row["treatment_group"] == "surgical":
+            row["died"] = "0"
     data = folder / "mine.csv"
     with data.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     before = data.read_bytes()
-    report = run_all(output_dir=folder / "out", data_path=data, progress=False)
-    return report, data, before
+    build = nethep_run(folder / "out", "--data", str(data))
+    return build, data, before
 
 
-def test_results_json_has_every_required_key(bundled):
-    flat = flatten(bundled.results)
-    missing = [k for k in REQUIRED if k not in flat]
+def test_results_json_has_every_declared_key(bundled_run):
+    flat = flatten(bundled_run.results)
+    missing = [k for k in REQUIRED_KEYS if k not in flat]
     assert not missing, f"missing keys in results.json: {missing}"
-    assert flat["data.reconstructed"] is True
-    assert flat["cohort.n_patients"] == 48
-    assert round(100 * flat["survival.at_months.36.surgical.estimate"]) == 83
+    assert flat[keys.RECONSTRUCTED] is True
+    assert flat[keys.N_PATIENTS] == 48
+    assert round(100 * flat[keys.key(keys.SURVIVAL_AT, 36, "surgical", "estimate")]) == 83
 
 
-def test_report_pages_and_figures(bundled):
-    out = bundled.output_dir
-    index = (out / "index.html").read_text(encoding="utf-8")
+def test_methods_read_the_choices_from_results_json(bundled_run):
+    results = bundled_run.results
+    assert lookup(results, keys.COVARIATES) == ["tumor_type", "liver_involvement_pct",
+                                                 "age_years"]
+    assert lookup(results, keys.LANDMARK_MONTHS) == [3.0, 6.0]
+    methods = (bundled_run.output_dir / "methods.md").read_text(encoding="utf-8")
+    assert "adjusted for tumour type, liver involvement and age" in methods
+    assert "landmark analyses at 3 and 6 months" in methods
+
+
+def test_report_pages_and_figures(bundled_run):
+    out = bundled_run.output_dir
+    index = bundled_run.index_path.read_text(encoding="utf-8")
     assert "reconstruct" in index.lower()
-    for page in bundled.html_pages:
+    assert len(bundled_run.html_pages) == 5
+    for page in bundled_run.html_pages:
+        assert page.is_file()
         assert page.name in index
     figures = {p.suffix for p in (out / "figures").iterdir()}
     assert {".png", ".pdf", ".svg"} <= figures
-    comparison = bundled.results["comparison"]
-    assert comparison["all_match"] is True
-    assert all(row["matches"] for row in comparison["paper_vs_ours"])
+    assert lookup(bundled_run.results, keys.ALL_MATCH) is True
+    assert all(row["matches"] for row in lookup(bundled_run.results, keys.PAPER_VS_OURS))
 
 
-def test_no_patient_rows_in_any_output(bundled):
+def test_no_patient_rows_in_any_output(bundled_run):
     ids = [row["patient_id"] for row in csv.DictReader(BUNDLED_COHORT.open(encoding="utf-8"))]
-    for path in Path(bundled.output_dir).rglob("*"):
+    for path in bundled_run.output_dir.rglob("*"):
         if path.suffix in {".html", ".json", ".ipynb", ".svg"}:
             text = path.read_text(encoding="utf-8")
             leaked = [i for i in ids if i in text]
@@ -89,33 +82,23 @@ def test_no_patient_rows_in_any_output(bundled):
 
 
 def test_user_cohort_run_is_private_and_leaves_the_input_alone(user_run):
-    report, data, before = user_run
+    build, data, before = user_run
     assert data.read_bytes() == before
     assert sorted(p.name for p in data.parent.iterdir()) == ["mine.csv", "out"]
-    assert flatten(report.results)["data.reconstructed"] is False
-    for path in Path(report.output_dir).rglob("*"):
+    assert flatten(build.results)[keys.RECONSTRUCTED] is False
+    for path in Path(build.output_dir).rglob("*"):
         if path.suffix in {".html", ".json", ".ipynb", ".svg"}:
             text = path.read_text(encoding="utf-8")
             assert "ZQX-" not in text and "-PRIVATE" not in text, path.name
-    index = (report.output_dir / "index.html").read_text(encoding="utf-8")
-    assert "mine.csv" in index
+    assert "mine.csv" in build.index_path.read_text(encoding="utf-8")
 
 
-def test_an_arm_without_deaths_still_runs_every_notebook(tmp_path):
+def test_an_arm_without_deaths_still_runs_every_notebook(user_run):
     """No surgical deaths: the HR has no finite interval; every notebook still runs."""
-    rows = list(csv.DictReader(BUNDLED_COHORT.open(encoding="utf-8")))
-    for row in rows:
-        if row["treatment_group"] == "surgical":
-            row["died"] = "0"
-    data = tmp_path / "no_surgical_deaths.csv"
-    with data.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    report = run_all(output_dir=tmp_path / "out", data_path=data, progress=False)
-    flat = flatten(report.results)
-    assert len(report.executed) == 5
-    assert flat["survival.cox.surgical_vs_nonsurgical.upper"] is None
-    assert flat["survival.logrank.surgical_vs_nonsurgical.p"] < 0.05
-    forest = report.output_dir / "figures" / "robustness_forest_180mm.svg"
+    build, _, _ = user_run
+    flat = flatten(build.results)
+    assert len(build.executed) == 5
+    assert flat[keys.key(keys.COX, "upper")] is None
+    assert flat[keys.key(keys.LOGRANK_ARMS, "p")] < 0.05
+    forest = build.figures_dir / "robustness_forest_180mm.svg"
     assert "Not estimable, omitted: naive Cox" in forest.read_text(encoding="utf-8")

@@ -1,14 +1,16 @@
-"""Tests for the headless runner (nethep.run) and the command line (nethep.cli).
+"""Tests for the headless runner (nethep.run), the pages (nethep.pages) and the command
+line (nethep.cli), on tiny notebooks.
 
-Kernel start-up is slow, so the notebooks are executed only six times in total:
-one successful run of two tiny notebooks (module fixture), one identical rerun
-(determinism), and one run that fails in its second notebook.
+Kernel start-up is slow, so few runs: two tiny notebooks run concurrently (module
+fixture), rerun one at a time (same bytes), run through the command line (what it
+prints), and a run that fails in its second notebook.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +20,11 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from nethep import cli, results
+from nethep import pages as pagesmod
 from nethep import run as runmod
-from nethep.run import NotebookFailed, RunReport, render_index, run_all
+from nethep.pages import Pages, render_index, write_notebook_pages, write_pages
+from nethep.paths import BUNDLED_COHORT
+from nethep.run import Execution, NotebookFailed, run_notebooks
 
 PARAMS = 'data_path = None\noutput_dir = "../build"'
 
@@ -81,69 +86,75 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     data_dir = root / "mydata"
     data_dir.mkdir()
     data = data_dir / "cohort.csv"
-    data.write_text("patient_id,age\nP01,60\n")
+    shutil.copyfile(BUNDLED_COHORT, data)  # valid, as the command line requires
     return {"root": root, "notebooks": nb_dir, "data": data, "out": root / "out"}
 
 
 @pytest.fixture(scope="module")
-def ran(project: dict[str, Path]) -> tuple[RunReport, dict[str, bytes], dict[str, bytes]]:
+def ran(project: dict[str, Path]) -> tuple[Execution, Pages, list[tuple[str, str]]]:
+    """Both tiny notebooks at once (jobs=2), then the pages."""
     before_nb = _listing(project["notebooks"])
     before_data = _listing(project["data"].parent)
-    report = run_all(
-        output_dir=project["out"],
-        data_path=project["data"],
-        notebooks_dir=project["notebooks"],
-        progress=False,
-    )
+    events: list[tuple[str, str]] = []
+    execution = run_notebooks(output_dir=project["out"], data_path=project["data"],
+                              notebooks_dir=project["notebooks"], jobs=2,
+                              on_event=lambda name, status: events.append((name, status)))
+    pages = write_pages(execution)
     assert _listing(project["notebooks"]) == before_nb
     assert _listing(project["data"].parent) == before_data
-    return report, before_nb, before_data
+    return execution, pages, events
 
 
+@pytest.mark.notebooks
 def test_run_writes_executed_notebooks_and_pages(ran, project):
-    report, _, _ = ran
+    execution, pages, events = ran
     out = project["out"]
-    assert report.output_dir == out.resolve()
-    assert [p.name for p in report.notebooks] == ["01_first.ipynb", "02_second.ipynb"]
-    assert report.executed == (out / "notebooks" / "01_first.ipynb",
-                               out / "notebooks" / "02_second.ipynb")
-    for path in report.executed:
+    assert execution.output_dir == out.resolve()
+    assert [p.name for p in execution.notebooks] == ["01_first.ipynb", "02_second.ipynb"]
+    assert execution.executed == (out / "notebooks" / "01_first.ipynb",
+                                  out / "notebooks" / "02_second.ipynb")
+    for path in execution.executed:
         nb = nbformat.read(str(path), as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(c.execution_count is not None for c in code)
         assert not any(o.output_type == "error" for c in code for o in c.outputs)
-    assert report.html_pages == (out / "01_first.html", out / "02_second.html")
+    assert pages.html_pages == (out / "01_first.html", out / "02_second.html")
     page = (out / "01_first.html").read_text(encoding="utf-8")
     assert "first done" in page
     assert "<html" in page
     assert "data:image/png;base64" in (out / "02_second.html").read_text(encoding="utf-8")
     assert (out / "figures" / "km.png").is_file()
+    assert sorted(events) == [(n, s) for n in ("01_first.ipynb", "02_second.ipynb")
+                              for s in ("done", "started")]
 
 
+@pytest.mark.notebooks
 def test_run_writes_results_json(ran, project):
-    report, _, _ = ran
+    execution, _, _ = ran
     out = project["out"]
-    assert report.results_path == out / "results.json"
-    merged = json.loads(report.results_path.read_text(encoding="utf-8"))
-    assert merged == report.results
+    assert execution.results_path == out / "results.json"
+    merged = json.loads(execution.results_path.read_text(encoding="utf-8"))
     assert sorted(merged) == ["comparison", "data", "survival"]
     flat = results.flatten(merged)
     assert flat["survival.logrank.surgical_vs_nonsurgical.p"] == 0.0123
     assert flat["survival.median_months"] is None
     assert flat["data.reconstructed"] is True
-    assert report.results_path.read_text(encoding="utf-8") == results.dumps(merged)
+    assert execution.results_path.read_text(encoding="utf-8") == results.dumps(merged)
 
 
+@pytest.mark.notebooks
 def test_data_path_parameter_reaches_the_notebook(ran, project):
-    report, _, _ = ran
-    assert report.results["data"]["data_path"] == str(project["data"].resolve())
+    execution, _, _ = ran
+    merged = json.loads(execution.results_path.read_text(encoding="utf-8"))
+    assert merged["data"]["data_path"] == str(project["data"].resolve())
 
 
+@pytest.mark.notebooks
 def test_index_links_banner_and_table(ran, project):
-    report, _, _ = ran
+    _, pages, _ = ran
     out = project["out"]
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert report.index_path == out / "index.html"
+    assert pages.index_path == out / "index.html"
     assert '<a href="01_first.html">01_first: First: the cohort</a>' in index
     assert '<a href="02_second.html">' in index
     assert 'href="notebooks/02_second.ipynb"' in index
@@ -153,25 +164,39 @@ def test_index_links_banner_and_table(ran, project):
     assert "median OS, months" in index and "&lt;0.001" in index
     assert "1 of 2 published quantities" in index
     assert str(out) not in index  # relative links only
+    assert (out / "methods.md").read_text(encoding="utf-8").startswith("# Statistical methods")
+    assert "STROBE" in (out / "strobe.md").read_text(encoding="utf-8")
 
 
-def test_rerun_gives_identical_bytes_and_drops_stale_outputs(ran, project):
+@pytest.mark.notebooks
+def test_cli_rerun_one_at_a_time_same_bytes_bar_and_result_lines_only(ran, project, capfd):
+    """``nethep run -j 1`` into the same folder: the bytes of the concurrent run, stale
+    outputs dropped; the console shows the bar and the result lines, and none of the
+    kernels' own log (ipykernel's TCP warning)."""
     out = project["out"]
     before = _listing(out)
     stale = out / "results" / "stale.json"
     stale.write_text('{"old": 1}\n')
     (out / "99_removed.html").write_text("old page")
-    run_all(output_dir=out, data_path=project["data"], notebooks_dir=project["notebooks"],
-            progress=False)
+    capfd.readouterr()
+    code = cli.main(["run", "--output", str(out), "--data", str(project["data"]),
+                     "--notebooks", str(project["notebooks"]), "--jobs", "1"])
+    captured = capfd.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.splitlines() == [f"Report: {out.resolve() / 'index.html'}",
+                                         f"Results: {out.resolve() / 'results.json'}"]
+    assert "2/2" in captured.err  # the bar
+    assert "WARNING" not in captured.err and "IPKernelApp" not in captured.err, captured.err
     assert not stale.exists()
     assert not (out / "99_removed.html").exists()
     after = _listing(out)
-    for name in ["results.json", "index.html", "01_first.html", "02_second.html",
+    for name in ["results.json", "index.html", "methods.md", "01_first.html", "02_second.html",
                  "results/data.json", "results/survival.json", "figures/km.png"]:
         assert after[name] == before[name], name
 
 
-def test_failing_notebook_stops_and_keeps_outputs(tmp_path: Path, capsys):
+@pytest.mark.notebooks
+def test_failing_notebook_stops_and_keeps_outputs(tmp_path: Path):
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()
     _notebook(nb_dir / "01_ok.ipynb", "Fine",
@@ -181,7 +206,7 @@ def test_failing_notebook_stops_and_keeps_outputs(tmp_path: Path, capsys):
     _notebook(nb_dir / "03_never.ipynb", "Never reached", "print('unreachable')")
     out = tmp_path / "out"
     with pytest.raises(NotebookFailed) as info:
-        run_all(output_dir=out, notebooks_dir=nb_dir, progress=True)
+        run_notebooks(output_dir=out, notebooks_dir=nb_dir, jobs=1)
     exc = info.value
     assert exc.notebook == nb_dir.resolve() / "02_boom.ipynb"
     assert exc.cell_index == 3  # markdown, parameters, 'x = 1', failing cell
@@ -191,9 +216,9 @@ def test_failing_notebook_stops_and_keeps_outputs(tmp_path: Path, capsys):
     msg = str(exc)
     assert "02_boom.ipynb" in msg and "cell 3" in msg and "ZeroDivisionError" in msg
     assert "# divide by zero on purpose" in msg
-    # plain progress lines (or tqdm) went to stderr
-    assert "01_ok.ipynb" in capsys.readouterr().err
-    # what ran is kept, including the failing notebook's partial output
+    # what ran is kept, including the failing notebook's partial output, and gets pages
+    assert exc.execution is not None
+    write_notebook_pages(exc.execution)
     assert (out / "notebooks" / "01_ok.ipynb").is_file()
     assert (out / "01_ok.html").is_file()
     assert (out / "02_boom.html").is_file()  # the partial page shows the traceback
@@ -202,8 +227,8 @@ def test_failing_notebook_stops_and_keeps_outputs(tmp_path: Path, capsys):
     assert any(o.get("ename") == "ZeroDivisionError"
                for c in partial.cells for o in c.get("outputs", []))
     assert exc.executed_path == out.resolve() / "notebooks" / "02_boom.ipynb"
-    assert not (out / "notebooks" / "03_never.ipynb").exists()
-    assert not (out / "index.html").exists()
+    assert not (out / "notebooks" / "03_never.ipynb").exists()  # one at a time: not started
+    assert not (out / "results.json").exists()
     assert sorted(p.name for p in nb_dir.iterdir()) == [
         "01_ok.ipynb", "02_boom.ipynb", "03_never.ipynb"]
 
@@ -223,33 +248,34 @@ def test_render_index_banner_only_when_reconstructed():
     assert recon == render_index(pages, {"data": {"reconstructed": True}}, version="9.9")
 
 
-def test_render_index_table_from_top_level_rows_and_escaping():
+def test_render_index_table_from_the_comparison_section_and_escaping():
     rows = [{"quantity": "<b>n</b>", "published": 48, "ours": 48.0, "matches": True},
             {"quantity": "p", "published": None, "ours": 0.123456, "matches": None}]
-    text = render_index([], {"paper_vs_ours": rows}, version="1")
+    text = render_index([], {"comparison": {"paper_vs_ours": rows}}, version="1")
     assert "&lt;b&gt;n&lt;/b&gt;" in text and "<b>n</b>" not in text
     assert "0.1235" in text
     assert "1 of 2 published quantities" in text
 
 
-def test_run_all_refuses_output_inside_notebooks_dir_or_missing_inputs(tmp_path: Path):
+def test_run_refuses_output_inside_notebooks_dir_or_missing_inputs(tmp_path: Path):
     nb_dir = tmp_path / "nbs"
     nb_dir.mkdir()
     _notebook(nb_dir / "01_a.ipynb", "A", "pass")
     with pytest.raises(ValueError, match="notebooks folder"):
-        run_all(output_dir=nb_dir / "build", notebooks_dir=nb_dir, progress=False)
+        run_notebooks(output_dir=nb_dir / "build", notebooks_dir=nb_dir)
     with pytest.raises(ValueError, match="folder of the data file"):
         (tmp_path / "d.csv").write_text("x\n")
-        run_all(output_dir=tmp_path, data_path=tmp_path / "d.csv", notebooks_dir=nb_dir,
-                progress=False)
+        run_notebooks(output_dir=tmp_path, data_path=tmp_path / "d.csv", notebooks_dir=nb_dir)
     with pytest.raises(FileNotFoundError, match="data file not found"):
-        run_all(output_dir=tmp_path / "o", data_path=tmp_path / "missing.csv",
-                notebooks_dir=nb_dir, progress=False)
+        run_notebooks(output_dir=tmp_path / "o", data_path=tmp_path / "missing.csv",
+                      notebooks_dir=nb_dir)
     with pytest.raises(FileNotFoundError, match="notebooks folder not found"):
-        run_all(output_dir=tmp_path / "o", notebooks_dir=tmp_path / "o", progress=False)
+        run_notebooks(output_dir=tmp_path / "o", notebooks_dir=tmp_path / "o")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no notebooks"):
-        run_all(output_dir=tmp_path / "o", notebooks_dir=tmp_path / "empty", progress=False)
+        run_notebooks(output_dir=tmp_path / "o", notebooks_dir=tmp_path / "empty")
+    with pytest.raises(ValueError, match="min_cell"):
+        run_notebooks(output_dir=tmp_path / "o", notebooks_dir=nb_dir, min_cell=-1)
     assert not (tmp_path / "o").exists()
     assert sorted(p.name for p in nb_dir.iterdir()) == ["01_a.ipynb"]
 
@@ -277,25 +303,30 @@ def test_cli_missing_data_file(tmp_path: Path, capsys):
 def test_cli_run_success_and_failure(tmp_path: Path, monkeypatch, capsys):
     calls = []
 
-    def fake_run_all(**kwargs):
-        calls.append(kwargs)
+    def fake_run_notebooks(**kwargs):
+        calls.append({k: v for k, v in kwargs.items() if k != "on_event"})
         out = Path(kwargs["output_dir"]).resolve()
-        return RunReport(output_dir=out, data_path=None, notebooks=(), executed=(),
-                         html_pages=(), results_path=out / "results.json",
-                         index_path=out / "index.html")
+        return Execution(output_dir=out, data_path=None, notebooks=(), executed=(),
+                         results_path=out / "results.json")
 
-    monkeypatch.setattr(runmod, "run_all", fake_run_all)
-    assert cli.main(["run", "--output", str(tmp_path / "o"), "--no-progress"]) == 0
+    def fake_write_pages(execution):
+        out = execution.output_dir
+        return Pages(html_pages=(), index_path=out / "index.html",
+                     methods_path=out / "methods.md", strobe_path=out / "strobe.md")
+
+    monkeypatch.setattr(runmod, "run_notebooks", fake_run_notebooks)
+    monkeypatch.setattr(pagesmod, "write_pages", fake_write_pages)
+    assert cli.main(["run", "--output", str(tmp_path / "o"), "--no-progress", "-j", "1"]) == 0
     assert calls == [{"output_dir": str(tmp_path / "o"), "data_path": None,
-                      "notebooks_dir": None, "progress": False, "min_cell": 0}]
+                      "notebooks_dir": None, "min_cell": 0, "jobs": 1}]
     assert str(tmp_path / "o" / "index.html") in capsys.readouterr().out
 
-    def failing_run_all(**kwargs):
+    def failing_run_notebooks(**kwargs):
         raise NotebookFailed(Path("03_survival.ipynb"), cell_index=5, exec_count=4,
                              first_line="km = fit()", ename="KeyError", evalue="'os'",
                              executed_path=None)
 
-    monkeypatch.setattr(runmod, "run_all", failing_run_all)
+    monkeypatch.setattr(runmod, "run_notebooks", failing_run_notebooks)
     assert cli.main(["run", "--output", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert "03_survival.ipynb" in err and "cell 5" in err and "km = fit()" in err

@@ -1,7 +1,8 @@
 """Every number in a real results.json is verified against R or says why not.
 
-Runs every notebook once on the bundled cohort (``nethep.run.run_all``), flattens the
-written ``results.json`` and sorts each numeric leaf (numbers and nulls) into one of:
+Reads the session's ``nethep run`` on the bundled cohort (``bundled_run`` in
+conftest.py), flattens its ``results.json`` and sorts each numeric leaf (numbers and
+nulls) into one of:
 
 - ``R``: compared here, end to end, with the value R wrote to a reference JSON under
   ``tests/reference/`` (relative 1e-6, absolute 1e-9 near zero; a Monte Carlo P within
@@ -29,8 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from nethep.run import run_all
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = ROOT / "tests" / "reference"
@@ -328,10 +327,8 @@ def close(actual: Any, expected: Any) -> bool:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("verification")
-    report = run_all(output_dir=out, progress=False)
-    return json.loads(report.results_path.read_text(encoding="utf-8"))
+def results(bundled_run) -> dict:
+    return bundled_run.results
 
 
 def classify(key: str, value: Any, flat: dict[str, Any], results: dict) -> tuple[str, str]:
