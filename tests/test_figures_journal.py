@@ -10,7 +10,9 @@ exist, come in both widths and three formats, and have the right size.
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import re
 from itertools import combinations
 from pathlib import Path
@@ -21,17 +23,15 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+from IPython.core.formatters import DisplayFormatter  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from nethep.cohort import load_cohort  # noqa: E402
-from nethep.describe import patient_flow, table_one  # noqa: E402
+from nethep.describe import patient_flow  # noqa: E402
 from nethep.literature import literature_table  # noqa: E402
 from nethep.palliation import palliation  # noqa: E402
 from nethep.plots import (  # noqa: E402
-    AT_RISK_LABEL,
-    JOURNAL_WIDTHS_MM,
-    MIN_FONT_PT,
     export_figure,
     km_figure,
     literature_forest_figure,
@@ -40,7 +40,11 @@ from nethep.plots import (  # noqa: E402
     set_style,
     values_by_group_figure,
 )
+from nethep.plots.export import JOURNAL_WIDTHS_MM  # noqa: E402
+from nethep.plots.style import MIN_FONT_PT  # noqa: E402
+from nethep.plots.survival import AT_RISK_LABEL  # noqa: E402
 from nethep.survival import cox_surgical, fit_by  # noqa: E402
+from nethep.tableone import table_one  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -171,8 +175,9 @@ def test_export_writes_true_size_files_with_identical_bytes(df, name, tmp_path):
     make, args, kwargs = _makers(df)[name]
     first = export_figure(name, tmp_path / "a", make, *args, **kwargs)
     export_figure(name, tmp_path / "b", make, *args, **kwargs)
-    assert first.get_size_inches()[0] == pytest.approx(180 / 25.4)  # the one shown
+    assert not plt.get_fignums()  # both widths closed once saved
     written = sorted(p.name for p in (tmp_path / "a" / "figures").iterdir())
+    assert written == sorted(p.name for p in first.files)
     assert written == sorted(f"{name}_{w}mm.{fmt}" for w in JOURNAL_WIDTHS_MM
                              for fmt in FORMATS)
     for width in JOURNAL_WIDTHS_MM:
@@ -181,6 +186,19 @@ def test_export_writes_true_size_files_with_identical_bytes(df, name, tmp_path):
         a = (tmp_path / "a" / "figures" / file).read_bytes()
         b = (tmp_path / "b" / "figures" / file).read_bytes()
         assert a == b, f"{file} differs between two exports"
+
+
+def test_notebook_shows_the_saved_png_reduced_to_screen_size(df, tmp_path):
+    """What a notebook displays is the saved 180 mm PNG at 100 dpi, not a new rendering."""
+    make, args, kwargs = _makers(df)["km_surgical_vs_nonsurgical"]
+    saved = export_figure("km", tmp_path, make, *args, **kwargs)
+    shown, _ = DisplayFormatter().format(saved)
+    assert shown["text/plain"] == "<figure km: km_{85,180}mm.{png,pdf,svg}>"
+    assert shown["image/png"] == saved.preview_png
+    with Image.open(saved.path(180, "png")) as full, \
+            Image.open(io.BytesIO(saved.preview_png)) as preview:
+        assert preview.size == tuple(math.ceil(side / 3) for side in full.size)
+        assert preview.mode == "RGB"
 
 
 @pytest.mark.parametrize("width_mm", JOURNAL_WIDTHS_MM)

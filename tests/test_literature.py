@@ -14,7 +14,8 @@ import pytest  # noqa: E402
 
 from nethep.cohort import load_cohort  # noqa: E402
 from nethep.literature import BACCHETTI_2013, COLUMNS, literature_table  # noqa: E402
-from nethep.plots import RECONSTRUCTED_NOTE, literature_forest_figure, set_style  # noqa: E402
+from nethep.plots import literature_forest_figure, set_style  # noqa: E402
+from nethep.plots.style import RECONSTRUCTED_NOTE  # noqa: E402
 from nethep.survival import CoxResult, cox_surgical  # noqa: E402
 
 
@@ -124,4 +125,4 @@ def test_forest_plot_with_a_user_cohort_and_an_open_interval():
 
 def test_forest_plot_needs_rows():
     with pytest.raises(ValueError, match="at least one row"):
-        literature_forest_figure(literature_table(None).iloc[:0], True)
+        literature_forest_figure(literature_table(None).iloc[:0], reconstructed=True)

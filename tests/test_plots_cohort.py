@@ -10,14 +10,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from nethep import load_cohort  # noqa: E402
-from nethep.describe import patient_flow, table_one, values_by_group  # noqa: E402
+from nethep.describe import patient_flow, values_by_group  # noqa: E402
 from nethep.plots import (  # noqa: E402
-    RECONSTRUCTED_NOTE,
     export_figure,
     patient_flow_figure,
     set_style,
     values_by_group_figure,
 )
+from nethep.plots.style import RECONSTRUCTED_NOTE  # noqa: E402
+from nethep.tableone import table_one  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +98,8 @@ def test_values_figure_with_an_empty_group(df):
 def test_figures_are_byte_identical_on_rerun(df, tmp_path):
     outputs = []
     for run in ("a", "b"):
-        plt.close(export_figure("patient_flow", tmp_path / run, patient_flow_figure,
-                                patient_flow(df), reconstructed=True))
+        export_figure("patient_flow", tmp_path / run, patient_flow_figure, patient_flow(df),
+                      reconstructed=True)
         folder = tmp_path / run / "figures"
         outputs.append({p.suffix: p.read_bytes() for p in folder.glob("patient_flow_85mm.*")})
     assert outputs[0][".svg"] == outputs[1][".svg"]

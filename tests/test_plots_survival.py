@@ -16,16 +16,9 @@ from matplotlib.text import Text
 
 from nethep.cohort import load_cohort
 from nethep.palliation import palliation
-from nethep.plots import (
-    AT_RISK_LABEL,
-    GROUP_COLORS,
-    RECONSTRUCTED_NOTE,
-    at_risk_table,
-    export_figure,
-    km_figure,
-    palliation_figure,
-    set_style,
-)
+from nethep.plots import at_risk_table, export_figure, km_figure, palliation_figure, set_style
+from nethep.plots.style import GROUP_COLORS, RECONSTRUCTED_NOTE
+from nethep.plots.survival import AT_RISK_LABEL
 from nethep.survival import fit_by, kaplan_meier
 
 
@@ -196,8 +189,8 @@ def test_palliation_figure_with_a_group_without_symptoms(cohort):
 def test_export_writes_three_formats_at_both_widths_with_identical_bytes(cohort, tmp_path):
     fits = fit_by(cohort, "treatment_group")
     for run in ("a", "b"):
-        plt.close(export_figure("km", tmp_path / run, km_figure, fits, "Overall survival",
-                                reconstructed=True))
+        export_figure("km", tmp_path / run, km_figure, fits, "Overall survival",
+                      reconstructed=True)
     names = sorted(p.name for p in (tmp_path / "a" / "figures").iterdir())
     assert names == sorted(f"km_{w}mm.{f}" for w in (85, 180) for f in ("pdf", "png", "svg"))
     for name in names:

@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import matplotlib as mpl
-import matplotlib.pyplot as plt
 
 from nethep.cohort import load_cohort
 from nethep.plots import export_figure, km_figure, set_style
@@ -33,11 +32,10 @@ def draw(output_dir: Path) -> Path:
     with mpl.rc_context():
         set_style()
         df = load_cohort()
-        fig = export_figure(NAME, output_dir, km_figure, fit_by(df, "arm"),
-                            "Overall survival, surgical vs non-surgical",
-                            reconstructed=df.attrs["reconstructed"])
-        plt.close(fig)
-    return Path(output_dir) / "figures" / COMMITTED.name
+        saved = export_figure(NAME, output_dir, km_figure, fit_by(df, "arm"),
+                              "Overall survival, surgical vs non-surgical",
+                              reconstructed=df.attrs["reconstructed"])
+    return saved.path(180, "png")
 
 
 def test_readme_shows_the_committed_figure():

@@ -1,0 +1,375 @@
+"""Cohort figures (notebooks 01 and 02): the patient flow and one variable by group.
+
+Both are drawn from :mod:`nethep.describe` result objects and laid out in inches at
+their print width (:mod:`nethep.plots.layout`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+
+from nethep import privacy
+from nethep.contract import GROUP_TITLES, TREATMENT_LABELS, TUMOR_LABELS
+from nethep.formats import format_p
+from nethep.plots.layout import (
+    PAD_IN,
+    draw_notes,
+    fit_titled_axes,
+    notes_block,
+    text_size_in,
+    titled_axes,
+    width_in,
+    wrap_text,
+)
+from nethep.plots.style import NOTE_COLOR, caption, group_color, group_label, suppression_notes
+
+if TYPE_CHECKING:
+    from nethep.describe import GroupedValues, PatientFlow
+
+# ---- patient flow: type sizes (pt) and gaps (inches)
+FLOW_FS, FLOW_SUB_FS, FLOW_GROUP_FS, FLOW_TITLE_FS = 8, 7.5, 8.5, 10
+FLOW_GAP_Y = 0.32  # vertical room for the connecting arrows
+FLOW_STACK_GAP = 0.08  # between stacked treatment boxes (narrow layout)
+FLOW_INDENT = 0.14  # of stacked treatment boxes under their group (narrow layout)
+FLOW_WIDE_MM = 130  # from this width the treatments stand in one row
+BOX_PAD = 0.07  # inches between a flow box's text and its edge
+#: Patients are drawn as points only up to this many per group; beyond it the box is
+#: drawn alone and the note says so (a registry-sized file stays readable and light).
+MAX_POINTS = 2000
+
+
+def _flow_box(ax: Axes, x: float, y: float, w: float, h: float, text: str, edge: str,
+              face: str | tuple[float, ...] = "white", fontsize: float = 8,
+              weight: str = "normal") -> None:
+    """A rounded box centred on (x, y) in data coordinates (inches), with centred text."""
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h,
+                                boxstyle="round,pad=0,rounding_size=0.06",
+                                linewidth=1.0, edgecolor=edge, facecolor=face))
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, fontweight=weight,
+            gid="flow_box", linespacing=1.15)
+
+
+def _flow_arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float],
+                head: bool = True) -> None:
+    ax.annotate("", xy=end, xytext=start, xycoords="data", textcoords="data",
+                arrowprops={"arrowstyle": "-|>" if head else "-", "color": "#444444",
+                            "linewidth": 0.9, "shrinkA": 0, "shrinkB": 0,
+                            "mutation_scale": 8})
+
+
+def _split(ax: Axes, x0: float, y0: float, targets: list[float], y_bar: float,
+           y_top: float) -> None:
+    """Line down from (x0, y0) to a bar at ``y_bar``, then an arrow down to each target."""
+    _flow_arrow(ax, (x0, y0), (x0, y_bar), head=False)
+    if len(targets) > 1 or targets[0] != x0:
+        xs = [*targets, x0]
+        _flow_arrow(ax, (min(xs), y_bar), (max(xs), y_bar), head=False)
+    for x in targets:
+        _flow_arrow(ax, (x, y_bar), (x, y_top))
+
+
+def _boxed(text: str, fontsize: float, weight: str = "normal") -> tuple[float, float]:
+    """Width and height (inches) of a flow box that holds ``text``."""
+    tw, th = text_size_in(text, fontsize, weight)
+    return tw + 2 * BOX_PAD, th + 2 * BOX_PAD
+
+
+@dataclass(frozen=True)
+class _FlowLayout:
+    """The flow diagram's box texts and sizes (inches) at one print width."""
+
+    w: float
+    wide: bool
+    groups: list[str]
+    treatments: list[str]
+    members: dict[str, list[str]]
+    top_text: str
+    tumour_texts: list[str]
+    group_texts: dict[str, str]
+    sub_texts: dict[str, str]
+    col_w: float  # narrow layout: the width of a group's column
+    sub_w: float
+    top_size: tuple[float, float]
+    tumour_size: tuple[float, float]
+    group_h: float
+    sub_hs: dict[str, float]
+    row1_h: float
+    row3_h: float
+    gap_y3: float
+    title_h: float
+    label_h: float
+    tumour_stack: float
+
+
+def _flow_layout(flow: PatientFlow, width_mm: float, min_cell: int) -> _FlowLayout:
+    """Wrap every box text to the room it gets and measure the boxes and rows."""
+    def mark(n: int) -> int | str:
+        return privacy.mark(n, min_cell)
+
+    w = width_in(width_mm)
+    wide = width_mm >= FLOW_WIDE_MM
+    groups = list(flow.by_group)
+    treatments = list(flow.by_treatment)
+    members = {g: [t for t in treatments if flow.group_of.get(t) == g] for g in groups}
+    inner = w - 2 * PAD_IN
+    years = "" if flow.first_year is None else f", diagnosed {flow.first_year}-{flow.last_year}"
+    top_text = (wrap_text(f"Patients with liver-only neuroendocrine metastases identified"
+                          f"{years}", min(2.6, 0.58 * inner) - 2 * BOX_PAD, FLOW_FS, "bold",
+                          balanced=True) + f"\nn = {mark(flow.n_identified)}")
+    tumour_texts = [f"{TUMOR_LABELS.get(t, t)}: n = {mark(n)}"
+                    for t, n in flow.by_tumor_type.items()]
+    group_texts = {g: f"{GROUP_TITLES.get(g, g)}\nn = {mark(flow.by_group[g])}" for g in groups}
+    if wide:
+        col_w = 0.0
+        sub_w = inner / max(len(treatments), 1) - 0.08
+    else:
+        col_w = (inner - 2 * 0.08) / max(len(groups), 1)
+        sub_w = col_w - FLOW_INDENT
+    sub_texts = {t: wrap_text(TREATMENT_LABELS.get(t, t), sub_w - 0.1, FLOW_SUB_FS)
+                 + f"\nn = {mark(flow.by_treatment[t])}" for t in treatments}
+
+    tumour_sizes = [_boxed(t, FLOW_FS) for t in tumour_texts]
+    tumour_w = max((s[0] for s in tumour_sizes), default=0.0)
+    tumour_h = max((s[1] for s in tumour_sizes), default=0.0)
+    sub_hs = {t: _boxed(sub_texts[t], FLOW_SUB_FS)[1] for t in treatments}
+    if wide:
+        row3_h = max(sub_hs.values(), default=0.0)
+    else:
+        row3_h = max((sum(sub_hs[t] for t in members[g])
+                      + FLOW_STACK_GAP * (len(members[g]) - 1)
+                      for g in groups if members[g]), default=0.0)
+    label_h = text_size_in("By tumour type", FLOW_SUB_FS)[1]
+    n_tumour = len(tumour_texts)
+    tumour_stack = n_tumour * tumour_h + 0.06 * max(n_tumour - 1, 0)
+    top_size = _boxed(top_text, FLOW_FS, "bold")
+    return _FlowLayout(
+        w=w, wide=wide, groups=groups, treatments=treatments, members=members,
+        top_text=top_text, tumour_texts=tumour_texts, group_texts=group_texts,
+        sub_texts=sub_texts, col_w=col_w, sub_w=sub_w, top_size=top_size,
+        tumour_size=(tumour_w, tumour_h),
+        group_h=max(_boxed(t, FLOW_GROUP_FS, "bold")[1] for t in group_texts.values()),
+        sub_hs=sub_hs, row1_h=max(top_size[1], tumour_stack + label_h + 0.04),
+        row3_h=row3_h,
+        gap_y3=FLOW_GAP_Y if wide else 0.12,  # stacked treatments hang off a spine, no bar
+        title_h=text_size_in("Patient flow", FLOW_TITLE_FS)[1], label_h=label_h,
+        tumour_stack=tumour_stack)
+
+
+def _draw_identified(ax: Axes, lay: _FlowLayout, row1_top: float) -> tuple[float, float]:
+    """Row 1: the patients identified, the tumour types to its right; returns the
+    centre of the identified box."""
+    w = lay.w
+    top_w, top_h = lay.top_size
+    tumour_w, tumour_h = lay.tumour_size
+    top_y = row1_top - lay.row1_h / 2
+    top_x = w / 2 if lay.wide else PAD_IN + top_w / 2
+    _flow_box(ax, top_x, top_y, top_w, top_h, lay.top_text, edge="#000000", face="#F2F2F2",
+              weight="bold")
+    n_tumour = len(lay.tumour_texts)
+    if not n_tumour:
+        return top_x, top_y
+    tumour_x = w - PAD_IN - tumour_w / 2 if not lay.wide else min(
+        w - PAD_IN - tumour_w / 2, top_x + top_w / 2 + 0.45 + tumour_w / 2)
+    stack_top = top_y + (lay.tumour_stack - lay.label_h - 0.04) / 2 + lay.label_h / 2 + 0.02
+    stack_top = min(stack_top, row1_top - lay.label_h - 0.04)
+    tumour_ys = [stack_top - tumour_h / 2 - i * (tumour_h + 0.06) for i in range(n_tumour)]
+    bracket_x = (top_x + top_w / 2 + tumour_x - tumour_w / 2) / 2
+    _flow_arrow(ax, (top_x + top_w / 2, top_y), (bracket_x, top_y), head=False)
+    if n_tumour > 1:
+        _flow_arrow(ax, (bracket_x, min(tumour_ys)), (bracket_x, max(tumour_ys)), head=False)
+    for y, text in zip(tumour_ys, lay.tumour_texts, strict=True):
+        if n_tumour == 1:
+            _flow_arrow(ax, (bracket_x, top_y), (bracket_x, y), head=False)
+        _flow_arrow(ax, (bracket_x, y), (tumour_x - tumour_w / 2, y))
+        _flow_box(ax, tumour_x, y, tumour_w, tumour_h, text, edge="#777777")
+    ax.text(tumour_x, stack_top + 0.04, "By tumour type", ha="center", va="bottom",
+            fontsize=FLOW_SUB_FS, color=NOTE_COLOR)
+    return top_x, top_y
+
+
+def _draw_groups(ax: Axes, lay: _FlowLayout, row1_top: float,
+                 top: tuple[float, float]) -> None:
+    """Row 2: the treatment groups; row 3: each group's treatments (one row when wide,
+    else stacked in the group's column)."""
+    groups, members = lay.groups, lay.members
+    top_x, top_y = top
+    inner = lay.w - 2 * PAD_IN
+    group_h = lay.group_h
+    group_y = row1_top - lay.row1_h - FLOW_GAP_Y - group_h / 2
+    row3_top = group_y - group_h / 2 - lay.gap_y3
+    if lay.wide:
+        slot = inner / max(len(lay.treatments), 1)
+        sub_x = {t: PAD_IN + (i + 0.5) * slot for i, t in enumerate(lay.treatments)}
+        group_x = {g: float(np.mean([sub_x[t] for t in members[g]])) if members[g]
+                   else PAD_IN + (i + 0.5) * inner / len(groups) for i, g in enumerate(groups)}
+        group_w = {g: max(lay.sub_w * 1.15, (len(members[g]) - 0.35) * slot,
+                          _boxed(lay.group_texts[g], FLOW_GROUP_FS, "bold")[0])
+                   for g in groups}
+    else:
+        col_left = {g: PAD_IN + i * (lay.col_w + 0.08) for i, g in enumerate(groups)}
+        group_x = {g: col_left[g] + lay.col_w / 2 for g in groups}
+        group_w = dict.fromkeys(groups, lay.col_w)
+    _split(ax, top_x, top_y - lay.top_size[1] / 2, [group_x[g] for g in groups],
+           row1_top - lay.row1_h - FLOW_GAP_Y / 2, group_y + group_h / 2)
+    for i, g in enumerate(groups):
+        color = group_color(g, i)
+        _flow_box(ax, group_x[g], group_y, group_w[g], group_h, lay.group_texts[g],
+                  edge=color, face=to_rgba(color, 0.22), fontsize=FLOW_GROUP_FS,
+                  weight="bold")
+        if not members[g]:
+            continue
+        if lay.wide:
+            _split(ax, group_x[g], group_y - group_h / 2, [sub_x[t] for t in members[g]],
+                   row3_top + FLOW_GAP_Y * 0.5, row3_top)
+            for t in members[g]:
+                _flow_box(ax, sub_x[t], row3_top - lay.row3_h / 2, lay.sub_w, lay.row3_h,
+                          lay.sub_texts[t], edge=color, fontsize=FLOW_SUB_FS)
+        else:
+            _draw_stack(ax, lay, g, col_left[g], (group_y - group_h / 2, row3_top), color)
+
+
+def _draw_stack(ax: Axes, lay: _FlowLayout, group: str, left: float,
+                span: tuple[float, float], color: str) -> None:
+    """A group's treatments stacked in its column, hanging off a spine from
+    ``span[0]`` (the group box's bottom), the first box's top at ``span[1]``."""
+    spine_x = left + FLOW_INDENT / 2
+    y = span[1]
+    mids = []
+    for t in lay.members[group]:
+        mids.append(y - lay.sub_hs[t] / 2)
+        _flow_box(ax, left + FLOW_INDENT + lay.sub_w / 2, mids[-1], lay.sub_w, lay.sub_hs[t],
+                  lay.sub_texts[t], edge=color, fontsize=FLOW_SUB_FS)
+        y -= lay.sub_hs[t] + FLOW_STACK_GAP
+    _flow_arrow(ax, (spine_x, span[0]), (spine_x, mids[-1]), head=False)
+    for mid in mids:
+        _flow_arrow(ax, (spine_x, mid), (left + FLOW_INDENT, mid))
+
+
+def patient_flow_figure(flow: PatientFlow, *, reconstructed: bool, min_cell: int = 0,
+                        width_mm: float = 180) -> Figure:
+    """Flow diagram from a :class:`nethep.describe.PatientFlow`.
+
+    One box for the patients identified (with the accrual years), the tumour types
+    beside it, then the three treatment groups in the house colours and each group's
+    treatments beneath. Groups or treatments without patients keep their box, with
+    n = 0; counts from 1 to ``min_cell`` - 1 read ``<min_cell``. Drawn in inches at
+    ``width_mm``: from 130 mm wide the treatments stand in one row under their groups;
+    narrower (single column, 85 mm) each group is a column with its treatments stacked
+    under it. Box sizes follow from the text they hold.
+    """
+    lay = _flow_layout(flow, width_mm, min_cell)
+    w = lay.w
+    notes, notes_h = notes_block([*suppression_notes(min_cell), caption(reconstructed)], w)
+    height = (PAD_IN + lay.title_h + 0.1 + lay.row1_h + FLOW_GAP_Y + lay.group_h + lay.gap_y3
+              + lay.row3_h + 0.12 + notes_h + PAD_IN)
+    fig = plt.figure(figsize=(w, height))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_xlim(0, w)
+    ax.set_ylim(0, height)
+    ax.set_axis_off()
+    fig.text(PAD_IN / w, 1 - PAD_IN / height, "Patient flow", fontsize=FLOW_TITLE_FS,
+             ha="left", va="top")
+    row1_top = height - PAD_IN - lay.title_h - 0.1
+    top = _draw_identified(ax, lay, row1_top)
+    _draw_groups(ax, lay, row1_top, top)
+    draw_notes(fig, notes)
+    return fig
+
+
+def values_by_group_figure(
+    grouped: GroupedValues,
+    p: float | None = None,
+    test: str = "Kruskal-Wallis",
+    ylabel: str | None = None,
+    title: str | None = None,
+    ylim: tuple[float, float] | None = None,
+    *,
+    reconstructed: bool,
+    min_cell: int = 0,
+    width_mm: float = 180,
+) -> Figure:
+    """Strip plot over a box plot of one variable by treatment group.
+
+    Made from a :class:`nethep.describe.GroupedValues`; the subtitle gives ``test`` and
+    its ``p`` (:func:`nethep.formats.format_p`). Boxes: median and quartiles (numpy
+    linear quantiles, whiskers to the most extreme value within 1.5 IQR, no separate
+    outlier marks since every point is drawn). Points are spread sideways by a
+    deterministic golden-ratio offset (no random jitter, so reruns give the same
+    figure). A group without values keeps its place, marked "no patients". Laid out at
+    ``width_mm`` (85 or 180 for the journal widths).
+
+    Points are left out, and the box drawn alone, for a group with more than
+    :data:`MAX_POINTS` patients (unreadable, and heavy in PDF and SVG) and, with
+    ``min_cell`` > 1, for a group whose n is from 1 to ``min_cell`` - 1 (its points
+    could be counted); the note names those groups.
+    """
+    groups = list(grouped.values)
+    sizes = {g: len(grouped.values[g]) for g in groups}
+    labels = [f"{group_label(g, short=True)}\n(n = {privacy.mark(sizes[g], min_cell)})"
+              for g in groups]
+    n_groups = sum(len(v) > 0 for v in grouped.values.values())
+    note = (f"{test} P = {format_p(p)} ({n_groups} groups)" if p is not None
+            else "No test across groups")
+    large = [g for g in groups if sizes[g] > MAX_POINTS]
+    small = [g for g in groups if privacy.is_small(sizes[g], min_cell)]
+    fig, ax, layout = titled_axes(
+        width_mm, title or f"{grouped.label} by treatment group", note,
+        ylabel or grouped.label, labels,
+        [*_points_notes(large, small, min_cell), *suppression_notes(min_cell),
+         caption(reconstructed)])
+    for x, g in enumerate(groups):
+        _draw_group_values(ax, x, g, np.sort(np.asarray(grouped.values[g], dtype=float)),
+                           points=g not in large and g not in small)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(labels)
+    for x, tick in enumerate(ax.get_xticklabels()):
+        tick.set_color(group_color(groups[x], x))
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    fit_titled_axes(fig, ax, layout)
+    return fig
+
+
+def _points_notes(large: list[str], small: list[str], min_cell: int) -> list[str]:
+    """The notes of :func:`values_by_group_figure` on what is drawn and what is left out."""
+    notes = ["Points: patients; boxes: median and quartiles; whiskers: most extreme values "
+             "within 1.5 IQR."]
+    if large:
+        notes.append(f"Points omitted for groups with n > {MAX_POINTS:,} patients (boxes "
+                     f"only): {', '.join(group_label(g, short=True) for g in large)}.")
+    if small:
+        notes.append(f"Points omitted for groups with fewer than {min_cell} "
+                     f"patients (small-cell suppression): "
+                     f"{', '.join(group_label(g, short=True) for g in small)}.")
+    return notes
+
+
+def _draw_group_values(ax: Axes, x: int, group: str, values: np.ndarray,
+                       points: bool) -> None:
+    """One group's box at ``x`` and, when ``points``, its patients spread sideways."""
+    color = group_color(group, x)
+    if len(values) == 0:
+        ax.text(x, 0.5, "no patients", transform=ax.get_xaxis_transform(),
+                ha="center", va="center", fontsize=8, color="#555555")
+        return
+    ax.boxplot([values], positions=[x], widths=0.5, showfliers=False,
+               patch_artist=True, zorder=1,
+               boxprops={"facecolor": to_rgba(color, 0.18),
+                         "edgecolor": color, "linewidth": 1.2},
+               medianprops={"color": color, "linewidth": 2.0},
+               whiskerprops={"color": color, "linewidth": 1.0},
+               capprops={"color": color, "linewidth": 1.0})
+    if not points:
+        return
+    offsets = ((np.arange(len(values)) * 0.6180339887) % 1.0 - 0.5) * 0.36
+    ax.scatter(x + offsets, values, s=14, color=color, edgecolor="white",
+               linewidth=0.5, zorder=2, gid=f"points:{group}")

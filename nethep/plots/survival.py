@@ -1,0 +1,246 @@
+"""The Kaplan-Meier figure (notebook 03): curves, 95% bands, censoring marks and the
+number-at-risk table under the plot, laid out in inches at its print width."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.transforms import blended_transform_factory, offset_copy
+
+from nethep import privacy
+from nethep.plots.layout import (
+    PAD_IN,
+    draw_notes,
+    notes_block,
+    place_legend,
+    text_size_in,
+    width_in,
+    wrap_text,
+)
+from nethep.plots.style import caption, group_color, group_label, suppression_notes
+
+if TYPE_CHECKING:
+    from nethep.survival import KaplanMeier
+
+#: ``Axes.get_label()`` of the number-at-risk table under a Kaplan-Meier plot.
+AT_RISK_LABEL = "at_risk"
+KM_TICK_FS, KM_LABEL_FS, KM_RISK_FS, KM_TITLE_FS = 8, 9, 8, 10
+KM_ROW_H = 0.19  # inches per row of the at-risk table
+KM_GAP = 0.06  # inches between title, legend and plot
+#: Censoring marks are drawn only up to this many censored patients per group; beyond
+#: it they would merge into a bar and bloat the file, so they are left out and a note
+#: says so.
+MAX_CENSOR_MARKS = 2000
+
+
+def marks_omitted(fits: Mapping[str, KaplanMeier]) -> list[str]:
+    """The groups drawn without censoring marks (over :data:`MAX_CENSOR_MARKS`)."""
+    return [g for g, fit in fits.items() if int(fit.n_censor.sum()) > MAX_CENSOR_MARKS]
+
+
+def censor_marks_note(omitted: Sequence[str], every: bool) -> str:
+    """The note naming the groups drawn without censoring marks."""
+    which = "every group" if every else ", ".join(omitted)
+    return (f"Censoring marks omitted for n > {MAX_CENSOR_MARKS:,} censored patients per "
+            f"group ({which}).")
+
+
+def km_ticks(longest: float) -> list[float]:
+    """Every 12 months (6 if follow-up is at most 36 months) from 0 to just past
+    ``longest``."""
+    step = 12.0 if longest > 36 else 6.0
+    return [float(t) for t in np.arange(0.0, step * np.ceil(longest / step) + step / 2, step)]
+
+
+@dataclass(frozen=True)
+class _KMLayout:
+    """Sizes (inches) and wrapped texts of a Kaplan-Meier figure at one print width."""
+
+    w: float
+    left: float
+    plot_w: float
+    plot_h: float
+    xlabel: str
+    x_axis_h: float
+    risk_h: float
+    title: str
+    title_h: float
+    risk_names: dict[str, str]
+
+
+def _km_layout(fits: dict[str, KaplanMeier], title: str, width_mm: float) -> _KMLayout:
+    """Measure the margins from the texts they must hold; the plot takes the rest."""
+    w = width_in(width_mm)
+    risk_names = {g: group_label(g, short=True) for g in fits}
+    name_w = max(text_size_in(n, KM_RISK_FS)[0] for n in risk_names.values())
+    y_axis_w = (text_size_in("0.0", KM_TICK_FS)[0] + (3.5 + 3.5 + 4.0) / 72
+                + text_size_in("Overall survival", KM_LABEL_FS)[1])
+    left = PAD_IN + max(y_axis_w, name_w + 0.1)
+    plot_w = w - left - 0.16
+    xlabel = wrap_text("Months since diagnosis of liver metastases", plot_w, KM_LABEL_FS)
+    wrapped_title = wrap_text(title, w - 2 * PAD_IN, KM_TITLE_FS)
+    return _KMLayout(
+        w=w, left=left, plot_w=plot_w, plot_h=min(3.3, max(2.1, 0.55 * plot_w)),
+        xlabel=xlabel,
+        x_axis_h=(text_size_in("0", KM_TICK_FS)[1] + (3.5 + 3.5 + 4.0) / 72
+                  + text_size_in(xlabel, KM_LABEL_FS)[1]),
+        risk_h=KM_ROW_H * (len(fits) + 1), title=wrapped_title,
+        title_h=text_size_in(wrapped_title, KM_TITLE_FS)[1], risk_names=risk_names)
+
+
+def _km_first_note(fits: dict[str, KaplanMeier], omitted: Sequence[str]) -> str:
+    """What the tick marks and the band show, and which groups have no tick marks."""
+    first = next(iter(fits.values()))
+    shaded = f"Shaded: pointwise {100 * first.conf_level:.0f}% CI ({first.conf_type})."
+    if not omitted:
+        return f"Tick marks: censored times. {shaded}"
+    every = len(omitted) == len(fits)
+    return (("" if every else "Tick marks: censored times. ") + f"{shaded} "
+            + censor_marks_note([group_label(g, short=True) for g in omitted], every))
+
+
+def _draw_curves(ax: Axes, fits: dict[str, KaplanMeier], omitted: Sequence[str],
+                 min_cell: int) -> list[Line2D]:
+    """Each fit's band, step curve and censoring marks; returns the legend handles."""
+    handles = []
+    for i, (group, fit) in enumerate(fits.items()):
+        color = group_color(group, i)
+        t = np.concatenate([[0.0], fit.time])
+        s = np.concatenate([[1.0], fit.surv])
+        # the band is undefined once S(t) = 0; carry the last interval up to that time so
+        # the step before it is drawn (fill_between drops any segment touching a NaN)
+        last = np.maximum.accumulate(np.where(np.isnan(np.concatenate([[1.0], fit.lower])),
+                                              0, np.arange(len(t))))
+        lo = np.concatenate([[1.0], fit.lower])[last]
+        hi = np.concatenate([[1.0], fit.upper])[last]
+        ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.15, linewidth=0)
+        (line,) = ax.step(t, s, where="post", color=color, linewidth=1.4,
+                          label=group_label(group, fit.n, min_cell=min_cell))
+        if group not in omitted:
+            censored = fit.n_censor > 0
+            ax.plot(fit.time[censored], fit.surv[censored], linestyle="none", marker="|",
+                    markersize=6, markeredgewidth=1.0, color=color)
+        handles.append(line)
+    return handles
+
+
+def _draw_at_risk(risk: Axes, fits: dict[str, KaplanMeier], ticks: Sequence[float],
+                  lay: _KMLayout, min_cell: int) -> None:
+    """The number-at-risk table: numbers centred on the x ticks, names just left of the
+    axis, the heading flush left with the title."""
+    fig = risk.figure
+    name_x = offset_copy(blended_transform_factory(risk.transAxes, risk.transData),
+                         fig=fig, x=-0.1, units="inches")
+    head_x = blended_transform_factory(fig.transFigure, risk.transData)
+    risk.text(PAD_IN / lay.w, -1, "Number at risk", transform=head_x, ha="left",
+              va="center", fontsize=KM_RISK_FS, fontweight="bold")
+    for row, (group, fit) in enumerate(fits.items()):
+        color = group_color(group, row)
+        risk.text(0, row, lay.risk_names[group], transform=name_x, ha="right", va="center",
+                  fontsize=KM_RISK_FS, color=color)
+        for t, n in zip(ticks, fit.n_at_risk(ticks), strict=True):
+            risk.text(t, row, str(privacy.mark(int(n), min_cell)), ha="center", va="center",
+                      fontsize=KM_RISK_FS, color=color, gid=f"{AT_RISK_LABEL}:{group}")
+    risk.set_ylim(len(fits) - 0.5, -1.5)
+    risk.set_yticks([])
+    risk.tick_params(axis="x", bottom=False, labelbottom=False)
+    for spine in risk.spines.values():
+        spine.set_visible(False)
+    risk.patch.set_visible(False)
+
+
+def km_figure(
+    fits: dict[str, KaplanMeier],
+    title: str,
+    times: Sequence[float] | None = None,
+    *,
+    reconstructed: bool,
+    min_cell: int = 0,
+    width_mm: float = 180,
+) -> Figure:
+    """Kaplan-Meier curves with 95% bands, censoring marks and a number-at-risk table.
+
+    One step curve per fit in the house colours; the shaded band is each fit's own
+    pointwise interval (log-log by default in :func:`nethep.survival.kaplan_meier`);
+    ``|`` marks censored times. Under the plot, a second axes sharing x (label
+    :data:`AT_RISK_LABEL`) lists :meth:`KaplanMeier.n_at_risk` at each x tick
+    (``times``; default :func:`km_ticks`, every 12 months), one row per group, coloured
+    by group, each number centred on its tick.
+
+    Laid out in inches for a print width of ``width_mm`` (85: single column, 180:
+    double column): title and legend flush left above the plot (the legend takes as
+    many columns as fit), the at-risk table and the notes below it; the height
+    follows from the content, the type sizes do not change with the width.
+
+    A group with more than :data:`MAX_CENSOR_MARKS` censored patients gets no censoring
+    marks (they would merge into a bar and bloat the file), and the note says so. With
+    ``min_cell`` > 1 (small-cell suppression) numbers at risk and legend n from 1 to
+    ``min_cell`` - 1 read ``<min_cell``, and a note says so.
+    """
+    if not fits:
+        raise ValueError("km_figure needs at least one Kaplan-Meier fit")
+    longest = max(float(f.time[-1]) for f in fits.values())
+    ticks = [float(t) for t in (times if times is not None else km_ticks(longest))]
+    lay = _km_layout(fits, title, width_mm)
+    w = lay.w
+    omitted = marks_omitted(fits)
+    notes, notes_h = notes_block(
+        [_km_first_note(fits, omitted), *suppression_notes(min_cell), caption(reconstructed)],
+        w)
+
+    fig = plt.figure(figsize=(w, 6.0))  # height set once the legend is measured
+    ax = fig.add_axes((0.1, 0.5, 0.8, 0.4))
+    risk = fig.add_axes((0.1, 0.1, 0.8, 0.2), sharex=ax, label=AT_RISK_LABEL)
+    handles = _draw_curves(ax, fits, omitted, min_cell)
+    legend, legend_h = place_legend(ax, handles, w - 2 * PAD_IN, handlelength=1.8,
+                                    borderaxespad=0, borderpad=0, columnspacing=1.5)
+    ax.set_xticks(ticks)
+    ax.set_xlim(min(ticks[0], 0.0) - 0.02 * (ticks[-1] - ticks[0]),
+                ticks[-1] + 0.02 * (ticks[-1] - ticks[0]))
+    ax.set_ylim(0, 1.03)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.set_xlabel(lay.xlabel)
+    ax.set_ylabel("Overall survival")
+
+    # ---- final height, then every position in inches from the top
+    top = PAD_IN + lay.title_h + KM_GAP + legend_h + KM_GAP
+    below_plot = lay.x_axis_h + 0.14
+    height = top + lay.plot_h + below_plot + lay.risk_h + 0.1 + notes_h + PAD_IN
+    fig.set_size_inches(w, height)
+    ax.set_position((lay.left / w, 1 - (top + lay.plot_h) / height, lay.plot_w / w,
+                     lay.plot_h / height))
+    risk.set_position((lay.left / w,
+                       1 - (top + lay.plot_h + below_plot + lay.risk_h) / height,
+                       lay.plot_w / w, lay.risk_h / height))
+    legend.set_bbox_to_anchor((PAD_IN / w, 1 - (PAD_IN + lay.title_h + KM_GAP) / height),
+                              transform=fig.transFigure)
+    ax.set_title(lay.title, loc="left", fontsize=KM_TITLE_FS, pad=0, va="bottom",
+                 x=(PAD_IN - lay.left) / lay.plot_w,
+                 y=1 + (legend_h + 2 * KM_GAP) / lay.plot_h)
+    _draw_at_risk(risk, fits, ticks, lay, min_cell)
+    draw_notes(fig, notes)
+    return fig
+
+
+def at_risk_table(fig: Figure) -> dict[str, list[int | str]]:
+    """Read the number-at-risk rows back from a :func:`km_figure` (for tests and checks).
+
+    Numbers come back as ``int``; a suppressed number (small-cell suppression) as the
+    text it shows, e.g. ``"<5"``.
+    """
+    risk = next(a for a in fig.axes if a.get_label() == AT_RISK_LABEL)
+    rows: dict[str, list[int | str]] = {}
+    for text in risk.texts:
+        gid = text.get_gid() or ""
+        if gid.startswith(f"{AT_RISK_LABEL}:"):
+            shown = text.get_text()
+            rows.setdefault(gid.split(":", 1)[1], []).append(
+                int(shown) if shown.isdigit() else shown)
+    return rows
