@@ -80,12 +80,14 @@ def _load(args: argparse.Namespace, path: str) -> pd.DataFrame:
 
 
 class Progress:
-    """A progress bar on stderr, one step per finished notebook (``on_event`` of
-    :func:`nethep.run.run_notebooks`; safe to call from several threads)."""
+    """A progress bar on stderr, one step per finished notebook, naming the notebooks
+    running and any that failed (``on_event`` of :func:`nethep.run.run_notebooks`;
+    safe to call from several threads)."""
 
     def __init__(self, total: int, enabled: bool = True) -> None:
         self.lock = threading.Lock()
         self.running: list[str] = []
+        self.failed: list[str] = []
         self.bar = tqdm(total=total, unit="notebook", file=sys.stderr, leave=True,
                         disable=not enabled)
 
@@ -96,11 +98,11 @@ class Progress:
             else:
                 self.running.remove(name)
             if status == "failed":
-                self.bar.set_description(f"{name} FAILED")
-                return
-            self.bar.set_description(", ".join(self.running) or name)
+                self.failed.append(name)
             if status == "done":
                 self.bar.update(1)
+            failed = [f"{n} FAILED" for n in self.failed]
+            self.bar.set_description(", ".join(failed + self.running))
 
     def close(self) -> None:
         self.bar.close()

@@ -234,6 +234,8 @@ class _Runner:
             papermill.execute_notebook(
                 str(nb_path), str(self.target(nb_path)), parameters=self.parameters,
                 kernel_name=KERNEL_NAME, progress_bar=False, log_output=False,
+                # written once, at the end or on an error (not after every cell)
+                request_save_on_cell_execute=False,
                 extra_arguments=list(KERNEL_ARGUMENTS),
                 # the kernel's working folder; papermill's own cwd= would chdir the whole
                 # process, which concurrent notebooks must not do
