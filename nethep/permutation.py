@@ -43,8 +43,16 @@ Two tests, each returning a small frozen result object with ``.table()`` and
       ``|p - P| <= (p_upper - p_lower) / 2``. Every assignment's grid statistic is within
       ``max_rounding`` (score units; at most m/(2f)) of its true value. The grid starts
       near 2**15 integer sums and is refined (f x 4) until
-      ``p_upper - p_lower <= max(rtol * p_upper, atol)`` (defaults 1% and 1e-6) or the
-      grid would exceed ``max_columns``; ``converged`` says which.
+      ``p_upper - p_lower <= max(rtol * p_upper, atol)`` or the grid would exceed
+      ``max_columns``; ``converged`` says which. Defaults ``rtol = 0``,
+      ``atol = 1e-6``: the reported P is within 5e-7 of the exact P (full
+      enumeration), ``max_columns = 2**21`` (on the bundled cohort, 48 patients of whom
+      13 surgical: a grid of 1/73,600, bounds 1.5e-7 apart, about 3 s and 0.6 GB).
+      ``rtol = 0.01`` (bounds within 1% of P) is the coarse, fast option (0.1 s on the
+      cohort, bounds 4.1e-6 apart there). When the tolerance is not met (assignments
+      whose statistic ties the observed one exactly, or lies closer to it than the
+      finest grid resolves, are counted in the upper bound only) the result says so and
+      a warning gives the bounds.
 
     The DP counts assignments in float64, exact integers while ``C(n, m) < 2**53``.
 """
@@ -52,6 +60,7 @@ Two tests, each returning a small frozen result object with ``.table()`` and
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -444,9 +453,9 @@ def exact_logrank(
     group: ArrayLike,
     *,
     grid_factor: float | None = None,
-    rtol: float = 0.01,
+    rtol: float = 0.0,
     atol: float = 1e-6,
-    max_columns: int = 1 << 19,
+    max_columns: int = 1 << 21,
 ) -> ExactTest:
     """Exact two-sided P of the 2-group log-rank linear statistic (coin's ``"exact"``).
 
@@ -456,8 +465,10 @@ def exact_logrank(
     the rational grid when it is small enough, else bounded, ``p_lower <= P <= p_upper``,
     with ``p`` their midpoint (so ``|p - P| <= (p_upper - p_lower) / 2``). With
     ``grid_factor`` given: one pass on that grid. ``rtol``/``atol``: refine the grid x4
-    until ``p_upper - p_lower <= max(rtol * p_upper, atol)``; ``max_columns``: the
-    largest grid (number of integer sums) tried.
+    until ``p_upper - p_lower <= max(rtol * p_upper, atol)`` (default: within 1e-6, so
+    P to 5e-7; ``rtol=0.01`` for the coarse 1% bounds); ``max_columns``: the largest
+    grid (number of integer sums) tried (memory grows as m x max_columns). Without
+    ``grid_factor``, warns when the tolerance is not met.
     """
     t, e = check_survival(time, event)
     design = _design(t, e, group)
@@ -503,6 +514,10 @@ def exact_logrank(
         + how
         + ("" if converged else "; tolerance not met within max_columns")
     )
+    if not converged and grid_factor is None:
+        warnings.warn(f"exact_logrank: P is only known to lie in [{lo:.6g}, {hi:.6g}] (the "
+                      f"tolerance was not met on grids up to {max_columns:,} sums)",
+                      RuntimeWarning, stacklevel=2)
     return ExactTest(
         statistic=statistic, p=(lo + hi) / 2, p_lower=lo, p_upper=hi,
         n_assignments=n_assign, grid_factor=f, max_rounding=rounding,

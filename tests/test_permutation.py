@@ -264,19 +264,68 @@ def test_coarse_grid_bounds_contain_the_enumerated_p(grid_factor):
     assert np.all(np.isfinite(scores))
 
 
-def test_exact_cohort_p_is_bounded_tightly():
-    time, event, group = data(COHORT_ARM)
-    res = perm.exact_logrank(time, event, group)
+@pytest.fixture(scope="module")
+def cohort_exact():
+    return perm.exact_logrank(*data(COHORT_ARM))
+
+
+def test_exact_cohort_p_is_bounded_tightly(cohort_exact):
+    res = cohort_exact
     assert res.converged
-    assert res.p_upper - res.p_lower <= 0.01 * res.p_upper
+    assert res.p_upper - res.p_lower <= 1e-6  # default: P to 5e-7
     assert res.p_lower <= res.p <= res.p_upper
     assert res.n_assignments == math.comb(48, 13)
     assert res.statistic == pytest.approx(COHORT_ARM["statistic"], rel=1e-12)
 
 
-def test_monte_carlo_and_exact_agree_within_monte_carlo_error(default_arm_test):
-    time, event, group = data(COHORT_ARM)
-    exact = perm.exact_logrank(time, event, group)
+def test_coarse_option_gives_the_one_percent_bounds_of_earlier_versions(cohort_exact):
+    """rtol=0.01 is the fast option (and what nethep reported before the default was
+    tightened): grid 1/4600, bounds within 1% of P, containing the default's bounds."""
+    coarse = perm.exact_logrank(*data(COHORT_ARM), rtol=0.01)
+    assert coarse.grid_factor == 4600.0 and coarse.converged
+    assert coarse.p == 0.0020993649477355075
+    assert coarse.p_upper - coarse.p_lower <= 0.01 * coarse.p_upper
+    assert coarse.p_lower <= cohort_exact.p_lower <= cohort_exact.p_upper <= coarse.p_upper
+
+
+@pytest.mark.parametrize("seed", [2, 3, 5])
+def test_default_p_is_within_1e6_of_full_enumeration_where_1_percent_is_not(seed):
+    """22 patients, 8 vs 14, distinct times: the rational grid is too large, so the
+    bounds are used; C(22, 8) = 319,770 assignments are listed for the exact P."""
+    rng = np.random.default_rng(seed)
+    time = rng.exponential(10, 22).round(2) + 1
+    event = (rng.random(22) < 0.7).astype(int)
+    event[0] = 1
+    group = np.array(["a"] * 8 + ["b"] * 14)
+    time[group == "a"] *= 2.5
+    rng.shuffle(group)
+    enumerated = enumerate_exact_p(time, event, group)
+    res = perm.exact_logrank(time, event, group)
+    assert "rounded to a grid" in res.discretization and res.converged
+    assert abs(res.p - enumerated) <= 1e-6
+    assert res.p_lower - 1e-12 <= enumerated <= res.p_upper + 1e-12
+    coarse = perm.exact_logrank(time, event, group, rtol=0.01)
+    assert abs(coarse.p - enumerated) > 1e-6
+
+
+def test_exact_ties_of_the_statistic_can_keep_the_bounds_apart_and_it_is_said():
+    """Seed 1 of the cases above: 15 assignments tie the observed |Z| exactly, in grid
+    cells shared with other values, so the bounds stay 5.6e-5 apart up to max_columns."""
+    rng = np.random.default_rng(1)
+    time = rng.exponential(10, 22).round(2) + 1
+    event = (rng.random(22) < 0.7).astype(int)
+    event[0] = 1
+    group = np.array(["a"] * 8 + ["b"] * 14)
+    time[group == "a"] *= 2.5
+    rng.shuffle(group)
+    with pytest.warns(RuntimeWarning, match=r"only known to lie in \["):
+        res = perm.exact_logrank(time, event, group, max_columns=1 << 18)
+    assert not res.converged and "tolerance not met" in res.method
+    assert res.p_lower <= enumerate_exact_p(time, event, group) <= res.p_upper
+
+
+def test_monte_carlo_and_exact_agree_within_monte_carlo_error(default_arm_test, cohort_exact):
+    exact = cohort_exact
     se = math.sqrt(exact.p * (1 - exact.p) / default_arm_test.n_permutations)
     assert abs(default_arm_test.p - exact.p) <= 4 * se + (exact.p_upper - exact.p_lower)
     small = REFERENCE["exact"][2]
@@ -295,9 +344,9 @@ def test_exact_rejects_more_than_two_groups():
 # ---------------------------------------------------------------- results and input
 
 
-def test_results_are_json_ready_and_tables_tidy(default_arm_test):
+def test_results_are_json_ready_and_tables_tidy(default_arm_test, cohort_exact):
     time, event, group = data(COHORT_ARM)
-    objects = [default_arm_test, perm.exact_logrank(time, event, group),
+    objects = [default_arm_test, cohort_exact,
                bootstrap_survival_difference(time, event, group, n_resamples=500)]
     for obj in objects:
         out = obj.to_results()
