@@ -108,6 +108,22 @@ class Progress:
         self.bar.close()
 
 
+class RunView:
+    """What ``nethep run`` does as notebooks start and finish: moves the progress bar,
+    and has the page of each finished notebook made while the others run."""
+
+    def __init__(self, output_dir: str | Path, writer: pages.PageWriter,
+                 progress: Progress) -> None:
+        self.output_dir = output_dir
+        self.writer = writer
+        self.progress = progress
+
+    def __call__(self, notebook: Path, status: str) -> None:
+        self.progress(notebook.name, status)
+        if status != "started":
+            self.writer.submit(run.executed_path(self.output_dir, notebook), notebook)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.data is not None and not Path(args.data).is_file():
         where = Path(args.data).resolve()
@@ -133,18 +149,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 data = str(write_prepared(df, Path(private), Path(data).stem + ".csv"))
         try:
             total = len(run.find_notebooks(args.notebooks))
-            progress = Progress(total, enabled=not args.no_progress)
-            try:
-                execution = run.run_notebooks(
-                    output_dir=args.output, data_path=data, notebooks_dir=args.notebooks,
-                    min_cell=args.min_cell, jobs=args.jobs, on_event=progress,
-                )
-            finally:
-                progress.close()
-            report = pages.write_pages(execution)
+            with pages.PageWriter() as writer:
+                view = RunView(args.output, writer, Progress(total, enabled=not args.no_progress))
+                try:
+                    execution = run.run_notebooks(
+                        output_dir=args.output, data_path=data, notebooks_dir=args.notebooks,
+                        min_cell=args.min_cell, jobs=args.jobs, on_event=view,
+                    )
+                except run.NotebookFailed as exc:
+                    if exc.execution is not None:  # pages of what ran, traceback in context
+                        writer.notebook_pages(exc.execution)
+                    raise
+                finally:
+                    view.progress.close()
+                report = pages.write_pages(execution, writer)
         except run.NotebookFailed as exc:
-            if exc.execution is not None:  # pages of what ran, the traceback in context
-                pages.write_notebook_pages(exc.execution)
             print(f"nethep run: {exc}", file=sys.stderr)
             return EXIT_NOTEBOOK_FAILED
         except (FileNotFoundError, ValueError) as exc:

@@ -7,9 +7,10 @@
     <out>/strobe.md      STROBE cohort checklist (nethep.report.strobe_markdown)
     <out>/index.html     links to every page and figure, a summary, paper-vs-ours table
 
-Every number on these pages is read from ``results.json`` under the keys declared in
-:mod:`nethep.results`; nothing is recomputed. Pages contain no timestamps and only
-relative links: identical inputs give identical bytes.
+A :class:`PageWriter` makes the notebook pages during the run, each as soon as its
+notebook is executed. Every number on these pages is read from ``results.json`` under
+the keys declared in :mod:`nethep.results`; nothing is recomputed. Pages contain no
+timestamps and only relative links: identical inputs give identical bytes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,13 +48,80 @@ class Pages:
     strobe_path: Path
 
 
-def write_pages(execution: Execution) -> Pages:
+class PageWriter:
+    """Writes notebook pages in one background thread, each as soon as it is asked for.
+
+    During a run, :meth:`submit` is called for every notebook that finishes, so its page
+    is made while other notebooks still execute; :meth:`notebook_pages` then writes
+    the rest and waits. One nbconvert exporter serves every page. Use it as a context
+    manager (the thread ends on exit).
+    """
+
+    def __init__(self) -> None:
+        self._exporter = HTMLExporter()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nethep-pages")
+        self._pages: dict[Path, Future[Path]] = {}  # executed notebook -> its page
+
+    def __enter__(self) -> PageWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
+
+    def submit(self, executed_path: Path, source_path: Path) -> None:
+        """Queue the page of an executed notebook (ignored when it was not written)."""
+        if executed_path.is_file():
+            self._pages[executed_path] = self._pool.submit(
+                self._export, executed_path, source_path)
+
+    def notebook_pages(self, execution: Execution) -> tuple[Path, ...]:
+        """The page of every executed notebook of ``execution`` (a failed notebook's
+        partial output too), in name order, once written; pages of notebooks that did
+        not run this time are removed."""
+        sources = {p.name: p for p in execution.notebooks}
+        for path in execution.executed:
+            if path not in self._pages:
+                self.submit(path, sources[path.name])
+        written = tuple(self._pages[path].result() for path in execution.executed)
+        for stale in set(execution.output_dir.glob(PAGE_GLOB)) - set(written):
+            stale.unlink()
+        return written
+
+    def _export(self, executed_path: Path, source_path: Path) -> Path:
+        """Write ``<out>/<stem>.html`` from an executed notebook (default nbconvert
+        template), next to the ``notebooks`` folder that holds it.
+
+        Papermill gives the cells it adds (injected parameters, error markers) a random
+        id, and an old-format notebook gets random ids for every cell; nbconvert writes
+        ids into the page. Cells whose id is not in the source notebook therefore get a
+        positional id, so identical inputs give identical bytes.
+        """
+        nb = nbformat.read(str(executed_path), as_version=4)
+        source_ids = {
+            cell.get("id") for cell in nbformat.read(str(source_path), as_version=4).cells
+        }
+        source_ids.discard(None)
+        for i, cell in enumerate(nb.cells):
+            if "id" in cell and cell["id"] not in source_ids:
+                cell["id"] = f"nethep-cell-{i}"
+        body, _ = self._exporter.from_notebook_node(
+            nb, resources={"metadata": {"name": executed_path.stem}}
+        )
+        page = executed_path.parent.parent / f"{executed_path.stem}.html"
+        page.write_bytes(body.encode("utf-8"))
+        return page
+
+
+def write_pages(execution: Execution, writer: PageWriter | None = None) -> Pages:
     """Write the notebook pages, ``methods.md``, ``strobe.md`` and ``index.html`` of a
-    completed run (``results.json`` merged), replacing those of an earlier run."""
+    completed run (``results.json`` merged), replacing those of an earlier run.
+    ``writer``: the :class:`PageWriter` that already has some pages under way."""
     out = execution.output_dir
-    for stale in out.glob(PAGE_GLOB):
-        stale.unlink()
-    html_pages = write_notebook_pages(execution)
+    if writer is None:
+        with PageWriter() as own:
+            html_pages = own.notebook_pages(execution)
+    else:
+        html_pages = writer.notebook_pages(execution)
     results = json.loads(execution.results_path.read_text(encoding="utf-8"))
     methods = out / METHODS_FILENAME
     methods.write_text(methods_text(results), encoding="utf-8")
@@ -61,37 +130,6 @@ def write_pages(execution: Execution) -> Pages:
     index = write_index(out, execution.executed, results, data_path=execution.data_path)
     return Pages(html_pages=html_pages, index_path=index, methods_path=methods,
                  strobe_path=strobe)
-
-
-def write_notebook_pages(execution: Execution) -> tuple[Path, ...]:
-    """One HTML page per executed notebook (a failed notebook's partial output too)."""
-    sources = {p.name: p for p in execution.notebooks}
-    return tuple(export_html(path, execution.output_dir, sources[path.name])
-                 for path in execution.executed)
-
-
-def export_html(executed_path: Path, out: Path, source_path: Path) -> Path:
-    """Write ``<out>/<stem>.html`` from an executed notebook (default nbconvert template).
-
-    Papermill gives the cells it adds (injected parameters, error markers) a random
-    id, and an old-format notebook gets random ids for every cell; nbconvert writes
-    ids into the page. Cells whose id is not in the source notebook therefore get a
-    positional id, so identical inputs give identical bytes.
-    """
-    nb = nbformat.read(str(executed_path), as_version=4)
-    source_ids = {
-        cell.get("id") for cell in nbformat.read(str(source_path), as_version=4).cells
-    }
-    source_ids.discard(None)
-    for i, cell in enumerate(nb.cells):
-        if "id" in cell and cell["id"] not in source_ids:
-            cell["id"] = f"nethep-cell-{i}"
-    body, _ = HTMLExporter().from_notebook_node(
-        nb, resources={"metadata": {"name": executed_path.stem}}
-    )
-    page = out / f"{executed_path.stem}.html"
-    page.write_bytes(body.encode("utf-8"))
-    return page
 
 
 # --------------------------------------------------------------------------- index page

@@ -58,9 +58,10 @@ FIGURES_DIRNAME = "figures"
 INJECTED_TAG = "injected-parameters"
 ERROR_MARKER_TAG = "papermill-error-cell-tag"
 
-#: ``on_event(notebook_name, status)``, status "started", "done" or "failed"; it may be
-#: called from several threads at once.
-EventCallback = Callable[[str, str], None]
+#: ``on_event(notebook, status)``: the source notebook's path, and "started", "done" or
+#: "failed" (then its partial output is written, when a cell raised); it may be called
+#: from several threads at once.
+EventCallback = Callable[[Path, str], None]
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,11 @@ def find_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
     return sorted(folder.glob(NOTEBOOK_GLOB), key=lambda p: p.name)
 
 
+def executed_path(output_dir: str | Path, notebook: Path) -> Path:
+    """Where the run writes the executed copy of ``notebook``."""
+    return Path(output_dir).resolve() / EXECUTED_DIRNAME / notebook.name
+
+
 def available_cores() -> int:
     """The CPU cores this process may run on (its affinity where the OS tells it)."""
     if hasattr(os, "sched_getaffinity"):
@@ -221,15 +227,15 @@ class _Runner:
     def target(self, nb_path: Path) -> Path:
         return self.executed_dir / nb_path.name
 
-    def _event(self, name: str, status: str) -> None:
+    def _event(self, nb_path: Path, status: str) -> None:
         if self.on_event is not None:
-            self.on_event(name, status)
+            self.on_event(nb_path, status)
 
     def execute(self, nb_path: Path) -> BaseException | None:
         """Run ``nb_path``; return the exception it raised, or None (also when skipped)."""
         if self.failed.is_set():
             return None
-        self._event(nb_path.name, "started")
+        self._event(nb_path, "started")
         try:
             papermill.execute_notebook(
                 str(nb_path), str(self.target(nb_path)), parameters=self.parameters,
@@ -243,9 +249,9 @@ class _Runner:
             )
         except Exception as exc:  # a cell raised, or the kernel died / failed to start
             self.failed.set()
-            self._event(nb_path.name, "failed")
+            self._event(nb_path, "failed")
             return exc
-        self._event(nb_path.name, "done")
+        self._event(nb_path, "done")
         return None
 
 

@@ -22,7 +22,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nethep import cli, results
 from nethep import pages as pagesmod
 from nethep import run as runmod
-from nethep.pages import Pages, render_index, write_notebook_pages, write_pages
+from nethep.pages import Pages, PageWriter, render_index, write_pages
 from nethep.paths import BUNDLED_COHORT
 from nethep.run import Execution, NotebookFailed, run_notebooks
 
@@ -98,7 +98,7 @@ def ran(project: dict[str, Path]) -> tuple[Execution, Pages, list[tuple[str, str
     events: list[tuple[str, str]] = []
     execution = run_notebooks(output_dir=project["out"], data_path=project["data"],
                               notebooks_dir=project["notebooks"], jobs=2,
-                              on_event=lambda name, status: events.append((name, status)))
+                              on_event=lambda nb, status: events.append((nb.name, status)))
     pages = write_pages(execution)
     assert _listing(project["notebooks"]) == before_nb
     assert _listing(project["data"].parent) == before_data
@@ -218,7 +218,8 @@ def test_failing_notebook_stops_and_keeps_outputs(tmp_path: Path):
     assert "# divide by zero on purpose" in msg
     # what ran is kept, including the failing notebook's partial output, and gets pages
     assert exc.execution is not None
-    write_notebook_pages(exc.execution)
+    with PageWriter() as writer:
+        writer.notebook_pages(exc.execution)
     assert (out / "notebooks" / "01_ok.ipynb").is_file()
     assert (out / "01_ok.html").is_file()
     assert (out / "02_boom.html").is_file()  # the partial page shows the traceback
@@ -309,7 +310,7 @@ def test_cli_run_success_and_failure(tmp_path: Path, monkeypatch, capsys):
         return Execution(output_dir=out, data_path=None, notebooks=(), executed=(),
                          results_path=out / "results.json")
 
-    def fake_write_pages(execution):
+    def fake_write_pages(execution, writer=None):
         out = execution.output_dir
         return Pages(html_pages=(), index_path=out / "index.html",
                      methods_path=out / "methods.md", strobe_path=out / "strobe.md")
