@@ -37,16 +37,7 @@ EXIT_USAGE = 2
 # --------------------------------------------------------------------------- run
 
 
-def _add_run_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "run",
-        help="execute every notebook headless and build an HTML report",
-        description=(
-            "Execute notebooks/NN_*.ipynb (several at a time), then write the executed "
-            "notebooks, one HTML page per notebook, results.json, methods.md, strobe.md "
-            "and index.html into the output folder."
-        ),
-    )
+def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", default="build", metavar="DIR",
                    help="output folder (default: ./build)")
     p.add_argument("--data", metavar="PATH", default=None,
@@ -62,7 +53,6 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-cell", type=int, default=0, metavar="N",
                    help="suppress every count from 1 to N-1 in tables, numbers at risk and "
                         "results.json (data-use agreements); default 0: none")
-    p.set_defaults(handler=_cmd_run)
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
@@ -177,19 +167,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- validate
 
 
-def _add_validate_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "validate",
-        help="check a cohort file against the data contract",
-        description=(
-            "Read a cohort file (CSV, TSV, .xlsx, .parquet), apply an optional mapping file, "
-            "and report every problem at once (exit 1) or a summary (exit 0). The file is "
-            "only read."
-        ),
-    )
+def _validate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="PATH", help="the cohort file")
     _add_input_options(p)
-    p.set_defaults(handler=_cmd_validate)
 
 
 def summary_text(df: pd.DataFrame) -> str:
@@ -227,8 +207,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_run_parser, _add_validate_parser,
+#: name, one-line help, description, options, handler (returns the exit code).
+SUBCOMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None],
+                         Callable[[argparse.Namespace], int]], ...] = (
+    ("run", "execute every notebook headless and build an HTML report",
+     "Execute notebooks/NN_*.ipynb (several at a time), then write the executed "
+     "notebooks, one HTML page per notebook, results.json, methods.md, strobe.md "
+     "and index.html into the output folder.", _run_options, _cmd_run),
+    ("validate", "check a cohort file against the data contract",
+     "Read a cohort file (CSV, TSV, .xlsx, .parquet), apply an optional mapping file, "
+     "and report every problem at once (exit 1) or a summary (exit 0). The file is "
+     "only read.", _validate_options, _cmd_validate),
 )
 
 
@@ -240,8 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nethep {__version__}")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    for add in SUBCOMMANDS:
-        add(sub)
+    for name, summary, description, add_options, handler in SUBCOMMANDS:
+        p = sub.add_parser(name, help=summary, description=description)
+        add_options(p)
+        p.set_defaults(handler=handler)
     return parser
 
 
