@@ -4,7 +4,7 @@ Each figure function is exported with :func:`nethep.plots.export_figure` and the
 are read back: the PDF page width (MediaBox), the PNG pixel width and dpi, the SVG
 width. The figures themselves are checked for type size, for text that overlaps or
 leaves the page, and (Kaplan-Meier) for at-risk numbers that sit under the x ticks.
-Last, the real report (``nethep run``) is built once and every figure it lists must
+Last, every figure the session's ``nethep run`` (conftest ``bundled_run``) lists must
 exist, come in both widths and three formats, and have the right size.
 """
 
@@ -242,16 +242,9 @@ def test_notebooks_export_every_figure_they_show():
 # --------------------------------------------------------------------------- the report
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    from nethep.run import run_all
-
-    return run_all(output_dir=tmp_path_factory.mktemp("journal"), progress=False)
-
-
-def test_every_figure_listed_in_the_report_exists_at_both_widths(report):
-    out = report.output_dir
-    index = (out / "index.html").read_text(encoding="utf-8")
+def test_every_figure_listed_in_the_report_exists_at_both_widths(bundled_run):
+    out = bundled_run.output_dir
+    index = bundled_run.index_path.read_text(encoding="utf-8")
     section = index.split("<h2>Figures</h2>", 1)
     assert len(section) == 2, "index.html has no Figures section"
     listed = re.findall(r'<a href="(figures/[^"]+)"', section[1])
@@ -267,7 +260,7 @@ def test_every_figure_listed_in_the_report_exists_at_both_widths(report):
     for name, found in by_figure.items():
         assert found == want, f"{name}: missing {sorted(want - found)}"
         for width in JOURNAL_WIDTHS_MM:
-            check_files(out / "figures", name, width)
+            check_files(bundled_run.figures_dir, name, width)
     assert set(FIGURES) <= set(by_figure), sorted(set(FIGURES) - set(by_figure))
-    on_disk = {p.name for p in (out / "figures").iterdir() if not p.name.startswith(".")}
+    on_disk = {p.name for p in bundled_run.figures_dir.iterdir() if not p.name.startswith(".")}
     assert on_disk == {href.rsplit("/", 1)[1] for href in listed}
