@@ -31,8 +31,8 @@ from nethep.plots.survival import censor_marks_note, km_ticks, marks_omitted
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nethep.km import KaplanMeier
     from nethep.robustness import IPTWCox, Propensity
-    from nethep.survival import KaplanMeier
 
 #: How the propensity figure's note names each covariate.
 COVARIATE_WORDS: Mapping[str, str] = MappingProxyType({

@@ -27,7 +27,7 @@ from nethep.plots.layout import (
 from nethep.plots.style import caption, group_color, group_label, suppression_notes
 
 if TYPE_CHECKING:
-    from nethep.survival import KaplanMeier
+    from nethep.km import KaplanMeier
 
 #: ``Axes.get_label()`` of the number-at-risk table under a Kaplan-Meier plot.
 AT_RISK_LABEL = "at_risk"
@@ -168,7 +168,7 @@ def km_figure(
     """Kaplan-Meier curves with 95% bands, censoring marks and a number-at-risk table.
 
     One step curve per fit in the house colours; the shaded band is each fit's own
-    pointwise interval (log-log by default in :func:`nethep.survival.kaplan_meier`);
+    pointwise interval (log-log by default in :func:`nethep.km.kaplan_meier`);
     ``|`` marks censored times. Under the plot, a second axes sharing x (label
     :data:`AT_RISK_LABEL`) lists :meth:`KaplanMeier.n_at_risk` at each x tick
     (``times``; default :func:`km_ticks`, every 12 months), one row per group, coloured
