@@ -2,10 +2,10 @@
 
 A cohort with a small group: the bundled cohort with only 3 medical patients (one
 of them symptomatic and palliated, one under observation, all three dead). With
-``set_min_cell(5)`` every table, sentence and results fragment that shows a count
-from 1 to 4 shows ``<5`` (or null in ``results.json``) instead; with 0 nothing
-changes. One end-to-end run (``run_all`` on that cohort as a CSV) checks the
-executed notebooks, ``results.json``, ``methods.md`` and ``index.html``.
+``min_cell=5`` passed explicitly, every table, sentence and results fragment that
+shows a count from 1 to 4 shows ``<5`` (or null in ``results.json``) instead; with 0
+or 1 nothing changes. One end-to-end ``nethep run --min-cell 5`` on that cohort as a
+CSV checks the executed notebooks, ``results.json``, ``methods.md`` and ``index.html``.
 """
 
 from __future__ import annotations
@@ -14,30 +14,22 @@ import json
 import re
 from typing import Any
 
-import matplotlib
+import nbformat
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
 
-matplotlib.use("Agg")
-
-import nbformat  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from nethep import privacy  # noqa: E402
-from nethep import robustness as rb  # noqa: E402
-from nethep.cohort import DATA_DIR, load_cohort  # noqa: E402
-from nethep.describe import (  # noqa: E402
-    followup_sentence,
-    patient_flow,
-    table_one,
-    values_by_group,
-)
-from nethep.display import banner  # noqa: E402
-from nethep.palliation import palliation  # noqa: E402
-from nethep.privacy import set_min_cell  # noqa: E402
-from nethep.published import paper_vs_ours  # noqa: E402
-from nethep.report import methods_text  # noqa: E402
-from nethep.results import save_fragment  # noqa: E402
-from nethep.survival import (  # noqa: E402
+from nethep import privacy
+from nethep import robustness as rb
+from nethep.cohort import load_cohort
+from nethep.describe import patient_flow, values_by_group
+from nethep.notebook import banner
+from nethep.palliation import palliation
+from nethep.paths import BUNDLED_COHORT
+from nethep.published import paper_vs_ours
+from nethep.report import methods_text
+from nethep.results import save_fragment
+from nethep.survival import (
     cox_surgical,
     fit_by,
     followup,
@@ -45,18 +37,12 @@ from nethep.survival import (  # noqa: E402
     median_survival,
     survival_at,
 )
+from nethep.tableone import table_one
 
 #: The medical patients kept: octreotide (symptomatic, palliated, died), observation
 #: (symptomatic, palliated, died) and chemotherapy (not symptomatic, died at 71.3 months).
 KEEP_MEDICAL = ("NET001", "NET009", "NET015")
 SMALL = re.compile(r"^[1-4]$")
-
-
-@pytest.fixture(autouse=True)
-def _no_suppression_left_behind():
-    set_min_cell(0)
-    yield
-    set_min_cell(0)
 
 
 @pytest.fixture(scope="module")
@@ -101,49 +87,45 @@ def _check_counts(raw: pd.DataFrame, shown: pd.DataFrame, columns: list[str],
     pd.testing.assert_frame_equal(shown[others], raw[others])
 
 
-def _tables(df: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, list[str]]]:
+def _tables(df: pd.DataFrame, min_cell: int) -> dict[str, tuple[pd.DataFrame, list[str]]]:
     """Every result table that shows counts, with its count columns."""
     lm3 = rb.landmark(df, 3)
+    pal = palliation(df)
     return {
-        "flow": (patient_flow(df).table(), ["n"]),
-        "values": (values_by_group(df, "age_years").table(), ["n", "missing"]),
-        "survival_at": (survival_at(df).table(), ["n_risk"]),
-        "median": (median_survival(df, "treatment_group").table(), ["n", "events"]),
-        "logrank": (logrank(df, "treatment_group").table(), ["observed"]),
-        "km": (fit_by(df, "treatment_group")["medical"].table(),
+        "flow": (patient_flow(df).table(min_cell), ["n"]),
+        "values": (values_by_group(df, "age_years").table(min_cell), ["n", "missing"]),
+        "survival_at": (survival_at(df).table(min_cell), ["n_risk"]),
+        "median": (median_survival(df, "treatment_group").table(min_cell), ["n", "events"]),
+        "logrank": (logrank(df, "treatment_group").table(min_cell), ["observed"]),
+        "km": (fit_by(df, "treatment_group")["medical"].table(min_cell),
                ["n_risk", "n_event", "n_censor"]),
-        "palliation": (palliation(df).table(),
-                       ["n_patients", "n_symptomatic", "n_palliated"]),
-        "contingency": (palliation(df).contingency(), ["medical", "embolization", "surgical"]),
-        "landmark": (lm3.table(), ["n", "events", "n_surgical", "n_excluded",
-                                   "n_reclassified"]),
-        "rmst": (rb.rmst(df, 36).table(), ["n", "events"]),  # 2 surgical deaths
+        "palliation": (pal.table(min_cell), ["n_patients", "n_symptomatic", "n_palliated"]),
+        "contingency": (pal.contingency(min_cell), ["medical", "embolization", "surgical"]),
+        "landmark": (lm3.table(min_cell), ["n", "events", "n_surgical", "n_excluded",
+                                           "n_reclassified"]),
+        "rmst": (rb.rmst(df, 36).table(min_cell), ["n", "events"]),  # 2 surgical deaths
     }
 
 
 def test_every_table_with_counts_shows_small_counts_as_marked(small):
-    raw = _tables(small)
-    set_min_cell(5)
-    shown = _tables(small)
+    raw = _tables(small, 0)
+    shown = _tables(small, 5)
     for name, (table, columns) in raw.items():
         _check_counts(table, shown[name][0], columns,
                       linked="percent_of_parent" if name == "flow" else None)
 
 
 def test_with_zero_or_one_nothing_changes(small):
-    raw = _tables(small)
-    for threshold in (0, 1):
-        set_min_cell(threshold)
-        for name, (table, _) in _tables(small).items():
-            pd.testing.assert_frame_equal(table, raw[name][0], check_exact=True, obj=name)
+    raw = _tables(small, 0)
+    for name, (table, _) in _tables(small, 1).items():
+        pd.testing.assert_frame_equal(table, raw[name][0], check_exact=True, obj=name)
 
 
 def test_table_one_marks_small_counts_headings_and_percentages(small):
     t1 = table_one(small)
     plain = t1.table()
     assert plain.equals(t1.rows)
-    set_min_cell(5)
-    shown = t1.table()
+    shown = t1.table(min_cell=5)
     groups = ["Medical (n = <5)", "Embolization (n = 18)", "Surgical (n = 13)",
               "Overall (n = 34)"]
     assert list(shown.columns[2:6]) == groups
@@ -160,7 +142,7 @@ def test_table_one_marks_small_counts_headings_and_percentages(small):
     text_rows = plain["level"] == "median [Q1, Q3]"
     pd.testing.assert_frame_equal(shown[text_rows].set_axis(plain.columns, axis=1),
                                   plain[text_rows])
-    stats = t1.stats().set_index("variable")
+    stats = t1.stats(min_cell=5).set_index("variable")
     assert stats.loc["months_to_treatment", "n_excluded"] == "<5"
     assert stats.loc["sex", "n_missing"] == 0
 
@@ -168,19 +150,18 @@ def test_table_one_marks_small_counts_headings_and_percentages(small):
 def test_sentences_state_no_small_count(small):
     flow, fu, pal = patient_flow(small), followup(small), palliation(small)
     adjusted, tv, pw = rb.cox_adjusted(small), rb.time_varying_cox(small), rb.power(small)
-    plain = [flow.sentence(), followup_sentence(fu), pal.summary(), adjusted.epv_sentence(),
-             tv.sentence(), pw.needed_sentence(), rb.landmark(small, 3).note]
+    lm3 = rb.landmark(small, 3)
+    plain = [flow.sentence(), fu.sentence(), pal.summary(), adjusted.epv_sentence(),
+             tv.sentence(), pw.needed_sentence(), lm3.note()]
     assert "medical 3," in plain[0] and "medical 2/2" in plain[2]
-    set_min_cell(5)
-    assert "medical <5, embolization 18" in flow.sentence()
-    assert "medical <5/<5 (100%" in pal.summary()
-    assert "n = 34." in followup_sentence(fu)
-    note = rb.landmark(small, 3).note
-    raw_excluded = rb.landmark(small, 3).n_excluded
-    assert 0 < raw_excluded < 5 and "(<5 died or were censored" in note
+    assert "medical <5, embolization 18" in flow.sentence(min_cell=5)
+    assert "medical <5/<5 (100%" in pal.summary(min_cell=5)
+    assert "n = 34." in fu.sentence(min_cell=5)
+    assert 0 < lm3.n_excluded < 5 and "(<5 died or were censored" in lm3.note(min_cell=5)
     # sentences whose counts are all >= 5 do not change
-    assert adjusted.epv_sentence() == plain[3]
-    assert tv.sentence() == plain[4] and pw.needed_sentence() == plain[5]
+    assert adjusted.epv_sentence(min_cell=5) == plain[3]
+    assert tv.sentence(min_cell=5) == plain[4]
+    assert pw.needed_sentence(min_cell=5) == plain[5]
 
 
 @pytest.fixture(scope="module")
@@ -196,24 +177,22 @@ def few_deaths() -> pd.DataFrame:
 
 
 def test_power_sentence_and_assumptions_hide_few_deaths(few_deaths):
-    set_min_cell(5)  # first: the assumptions are written when the result is made
     pw = rb.power(few_deaths)
-    assert pw.needed_sentence().endswith("this study had <5.")
-    assert any("(<5 of 28)" in a for a in pw.assumptions)
+    assert pw.needed_sentence(min_cell=5).endswith("this study had <5.")
+    assert any("(<5 of 28)" in a for a in pw.assumptions(min_cell=5))
+    assert not any("<5" in a for a in pw.assumptions())
 
 
 def test_cox_and_median_tables_hide_few_events(small, few_deaths):
     raw = cox_surgical(few_deaths).table()
-    medians = median_survival(small, "arm").table()
+    medians = median_survival(small, "arm")
     assert raw["events"].iloc[0] == 4
-    set_min_cell(5)
-    cox = cox_surgical(few_deaths).table()
+    cox = cox_surgical(few_deaths).table(min_cell=5)
     assert cox["events"].iloc[0] == "<5" and cox["n"].iloc[0] == 28
     pd.testing.assert_frame_equal(cox.drop(columns="events"), raw.drop(columns="events"))
     # 2 deaths in the surgical group
-    assert medians.set_index("group").loc["surgical", "events"] == 2
-    assert median_survival(small, "arm").table().set_index("group").loc[
-        "surgical", "events"] == "<5"
+    assert medians.table().set_index("group").loc["surgical", "events"] == 2
+    assert medians.table(min_cell=5).set_index("group").loc["surgical", "events"] == "<5"
 
 
 def test_weight_summary_and_summary_tables(small):
@@ -222,37 +201,34 @@ def test_weight_summary_and_summary_tables(small):
     df.attrs = dict(small.attrs)
     assert int(df["surgical"].sum()) == 4
     prop = rb.propensity(df)
-    summary = rb.RobustnessSummary(rows=pd.DataFrame({"analysis": ["a", "b"], "n": [3, 30]}),
-                                   results={})
-    set_min_cell(5)
-    ws = rb.weight_summary(prop).set_index("arm")
+    summary = rb.RobustnessSummary(rows=pd.DataFrame({"analysis": ["a", "b"], "n": [3, 30]}))
+    ws = prop.weight_summary(min_cell=5).set_index("arm")
     assert ws.loc["surgical", "n"] == "<5" and ws.loc["nonsurgical", "n"] == 30
-    assert summary.table()["n"].tolist() == ["<5", 30]
+    assert summary.table(min_cell=5)["n"].tolist() == ["<5", 30]
     assert summary.rows["n"].tolist() == [3, 30]  # results.json gets the raw rows, nulled
 
 
 def test_paper_vs_ours_marks_small_counts_and_withholds_revealing_matches(small):
     comparison = paper_vs_ours(small)
-    set_min_cell(5)
-    table = comparison.table().set_index("key")
+    table = comparison.table(min_cell=5).set_index("key")
     assert table.loc["n_by_group.medical", "ours_text"] == "<5"
     assert table.loc["n_by_group.medical", "matches"] == False  # noqa: E712 (17 published)
     # published 4 and ours below 5: whether they match would reveal ours
     assert table.loc["n_by_treatment.chemotherapy", "matches"] is None
     assert table.loc["n_by_group.surgical", "ours_text"] == "13"
-    records = {r["key"]: r for r in comparison.records()}
-    assert records["n_by_treatment.ablation"]["ours"] == "<5"
-    assert records["n_by_treatment.ablation"]["matches"] is None
-    assert "are not compared (small-cell suppression" in comparison.sentence()
-    assert comparison.n_compared == len(table) - 3
+    rows = {r["key"]: r for r in comparison.to_results(min_cell=5)["paper_vs_ours"]}
+    assert rows["n_by_treatment.ablation"]["ours"] == "<5"
+    assert rows["n_by_treatment.ablation"]["matches"] is None
+    assert "are not compared (small-cell suppression" in comparison.sentence(min_cell=5)
+    assert comparison.n_compared(min_cell=5) == len(table) - 3
 
 
 def test_results_fragments_null_small_counts(small, tmp_path):
-    set_min_cell(5)
-    flow = save_fragment("cohort", patient_flow(small).to_results(), tmp_path)
-    pal = save_fragment("palliation", palliation(small).to_dict(), tmp_path)
-    t1 = save_fragment("treatment_groups", table_one(small).to_results(), tmp_path)
-    data = {p.stem: json.loads(p.read_text()) for p in (flow, pal, t1)}
+    values = {"cohort": patient_flow(small).to_results(),
+              "palliation": palliation(small).to_results(),
+              "treatment_groups": table_one(small).to_results()}
+    data = {section: json.loads(save_fragment(section, v, tmp_path, min_cell=5).read_text())
+            for section, v in values.items()}
     assert data["cohort"]["n_by_group"] == {"medical": None, "embolization": 18,
                                             "surgical": 13}
     assert data["cohort"]["n_by_treatment"]["resection"] == 6
@@ -260,9 +236,7 @@ def test_results_fragments_null_small_counts(small, tmp_path):
     assert data["palliation"]["n_symptomatic"]["medical"] is None
     assert data["palliation"]["rate"]["medical"] == 1.0  # rates are kept (primary only)
     assert data["treatment_groups"]["n_by_group"]["medical"] is None
-    set_min_cell(0)
-    plain = json.loads(save_fragment("cohort", patient_flow(small).to_results(),
-                                     tmp_path).read_text())
+    plain = json.loads(save_fragment("cohort", values["cohort"], tmp_path).read_text())
     assert plain["n_by_group"]["medical"] == 3 and "suppressed" not in plain
 
 
@@ -280,12 +254,11 @@ def test_banner_says_when_suppression_is_on(small):
     assert "suppression" not in plain
     user = small.copy()
     user.attrs = {"source": "mine.csv", "reconstructed": False}
-    set_min_cell(5)
     for df in (small, user):
-        text = banner(df).data
+        text = banner(df, min_cell=5).data
         assert "Small-cell suppression is on" in text
         assert "counts below 5 are shown as <5" in text
-    assert banner(small).data.startswith(plain)
+    assert banner(small, min_cell=5).data.startswith(plain)
 
 
 def test_methods_text_reads_suppressed_counts_as_marked():
@@ -300,8 +273,6 @@ def test_methods_text_reads_suppressed_counts_as_marked():
 
 def _html_tables(cell: Any) -> list[list[dict[str, str]]]:
     """The DataFrames a cell displayed (text/html), as lists of {column: text} rows."""
-    from bs4 import BeautifulSoup
-
     tables = []
     for output in cell.get("outputs", []):
         html = output.get("data", {}).get("text/html")
@@ -330,17 +301,16 @@ def _stream(cell: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def run(small, tmp_path_factory):
-    from nethep.run import run_all
-
+def run(small, nethep_run, tmp_path_factory):
+    """``nethep run --min-cell 5`` on the small cohort as a user's CSV."""
     folder = tmp_path_factory.mktemp("small_cohort")
     data = folder / "data" / "small.csv"
     data.parent.mkdir()
-    raw = pd.read_csv(DATA_DIR / "cohort.csv", dtype=str, keep_default_na=False)
+    raw = pd.read_csv(BUNDLED_COHORT, dtype=str, keep_default_na=False)
     raw[raw["patient_id"].isin(small["patient_id"])].to_csv(data, index=False)
-    report = run_all(output_dir=folder / "out", data_path=data, min_cell=5, progress=False)
-    notebooks = {p.stem[:2]: nbformat.read(str(p), as_version=4) for p in report.executed}
-    return report, notebooks
+    build = nethep_run(folder / "out", "--data", str(data), "--min-cell", "5")
+    notebooks = {p.stem[:2]: nbformat.read(str(p), as_version=4) for p in build.executed}
+    return build, notebooks
 
 
 def _leaves(obj: Any, path: str = "", counting: bool = False):
@@ -359,8 +329,8 @@ def _leaves(obj: Any, path: str = "", counting: bool = False):
 
 
 def test_end_to_end_results_json_nulls_and_lists_every_small_count(run):
-    report, _ = run
-    results = json.loads(report.results_path.read_text())
+    build, _ = run
+    results = build.results
     for section, values in results.items():
         listed = set(values.get("suppressed", {}).get("keys", []))
         assert values.get("suppressed", {}).get("min_cell", 5) == 5
@@ -380,20 +350,20 @@ def test_end_to_end_results_json_nulls_and_lists_every_small_count(run):
     rows = {r["key"]: r for r in results["comparison"]["paper_vs_ours"]}
     assert rows["n_by_group.medical"]["ours"] == "<5"
     assert rows["n_by_treatment.resection_ablation"]["matches"] is None
-    methods = (report.output_dir / "methods.md").read_text()
+    methods = (build.output_dir / "methods.md").read_text()
     assert "(medical <5, embolization 18, surgical 13)" in methods
-    index = report.index_path.read_text()
+    index = build.index_path.read_text()
     assert "&lt;5" in index
 
 
 def test_end_to_end_notebooks_show_no_small_count(run):
-    report, nbs = run
+    build, nbs = run
     for key, nb in nbs.items():
-        text = _cell(nb, "banner(df)").outputs[0]["data"]["text/markdown"]
+        text = _cell(nb, "nb = setup(").outputs[0]["data"]["text/markdown"]
         assert "Small-cell suppression is on" in text, key
         assert "counts below 5 are shown as <5" in text, key
 
-    (flow,) = _html_tables(_cell(nbs["01"], "rounded(flow.table(), 1)"))
+    (flow,) = _html_tables(_cell(nbs["01"], "nb.show(flow, 1)"))
     by_level = {(r["step"], r["level"]): r for r in flow}
     for level in ("octreotide", "observation", "chemotherapy", "ablation",
                   "resection_ablation"):
@@ -402,9 +372,9 @@ def test_end_to_end_notebooks_show_no_small_count(run):
     assert by_level[("treatment_group", "medical")]["percent_of_parent"] == "NaN"
     assert by_level[("treatment_group", "embolization")]["n"] == "18"
     assert "by treatment group medical <5, embolization 18" in _stream(
-        _cell(nbs["01"], "print(flow.sentence())"))
+        _cell(nbs["01"], "print(flow.sentence(nb.min_cell))"))
 
-    (t1,) = _html_tables(_cell(nbs["02"], "t1 = table_one(df)"))
+    (t1,) = _html_tables(_cell(nbs["02"], "nb.show(t1)"))
     assert "Medical (n = <5)" in t1[0]
     for row in t1:
         for col in ("Medical (n = <5)", "Embolization (n = 18)", "Surgical (n = 13)",
@@ -420,13 +390,13 @@ def test_end_to_end_notebooks_show_no_small_count(run):
     assert next(r for r in lr[1] if r["group"] == "medical")["observed"] == "<5"
     assert next(r for r in lr[1] if r["group"] == "embolization")["observed"] == "11"
 
-    (pal,) = _html_tables(_cell(nbs["04"], "result = palliation(df)"))
+    (pal,) = _html_tables(_cell(nbs["04"], "result = palliation(nb.df)"))
     medical = next(r for r in pal if r["group"] == "medical")
     assert [medical[c] for c in ("n_patients", "n_symptomatic", "n_palliated")] == ["<5"] * 3
-    (cont,) = _html_tables(_cell(nbs["04"], "result.contingency()"))
+    (cont,) = _html_tables(_cell(nbs["04"], "result.contingency(nb.min_cell)"))
     assert next(r for r in cont if "yes" in r.values())["medical"] == "<5"
-    assert "medical <5/<5" in _stream(_cell(nbs["04"], "print(result.summary())"))
+    assert "medical <5/<5" in _stream(_cell(nbs["04"], "print(result.summary(nb.min_cell))"))
 
-    svg = (report.output_dir / "figures" / "km_by_treatment_group_180mm.svg").read_text()
+    svg = (build.figures_dir / "km_by_treatment_group_180mm.svg").read_text()
     assert "Number at risk" in svg and "&lt;5" in svg
     assert "Medical (n = &lt;5)" in svg
