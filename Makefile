@@ -1,6 +1,8 @@
 # nethep: two commands do all the set-up on a fresh machine.
 #   make report   create .venv, install, execute every notebook headless into build/
-#   make test     create or reuse .venv, run the whole suite (pytest + nbval)
+#   make test     create or reuse .venv, run the whole suite (the notebooks run once,
+#                 and their outputs are compared with the committed ones)
+#   make test-fast  the same without the tests that execute notebooks (-m "not notebooks")
 # Versions are pinned by requirements.lock (pip constraints) so that a rerun gives
 # the same bytes as the committed notebook outputs.
 
@@ -10,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OUTPUT ?= build
 
-.PHONY: report test lint reference lab kernel clean
+.PHONY: report test test-fast lint reference lab kernel clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +26,9 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not notebooks"
 
 lint: $(STAMP)
 	$(BIN)/ruff check nethep tests benchmarks
