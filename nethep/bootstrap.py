@@ -67,7 +67,9 @@ class BootstrapResult:
     def upper(self) -> float:
         return self.bca_upper
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """BCa and percentile intervals (no patient counts, so ``min_cell`` changes
+        nothing)."""
         return pd.DataFrame([
             {"interval": "BCa", "estimate": self.estimate, "lower": self.bca_lower,
              "upper": self.bca_upper},

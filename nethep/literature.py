@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from nethep import privacy
+from nethep.cox import HazardRatio
 
 if TYPE_CHECKING:
     from nethep.survival import CoxResult
@@ -44,10 +45,7 @@ class PublishedEstimate:
     design: str
     comparison: str
     measure: str  # "HR": hazard ratio of death, treatment vs comparator
-    estimate: float
-    lower: float
-    upper: float
-    conf_level: float = 0.95
+    hazard_ratio: HazardRatio  # as printed: estimate and 95% CI (P not given)
 
 
 _BACCHETTI_CITATION = (
@@ -63,12 +61,14 @@ BACCHETTI_2013: tuple[PublishedEstimate, ...] = (
         source="Bacchetti et al. 2013", citation=_BACCHETTI_CITATION,
         doi="10.1155/2013/235040", design=_BACCHETTI_DESIGN,
         comparison="Hepatic resection vs embolisation",
-        measure="HR", estimate=0.34, lower=0.21, upper=0.55),
+        measure="HR", hazard_ratio=HazardRatio(hr=0.34, lower=0.21, upper=0.55,
+                                               method=_BACCHETTI_DESIGN)),
     PublishedEstimate(
         source="Bacchetti et al. 2013", citation=_BACCHETTI_CITATION,
         doi="10.1155/2013/235040", design=_BACCHETTI_DESIGN,
         comparison="Hepatic resection vs all non-surgical treatment",
-        measure="HR", estimate=0.45, lower=0.34, upper=0.60),
+        measure="HR", hazard_ratio=HazardRatio(hr=0.45, lower=0.34, upper=0.60,
+                                               method=_BACCHETTI_DESIGN)),
 )
 
 #: Columns of :func:`literature_table`, in order.
@@ -83,6 +83,7 @@ def literature_table(
     cox: CoxResult | None = None,
     reconstructed: bool = True,
     published: tuple[PublishedEstimate, ...] = BACCHETTI_2013,
+    min_cell: int = 0,
 ) -> pd.DataFrame:
     """Published pooled estimates, then this cohort's hazard ratio, one row each.
 
@@ -91,25 +92,29 @@ def literature_table(
     non-surgical; left out when ``None``). ``reconstructed`` says whether the cohort
     is the bundled reconstruction; it labels this cohort's row and is ``None`` on the
     published rows. All estimates are hazard ratios of death, surgery vs the
-    comparator (below 1 favours surgery), with their 95% confidence limits.
+    comparator (below 1 favours surgery), with their 95% confidence limits. This
+    cohort's ``design`` names its patients and deaths; counts from 1 to
+    ``min_cell - 1`` read ``<N`` there.
     """
     rows = [{
         "section": SECTION_PUBLISHED, "source": e.source, "comparison": e.comparison,
-        "measure": e.measure, "estimate": e.estimate, "lower": e.lower, "upper": e.upper,
-        "conf_level": e.conf_level, "design": e.design, "reconstructed": None,
+        "measure": e.measure, "estimate": e.hazard_ratio.hr, "lower": e.hazard_ratio.lower,
+        "upper": e.hazard_ratio.upper, "conf_level": e.hazard_ratio.conf_level,
+        "design": e.design, "reconstructed": None,
         "citation": e.citation, "doi": e.doi,
     } for e in published]
     if cox is not None:
+        hr = cox.hazard_ratio
         kind = "reconstructed cohort" if reconstructed else "user-supplied cohort"
         rows.append({
             "section": SECTION_THIS_COHORT,
             "source": f"This analysis ({kind})",
             "comparison": "Surgical (resection and/or ablation) vs non-surgical "
                           "(medical or embolization)",
-            "measure": "HR", "estimate": float(cox.hr), "lower": float(cox.lower),
-            "upper": float(cox.upper), "conf_level": 0.95,
-            "design": (f"unadjusted Cox model; {privacy.mark(cox.n)} patients, "
-                       f"{privacy.mark(cox.events)} deaths"),
+            "measure": "HR", "estimate": hr.hr, "lower": hr.lower, "upper": hr.upper,
+            "conf_level": hr.conf_level,
+            "design": (f"unadjusted Cox model; {privacy.mark(cox.n, min_cell)} patients, "
+                       f"{privacy.mark(cox.events, min_cell)} deaths"),
             "reconstructed": bool(reconstructed),
             "citation": ("Musunuru S, et al. Arch Surg. 2006;141(10):1000-1004, cohort "
                          "reconstructed from its published aggregates by nethep"

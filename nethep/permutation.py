@@ -265,7 +265,8 @@ class PermutationTest:
     seed: int | None
     method: str
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """One row (group sizes are not shown, so ``min_cell`` changes nothing)."""
         return pd.DataFrame([{
             "groups": " vs ".join(self.groups), "statistic_type": self.statistic_type,
             "statistic": self.statistic, "df": self.df, "p": self.p, "mc_se": self.mc_se,
@@ -361,7 +362,8 @@ class ExactTest:
     sizes: tuple[int, ...]
     method: str
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """One row (group sizes are not shown, so ``min_cell`` changes nothing)."""
         return pd.DataFrame([{
             "groups": " vs ".join(self.groups), "statistic": self.statistic, "p": self.p,
             "p_lower": self.p_lower, "p_upper": self.p_upper,

@@ -1,74 +1,60 @@
-"""Survival analysis: Kaplan-Meier, follow-up, log-rank and Cox.
+"""Survival analysis of the cohort: Kaplan-Meier by group, follow-up, log-rank and Cox.
 
-Methods and defaults (as R's survival package states them). Every estimate is
-checked against R (survival 3.5-3, R 4.2.2) to a relative 1e-6 by
-``tests/test_reference_survival.py``, on survival::lung, survival::veteran,
-survival::ovarian, the bundled cohort and hand-built edge cases; the reference
-values come from ``tests/reference/make_reference.R`` (``make reference``).
+The analysis stage of notebook 03. The estimators are the engines':
+:mod:`nethep.km` (Kaplan-Meier: Greenwood SE, log-log 95% intervals, R's
+``quantile.survfit`` medians), :mod:`nethep.logrank` (R's ``survdiff``) and
+:mod:`nethep.cox` (Efron Cox, ``cox.zph``); their methods and defaults are stated
+there. Every estimate is checked against R (survival 3.5-3, R 4.2.2) to a relative
+1e-6 by ``tests/test_reference_survival.py``, on survival::lung, survival::veteran,
+survival::ovarian, the bundled cohort and hand-built edge cases; the reference values
+come from ``tests/reference/make_reference.R`` (``make reference``).
 
-- Kaplan-Meier product-limit estimate; standard error of S(t) by Greenwood's
-  formula; 95% pointwise intervals on the log(-log) scale by default
-  ("exponential Greenwood", R ``conf.type = "log-log"``), with ``"log"`` (R's
-  default) and ``"plain"`` available. Written here in numpy because lifelines
-  offers only the log-log interval and no per-time standard errors; the same code
-  serves bootstrap and registry-sized data. As in R: where S(t) = 0 the standard
-  error and the log and log-log limits are NaN (R's NA); where S(t) = 1 at or
-  after the first observed time the log-log limits are NaN (R's NA), while before
-  the first observed time ``at`` reports S = 1, SE 0 and limits 1 (R's
-  ``survfit0`` row at time 0).
-- ``KaplanMeier.at(times)``: the step function at ``times`` with ``n_risk`` the
-  number still under observation at t (time >= t), as ``summary(fit, times)``.
-  Documented difference: for t beyond the last follow-up R's
-  ``summary(extend = FALSE)`` drops the row; nethep keeps it with n_risk 0 and NaN
-  (not estimable), or, once S(t) has reached 0, R's ``extend = TRUE`` row.
-- Quantiles and median survival: R's ``quantile.survfit`` rule (``findq``): the
-  first time S(t) <= 1 - p; where S(t) lies exactly on 1 - p (within
-  sqrt(machine eps)) the midpoint between that time and the time the curve next
-  drops, or, if it never drops again, the last follow-up time. The CI is read off
-  the pointwise limit curves (lower limit from the lower curve; Brookmeyer-Crowley
-  as implemented by R). Documented difference: ``print(fit)`` /
-  ``summary(fit)$table`` use a second rule that agrees except when the curve ends
-  exactly on 0.5; there it gives the time S(t) reached 0.5.
-- Follow-up: the simple median of observed times and the reverse Kaplan-Meier
-  median with quartiles (censoring as the event; Schemper and Smith 1996), by the
-  same quantile rule.
-- Log-rank: the k-group statistic of R's ``survdiff`` (rho = 0) and lifelines
-  ``multivariate_logrank_test`` (equal weights), computed vectorized by
-  :func:`nethep.logrank.survdiff`; df = groups - 1; observed and expected counts
-  as ``survdiff``; pairwise comparisons Holm-adjusted (statsmodels
-  ``multipletests``).
-- Cox: Newton-Raphson on Efron's partial likelihood to full convergence, Wald CI
-  and P, as R's ``coxph`` (:mod:`nethep.cox`, vectorized; lifelines'
+- Groups in the study's order (:data:`nethep.contract.GROUPS`, then
+  :data:`nethep.contract.ARMS`), then any other level alphabetically.
+- Survival at fixed times per treatment group, for the non-surgical pool and for all
+  patients (:func:`survival_at`); median survival with its CI (:func:`median_survival`).
+- Follow-up: the simple median of observed times and the reverse Kaplan-Meier median
+  with quartiles (censoring as the event; Schemper and Smith 1996), by the same
+  quantile rule (:func:`followup`).
+- Log-rank: the k-group statistic of R's ``survdiff`` (rho = 0), equal to lifelines'
+  ``multivariate_logrank_test``; df = groups with expected deaths, minus 1; pairwise
+  comparisons Holm-adjusted (statsmodels ``multipletests``).
+- Cox: surgical vs non-surgical, Efron ties, Newton-Raphson to full convergence, Wald
+  CI and P, as R's ``coxph`` (:func:`nethep.cox.coxph`, vectorized; lifelines'
   ``CoxPHFitter`` stops up to 8e-5 (relative) short on a P value with its default
-  rule and takes ~50 s on a million patients). Proportional hazards: the score test of R's
-  ``cox.zph(fit, transform = "km")`` as survival >= 3.0 computes it (the
-  covariate times 1 - KM(t-), centred over the deaths, with the full information
-  matrix). It replaces lifelines' ``proportional_hazard_test``, which implements
-  the pre-3.0 approximation with a right-continuous KM transform and matches
-  neither R version.
+  rule and takes ~50 s on a million patients). Proportional hazards: the score test of
+  R's ``cox.zph(fit, transform = "km")`` as survival >= 3.0 computes it. It replaces
+  lifelines' ``proportional_hazard_test``, which implements the pre-3.0 approximation
+  with a right-continuous KM transform and matches neither R version.
+- :class:`SurvivalSection` holds the objects notebook 03 shows and builds the
+  ``survival`` section of results.json from them; :meth:`SurvivalSection.findings`
+  writes the notebook's closing sentence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
 from nethep import privacy
-from nethep.cox import cox_zph, coxph
+from nethep.contract import ARMS, GROUPS
+from nethep.cox import HazardRatio, cox_zph, coxph
 from nethep.formats import finite_or_none
 from nethep.km import ConfType, KaplanMeier, kaplan_meier
 from nethep.logrank import survdiff
 
-GROUP_ORDER = ("medical", "embolization", "surgical")
-ARM_ORDER = ("surgical", "nonsurgical")
+#: Times (months) of the survival estimates notebook 03 reports: 1, 3 and 5 years.
+SURVIVAL_MONTHS: tuple[float, ...] = (12, 36, 60)
 
 
 def groups_present(df: pd.DataFrame, by: str) -> list[str]:
     """Levels of ``by`` in the study's order, then any others alphabetically."""
-    order = GROUP_ORDER if by == "treatment_group" else ARM_ORDER
+    order = GROUPS if by == "treatment_group" else ARMS
     present = set(df[by].dropna())
     return [g for g in order if g in present] + sorted(present - set(order))
 
@@ -89,18 +75,29 @@ class SurvivalAtTimes:
     rows: pd.DataFrame  # group, time, n_risk, surv, std_err, lower, upper
     conf_type: ConfType
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
         """The rows, with numbers at risk from 1 to min_cell - 1 shown as ``<N``."""
-        return privacy.suppress_table(self.rows, ["n_risk"])
+        return privacy.suppress_table(self.rows, ["n_risk"], min_cell)
 
     def get(self, group: str, time: float) -> pd.Series:
         hit = self.rows[(self.rows["group"] == group) & (self.rows["time"] == time)]
         return hit.iloc[0]
 
+    def to_results(self) -> dict[str, dict[str, dict[str, float | None]]]:
+        """``at_months.<t>.<group>.{estimate,lower,upper}`` for every group but "all"."""
+        rows = self.rows[self.rows["group"] != "all"]
+        return {
+            f"{t:g}": {r.group: {"estimate": finite_or_none(r.surv),
+                                 "lower": finite_or_none(r.lower),
+                                 "upper": finite_or_none(r.upper)}
+                       for r in sub.itertuples()}
+            for t, sub in rows.groupby("time", sort=True)
+        }
+
 
 def survival_at(
     df: pd.DataFrame,
-    times: Sequence[float] = (12, 36, 60),
+    times: Sequence[float] = SURVIVAL_MONTHS,
     conf_type: ConfType = "log-log",
 ) -> SurvivalAtTimes:
     """S(t) with CI at ``times`` for each treatment group, the non-surgical pool and all."""
@@ -110,7 +107,7 @@ def survival_at(
         fits["nonsurgical"] = kaplan_meier(nonsurgical["followup_months"], nonsurgical["died"],
                                            conf_type=conf_type)
     fits["all"] = kaplan_meier(df["followup_months"], df["died"], conf_type=conf_type)
-    order = [g for g in (*GROUP_ORDER, "nonsurgical", "all") if g in fits]
+    order = [g for g in (*GROUPS, "nonsurgical", "all") if g in fits]
     frames = [fits[g].at(times).assign(group=g) for g in order]
     rows = pd.concat(frames, ignore_index=True)
     return SurvivalAtTimes(rows[["group", "time", "n_risk", "surv", "std_err", "lower", "upper"]],
@@ -187,9 +184,9 @@ class MedianSurvival:
 
     rows: pd.DataFrame  # group, n, events, median, lower, upper
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
         """The rows, with n and events from 1 to min_cell - 1 shown as ``<N``."""
-        return privacy.suppress_table(self.rows, ["n", "events"])
+        return privacy.suppress_table(self.rows, ["n", "events"], min_cell)
 
 
 def median_survival(df: pd.DataFrame, by: str = "treatment_group") -> MedianSurvival:
@@ -200,6 +197,10 @@ def median_survival(df: pd.DataFrame, by: str = "treatment_group") -> MedianSurv
         rows.append({"group": g, "n": fit.n, "events": fit.events, "median": m,
                      "lower": lo, "upper": hi})
     return MedianSurvival(pd.DataFrame(rows))
+
+
+#: How the closing sentences name a comparison of k groups.
+_GROUP_COUNT_WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
 
 
 @dataclass(frozen=True)
@@ -214,11 +215,29 @@ class LogRank:
     observed: tuple[int, ...]
     expected: tuple[float, ...]
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
         """Observed (a count: suppressed below min_cell) and expected deaths per group."""
         return privacy.suppress_table(
             pd.DataFrame({"group": self.groups, "observed": self.observed,
-                          "expected": self.expected}), ["observed"])
+                          "expected": self.expected}), ["observed"], min_cell)
+
+    @property
+    def label(self) -> str:
+        """"Surgical vs non-surgical" for the two arms, else "Three groups" etc."""
+        if set(self.groups) == set(ARMS):
+            return "Surgical vs non-surgical"
+        k = len(self.groups)
+        return f"{_GROUP_COUNT_WORDS.get(k, k)} groups"
+
+    def sentence(self) -> str:
+        """The test in one line: chi-square (3 decimals), df and P (4 decimals)."""
+        return (f"{self.label}: chi-square {self.statistic:.3f} on {self.df} df, "
+                f"P = {self.p:.4f}")
+
+    def to_results(self) -> dict[str, Any]:
+        """``{statistic, p, df}`` (NaN as None)."""
+        return {"statistic": finite_or_none(self.statistic), "p": finite_or_none(self.p),
+                "df": self.df}
 
 
 def logrank(df: pd.DataFrame, by: str = "arm") -> LogRank:
@@ -246,14 +265,19 @@ class PairwiseLogRank:
 
     rows: pd.DataFrame  # group_a, group_b, statistic, p, p_holm
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """The rows (no counts, so ``min_cell`` changes nothing)."""
         return self.rows.copy()
+
+    def to_results(self) -> dict[str, dict[str, float | None]]:
+        """``<a>_vs_<b>.{p, p_holm}`` per pair."""
+        return {f"{r.group_a}_vs_{r.group_b}": {"p": finite_or_none(r.p),
+                                                "p_holm": finite_or_none(r.p_holm)}
+                for r in self.rows.itertuples()}
 
 
 def pairwise_logrank(df: pd.DataFrame, by: str = "treatment_group") -> PairwiseLogRank:
     """Log-rank for every pair of levels of ``by``; Holm (1979) step-down adjustment."""
-    from statsmodels.stats.multitest import multipletests
-
     groups = groups_present(df, by)
     rows = []
     for i, a in enumerate(groups):
@@ -273,22 +297,26 @@ class CoxResult:
     covariate: str
     coef: float
     se: float
-    hr: float
-    lower: float
-    upper: float
-    p: float
+    hazard_ratio: HazardRatio  # HR, Wald 95% CI and P
     ph_statistic: float
     ph_p: float
     n: int
     events: int
 
-    def table(self) -> pd.DataFrame:
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """One row: coefficient, SE, HR with CI and P, the PH test, n and events (counts
+        from 1 to min_cell - 1 read ``<N``)."""
+        hr = self.hazard_ratio
         return pd.DataFrame([{
-            "covariate": self.covariate, "coef": self.coef, "se": self.se, "hr": self.hr,
-            "lower": self.lower, "upper": self.upper, "p": self.p,
+            "covariate": self.covariate, "coef": self.coef, "se": self.se, "hr": hr.hr,
+            "lower": hr.lower, "upper": hr.upper, "p": hr.p,
             "ph_test_statistic": self.ph_statistic, "ph_test_p": self.ph_p,
             "n": self.n, "events": self.events,
-        }]).pipe(privacy.suppress_table, ["n", "events"])
+        }]).pipe(privacy.suppress_table, ["n", "events"], min_cell)
+
+    def to_results(self) -> dict[str, float | None]:
+        """``{hr, lower, upper, p, ph_p}`` (NaN or infinite as None)."""
+        return {**self.hazard_ratio.to_results(p=True), "ph_p": finite_or_none(self.ph_p)}
 
 
 def cox_surgical(df: pd.DataFrame) -> CoxResult:
@@ -307,50 +335,77 @@ def cox_surgical(df: pd.DataFrame) -> CoxResult:
     zph = cox_zph(t, e, x, fit.coef, names=["surgical"])
     return CoxResult(
         covariate="surgical", coef=float(fit.coef[0]), se=float(fit.se[0]),
-        hr=float(fit.hr[0]), lower=float(fit.lower[0]), upper=float(fit.upper[0]),
-        p=float(fit.p[0]), ph_statistic=float(zph.chisq[0]), ph_p=float(zph.p[0]),
-        n=fit.n, events=fit.events,
+        hazard_ratio=fit.hazard_ratio("surgical"), ph_statistic=float(zph.chisq[0]),
+        ph_p=float(zph.p[0]), n=fit.n, events=fit.events,
     )
 
 
-def survival_results(
-    at: SurvivalAtTimes,
-    medians: Sequence[MedianSurvival],
-    logranks: dict[str, LogRank],
-    pairs: PairwiseLogRank,
-    cox: CoxResult,
-) -> dict:
-    """The ``survival`` section of results.json, from the objects a notebook displays.
+@dataclass(frozen=True)
+class SurvivalSection:
+    """What notebook 03 shows and saves: survival at fixed times, medians, log-rank tests
+    (``logranks`` by results key, e.g. ``surgical_vs_nonsurgical``), pairwise tests and
+    the Cox model."""
 
-    ``at_months.<t>.<group>.{estimate,lower,upper}``, ``median.<group>``,
-    ``logrank.<name>.{statistic,p,df}`` plus ``logrank.pairwise.<a>_vs_<b>.{p,p_holm}``,
-    and ``cox.surgical_vs_nonsurgical.{hr,lower,upper,p,ph_p}``. NaN (not estimable)
-    is written as null by :func:`nethep.results.save_fragment`.
-    """
-    rows = at.rows[at.rows["group"] != "all"]
-    at_months = {
-        f"{t:g}": {r.group: {"estimate": r.surv, "lower": r.lower, "upper": r.upper}
-                   for r in sub.itertuples()}
-        for t, sub in rows.groupby("time", sort=True)
-    }
-    median = {}
-    for result in medians:
-        for r in result.rows.itertuples():
-            median.setdefault(r.group, {"estimate": r.median, "lower": r.lower,
-                                        "upper": r.upper})
-    logrank_section: dict = {
-        name: {"statistic": lr.statistic, "p": lr.p, "df": lr.df}
-        for name, lr in logranks.items()
-    }
-    logrank_section["pairwise"] = {
-        f"{r.group_a}_vs_{r.group_b}": {"p": r.p, "p_holm": r.p_holm}
-        for r in pairs.rows.itertuples()
-    }
-    return {
-        "at_months": at_months,
-        "median": median,
-        "logrank": logrank_section,
-        "cox": {"surgical_vs_nonsurgical": {"hr": cox.hr, "lower": cox.lower,
-                                            "upper": cox.upper, "p": cox.p,
-                                            "ph_p": cox.ph_p}},
-    }
+    at: SurvivalAtTimes
+    medians: tuple[MedianSurvival, ...]
+    logranks: Mapping[str, LogRank]
+    pairs: PairwiseLogRank
+    cox: CoxResult
+
+    def to_results(self) -> dict[str, Any]:
+        """The ``survival`` section of results.json.
+
+        ``at_months.<t>.<group>.{estimate,lower,upper}``, ``median.<group>`` (the first
+        table that has the group), ``logrank.<name>.{statistic,p,df}`` plus
+        ``logrank.pairwise.<a>_vs_<b>.{p,p_holm}``, and
+        ``cox.surgical_vs_nonsurgical.{hr,lower,upper,p,ph_p}``. NaN (not estimable)
+        is None.
+        """
+        median: dict[str, dict[str, float | None]] = {}
+        for result in self.medians:
+            for r in result.rows.itertuples():
+                median.setdefault(r.group, {"estimate": finite_or_none(r.median),
+                                            "lower": finite_or_none(r.lower),
+                                            "upper": finite_or_none(r.upper)})
+        logrank_section: dict[str, Any] = {
+            name: lr.to_results() for name, lr in self.logranks.items()}
+        logrank_section["pairwise"] = self.pairs.to_results()
+        return {
+            "at_months": self.at.to_results(),
+            "median": median,
+            "logrank": logrank_section,
+            "cox": {"surgical_vs_nonsurgical": self.cox.to_results()},
+        }
+
+    def findings(self, n_match: int, n_compared: int) -> str:
+        """The closing paragraph of notebook 03: 3-year survival per arm with CIs, the
+        log-rank P values, the hazard ratio and how many of the abstract's
+        ``n_compared`` numbers match (``n_match``; from
+        :class:`nethep.published.PaperComparison`). Percentages round to whole numbers."""
+        s, ns = self.at.get("surgical", 36), self.at.get("nonsurgical", 36)
+        arms, groups = self.logranks["surgical_vs_nonsurgical"], self.logranks["three_groups"]
+        hr = self.cox.hazard_ratio
+        return (
+            f"Three-year overall survival was {s.surv:.0%} (95% CI {s.lower:.0%} to "
+            f"{s.upper:.0%}) after surgical treatment and {ns.surv:.0%} ({ns.lower:.0%} to "
+            f"{ns.upper:.0%}) after medical treatment or embolization (log-rank P = "
+            f"{arms.p:.3f}; published 83%, 31%, P = .01). Across the three groups the "
+            f"log-rank P was {groups.p:.3f}. The unadjusted hazard ratio of death for "
+            f"surgery was {hr.hr:.2f} (95% CI {hr.lower:.2f} to {hr.upper:.2f}; "
+            f"proportional-hazards test P = {self.cox.ph_p:.2f}). {n_match} of "
+            f"{n_compared} abstract numbers match at the paper's rounding.")
+
+
+def survival_section(df: pd.DataFrame, times: Sequence[float] = SURVIVAL_MONTHS
+                     ) -> SurvivalSection:
+    """Every analysis of notebook 03 on ``df``: survival at ``times`` (default 12, 36 and
+    60 months), medians by treatment group and by arm, log-rank by arm and across the
+    treatment groups, pairwise log-rank, and the Cox model of surgical."""
+    return SurvivalSection(
+        at=survival_at(df, times),
+        medians=(median_survival(df, "treatment_group"), median_survival(df, "arm")),
+        logranks={"surgical_vs_nonsurgical": logrank(df, "arm"),
+                  "three_groups": logrank(df, "treatment_group")},
+        pairs=pairwise_logrank(df, "treatment_group"),
+        cox=cox_surgical(df),
+    )

@@ -39,14 +39,15 @@ def _texts(fig) -> list[str]:
 def test_published_estimates_are_the_abstracts():
     # ../shared/paper-facts.md: HR 0.34 (0.21-0.55) resection vs embolisation,
     # HR 0.45 (0.34-0.60) resection vs all non-surgical treatment
-    got = {(e.comparison, e.estimate, e.lower, e.upper) for e in BACCHETTI_2013}
+    got = {(e.comparison, e.hazard_ratio.hr, e.hazard_ratio.lower, e.hazard_ratio.upper)
+           for e in BACCHETTI_2013}
     assert got == {("Hepatic resection vs embolisation", 0.34, 0.21, 0.55),
                    ("Hepatic resection vs all non-surgical treatment", 0.45, 0.34, 0.60)}
     for e in BACCHETTI_2013:
-        assert e.measure == "HR" and e.conf_level == 0.95
+        assert e.measure == "HR" and e.hazard_ratio.conf_level == 0.95
         assert "Int J Hepatol" in e.citation and "235040" in e.citation
         assert e.doi == "10.1155/2013/235040"
-        assert e.lower < e.estimate < e.upper
+        assert e.hazard_ratio.lower < e.hazard_ratio.hr < e.hazard_ratio.upper
 
 
 def test_table_puts_this_cohort_after_the_literature(cox):
@@ -55,11 +56,19 @@ def test_table_puts_this_cohort_after_the_literature(cox):
     assert list(table.columns) == list(COLUMNS)
     assert list(table["section"]) == ["published", "published", "this_cohort"]
     ours = table.iloc[-1]
-    assert (ours["estimate"], ours["lower"], ours["upper"]) == (cox.hr, cox.lower, cox.upper)
+    hr = cox.hazard_ratio
+    assert (ours["estimate"], ours["lower"], ours["upper"]) == (hr.hr, hr.lower, hr.upper)
     assert bool(ours["reconstructed"]) is True
     assert "reconstructed" in ours["source"]
     assert f"{cox.n} patients, {cox.events} deaths" in ours["design"]
     assert table.loc[table["section"] == "published", "reconstructed"].isna().all()
+
+
+def test_small_counts_in_this_cohorts_row_follow_min_cell(cox):
+    shown = literature_table(cox, reconstructed=True, min_cell=cox.events + 1).iloc[-1]
+    assert f"{cox.n} patients, <{cox.events + 1} deaths" in shown["design"]
+    assert literature_table(cox, min_cell=0).iloc[-1]["design"] == literature_table(
+        cox).iloc[-1]["design"]
 
 
 def test_table_for_a_user_cohort_and_without_a_cox_fit(cox):
@@ -97,7 +106,7 @@ def test_forest_plot_names_sources_and_sets_this_analysis_apart(cox, width_mm):
     assert all(ln.get_marker() == "D" for ln in published)
     assert len(ours) == 1 and ours[0].get_marker() == "s"
     assert ours[0].get_markerfacecolor() in ("white", (1.0, 1.0, 1.0, 1.0))
-    assert ours[0].get_xdata()[0] == pytest.approx(cox.hr)
+    assert ours[0].get_xdata()[0] == pytest.approx(cox.hazard_ratio.hr)
     # this analysis below the literature, with a rule between them
     y_ours = ours[0].get_ydata()[0]
     assert all(y_ours > ln.get_ydata()[0] for ln in published)  # y axis runs downwards

@@ -20,7 +20,7 @@ import pytest
 
 from nethep import robustness as rb
 from nethep.cohort import load_cohort
-from nethep.cox import efron_score_residuals
+from nethep.cox import HazardRatio, efron_score_residuals
 from nethep.robustness.design import join_and, survival_frame
 from nethep.robustness.effect_size import _schoenfeld_events
 from nethep.survival import cox_surgical
@@ -464,7 +464,7 @@ def test_summary_table(df, adjusted, iptw, landmarks, tv, rmsts):
 
 def test_summary_direction_flags_disagreement(df, rmsts, landmarks):
     class Naive:  # a naive HR above 1: the landmark HR (< 1) and RMST difference (> 0) disagree
-        hr, lower, upper, n = 1.5, 0.8, 2.8, 48
+        hazard_ratio, n = HazardRatio(1.5, 0.8, 2.8), 48
 
     summary = rb.robustness_summary(Naive(), rmsts=[rmsts[36]], landmarks=[landmarks[3]])
     assert summary.table()["same_direction"].tolist() == [True, False, False]

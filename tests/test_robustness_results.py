@@ -151,7 +151,7 @@ def test_findings_one_line_per_question(robustness):
     assert f"E-value of the adjusted HR {ev.point:.1f} (confidence limit {ev.ci_limit:.1f})" \
         in lines[1]
     assert lines[2].startswith(f"Immortal time: {robustness.landmarks.hazard_ratios()}; ")
-    assert lines[2].endswith(f"against the naive {robustness.naive.hr:.2f}.")
+    assert lines[2].endswith(f"against the naive {robustness.naive.hazard_ratio.hr:.2f}.")
     assert lines[3] == robustness.rmst.finding()
     assert lines[4] == "Power: " + robustness.power.needed_sentence("HR 0.5")
     assert lines[5].startswith("All 8 hazard ratios point the same way as the naive one")
@@ -239,9 +239,10 @@ def test_power_note_numbers_by_hand(df):
     note = rb.power_note(rb.power(df), naive)
     p = 13 / 48
     se_formula = 1 / math.sqrt(24 * p * (1 - p))
-    wald_power = stats.norm.cdf(abs(math.log(naive.hr)) / naive.se - stats.norm.ppf(0.975))
+    wald_power = stats.norm.cdf(abs(math.log(naive.hazard_ratio.hr)) / naive.se
+                                - stats.norm.ppf(0.975))
     assert f"= {se_formula:.2f}," in note and f"is {naive.se:.2f}." in note
-    assert f"would be {wald_power:.0%}" in note and f"P = {naive.p:.3f}" in note
+    assert f"would be {wald_power:.0%}" in note and f"P = {naive.hazard_ratio.p:.3f}" in note
     assert round(se_formula, 2) == 0.46 and round(wald_power, 2) == 0.69
 
 

@@ -1,47 +1,68 @@
-"""The survival section of results.json comes from the displayed result objects."""
+"""The survival section of results.json comes from the displayed result objects
+(SurvivalSection), and the sentences notebook 03 prints come from the library."""
 
 import math
 
+import pandas as pd
 import pytest
 
 from nethep import load_cohort
-from nethep.survival import (
-    cox_surgical,
-    logrank,
-    median_survival,
-    pairwise_logrank,
-    survival_at,
-    survival_results,
-)
+from nethep.survival import SurvivalSection, logrank, survival_section
 
 
 @pytest.fixture(scope="module")
-def parts():
-    df = load_cohort()
-    at = survival_at(df, (12, 36, 60))
-    medians = [median_survival(df, "treatment_group"), median_survival(df, "arm")]
-    logranks = {"surgical_vs_nonsurgical": logrank(df, "arm"),
-                "three_groups": logrank(df, "treatment_group")}
-    return at, medians, logranks, pairwise_logrank(df), cox_surgical(df)
+def section() -> SurvivalSection:
+    return survival_section(load_cohort())
 
 
-def test_keys_and_values_equal_the_objects(parts):
-    at, medians, logranks, pairs, cox = parts
-    res = survival_results(*parts)
+def test_keys_and_values_equal_the_objects(section):
+    res = section.to_results()
     assert sorted(res["at_months"]) == ["12", "36", "60"]
     for group in ("medical", "embolization", "surgical", "nonsurgical"):
-        row = at.get(group, 36)
+        row = section.at.get(group, 36)
         assert res["at_months"]["36"][group] == {"estimate": row.surv, "lower": row.lower,
                                                  "upper": row.upper}
     assert "all" not in res["at_months"]["12"]
-    assert res["logrank"]["surgical_vs_nonsurgical"]["p"] == logranks[
-        "surgical_vs_nonsurgical"].p
+    assert res["logrank"]["surgical_vs_nonsurgical"] == {
+        "statistic": section.logranks["surgical_vs_nonsurgical"].statistic,
+        "p": section.logranks["surgical_vs_nonsurgical"].p, "df": 1}
     assert set(res["logrank"]["pairwise"]) == {"medical_vs_embolization",
                                                "medical_vs_surgical",
                                                "embolization_vs_surgical"}
-    assert res["cox"]["surgical_vs_nonsurgical"]["hr"] == cox.hr
-    assert math.isnan(res["median"]["surgical"]["estimate"])  # not reached
+    hr = section.cox.hazard_ratio
+    assert res["cox"]["surgical_vs_nonsurgical"] == {
+        "hr": hr.hr, "lower": hr.lower, "upper": hr.upper, "p": hr.p,
+        "ph_p": section.cox.ph_p}
+    assert res["median"]["surgical"]["estimate"] is None  # not reached (NaN -> None)
+    assert math.isnan(section.medians[0].rows.set_index("group").loc["surgical", "median"])
     assert res["median"]["nonsurgical"]["estimate"] == pytest.approx(26.4)
+
+
+def test_findings_and_logrank_sentences(section):
+    s36, ns36 = section.at.get("surgical", 36), section.at.get("nonsurgical", 36)
+    text = section.findings(18, 19)
+    assert text.startswith(f"Three-year overall survival was {s36.surv:.0%} (95% CI "
+                           f"{s36.lower:.0%} to {s36.upper:.0%}) after surgical treatment "
+                           f"and {ns36.surv:.0%} ")
+    assert "(log-rank P = 0.005; published 83%, 31%, P = .01)" in text
+    assert "Across the three groups the log-rank P was 0.015." in text
+    hr = section.cox.hazard_ratio
+    assert (f"hazard ratio of death for surgery was {hr.hr:.2f} (95% CI {hr.lower:.2f} to "
+            f"{hr.upper:.2f}; proportional-hazards test P = {section.cox.ph_p:.2f})") in text
+    assert text.endswith("18 of 19 abstract numbers match at the paper's rounding.")
+    arms, groups = section.logranks["surgical_vs_nonsurgical"], section.logranks["three_groups"]
+    assert arms.sentence() == (f"Surgical vs non-surgical: chi-square {arms.statistic:.3f} "
+                               f"on 1 df, P = {arms.p:.4f}")
+    assert groups.sentence().startswith("Three groups: chi-square ")
+    assert groups.sentence().endswith(f"on 2 df, P = {groups.p:.4f}")
+
+
+def test_tables_take_min_cell(section):
+    cox = section.cox.table(min_cell=section.cox.events + 1)
+    assert cox["events"].iloc[0] == f"<{section.cox.events + 1}"
+    assert section.cox.table()["events"].iloc[0] == section.cox.events
+    at = section.at.table(min_cell=1000)
+    assert set(at["n_risk"].astype(str)) <= {"<1000", "0"}
 
 
 def test_logrank_df_follows_survdiff_when_a_group_has_no_expected_deaths():
@@ -50,8 +71,6 @@ def test_logrank_df_follows_survdiff_when_a_group_has_no_expected_deaths():
     Reference: R 4.2.2, survival 3.5.3, survdiff(Surv(t, e) ~ g) on the data below:
     chisq 5.347771891555, df 1, P 0.0207487690622763.
     """
-    import pandas as pd
-
     df = pd.DataFrame({
         "followup_months": [1, 2, 3, 4, 5, 6, 7, 8, 0.5, 0.6],
         "died": [1, 1, 0, 1, 1, 1, 0, 1, 0, 0],
@@ -61,3 +80,4 @@ def test_logrank_df_follows_survdiff_when_a_group_has_no_expected_deaths():
     assert res.df == 1
     assert res.statistic == pytest.approx(5.347771891555, rel=1e-9)
     assert res.p == pytest.approx(0.0207487690622763, rel=1e-9)
+    assert res.sentence().startswith("Three groups: chi-square 5.348 on 1 df")

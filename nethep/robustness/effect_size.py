@@ -256,7 +256,7 @@ def power(df: pd.DataFrame, hr: float | None = None, alpha: float = 0.05) -> Pow
     p = float(df["surgical"].mean())
     if not 0 < p < 1 or events == 0:
         raise ValueError("power needs both arms and at least one death")
-    observed = float(cox_surgical(df).hr) if hr is None else float(hr)
+    observed = float(cox_surgical(df).hazard_ratio.hr) if hr is None else float(hr)
     event_prop = events / n
     rows = []
     for name, h in (("observed HR", observed), ("HR 0.5", 0.5)):
@@ -287,7 +287,7 @@ def power_note(power_result: PowerResult, naive: CoxResult) -> str:
     se_formula = 1 / math.sqrt(d * p * (1 - p))
     obs = power_result.scenario("observed HR")
     z = stats.norm.ppf(1 - power_result.alpha / 2)
-    wald_power = float(stats.norm.cdf(abs(math.log(naive.hr)) / naive.se - z))
+    wald_power = float(stats.norm.cdf(abs(math.log(naive.hazard_ratio.hr)) / naive.se - z))
     return (
         f"Power at the observed hazard ratio ({obs['hr']:.2f}) is {obs['power']:.0%} by "
         "Schoenfeld's formula, but it adds nothing to the P value, of which it is a "
@@ -295,6 +295,7 @@ def power_note(power_result: PowerResult, naive: CoxResult) -> str:
         f"takes the standard error of log HR as 1/sqrt(D p (1 - p)) = {se_formula:.2f}, "
         "which holds near a hazard ratio of 1, while the Cox model's standard error at "
         f"the observed hazard ratio is {naive.se:.2f}. With that standard error the power "
-        f"would be {wald_power:.0%}, which is only the Wald P = {naive.p:.3f} restated. "
+        f"would be {wald_power:.0%}, which is only the Wald P = "
+        f"{naive.hazard_ratio.p:.3f} restated. "
         "The events needed for a future study are best read at a plausible effect such as "
         "HR 0.5.")

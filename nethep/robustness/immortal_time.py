@@ -257,6 +257,7 @@ def time_varying_cox(df: pd.DataFrame) -> TimeVaryingCox:
             "CoxTimeVaryingFitter), Efron ties, Wald 95% CI and P"),
         n_patients=len(df), n_intervals=len(long), events=int(long["event"].sum()),
         n_switched=int((long["start"] > 0).sum()),
-        naive=HazardRatio(hr=naive.hr, lower=naive.lower, upper=naive.upper, p=naive.p),
+        naive=HazardRatio(hr=naive.hazard_ratio.hr, lower=naive.hazard_ratio.lower,
+                          upper=naive.hazard_ratio.upper, p=naive.hazard_ratio.p),
         simulated=simulated_inputs(df, ["months_to_treatment"]),
     )

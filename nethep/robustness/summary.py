@@ -75,7 +75,7 @@ def robustness_summary(
     rows after the main landmarks). The ``role`` column says which is which:
     ``reference`` (the naive Cox model), ``main`` or ``alternative``.
     """
-    naive_benefit = naive.hr < 1
+    naive_benefit = naive.hazard_ratio.hr < 1
 
     def hr_row(name: str, hr: HazardRatio, n: int | None,
                role: str = "main") -> dict[str, Any]:
@@ -83,7 +83,8 @@ def robustness_summary(
                 "lower": hr.lower, "upper": hr.upper, "n": n,
                 "same_direction": bool((hr.hr < 1) == naive_benefit), "role": role}
 
-    rows = [hr_row("naive Cox", HazardRatio(naive.hr, naive.lower, naive.upper), naive.n,
+    rows = [hr_row("naive Cox", HazardRatio(naive.hazard_ratio.hr, naive.hazard_ratio.lower,
+                                          naive.hazard_ratio.upper), naive.n,
                    "reference")]
     if adjusted is not None:
         label = "adjusted Cox" + (" (penalized)" if adjusted.penalized else "")
@@ -167,7 +168,7 @@ class RobustnessSection:
             f"with truncated weights. E-value of the adjusted HR {ev.point:.1f} (confidence "
             f"limit {ev.ci_limit:.1f}).",
             f"Immortal time: {self.landmarks.hazard_ratios()}; time-varying HR {tv.hr:.2f} "
-            f"({tv.lower:.2f} to {tv.upper:.2f}) against the naive {naive.hr:.2f}.",
+            f"({tv.lower:.2f} to {tv.upper:.2f}) against the naive {naive.hazard_ratio.hr:.2f}.",
             self.rmst.finding(),
             "Power: " + self.power.needed_sentence("HR 0.5", min_cell),
             self.summary.direction_sentence(),
