@@ -13,6 +13,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
+from types import MappingProxyType
 from typing import Any
 
 from nethep import __version__
@@ -26,8 +27,9 @@ PACKAGES = ("numpy", "pandas", "scipy", "lifelines", "statsmodels", "matplotlib"
 
 #: How the methods paragraph names a covariate of the adjusted model (column name ->
 #: words); a column not listed is named by its column name.
-COVARIATE_WORDS = {"tumor_type": "tumour type", "liver_involvement_pct": "liver involvement",
-                   "age_years": "age"}
+COVARIATE_WORDS: Mapping[str, str] = MappingProxyType({
+    "tumor_type": "tumour type", "liver_involvement_pct": "liver involvement",
+    "age_years": "age"})
 
 
 def software_versions() -> dict[str, str]:
