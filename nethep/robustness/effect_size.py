@@ -277,7 +277,7 @@ def power(df: pd.DataFrame, hr: float | None = None, alpha: float = 0.05) -> Pow
 def power_note(power_result: PowerResult, naive: CoxResult) -> str:
     """Why the power at the observed HR says little here: a sentence from the numbers.
 
-    ``naive`` is :func:`nethep.survival.cox_surgical`'s result (``hr``, ``se``, ``p``).
+    ``naive`` is :func:`nethep.survival.cox_surgical`'s result (``hazard_ratio``, ``se``).
     Schoenfeld's formula takes the SE of log HR as ``1 / sqrt(D p (1 - p))``, true near
     HR = 1 (deaths split between the arms as the patients are); the sentence sets it
     beside the Cox model's SE at the observed HR, and gives the "observed power" of the

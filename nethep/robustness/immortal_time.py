@@ -248,7 +248,6 @@ def time_varying_cox(df: pd.DataFrame) -> TimeVaryingCox:
     ctv = CoxTimeVaryingFitter().fit(long, id_col="id", event_col="event", start_col="start",
                                      stop_col="stop", fit_options=FIT_OPTIONS)
     s = ctv.summary.loc["surgical"]
-    naive = cox_surgical(df)
     return TimeVaryingCox(
         coef=float(s["coef"]), se=float(s["se(coef)"]),
         hazard_ratio=lifelines_hazard_ratio(
@@ -257,7 +256,6 @@ def time_varying_cox(df: pd.DataFrame) -> TimeVaryingCox:
             "CoxTimeVaryingFitter), Efron ties, Wald 95% CI and P"),
         n_patients=len(df), n_intervals=len(long), events=int(long["event"].sum()),
         n_switched=int((long["start"] > 0).sum()),
-        naive=HazardRatio(hr=naive.hazard_ratio.hr, lower=naive.hazard_ratio.lower,
-                          upper=naive.hazard_ratio.upper, p=naive.hazard_ratio.p),
+        naive=cox_surgical(df).hazard_ratio,
         simulated=simulated_inputs(df, ["months_to_treatment"]),
     )

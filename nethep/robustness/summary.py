@@ -62,8 +62,8 @@ def robustness_summary(
 ) -> RobustnessSummary:
     """One row per analysis: estimate, 95% CI, and agreement in direction with the naive HR.
 
-    ``naive`` is :func:`nethep.survival.cox_surgical`'s result (``hr``, ``lower``,
-    ``upper``, ``n``). Direction: a hazard ratio points the same way as the naive one
+    ``naive`` is :func:`nethep.survival.cox_surgical`'s result (``hazard_ratio``,
+    ``n``). Direction: a hazard ratio points the same way as the naive one
     when both are on the same side of 1 (HR < 1: surgery better); an RMST difference
     (surgical minus non-surgical) when it is > 0 while the naive HR is < 1 (or < 0
     while it is > 1). ``permutation_p`` is supplied by the caller; its row has no
@@ -83,9 +83,7 @@ def robustness_summary(
                 "lower": hr.lower, "upper": hr.upper, "n": n,
                 "same_direction": bool((hr.hr < 1) == naive_benefit), "role": role}
 
-    rows = [hr_row("naive Cox", HazardRatio(naive.hazard_ratio.hr, naive.hazard_ratio.lower,
-                                          naive.hazard_ratio.upper), naive.n,
-                   "reference")]
+    rows = [hr_row("naive Cox", naive.hazard_ratio, naive.n, "reference")]
     if adjusted is not None:
         label = "adjusted Cox" + (" (penalized)" if adjusted.penalized else "")
         rows.append(hr_row(label, adjusted.surgical, adjusted.n))
@@ -159,7 +157,7 @@ class RobustnessSection:
         """What the notebook found, one line per question: small-sample inference,
         confounding, immortal time, size, power, and agreement in direction."""
         s, iptw, ev = self.adjusted.surgical, self.iptw.hazard_ratio, self.evalue
-        tv, naive = self.time_varying.hazard_ratio, self.naive
+        tv, naive = self.time_varying.hazard_ratio, self.naive.hazard_ratio
         return "\n".join([
             self.inference.finding(),
             f"Confounding: adjusted HR {s.hr:.2f} ({s.lower:.2f} to {s.upper:.2f}) with "
@@ -168,7 +166,7 @@ class RobustnessSection:
             f"with truncated weights. E-value of the adjusted HR {ev.point:.1f} (confidence "
             f"limit {ev.ci_limit:.1f}).",
             f"Immortal time: {self.landmarks.hazard_ratios()}; time-varying HR {tv.hr:.2f} "
-            f"({tv.lower:.2f} to {tv.upper:.2f}) against the naive {naive.hazard_ratio.hr:.2f}.",
+            f"({tv.lower:.2f} to {tv.upper:.2f}) against the naive {naive.hr:.2f}.",
             self.rmst.finding(),
             "Power: " + self.power.needed_sentence("HR 0.5", min_cell),
             self.summary.direction_sentence(),
