@@ -139,6 +139,49 @@ def _draw_balance(bx: Axes, balance: pd.DataFrame, terms: list[str],
               handletextpad=0.3, columnspacing=1.2, borderaxespad=0.2, borderpad=0.1)
 
 
+LOVE_LEGEND_H = 0.22  # inches above the love plot for its legend
+Box = tuple[float, float, float, float]  # left, bottom, width, height in inches
+
+
+def _panels(width_mm: float, footer_h: float, top_h: float, label_w: float,
+            n_terms: int) -> tuple[float, Box, Box]:
+    """Figure height and the boxes of panels a (histogram) and b (love plot): side by
+    side from :data:`compact.NARROW_MM`, else a above b; ``label_w`` is the width of the
+    love plot's term labels."""
+    f = compact.fonts(width_mm)
+    width = width_mm / MM_PER_INCH
+    axis_h = 0.12 + f["tick"] / 72 + 0.1 + 2 * f["text"] * 1.2 / 72
+    panel_title_h = 0.28
+    left_hist = 0.5
+    if width_mm < compact.NARROW_MM:
+        hist_h = 1.55
+        love_h = max(0.75, 0.32 * n_terms + 0.3)
+        height = (top_h + 2 * (panel_title_h + axis_h) + hist_h + LOVE_LEGEND_H + love_h
+                  + footer_h + 0.05)
+        love_bottom = footer_h + axis_h
+        hist_bottom = love_bottom + love_h + LOVE_LEGEND_H + panel_title_h + axis_h
+        return (height, (left_hist, hist_bottom, width - left_hist - 0.15, hist_h),
+                (label_w + 0.05, love_bottom, width - label_w - 0.2, love_h))
+    hist_h = 1.9
+    height = top_h + panel_title_h + hist_h + axis_h + footer_h + 0.05
+    half = width / 2
+    bottom = footer_h + axis_h
+    return (height, (left_hist, bottom, half - left_hist - 0.3, hist_h),
+            (half + label_w + 0.05, bottom, half - label_w - 0.2, hist_h - LOVE_LEGEND_H))
+
+
+def _overlap_notes(prop: Propensity, as_boxes: bool, min_cell: int) -> list[str]:
+    """What the propensity model and weights are, and why panel a shows boxes."""
+    words = [COVARIATE_WORDS.get(c, c.replace("_", " ")) for c in prop.covariates]
+    on = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return [f"Propensity score: logistic regression of surgery on {on}. Weights: "
+            f"stabilized inverse probability of treatment "
+            f"({_weights_rule(prop.truncate)}). Dashed band: |SMD| < 0.1.",
+            *([f"Panel a shows boxes (median, quartiles, whiskers to the extremes) instead "
+               f"of a histogram: some bins hold fewer than {min_cell} patients "
+               "(small-cell suppression)."] if as_boxes else [])]
+
+
 def propensity_overlap_figure(prop: Propensity, *, reconstructed: bool, min_cell: int = 0,
                               width_mm: float = 180) -> Figure:
     """Overlap of propensity scores by arm (a) and covariate balance (b).
@@ -164,46 +207,18 @@ def propensity_overlap_figure(prop: Propensity, *, reconstructed: bool, min_cell
     down, _ = np.histogram(ps[~treated], bins)
     as_boxes = any(privacy.is_small(c, min_cell) for c in (*up, *down))
     terms = [TERM_LABELS.get(t, t) for t in prop.balance["term"]]
-    words = [COVARIATE_WORDS.get(c, c.replace("_", " ")) for c in prop.covariates]
-    on = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
     title = compact.wrap("Propensity of surgery: overlap and covariate balance",
                          width - 0.1, f["title"])
-    notes = [f"Propensity score: logistic regression of surgery on {on}. Weights: "
-             f"stabilized inverse probability of treatment "
-             f"({_weights_rule(prop.truncate)}). Dashed band: |SMD| < 0.1.",
-             *([f"Panel a shows boxes (median, quartiles, whiskers to the extremes) instead "
-                f"of a histogram: some bins hold fewer than {min_cell} patients "
-                "(small-cell suppression)."] if as_boxes else []),
-             *suppression_notes(min_cell), caption(reconstructed)]
-    footer_h = compact.footer_height(notes, width)
-    top_h = compact.title_height(title, f["title"])
-    label_w = max(compact.text_width_in(t, f["tick"]) for t in terms) + 0.15
-    axis_h = 0.12 + f["tick"] / 72 + 0.1 + 2 * f["text"] * 1.2 / 72
-    panel_title_h = 0.28
-    hist_h = 1.55 if narrow else 1.9
-    love_h = max(0.75, 0.32 * len(terms) + 0.3)
-    legend_h = 0.22
-    left_hist = 0.5
-    if narrow:
-        height = (top_h + 2 * (panel_title_h + axis_h) + hist_h + legend_h + love_h
-                  + footer_h + 0.05)
-        love_bottom = footer_h + axis_h
-        hist_bottom = love_bottom + love_h + legend_h + panel_title_h + axis_h
-        hist_box = (left_hist, hist_bottom, width - left_hist - 0.15, hist_h)
-        love_box = (label_w + 0.05, love_bottom, width - label_w - 0.2, love_h)
-        panel_x = (0.04, 0.04)
-    else:
-        love_h = hist_h - legend_h
-        height = top_h + panel_title_h + hist_h + axis_h + footer_h + 0.05
-        half = width / 2
-        bottom = footer_h + axis_h
-        hist_box = (left_hist, bottom, half - left_hist - 0.3, hist_h)
-        love_box = (half + label_w + 0.05, bottom, half - label_w - 0.2, love_h)
-        panel_x = (0.04, half + 0.04)
+    notes = [*_overlap_notes(prop, as_boxes, min_cell), *suppression_notes(min_cell),
+             caption(reconstructed)]
+    height, hist_box, love_box = _panels(
+        width_mm, compact.footer_height(notes, width), compact.title_height(title, f["title"]),
+        max(compact.text_width_in(t, f["tick"]) for t in terms) + 0.15, len(terms))
     fig = plt.figure(figsize=(width, height))
+    panel_x = (0.04, 0.04) if narrow else (0.04, width / 2 + 0.04)
     for x_in, top_in, text in (
             (panel_x[0], hist_box[1] + hist_box[3], "a  Overlap of propensity scores"),
-            (panel_x[1], love_box[1] + love_box[3] + legend_h, "b  Covariate balance")):
+            (panel_x[1], love_box[1] + love_box[3] + LOVE_LEGEND_H, "b  Covariate balance")):
         fig.text(x_in / width, (top_in + 0.1) / height, text, fontsize=f["text"],
                  fontweight="bold", ha="left", va="bottom")
     ax = compact.axes_in(fig, *hist_box)

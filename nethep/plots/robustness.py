@@ -3,12 +3,14 @@ robustness table on one log axis, in the compact layout (:mod:`nethep.plots.comp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from nethep.plots import compact
@@ -67,6 +69,111 @@ def _row_names(analyses: pd.Series) -> tuple[list[str], list[str]]:
     return names, notes
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """Horizontal plan (inches) of the forest at one print width, and the row heights."""
+
+    width: float
+    narrow: bool
+    fonts: dict[str, float]
+    label_w: float
+    plot_w: float
+    labels: list[str]  # wrapped row labels
+    row_lines: list[int]  # text lines per row (the CI's own line when narrow)
+    line_h: float
+
+    @property
+    def x0(self) -> float:
+        """Left edge of the plot."""
+        return FOREST_MARGIN + self.label_w
+
+    @property
+    def ci_x(self) -> float:
+        """Left edge of the CI column (wide layout)."""
+        return self.x0 + self.plot_w + 0.15
+
+    @property
+    def row_h(self) -> list[float]:
+        return [max(0.24, k * self.line_h + 0.1) for k in self.row_lines]
+
+
+def _columns(names: list[str], cis: list[str], width_mm: float) -> _Columns:
+    """Label column, plot and CI column: below :data:`compact.NARROW_MM` the CI sits
+    under the label, leaving the width to the plot."""
+    f = compact.fonts(width_mm)
+    width = width_mm / MM_PER_INCH
+    narrow = width_mm < compact.NARROW_MM
+    if narrow:
+        label_w = min(max(compact.text_width_in(c, f["text"]) for c in names) + 0.1,
+                      0.45 * width)
+        ci_w = 0.0
+    else:
+        label_w = 0.3 * width
+        ci_w = max(compact.text_width_in(c, f["text"]) for c in cis) + 0.25
+    labels = [compact.wrap(n, label_w - 0.08, f["text"]) for n in names]
+    return _Columns(
+        width=width, narrow=narrow, fonts=f, label_w=label_w,
+        plot_w=width - label_w - ci_w - 2 * FOREST_MARGIN - 0.1, labels=labels,
+        row_lines=[compact.lines(lab) + (1 if narrow else 0) for lab in labels],
+        line_h=f["text"] * 1.2 / 72)
+
+
+def _draw_intervals(ax: Axes, rows: pd.DataFrame, centres: np.ndarray) -> None:
+    """Each row's 95% CI line and marker: square for the reference (naive) model,
+    filled circle for a main analysis, open circle for an alternative choice."""
+    roles = list(rows["role"]) if "role" in rows else ["main"] * len(rows)
+    est, lo, hi = (rows[c].to_numpy(float) for c in ("estimate", "lower", "upper"))
+    for i, (y, role) in enumerate(zip(centres, roles, strict=True)):
+        color = "#000000" if role == "reference" else GROUP_COLORS["surgical"]
+        ax.plot([lo[i], hi[i]], [y, y], color=color, linewidth=1.3, zorder=2,
+                solid_capstyle="butt")
+        ax.plot([est[i]], [y], linestyle="none", marker="s" if role == "reference" else "o",
+                markersize=5.5, markerfacecolor="white" if role == "alternative" else color,
+                markeredgecolor=color, markeredgewidth=1.2, zorder=3,
+                gid=f"estimate:{rows['analysis'][i]}")
+
+
+def _draw_row_texts(fig: Figure, cols: _Columns, centres: np.ndarray, cis: list[str],
+                    plot_top: float) -> None:
+    """Each row's label and ``HR (lower-upper)`` (beside the plot, or under the label
+    when narrow), then the column headings above the rows."""
+    width, height, f = cols.width, fig.get_figheight(), cols.fonts
+    margin = FOREST_MARGIN / width
+    for i, y in enumerate(centres):
+        y_fig = (plot_top - y) / height
+        if cols.narrow:
+            half_block = cols.row_lines[i] * cols.line_h / 2
+            fig.text(margin, y_fig + half_block / height, cols.labels[i],
+                     fontsize=f["text"], ha="left", va="top", linespacing=1.2,
+                     gid="forest_label")
+            fig.text(margin, y_fig - half_block / height, cis[i], fontsize=f["text"],
+                     color="#333333", ha="left", va="bottom", gid="forest_ci")
+        else:
+            fig.text(margin, y_fig, cols.labels[i], fontsize=f["text"], ha="left",
+                     va="center", linespacing=1.2, gid="forest_label")
+            fig.text(cols.ci_x / width, y_fig, cis[i], fontsize=f["text"],
+                     ha="left", va="center", gid="forest_ci")
+    head_y = (plot_top + 0.06) / height
+    fig.text(margin, head_y, "Analysis, HR (95% CI)" if cols.narrow else "Analysis",
+             fontsize=f["text"], fontweight="bold", ha="left", va="bottom")
+    if not cols.narrow:
+        fig.text(cols.ci_x / width, head_y, "HR (95% CI)", fontsize=f["text"],
+                 fontweight="bold", ha="left", va="bottom")
+
+
+def _finish_axis(ax: Axes, limits: tuple[float, float], cols: _Columns, xlabel: str) -> None:
+    """1-2-5 log ticks thinned to fit (:func:`compact.log_ticks`), no y axis, the label."""
+    f = cols.fonts
+    ticks = compact.log_ticks(*limits, cols.plot_w, f["tick"])
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+    ax.tick_params(axis="x", labelsize=f["tick"])
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ax.set_xlabel(xlabel, fontsize=f["text"], linespacing=1.2)
+
+
 def robustness_forest_figure(summary: RobustnessSummary, *, reconstructed: bool,
                              min_cell: int = 0, width_mm: float = 180) -> Figure:
     """Forest plot of every hazard ratio in the closing robustness table.
@@ -84,28 +191,14 @@ def robustness_forest_figure(summary: RobustnessSummary, *, reconstructed: bool,
     hazard-ratio rows show no patient counts.
     """
     rows, omitted = _hazard_ratio_rows(summary, min_cell)
-    f = compact.fonts(width_mm)
     if rows.empty:
-        return _not_estimable_figure(omitted, reconstructed, width_mm, f)
-    roles = list(rows["role"]) if "role" in rows else ["main"] * len(rows)
+        return _not_estimable_figure(omitted, reconstructed, width_mm,
+                                     compact.fonts(width_mm))
     est, lo, hi = (rows[c].to_numpy(float) for c in ("estimate", "lower", "upper"))
-    width = width_mm / MM_PER_INCH
-    narrow = width_mm < compact.NARROW_MM
-    margin = FOREST_MARGIN
     names, notes = _row_names(rows["analysis"])
     cis = [f"{_hr(e)} ({_hr(lw)}\u2013{_hr(up)})" for e, lw, up in zip(est, lo, hi, strict=True)]
-    if narrow:  # the CI sits under the label, leaving the width to the plot
-        label_w = min(max(compact.text_width_in(c, f["text"]) for c in names) + 0.1,
-                      0.45 * width)
-        ci_w = 0.0
-    else:
-        label_w = 0.3 * width
-        ci_w = max(compact.text_width_in(c, f["text"]) for c in cis) + 0.25
-    plot_w = width - label_w - ci_w - 2 * margin - 0.1
-    labels = [compact.wrap(n, label_w - 0.08, f["text"]) for n in names]
-    line_h = f["text"] * 1.2 / 72
-    row_lines = [compact.lines(lab) + (1 if narrow else 0) for lab in labels]
-    row_h = [max(0.24, k * line_h + 0.1) for k in row_lines]
+    cols = _columns(names, cis, width_mm)
+    width, f = cols.width, cols.fonts
     title = compact.wrap("Hazard ratio of death, surgical vs non-surgical, by analysis",
                          width - 0.1, f["title"])
     if omitted:  # e.g. no deaths in one arm: HR 0 or infinite, no finite interval
@@ -113,61 +206,28 @@ def robustness_forest_figure(summary: RobustnessSummary, *, reconstructed: bool,
     notes = ["Square: naive Cox model (reference); filled: main analyses; open: alternative "
              "choices shown beside them. Lines: 95% confidence intervals.", *notes,
              caption(reconstructed)]
-    xlabel = ("Hazard ratio (log scale)\n< 1 favours surgery" if narrow
+    xlabel = ("Hazard ratio (log scale)\n< 1 favours surgery" if cols.narrow
               else "Hazard ratio (log scale); < 1 favours surgery")
     footer_h = compact.footer_height(notes, width)
     axis_h = 0.12 + f["tick"] / 72 + 0.08 + compact.lines(xlabel) * f["text"] * 1.2 / 72
+    row_h = cols.row_h
     plot_h = sum(row_h)
     height = compact.title_height(title, f["title"]) + 0.26 + plot_h + axis_h + footer_h + 0.1
     fig = plt.figure(figsize=(width, height))
     bottom = footer_h + axis_h
-    x0 = margin + label_w
-    ax = compact.axes_in(fig, x0, bottom, plot_w, plot_h)
+    ax = compact.axes_in(fig, cols.x0, bottom, cols.plot_w, plot_h)
     edges = np.concatenate([[0.0], np.cumsum(row_h)])
     centres = (edges[:-1] + edges[1:]) / 2
-    xmin = min(float(np.nanmin(lo)), 1.0) / 1.35
-    xmax = max(float(np.nanmax(hi)), 1.0) * 1.35
+    limits = (min(float(np.nanmin(lo)), 1.0) / 1.35, max(float(np.nanmax(hi)), 1.0) * 1.35)
     ax.set_xscale("log")
-    ax.set_xlim(xmin, xmax)
+    ax.set_xlim(*limits)
     ax.set_ylim(plot_h, 0)
     ax.axvline(1.0, color="#777777", linewidth=0.8, zorder=1)
-    for i, (y, role) in enumerate(zip(centres, roles, strict=True)):
-        color = "#000000" if role == "reference" else GROUP_COLORS["surgical"]
-        ax.plot([lo[i], hi[i]], [y, y], color=color, linewidth=1.3, zorder=2,
-                solid_capstyle="butt")
-        ax.plot([est[i]], [y], linestyle="none", marker="s" if role == "reference" else "o",
-                markersize=5.5, markerfacecolor="white" if role == "alternative" else color,
-                markeredgecolor=color, markeredgewidth=1.2, zorder=3,
-                gid=f"estimate:{rows['analysis'][i]}")
-        y_fig = (bottom + plot_h - y) / height
-        if narrow:
-            half_block = row_lines[i] * line_h / 2
-            fig.text(margin / width, y_fig + half_block / height, labels[i],
-                     fontsize=f["text"], ha="left", va="top", linespacing=1.2,
-                     gid="forest_label")
-            fig.text(margin / width, y_fig - half_block / height, cis[i], fontsize=f["text"],
-                     color="#333333", ha="left", va="bottom", gid="forest_ci")
-        else:
-            fig.text(margin / width, y_fig, labels[i], fontsize=f["text"], ha="left",
-                     va="center", linespacing=1.2, gid="forest_label")
-            fig.text((x0 + plot_w + 0.15) / width, y_fig, cis[i], fontsize=f["text"],
-                     ha="left", va="center", gid="forest_ci")
+    _draw_intervals(ax, rows, centres)
+    _draw_row_texts(fig, cols, centres, cis, bottom + plot_h)
     for y in edges[1:-1]:
         ax.axhline(y, color="#EEEEEE", linewidth=0.6, zorder=0)
-    ticks = compact.log_ticks(xmin, xmax, plot_w, f["tick"])
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([f"{t:g}" for t in ticks])
-    ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
-    ax.tick_params(axis="x", labelsize=f["tick"])
-    ax.set_yticks([])
-    ax.spines["left"].set_visible(False)
-    ax.set_xlabel(xlabel, fontsize=f["text"], linespacing=1.2)
-    head_y = (bottom + plot_h + 0.06) / height
-    fig.text(margin / width, head_y, "Analysis, HR (95% CI)" if narrow else "Analysis",
-             fontsize=f["text"], fontweight="bold", ha="left", va="bottom")
-    if not narrow:
-        fig.text((x0 + plot_w + 0.15) / width, head_y, "HR (95% CI)", fontsize=f["text"],
-                 fontweight="bold", ha="left", va="bottom")
+    _finish_axis(ax, limits, cols, xlabel)
     compact.title(fig, title, width, height, f["title"])
     compact.footer(fig, notes, width)
     return fig
