@@ -55,20 +55,21 @@ _BACCHETTI_CITATION = (
 )
 _BACCHETTI_DESIGN = "meta-analysis of observational studies (pooled, fixed effects)"
 
+
+
+def _bacchetti(comparison: str, hr: float, lower: float, upper: float) -> PublishedEstimate:
+    """One pooled hazard ratio of Bacchetti et al. 2013, as its abstract prints it."""
+    return PublishedEstimate(
+        source="Bacchetti et al. 2013", citation=_BACCHETTI_CITATION,
+        doi="10.1155/2013/235040", design=_BACCHETTI_DESIGN, comparison=comparison,
+        measure="HR",
+        hazard_ratio=HazardRatio(hr=hr, lower=lower, upper=upper, method=_BACCHETTI_DESIGN))
+
+
 #: The two pooled hazard ratios in the abstract of Bacchetti et al. 2013.
 BACCHETTI_2013: tuple[PublishedEstimate, ...] = (
-    PublishedEstimate(
-        source="Bacchetti et al. 2013", citation=_BACCHETTI_CITATION,
-        doi="10.1155/2013/235040", design=_BACCHETTI_DESIGN,
-        comparison="Hepatic resection vs embolisation",
-        measure="HR", hazard_ratio=HazardRatio(hr=0.34, lower=0.21, upper=0.55,
-                                               method=_BACCHETTI_DESIGN)),
-    PublishedEstimate(
-        source="Bacchetti et al. 2013", citation=_BACCHETTI_CITATION,
-        doi="10.1155/2013/235040", design=_BACCHETTI_DESIGN,
-        comparison="Hepatic resection vs all non-surgical treatment",
-        measure="HR", hazard_ratio=HazardRatio(hr=0.45, lower=0.34, upper=0.60,
-                                               method=_BACCHETTI_DESIGN)),
+    _bacchetti("Hepatic resection vs embolisation", 0.34, 0.21, 0.55),
+    _bacchetti("Hepatic resection vs all non-surgical treatment", 0.45, 0.34, 0.60),
 )
 
 #: Columns of :func:`literature_table`, in order.
