@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,18 +30,15 @@ from nethep import privacy
 from nethep.contract import fields
 from nethep.cox import HazardRatio
 
+if TYPE_CHECKING:
+    from nethep.notebook import Tabular
+
 #: Covariates of the adjusted Cox model and the propensity score (cohort columns).
 DEFAULT_COVARIATES: tuple[str, ...] = ("tumor_type", "liver_involvement_pct", "age_years")
 #: Columns that define the exposure; none may be adjusted for.
 EXPOSURE_COLUMNS = ("surgical", "arm", "treatment_group", "treatment")
 #: How the lifelines Cox fits of this package are made.
 LIFELINES_COX_METHOD = "Cox partial likelihood, Efron ties, Wald 95% CI and P (lifelines)"
-
-
-class Tabular(Protocol):
-    """A result that shows itself as a tidy table."""
-
-    def table(self, min_cell: int = 0) -> pd.DataFrame: ...
 
 
 def simulated_inputs(df: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...]:
