@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -200,7 +201,7 @@ def median_survival(df: pd.DataFrame, by: str = "treatment_group") -> MedianSurv
 
 
 #: How the closing sentences name a comparison of k groups.
-_GROUP_COUNT_WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
+_GROUP_COUNT_WORDS = MappingProxyType({2: "Two", 3: "Three", 4: "Four", 5: "Five"})
 
 
 @dataclass(frozen=True)
