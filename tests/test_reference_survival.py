@@ -30,15 +30,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from lifelines import CoxPHFitter
+from lifelines.statistics import proportional_hazard_test
 
 from nethep.cohort import load_cohort
-from nethep.survival import (
-    cox_surgical,
-    fit_by,
-    followup,
-    kaplan_meier,
-    logrank,
-)
+from nethep.km import kaplan_meier
+from nethep.survival import cox_surgical, fit_by, followup, logrank
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 REFERENCE = REFERENCE_DIR / "survival_reference.json"
@@ -299,9 +296,6 @@ def test_lifelines_ph_test_is_neither_r_version(name):
     KM transform, so it matches neither the current cox.zph nor the old one (whose
     formula make_reference.R evaluates in R as ``zph_legacy``).
     """
-    from lifelines import CoxPHFitter
-    from lifelines.statistics import proportional_hazard_test
-
     df = cox_frame(name)
     data = pd.DataFrame({"T": df["followup_months"].astype(float), "E": df["died"].astype(int),
                          "x": df["surgical"].astype(float)})
