@@ -27,8 +27,9 @@ test in minutes on a million patients with a few thousand distinct times).
   centred over the deaths, at the fitted coefficients, with the full 2p x 2p
   information matrix; one test per covariate and a global test.
 - lifelines, behind this module, only where it has what the functions above lack:
-  :func:`fit_lifelines` (``CoxPHFitter`` with a ridge penalty or case weights, taken
-  to the maximum by :data:`FIT_OPTIONS`), :func:`efron_score_residuals` and
+  :func:`fit_lifelines` (``CoxPHFitter`` with a ridge penalty or case weights) and
+  :func:`fit_time_varying` (``CoxTimeVaryingFitter``, counting-process rows), both
+  taken to the maximum by :data:`FIT_OPTIONS`; :func:`efron_score_residuals` and
   :func:`weighted_cox_robust` (R's robust sandwich variance of a weighted fit, which
   lifelines gets wrong at tied times).
 
@@ -50,7 +51,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter
+from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 from scipy import stats
 
 from nethep.formats import finite_or_none
@@ -506,6 +507,14 @@ def fit_lifelines(data: pd.DataFrame, penalizer: float = 0.0,
     messages = [str(w.message).strip() for w in caught
                 if type(w.message).__name__ == "ConvergenceWarning"]
     return cph, messages
+
+
+def fit_time_varying(long: pd.DataFrame) -> CoxTimeVaryingFitter:
+    """lifelines ``CoxTimeVaryingFitter`` (Efron ties) on counting-process rows (columns
+    id, start, stop, event and the covariates), fitted to the maximum
+    (:data:`FIT_OPTIONS`): :func:`coxph` takes one row per patient, not (start, stop]."""
+    return CoxTimeVaryingFitter().fit(long, id_col="id", event_col="event", start_col="start",
+                                      stop_col="stop", fit_options=FIT_OPTIONS)
 
 
 def efron_score_residuals(time: np.ndarray, event: np.ndarray, x: np.ndarray,

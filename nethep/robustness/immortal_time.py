@@ -17,11 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxTimeVaryingFitter
 from lifelines.exceptions import ConvergenceError
 
 from nethep import privacy
-from nethep.cox import FIT_OPTIONS, HazardRatio, fit_lifelines
+from nethep.cox import HazardRatio, fit_lifelines, fit_time_varying
 from nethep.robustness.design import (
     LIFELINES_COX_METHOD,
     compare_tables,
@@ -238,15 +237,14 @@ def time_varying_cox(df: pd.DataFrame) -> TimeVaryingCox:
 
     Data in counting-process form (:func:`counting_process`); lifelines
     ``CoxTimeVaryingFitter`` (Efron ties, Wald 95% CI, taken to the maximum by
-    :data:`nethep.cox.FIT_OPTIONS`), verified against R
+    :func:`nethep.cox.fit_time_varying`), verified against R
     ``coxph(Surv(start, stop, event) ~ surgical)`` on rows built independently with
     ``survival::tmerge``. Compared with the naive time-fixed HR of
     :func:`nethep.survival.cox_surgical`, which credits the surgical arm with the
     event-free time before operation (Suissa, Am J Epidemiol 2008;167:492).
     """
     long = counting_process(df)
-    ctv = CoxTimeVaryingFitter().fit(long, id_col="id", event_col="event", start_col="start",
-                                     stop_col="stop", fit_options=FIT_OPTIONS)
+    ctv = fit_time_varying(long)
     s = ctv.summary.loc["surgical"]
     return TimeVaryingCox(
         coef=float(s["coef"]), se=float(s["se(coef)"]),
