@@ -10,10 +10,10 @@ own kernel, up to ``jobs`` at a time (default: the cores available), and writes:
 
 The notebooks are independent: each reads the cohort, writes its own fragment and
 figures and nothing another notebook reads, so running them at the same time
-gives the same bytes as running them one after the other. The longest (largest
-file) starts first. The pages built from these files are :mod:`nethep.pages`; what
-is printed is :mod:`nethep.cli` (this module prints nothing: it reports progress
-through ``on_event``).
+gives the same bytes as running them one after the other. The longest (by the
+cell timings recorded in the committed notebook) starts first. The pages built
+from these files are :mod:`nethep.pages`; what is printed is :mod:`nethep.cli`
+(this module prints nothing: it reports progress through ``on_event``).
 
 Each notebook receives three papermill parameters: ``data_path`` (absolute path
 string, or ``None`` for the bundled cohort), ``output_dir`` (absolute) and
@@ -33,11 +33,13 @@ earlier run is merged; figures are left alone.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -194,8 +196,9 @@ def run_notebooks(
     for folder in (EXECUTED_DIRNAME, FIGURES_DIRNAME, results.RESULTS_DIRNAME):
         (out / folder).mkdir(parents=True, exist_ok=True)
     runner = _Runner(nb_dir, out / EXECUTED_DIRNAME, parameters, on_event)
-    # largest first, so that the longest notebook does not start last
-    order = notebooks if workers == 1 else sorted(notebooks, key=lambda p: -p.stat().st_size)
+    # the longest first, so that it does not start last
+    order = notebooks if workers == 1 else sorted(notebooks, key=_expected_seconds,
+                                                  reverse=True)
     with (_kernel_imports_this_nethep(),
           ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nethep-run") as pool):
         failures = dict(zip(order, pool.map(runner.execute, order), strict=True))
@@ -267,6 +270,19 @@ def _kernel_imports_this_nethep() -> Iterator[None]:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = old
+
+
+def _expected_seconds(notebook: Path) -> tuple[float, int]:
+    """How long ``notebook`` ran when it was last executed: the sum over its code cells
+    of the kernel's busy time that nbclient records in each cell's metadata
+    (``execution``, ``iopub.status.busy`` to ``iopub.status.idle``); then its size."""
+    seconds = 0.0
+    for cell in json.loads(notebook.read_text(encoding="utf-8")).get("cells", []):
+        timing = cell.get("metadata", {}).get("execution", {})
+        busy, idle = timing.get("iopub.status.busy"), timing.get("iopub.status.idle")
+        if busy and idle:
+            seconds += (datetime.fromisoformat(idle) - datetime.fromisoformat(busy)).total_seconds()
+    return seconds, notebook.stat().st_size
 
 
 def _check_output_dir(out: Path, nb_dir: Path, data: Path | None) -> None:
