@@ -7,10 +7,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from nethep import load_cohort  # noqa: E402
-from nethep.describe import patient_flow, values_by_group  # noqa: E402
+from nethep.describe import GroupedValues, patient_flow, values_by_group  # noqa: E402
 from nethep.plots import (  # noqa: E402
     export_figure,
     patient_flow_figure,
@@ -134,10 +135,6 @@ def test_values_figure_leaves_out_points_of_small_groups(df):
 
 
 def test_values_figure_draws_boxes_only_for_a_large_group():
-    import numpy as np
-
-    from nethep.describe import GroupedValues
-
     rng = np.random.default_rng(1)
     values = {"medical": tuple(rng.normal(60, 10, 2500)), "embolization": (50.0, 51.0, 70.0),
               "surgical": ()}

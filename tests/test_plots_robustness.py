@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from nethep import robustness as rb  # noqa: E402
 from nethep.cohort import load_cohort  # noqa: E402
@@ -212,8 +213,6 @@ def test_export_writes_both_widths_byte_identical(makers, tmp_path):
     assert set(runs[0]) == expected
     for name in expected:
         assert runs[0][name] == runs[1][name], name
-    from PIL import Image
-
     with Image.open(tmp_path / "a" / "figures" / "iptw_km_85mm.png") as img:
         assert abs(img.size[0] - 85 / MM_PER_INCH * 300) < 1
 
