@@ -381,12 +381,12 @@ def test_end_to_end_notebooks_show_no_small_count(run):
                     "Overall (n = 34)", "missing"):
             assert not re.match(r"^[1-4]( \(|$)", row[col]), (row["level"], col, row[col])
 
-    (at,) = _html_tables(_cell(nbs["03"], "at = survival_at("))
+    (at,) = _html_tables(_cell(nbs["03"], "nb.show(section.at)"))
     assert {r["n_risk"] for r in at if r["group"] == "medical"} == {"<5"}
-    medians = _html_tables(_cell(nbs["03"], "medians = median_survival("))
+    medians = _html_tables(_cell(nbs["03"], "section.medians"))
     medical = next(r for r in medians[0] if r["group"] == "medical")
     assert medical["n"] == "<5" and medical["events"] == "<5"
-    lr = _html_tables(_cell(nbs["03"], "lr_arm = logrank("))
+    lr = _html_tables(_cell(nbs["03"], "display(nb.show(arms), nb.show(groups))"))
     assert next(r for r in lr[1] if r["group"] == "medical")["observed"] == "<5"
     assert next(r for r in lr[1] if r["group"] == "embolization")["observed"] == "11"
 
