@@ -1,20 +1,35 @@
 """Shared fixtures, and the ``notebooks`` marker for every test that executes notebooks.
 
-- ``nethep_run``: runs the command ``nethep run`` (:func:`nethep.cli.main`) into a
-  folder and returns the :class:`Build` it wrote; exit code 0 is required.
-- ``bundled_run``: one ``nethep run`` on the bundled cohort per test session, into a
-  temporary folder, shared by every test that reads a real run (results.json keys,
-  R verification, the committed notebooks' outputs, pages, figures).
+Two runs of the command ``nethep run`` serve the whole session:
 
-A test that uses either fixture (directly or through another fixture) is marked
-``notebooks``, and so are nbval's items (``pytest --nbval notebooks/``), so
-``pytest -m "not notebooks"`` runs the fast part alone. A test that executes
-notebooks some other way carries ``@pytest.mark.notebooks`` itself.
+- ``bundled_run``: the bundled cohort (results.json keys, R verification, the committed
+  notebooks' outputs, pages, figures);
+- ``edge_run``: ``--min-cell 5`` on a user's CSV built to reach the edge cases at once
+  (:func:`write_edge_cohort`): a medical group of 3 (small cells), no death in the
+  surgical arm (a hazard ratio without a finite interval), patient ids that must
+  not reach any output.
+
+Each starts as a subprocess when collection ends, if a selected test uses it, so the
+notebooks execute while the fast tests run; its fixture waits for it. ``nethep_run``
+runs ``nethep run`` in-process for any other folder and arguments.
+
+A test that uses one of these fixtures (directly or through another fixture) is
+marked ``notebooks`` and runs after the others, and so are nbval's items
+(``pytest --nbval --nbval-current-env notebooks/``); ``pytest -m "not notebooks"``
+runs the fast part alone. A test that executes notebooks some other way carries
+``@pytest.mark.notebooks`` itself.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,18 +40,31 @@ import pytest
 
 from nethep import cli
 from nethep.pages import INDEX_FILENAME
+from nethep.paths import BUNDLED_COHORT, REPO_DIR
 from nethep.results import RESULTS_FILENAME
 from nethep.run import EXECUTED_DIRNAME, FIGURES_DIRNAME
 
+#: The runs started in the background, by fixture name.
+BACKGROUND_RUNS = ("bundled_run", "edge_run")
 #: Fixtures that execute notebooks: a test using one is marked ``notebooks``.
-NOTEBOOK_FIXTURES = frozenset({"nethep_run", "bundled_run"})
+NOTEBOOK_FIXTURES = frozenset({"nethep_run", *BACKGROUND_RUNS})
+#: The medical patients of the edge cohort: octreotide (symptomatic, palliated, died),
+#: observation (symptomatic, palliated, died), chemotherapy (not symptomatic, died).
+EDGE_MEDICAL = ("NET001", "NET009", "NET015")
+EDGE_ID = "ZQX-{:04d}-PRIVATE"  # "-" never occurs in base64 image data
+EDGE_MIN_CELL = 5
+
+_RUNS = pytest.StashKey[dict[str, "_Background"]]()
 
 
 @dataclass(frozen=True)
 class Build:
-    """The output folder of one ``nethep run``."""
+    """The output folder of one ``nethep run`` (and the data file it read, if not the
+    bundled cohort, with the SHA-256 that file had before the run)."""
 
     output_dir: Path
+    data_path: Path | None = None
+    data_sha256: str | None = None
 
     @property
     def results_path(self) -> Path:
@@ -65,12 +93,76 @@ class Build:
         return [self.output_dir / f"{p.stem}.html" for p in self.executed]
 
 
+def write_edge_cohort(path: Path) -> Path:
+    """The bundled cohort with 3 medical patients (:data:`EDGE_MEDICAL`), no surgical
+    death and ids :data:`EDGE_ID`, as a user's CSV: 34 patients, 14 deaths."""
+    with BUNDLED_COHORT.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    rows = [r for r in rows
+            if r["treatment_group"] != "medical" or r["patient_id"] in EDGE_MEDICAL]
+    for i, row in enumerate(rows):
+        row["patient_id"] = EDGE_ID.format(i)
+        if row["treatment_group"] == "surgical":
+            row["died"] = "0"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+class _Background:
+    """``python -m nethep run`` in a subprocess, into a fresh temporary folder."""
+
+    def __init__(self, name: str) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=f"nethep-{name}-"))
+        args: list[str] = []
+        self.data: Path | None = None
+        if name == "edge_run":
+            self.data = write_edge_cohort(self.root / "mine" / "mine.csv")
+            args = ["--data", str(self.data), "--min-cell", str(EDGE_MIN_CELL)]
+        self.digest = (None if self.data is None
+                       else hashlib.sha256(self.data.read_bytes()).hexdigest())
+        self.out = (self.root if self.data is None else self.data.parent) / "out"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR),
+                                                          env.get("PYTHONPATH")]))
+        self.log = (self.root / "log.txt").open("w+", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nethep", "run", "--output", str(self.out),
+             "--no-progress", *args],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def build(self) -> Build:
+        """Wait for the run; fail with its output unless it exited 0."""
+        code = self.process.wait()
+        if code != cli.EXIT_OK:
+            self.log.seek(0)
+            pytest.fail(f"nethep run exited {code}:\n{self.log.read()}", pytrace=False)
+        return Build(self.out, self.data, self.digest)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _background(config: pytest.Config, name: str) -> Build:
+    runs = config.stash.setdefault(_RUNS, {})
+    if name not in runs:  # not started at collection (e.g. asked for by another fixture)
+        runs[name] = _Background(name)
+    return runs[name].build()
+
+
 RunNethep = Callable[..., Build]
 
 
 def _run_nethep(output_dir: Path, *args: str) -> Build:
-    """``nethep run --output output_dir --no-progress *args``; fails the test unless it
-    exits 0."""
+    """``nethep run --output output_dir --no-progress *args`` in this process; fails the
+    test unless it exits 0."""
     code = cli.main(["run", "--output", str(output_dir), "--no-progress", *args])
     assert code == cli.EXIT_OK, f"nethep run {' '.join(args)} exited {code}"
     return Build(Path(output_dir).resolve())
@@ -84,14 +176,40 @@ def nethep_run() -> RunNethep:
 
 
 @pytest.fixture(scope="session")
-def bundled_run(nethep_run: RunNethep, tmp_path_factory: pytest.TempPathFactory) -> Build:
+def bundled_run(request: pytest.FixtureRequest) -> Build:
     """``nethep run`` on the bundled cohort, once per session (read it, never write)."""
-    return nethep_run(tmp_path_factory.mktemp("bundled_run"))
+    return _background(request.config, "bundled_run")
+
+
+@pytest.fixture(scope="session")
+def edge_run(request: pytest.FixtureRequest) -> Build:
+    """``nethep run --min-cell 5`` on the edge cohort (:func:`write_edge_cohort`), once
+    per session (read it, never write)."""
+    return _background(request.config, "edge_run")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark nbval's items and every test that uses a notebook-running fixture."""
+    """Mark nbval's items and every test that uses a notebook-running fixture, and move
+    them after the others (stable order otherwise)."""
     for item in items:
         from_nbval = type(item).__module__.startswith("nbval")
         if from_nbval or NOTEBOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.notebooks)
+    items.sort(key=lambda item: item.get_closest_marker("notebooks") is not None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the background runs the selected tests need (none for --collect-only)."""
+    if session.config.option.collectonly:
+        return
+    used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    runs = session.config.stash.setdefault(_RUNS, {})
+    for name in BACKGROUND_RUNS:
+        if name in used and name not in runs:
+            runs[name] = _Background(name)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop what still runs and remove the background runs' folders."""
+    for run in session.config.stash.get(_RUNS, {}).values():
+        run.close()

@@ -4,8 +4,9 @@ A cohort with a small group: the bundled cohort with only 3 medical patients (on
 of them symptomatic and palliated, one under observation, all three dead). With
 ``min_cell=5`` passed explicitly, every table, sentence and results fragment that
 shows a count from 1 to 4 shows ``<5`` (or null in ``results.json``) instead; with 0
-or 1 nothing changes. One end-to-end ``nethep run --min-cell 5`` on that cohort as a
-CSV checks the executed notebooks, ``results.json``, ``methods.md`` and ``index.html``.
+or 1 nothing changes. The session's ``nethep run --min-cell 5`` on that cohort as a
+user's CSV (``edge_run`` in conftest.py, also without surgical deaths) checks the
+executed notebooks, ``results.json``, ``methods.md`` and ``index.html``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from nethep.cohort import load_cohort
 from nethep.describe import patient_flow, values_by_group
 from nethep.notebook import banner
 from nethep.palliation import palliation
-from nethep.paths import BUNDLED_COHORT
 from nethep.published import paper_vs_ours
 from nethep.report import methods_text
 from nethep.results import save_fragment
@@ -301,16 +301,11 @@ def _stream(cell: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def run(small, nethep_run, tmp_path_factory):
-    """``nethep run --min-cell 5`` on the small cohort as a user's CSV."""
-    folder = tmp_path_factory.mktemp("small_cohort")
-    data = folder / "data" / "small.csv"
-    data.parent.mkdir()
-    raw = pd.read_csv(BUNDLED_COHORT, dtype=str, keep_default_na=False)
-    raw[raw["patient_id"].isin(small["patient_id"])].to_csv(data, index=False)
-    build = nethep_run(folder / "out", "--data", str(data), "--min-cell", "5")
-    notebooks = {p.stem[:2]: nbformat.read(str(p), as_version=4) for p in build.executed}
-    return build, notebooks
+def run(edge_run):
+    """The session's ``nethep run --min-cell 5`` on the edge cohort (conftest.py): the
+    small cohort above as a user's CSV, with no surgical death."""
+    notebooks = {p.stem[:2]: nbformat.read(str(p), as_version=4) for p in edge_run.executed}
+    return edge_run, notebooks
 
 
 def _leaves(obj: Any, path: str = "", counting: bool = False):

@@ -1,42 +1,19 @@
 """End to end: `nethep run` on the real notebooks, bundled and user cohorts.
 
-The bundled cohort's run is the session's (``bundled_run``); one more run analyses a
-user's cohort with distinctive ids and no death in the surgical arm. Checks the
-results.json keys other code reads (declared once in :mod:`nethep.results`), the
+The bundled cohort's run is the session's ``bundled_run``; ``edge_run`` analyses a
+user's cohort with its own ids and no death in the surgical arm (conftest.py). Checks
+the results.json keys other code reads (declared once in :mod:`nethep.results`), the
 report pages, figures, and that no patient-level value reaches any output file.
 """
 
 from __future__ import annotations
 
 import csv
-from pathlib import Path
-
-import pytest
+import hashlib
 
 from nethep import results as keys
 from nethep.paths import BUNDLED_COHORT
 from nethep.results import REQUIRED_KEYS, flatten, lookup
-
-
-@pytest.fixture(scope="module")
-def user_run(nethep_run, tmp_path_factory):
-    """A user's cohort: the bundled rows with their own ids, and no surgical deaths (the
-    hazard ratio then has no finite interval; every notebook must still run)."""
-    folder = tmp_path_factory.mktemp("user")
-    rows = list(csv.DictReader(BUNDLED_COHORT.open(encoding="utf-8")))
-    for i, row in enumerate(rows):
-        row["patient_id"] = f"ZQX-{i:04d}-PRIVATE"  # "-" never occurs in base64 image data
-        row["age_years"] = str(int(row["age_years"]))
-        if row["treatment_group"] == "surgical":
-            row["died"] = "0"
-    data = folder / "mine.csv"
-    with data.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    before = data.read_bytes()
-    build = nethep_run(folder / "out", "--data", str(data))
-    return build, data, before
 
 
 def test_results_json_has_every_declared_key(bundled_run):
@@ -81,24 +58,23 @@ def test_no_patient_rows_in_any_output(bundled_run):
             assert not leaked, f"{path.name} shows patient ids {leaked[:3]}"
 
 
-def test_user_cohort_run_is_private_and_leaves_the_input_alone(user_run):
-    build, data, before = user_run
-    assert data.read_bytes() == before
+def test_user_cohort_run_is_private_and_leaves_the_input_alone(edge_run):
+    data = edge_run.data_path
+    assert hashlib.sha256(data.read_bytes()).hexdigest() == edge_run.data_sha256
     assert sorted(p.name for p in data.parent.iterdir()) == ["mine.csv", "out"]
-    assert flatten(build.results)[keys.RECONSTRUCTED] is False
-    for path in Path(build.output_dir).rglob("*"):
-        if path.suffix in {".html", ".json", ".ipynb", ".svg"}:
+    assert flatten(edge_run.results)[keys.RECONSTRUCTED] is False
+    for path in edge_run.output_dir.rglob("*"):
+        if path.suffix in {".html", ".json", ".ipynb", ".svg", ".md"}:
             text = path.read_text(encoding="utf-8")
             assert "ZQX-" not in text and "-PRIVATE" not in text, path.name
-    assert "mine.csv" in build.index_path.read_text(encoding="utf-8")
+    assert "mine.csv" in edge_run.index_path.read_text(encoding="utf-8")
 
 
-def test_an_arm_without_deaths_still_runs_every_notebook(user_run):
+def test_an_arm_without_deaths_still_runs_every_notebook(edge_run):
     """No surgical deaths: the HR has no finite interval; every notebook still runs."""
-    build, _, _ = user_run
-    flat = flatten(build.results)
-    assert len(build.executed) == 5
+    flat = flatten(edge_run.results)
+    assert len(edge_run.executed) == 5
     assert flat[keys.key(keys.COX, "upper")] is None
     assert flat[keys.key(keys.LOGRANK_ARMS, "p")] < 0.05
-    forest = build.figures_dir / "robustness_forest_180mm.svg"
+    forest = edge_run.figures_dir / "robustness_forest_180mm.svg"
     assert "Not estimable, omitted: naive Cox" in forest.read_text(encoding="utf-8")
