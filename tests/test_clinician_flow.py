@@ -13,6 +13,8 @@ import hashlib
 import re
 from pathlib import Path
 
+import pytest
+
 from nethep.cli import main
 from nethep.contract import DAYS_PER_MONTH
 from nethep.paths import BUNDLED_COHORT, TEMPLATE_MAP
@@ -57,6 +59,7 @@ def write_export(path: Path, typo: bool) -> None:
         writer.writerows(rows)
 
 
+@pytest.mark.notebooks
 def test_messy_export_to_a_clean_report(tmp_path, capsys):
     export = tmp_path / "export.csv"
     mapping = str(TEMPLATE_MAP)
