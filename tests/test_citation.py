@@ -13,9 +13,6 @@ jsonschema >= 4.18, so the two cannot be installed together.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -24,6 +21,7 @@ import pytest
 import yaml
 
 import nethep
+from nethep import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CITATION = ROOT / "CITATION.cff"
@@ -91,12 +89,7 @@ def test_references_the_article_by_its_doi():
     assert "resection improves survival" in article["title"]
 
 
-def test_nethep_version_command_prints_the_same_version():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
-                                     if env.get("PYTHONPATH") else "")
-    proc = subprocess.run([sys.executable, "-m", "nethep", "--version"], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"nethep {citation()['version']}"
-
+def test_nethep_version_command_prints_the_same_version(capsys):
+    """``nethep --version`` (in this process; tests/test_run.py runs ``python -m nethep``)."""
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"nethep {citation()['version']}"
