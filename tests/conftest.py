@@ -1,13 +1,16 @@
 """Shared fixtures, and the ``notebooks`` marker for every test that executes notebooks.
 
-Two runs of the command ``nethep run`` serve the whole session:
+Three runs of the command ``nethep run`` serve the whole session, one per cohort:
 
 - ``bundled_run``: the bundled cohort (results.json keys, R verification, the committed
   notebooks' outputs, pages, figures);
 - ``edge_run``: ``--min-cell 5`` on a user's CSV built to reach the edge cases at once
   (:func:`write_edge_cohort`): a medical group of 3 (small cells), no death in the
   surgical arm (a hazard ratio without a finite interval), patient ids that must
-  not reach any output.
+  not reach any output;
+- ``clinician_run``: a clinician's messy export of the bundled cohort (own column
+  names and labels, dates, a name column: :func:`write_messy_export`) through
+  ``--map data/template_map.yaml --allow-identifiers``.
 
 Each starts as a subprocess when collection ends, if a selected test uses it, so the
 notebooks execute while the fast tests run; its fixture waits for it. ``nethep_run``
@@ -23,6 +26,7 @@ runs the fast part alone. A test that executes notebooks some other way carries
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import json
 import os
@@ -39,13 +43,14 @@ from typing import Any
 import pytest
 
 from nethep import cli
+from nethep.contract import DAYS_PER_MONTH
 from nethep.pages import INDEX_FILENAME
-from nethep.paths import BUNDLED_COHORT, REPO_DIR
+from nethep.paths import BUNDLED_COHORT, REPO_DIR, TEMPLATE_MAP
 from nethep.results import RESULTS_FILENAME
 from nethep.run import EXECUTED_DIRNAME, FIGURES_DIRNAME
 
 #: The runs started in the background, by fixture name.
-BACKGROUND_RUNS = ("bundled_run", "edge_run")
+BACKGROUND_RUNS = ("bundled_run", "edge_run", "clinician_run")
 #: Fixtures that execute notebooks: a test using one is marked ``notebooks``.
 NOTEBOOK_FIXTURES = frozenset({"nethep_run", *BACKGROUND_RUNS})
 #: The medical patients of the edge cohort: octreotide (symptomatic, palliated, died),
@@ -53,6 +58,12 @@ NOTEBOOK_FIXTURES = frozenset({"nethep_run", *BACKGROUND_RUNS})
 EDGE_MEDICAL = ("NET001", "NET009", "NET015")
 EDGE_ID = "ZQX-{:04d}-PRIVATE"  # "-" never occurs in base64 image data
 EDGE_MIN_CELL = 5
+#: How the clinician's export codes groups, treatments and yes/no.
+GROUP_CODE = {"medical": "1", "embolization": "2", "surgical": "3"}
+TREATMENT = {"octreotide": "Octreotide", "observation": "Observation",
+             "chemotherapy": "Chemotherapy", "embolization": "HAE", "resection": "Resection",
+             "ablation": "RFA", "resection_ablation": "Resection + RFA"}
+YES_NO = {"1": "Yes", "0": "No", "": ""}
 
 _RUNS = pytest.StashKey[dict[str, "_Background"]]()
 
@@ -112,19 +123,65 @@ def write_edge_cohort(path: Path) -> Path:
     return path
 
 
+def _days(months: str) -> dt.timedelta:
+    return dt.timedelta(days=round(float(months) * DAYS_PER_MONTH))
+
+
+def write_messy_export(path: Path, typo: bool = False) -> Path:
+    """The bundled cohort as a clinic exports it: REDCap-style codes and labels ("HAE",
+    "Yes"), dates instead of months, study ids ``UWX-001``... and a patient-name
+    column; ``typo``: one mistyped group label ("Medicall", patient UWX-005)."""
+    rows = []
+    with BUNDLED_COHORT.open(encoding="utf-8") as fh:
+        cohort = list(csv.DictReader(fh))
+    for i, r in enumerate(cohort):
+        dx = dt.date(int(r["year_of_diagnosis"]), 3, 1) + dt.timedelta(days=i)
+        end = dx + _days(r["followup_months"])
+        died = r["died"] == "1"
+        rows.append({
+            "Study ID": f"UWX-{i + 1:03d}", "Patient name": f"Zebediah{i}",
+            "Histology": "Carcinoid" if r["tumor_type"] == "carcinoid" else "Islet cell",
+            "Group": GROUP_CODE[r["treatment_group"]], "Treatment": TREATMENT[r["treatment"]],
+            "Liver involvement (%)": r["liver_involvement_pct"],
+            "Diagnosis date": dx.isoformat(),
+            "First treatment date": "" if not r["months_to_treatment"]
+            else (dx + _days(r["months_to_treatment"])).isoformat(),
+            "Last contact date": "" if died else end.isoformat(),
+            "Death date": end.isoformat() if died else "",
+            "Hormonal symptoms": YES_NO[r["symptomatic"]],
+            "Symptoms palliated": YES_NO[r["palliated"]],
+            "Age": r["age_years"], "Sex": "F" if r["sex"] == "female" else "M",
+        })
+    if typo:
+        rows[4]["Group"] = "Medicall"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 class _Background:
-    """``python -m nethep run`` in a subprocess, into a fresh temporary folder."""
+    """``python -m nethep run`` in a subprocess; a user's data file and the output
+    folder alone in their folder (so a test can see that nothing else is written)."""
 
     def __init__(self, name: str) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=f"nethep-{name}-"))
-        args: list[str] = []
+        folder = self.root / "run"
         self.data: Path | None = None
+        args: list[str] = []
+        self.out = folder / "out"
         if name == "edge_run":
-            self.data = write_edge_cohort(self.root / "mine" / "mine.csv")
+            self.data = write_edge_cohort(folder / "mine.csv")
             args = ["--data", str(self.data), "--min-cell", str(EDGE_MIN_CELL)]
+        elif name == "clinician_run":
+            self.data = write_messy_export(folder / "export.csv")
+            args = ["--data", str(self.data), "--map", str(TEMPLATE_MAP),
+                    "--allow-identifiers"]
+            self.out = folder / "report"
         self.digest = (None if self.data is None
                        else hashlib.sha256(self.data.read_bytes()).hexdigest())
-        self.out = (self.root if self.data is None else self.data.parent) / "out"
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR),
                                                           env.get("PYTHONPATH")]))
@@ -186,6 +243,19 @@ def edge_run(request: pytest.FixtureRequest) -> Build:
     """``nethep run --min-cell 5`` on the edge cohort (:func:`write_edge_cohort`), once
     per session (read it, never write)."""
     return _background(request.config, "edge_run")
+
+
+@pytest.fixture(scope="session")
+def clinician_run(request: pytest.FixtureRequest) -> Build:
+    """``nethep run --map data/template_map.yaml --allow-identifiers`` on a clinician's
+    messy export (:func:`write_messy_export`), once per session (read it, never write)."""
+    return _background(request.config, "clinician_run")
+
+
+@pytest.fixture(scope="session")
+def messy_export() -> Callable[..., Path]:
+    """:func:`write_messy_export`, for tests that write their own export."""
+    return write_messy_export
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
