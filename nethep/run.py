@@ -10,7 +10,9 @@ own kernel, up to ``jobs`` at a time (default: the cores available), and writes:
 
 The notebooks are independent: each reads the cohort, writes its own fragment and
 figures and nothing another notebook reads, so running them at the same time
-gives the same bytes as running them one after the other. The longest (by the
+gives the same bytes as running them one after the other (consecutive printed
+outputs are joined, as Jupyter shows them, so that how the kernel batched them does
+not matter). The longest (by the
 cell timings recorded in the committed notebook) starts first. The pages built
 from these files are :mod:`nethep.pages`; what is printed is :mod:`nethep.cli`
 (this module prints nothing: it reports progress through ``on_event``).
@@ -254,8 +256,32 @@ class _Runner:
             self.failed.set()
             self._event(nb_path, "failed")
             return exc
+        _merge_adjacent_streams(self.target(nb_path))
         self._event(nb_path, "done")
         return None
+
+
+def _merge_adjacent_streams(path: Path) -> None:
+    """Join consecutive stream outputs of the same name (stdout, stderr) in each cell, as
+    Jupyter shows them: the kernel sends printed text in batches whose boundaries
+    depend on timing, so only the joined text is the same on every run."""
+    nb = nbformat.read(str(path), as_version=4)
+    changed = False
+    for cell in nb.cells:
+        merged: list[Any] = []
+        for output in cell.get("outputs", []):
+            previous = merged[-1] if merged else None
+            if (output.get("output_type") == "stream" and previous is not None
+                    and previous.get("output_type") == "stream"
+                    and previous.get("name") == output.get("name")):
+                previous["text"] += output["text"]
+                changed = True
+            else:
+                merged.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = merged
+    if changed:
+        nbformat.write(nb, str(path))
 
 
 @contextlib.contextmanager

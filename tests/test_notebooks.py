@@ -3,7 +3,8 @@
 The session's run on the bundled cohort (``bundled_run``) executed every notebook;
 each code cell's outputs must equal the committed ones, compared as nbval compares
 them: every output field and MIME type except metadata, execution counts,
-tracebacks and bitmap images (``image/png``, ``image/jpeg``), streams by name. So the
+tracebacks and bitmap images (``image/png``, ``image/jpeg``), each stream's text
+joined. So the
 notebooks are executed once per session, not once more by nbval
 (``pytest --nbval --nbval-current-env notebooks/`` still works, and is marked
 ``notebooks`` too).
@@ -29,10 +30,26 @@ NOT_COMPARED = frozenset({
 NOTEBOOKS = find_notebooks()
 
 
-def comparable(outputs: list[Any]) -> dict[str, list[Any]]:
-    """A cell's outputs as nbval compares them: values by field or MIME type, in order."""
-    out: dict[str, list[Any]] = defaultdict(list)
+def coalesced(outputs: list[Any]) -> list[Any]:
+    """Every stream's text joined into its first output (nbval's ``coalesce_streams``)."""
+    merged: list[Any] = []
+    streams: dict[str, dict[str, Any]] = {}
     for output in outputs:
+        if output["output_type"] != "stream":
+            merged.append(output)
+        elif output["name"] in streams:
+            streams[output["name"]]["text"] += output["text"]
+        else:
+            streams[output["name"]] = dict(output)
+            merged.append(streams[output["name"]])
+    return merged
+
+
+def comparable(outputs: list[Any]) -> dict[str, list[Any]]:
+    """A cell's outputs as nbval compares them: streams coalesced, then values by field
+    or MIME type, in order."""
+    out: dict[str, list[Any]] = defaultdict(list)
+    for output in coalesced(outputs):
         if output["output_type"] == "stream":
             output = {"output_type": "stream", output["name"]: output["text"]}
         for key, value in output.items():

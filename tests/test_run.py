@@ -53,6 +53,11 @@ FIRST = (
     "     'matches': False}]}, output_dir)\n"
     "print('first done')"
 )
+SPLIT_PRINT = (  # two stream messages: flushed text, then the rest of the line
+    "import sys\n"
+    "sys.stdout.write('split '); sys.stdout.flush()\n"
+    "print('line')"
+)
 SECOND_FIG = (
     "from pathlib import Path\n"
     "import matplotlib.pyplot as plt\n"
@@ -79,7 +84,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("project")
     nb_dir = root / "notebooks"
     nb_dir.mkdir()
-    _notebook(nb_dir / "01_first.ipynb", "First: the cohort", FIRST)
+    _notebook(nb_dir / "01_first.ipynb", "First: the cohort", FIRST, SPLIT_PRINT)
     _notebook(nb_dir / "02_second.ipynb", "Second: survival", SECOND_FIG, SECOND_SAVE)
     (nb_dir / "README.md").write_text("not a notebook")
     (nb_dir / "scratch.ipynb").write_text("{}")  # no NN_ prefix: never run
@@ -126,6 +131,9 @@ def test_run_writes_executed_notebooks_and_pages(ran, project):
     assert (out / "figures" / "km.png").is_file()
     assert sorted(events) == [(n, s) for n in ("01_first.ipynb", "02_second.ipynb")
                               for s in ("done", "started")]
+    first = nbformat.read(str(execution.executed[0]), as_version=4)
+    split = next(c for c in first.cells if "sys.stdout.flush()" in c.source)
+    assert [(o.output_type, o.text) for o in split.outputs] == [("stream", "split line\n")]
 
 
 @pytest.mark.notebooks
