@@ -1,16 +1,14 @@
 """Shared fixtures, and the ``notebooks`` marker for every test that executes notebooks.
 
-Three runs of the command ``nethep run`` serve the whole session, one per cohort:
+Two runs of the command ``nethep run`` serve the whole session:
 
 - ``bundled_run``: the bundled cohort (results.json keys, R verification, the committed
   notebooks' outputs, pages, figures);
-- ``edge_run``: ``--min-cell 5`` on a user's CSV built to reach the edge cases at once
-  (:func:`write_edge_cohort`): a medical group of 3 (small cells), no death in the
-  surgical arm (a hazard ratio without a finite interval), patient ids that must
-  not reach any output;
-- ``clinician_run``: a clinician's messy export of the bundled cohort (own column
-  names and labels, dates, a name column: :func:`write_messy_export`) through
-  ``--map data/template_map.yaml --allow-identifiers``.
+- ``user_run``: a user's file built to reach the edge cases at once: a clinic's messy
+  export (own column names and labels, dates, a name column: :func:`write_messy_export`)
+  read through ``--map data/template_map.yaml --allow-identifiers``, of a cohort with a
+  medical group of 3 and no death in the surgical arm (:func:`edge_rows`: small cells,
+  a hazard ratio without a finite interval), run with ``--min-cell 5``.
 
 Each starts as a subprocess when collection ends, if a selected test uses it, so the
 notebooks execute while the fast tests run; its fixture waits for it. ``nethep_run``
@@ -50,14 +48,17 @@ from nethep.results import RESULTS_FILENAME
 from nethep.run import EXECUTED_DIRNAME, FIGURES_DIRNAME
 
 #: The runs started in the background, by fixture name.
-BACKGROUND_RUNS = ("bundled_run", "edge_run", "clinician_run")
+BACKGROUND_RUNS = ("bundled_run", "user_run")
 #: Fixtures that execute notebooks: a test using one is marked ``notebooks``.
 NOTEBOOK_FIXTURES = frozenset({"nethep_run", *BACKGROUND_RUNS})
 #: The medical patients of the edge cohort: octreotide (symptomatic, palliated, died),
 #: observation (symptomatic, palliated, died), chemotherapy (not symptomatic, died).
 EDGE_MEDICAL = ("NET001", "NET009", "NET015")
-EDGE_ID = "ZQX-{:04d}-PRIVATE"  # "-" never occurs in base64 image data
 EDGE_MIN_CELL = 5
+#: How ``user_run`` runs: the clinic's mapping, its identifier columns dropped, small
+#: counts suppressed.
+USER_RUN_OPTIONS = ("--map", str(TEMPLATE_MAP), "--allow-identifiers",
+                    "--min-cell", str(EDGE_MIN_CELL))
 #: How the clinician's export codes groups, treatments and yes/no.
 GROUP_CODE = {"medical": "1", "embolization": "2", "surgical": "3"}
 TREATMENT = {"octreotide": "Octreotide", "observation": "Observation",
@@ -104,17 +105,20 @@ class Build:
         return [self.output_dir / f"{p.stem}.html" for p in self.executed]
 
 
-def write_edge_cohort(path: Path) -> Path:
-    """The bundled cohort with 3 medical patients (:data:`EDGE_MEDICAL`), no surgical
-    death and ids :data:`EDGE_ID`, as a user's CSV: 34 patients, 14 deaths."""
+def edge_rows() -> list[dict[str, str]]:
+    """The edge cohort in the contract's columns: the bundled cohort with 3 medical
+    patients (:data:`EDGE_MEDICAL`) and no surgical death; 34 patients, 14 deaths."""
     with BUNDLED_COHORT.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     rows = [r for r in rows
             if r["treatment_group"] != "medical" or r["patient_id"] in EDGE_MEDICAL]
-    for i, row in enumerate(rows):
-        row["patient_id"] = EDGE_ID.format(i)
+    for row in rows:
         if row["treatment_group"] == "surgical":
             row["died"] = "0"
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -123,22 +127,30 @@ def write_edge_cohort(path: Path) -> Path:
     return path
 
 
+def write_edge_cohort(path: Path) -> Path:
+    """:func:`edge_rows` as a contract-format CSV."""
+    return _write_csv(path, edge_rows())
+
+
 def _days(months: str) -> dt.timedelta:
     return dt.timedelta(days=round(float(months) * DAYS_PER_MONTH))
 
 
-def write_messy_export(path: Path, typo: bool = False) -> Path:
-    """The bundled cohort as a clinic exports it: REDCap-style codes and labels ("HAE",
-    "Yes"), dates instead of months, study ids ``UWX-001``... and a patient-name
-    column; ``typo``: one mistyped group label ("Medicall", patient UWX-005)."""
-    rows = []
-    with BUNDLED_COHORT.open(encoding="utf-8") as fh:
-        cohort = list(csv.DictReader(fh))
-    for i, r in enumerate(cohort):
+def write_messy_export(path: Path, rows: list[dict[str, str]] | None = None,
+                       typo: bool = False) -> Path:
+    """Cohort rows (default: the bundled cohort) as a clinic exports them: REDCap-style
+    codes and labels ("HAE", "Yes"), dates instead of months (whole days), study ids
+    ``UWX-001``... and a patient-name column; ``typo``: one mistyped group label
+    ("Medicall", patient UWX-005)."""
+    if rows is None:
+        with BUNDLED_COHORT.open(encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    export = []
+    for i, r in enumerate(rows):
         dx = dt.date(int(r["year_of_diagnosis"]), 3, 1) + dt.timedelta(days=i)
         end = dx + _days(r["followup_months"])
         died = r["died"] == "1"
-        rows.append({
+        export.append({
             "Study ID": f"UWX-{i + 1:03d}", "Patient name": f"Zebediah{i}",
             "Histology": "Carcinoid" if r["tumor_type"] == "carcinoid" else "Islet cell",
             "Group": GROUP_CODE[r["treatment_group"]], "Treatment": TREATMENT[r["treatment"]],
@@ -153,13 +165,8 @@ def write_messy_export(path: Path, typo: bool = False) -> Path:
             "Age": r["age_years"], "Sex": "F" if r["sex"] == "female" else "M",
         })
     if typo:
-        rows[4]["Group"] = "Medicall"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+        export[4]["Group"] = "Medicall"
+    return _write_csv(path, export)
 
 
 class _Background:
@@ -172,14 +179,9 @@ class _Background:
         self.data: Path | None = None
         args: list[str] = []
         self.out = folder / "out"
-        if name == "edge_run":
-            self.data = write_edge_cohort(folder / "mine.csv")
-            args = ["--data", str(self.data), "--min-cell", str(EDGE_MIN_CELL)]
-        elif name == "clinician_run":
-            self.data = write_messy_export(folder / "export.csv")
-            args = ["--data", str(self.data), "--map", str(TEMPLATE_MAP),
-                    "--allow-identifiers"]
-            self.out = folder / "report"
+        if name == "user_run":
+            self.data = write_messy_export(folder / "export.csv", edge_rows())
+            args = ["--data", str(self.data), *USER_RUN_OPTIONS]
         self.digest = (None if self.data is None
                        else hashlib.sha256(self.data.read_bytes()).hexdigest())
         env = dict(os.environ)
@@ -239,23 +241,23 @@ def bundled_run(request: pytest.FixtureRequest) -> Build:
 
 
 @pytest.fixture(scope="session")
-def edge_run(request: pytest.FixtureRequest) -> Build:
-    """``nethep run --min-cell 5`` on the edge cohort (:func:`write_edge_cohort`), once
-    per session (read it, never write)."""
-    return _background(request.config, "edge_run")
-
-
-@pytest.fixture(scope="session")
-def clinician_run(request: pytest.FixtureRequest) -> Build:
-    """``nethep run --map data/template_map.yaml --allow-identifiers`` on a clinician's
-    messy export (:func:`write_messy_export`), once per session (read it, never write)."""
-    return _background(request.config, "clinician_run")
+def user_run(request: pytest.FixtureRequest) -> Build:
+    """``nethep run --map data/template_map.yaml --allow-identifiers --min-cell 5`` on a
+    clinic's messy export (:func:`write_messy_export`) of the edge cohort
+    (:func:`edge_rows`), once per session (read it, never write)."""
+    return _background(request.config, "user_run")
 
 
 @pytest.fixture(scope="session")
 def messy_export() -> Callable[..., Path]:
     """:func:`write_messy_export`, for tests that write their own export."""
     return write_messy_export
+
+
+@pytest.fixture(scope="session")
+def edge_cohort() -> Callable[[Path], Path]:
+    """:func:`write_edge_cohort`: the edge cohort as a contract-format CSV."""
+    return write_edge_cohort
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -2,8 +2,9 @@
 
 The export (``write_messy_export`` in conftest.py) uses the clinic's own column names and
 labels (REDCap codes, "HAE", "Yes"), dates instead of months, a patient-name column and
-one mistyped label. It goes through data/template_map.yaml unchanged. The run is the
-session's ``clinician_run``, started in the background while the fast tests run.
+one mistyped label. It goes through data/template_map.yaml unchanged. The report is the
+session's ``user_run`` (conftest.py): the export of the edge cohort (3 medical patients,
+no surgical death) run with ``--min-cell 5``, started while the fast tests run.
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ from __future__ import annotations
 import hashlib
 import re
 
+import pandas as pd
+
 from nethep.cli import main
+from nethep.cohort import load_cohort
+from nethep.contract import DAYS_PER_MONTH
 from nethep.paths import TEMPLATE_MAP
+from nethep.results import N_BY_GROUP, N_PATIENTS, flatten, key
 
 DATE = re.compile(r"(19|20)\d{2}-[01]\d-[0-3]\d(?!T)")
 
@@ -33,15 +39,30 @@ def test_messy_export_validates_once_fixed(tmp_path, capsys, messy_export):
     assert "patients analysed 48" in capsys.readouterr().out
 
 
-def test_messy_export_runs_to_a_clean_report(clinician_run):
-    """The session's ``nethep run --map ... --allow-identifiers`` on the fixed export
-    (conftest.py): the export untouched, nothing written beside it, every published
-    number reproduced, and no id, name or date in any output."""
-    export, out = clinician_run.data_path, clinician_run.output_dir
-    assert hashlib.sha256(export.read_bytes()).hexdigest() == clinician_run.data_sha256
-    assert sorted(p.name for p in export.parent.iterdir()) == ["export.csv", "report"]
-    index = clinician_run.index_path.read_text(encoding="utf-8")
-    assert "19 of 19 published quantities" in index
+def test_the_export_reads_as_the_same_patients(user_run, tmp_path, edge_cohort):
+    """Mapped and derived from dates, the export is the cohort it was made from: the same
+    values, months within a day (whole-day dates) of the originals."""
+    mapped = load_cohort(user_run.data_path, map_path=TEMPLATE_MAP,
+                         allow_identifiers=True).reset_index(drop=True)
+    original = load_cohort(edge_cohort(tmp_path / "edge.csv")).reset_index(drop=True)
+    months = ["followup_months", "months_to_treatment"]
+    pd.testing.assert_frame_equal(mapped.drop(columns=["patient_id", *months]),
+                                  original.drop(columns=["patient_id", *months]))
+    day = 1 / DAYS_PER_MONTH
+    for column in months:
+        assert ((mapped[column] - original[column]).abs().fillna(0) <= day).all(), column
+    flat = flatten(user_run.results)
+    assert flat[N_PATIENTS] == len(original) == 34
+    assert flat[key(N_BY_GROUP, "surgical")] == (original["treatment_group"] == "surgical").sum()
+
+
+def test_messy_export_runs_to_a_clean_report(user_run):
+    """The session's run on the fixed export: the export untouched, nothing written
+    beside it, and no id, name or date in any output."""
+    export, out = user_run.data_path, user_run.output_dir
+    assert hashlib.sha256(export.read_bytes()).hexdigest() == user_run.data_sha256
+    assert sorted(p.name for p in export.parent.iterdir()) == ["export.csv", "out"]
+    assert user_run.results["data"]["n_rows"] == 34
     for path in out.rglob("*"):
         if path.suffix in {".html", ".json", ".ipynb", ".svg", ".md"}:
             text = path.read_text(encoding="utf-8")

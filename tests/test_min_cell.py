@@ -5,7 +5,7 @@ of them symptomatic and palliated, one under observation, all three dead). With
 ``min_cell=5`` passed explicitly, every table, sentence and results fragment that
 shows a count from 1 to 4 shows ``<5`` (or null in ``results.json``) instead; with 0
 or 1 nothing changes. The session's ``nethep run --min-cell 5`` on that cohort as a
-user's CSV (``edge_run`` in conftest.py, also without surgical deaths) checks the
+clinic's export (``user_run`` in conftest.py, also without surgical deaths) checks the
 executed notebooks, ``results.json``, ``methods.md`` and ``index.html``.
 """
 
@@ -301,11 +301,11 @@ def _stream(cell: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def run(edge_run):
+def run(user_run):
     """The session's ``nethep run --min-cell 5`` on the edge cohort (conftest.py): the
-    small cohort above as a user's CSV, with no surgical death."""
-    notebooks = {p.stem[:2]: nbformat.read(str(p), as_version=4) for p in edge_run.executed}
-    return edge_run, notebooks
+    small cohort above as a clinic's export, with no surgical death."""
+    notebooks = {p.stem[:2]: nbformat.read(str(p), as_version=4) for p in user_run.executed}
+    return user_run, notebooks
 
 
 def _leaves(obj: Any, path: str = "", counting: bool = False):

@@ -1,15 +1,15 @@
 """End to end: `nethep run` on the real notebooks, bundled and user cohorts.
 
-The bundled cohort's run is the session's ``bundled_run``; ``edge_run`` analyses a
-user's cohort with its own ids and no death in the surgical arm (conftest.py). Checks
-the results.json keys other code reads (declared once in :mod:`nethep.results`), the
-report pages, figures, and that no patient-level value reaches any output file.
+The bundled cohort's run is the session's ``bundled_run``; ``user_run`` analyses a
+user's export of a cohort with no death in the surgical arm (conftest.py; what it
+leaks is checked in test_clinician_flow.py). Checks the results.json keys other code
+reads (declared once in :mod:`nethep.results`), the report pages, figures, and that no
+patient id reaches any output file.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 
 from nethep import results as keys
 from nethep.paths import BUNDLED_COHORT
@@ -58,23 +58,17 @@ def test_no_patient_rows_in_any_output(bundled_run):
             assert not leaked, f"{path.name} shows patient ids {leaked[:3]}"
 
 
-def test_user_cohort_run_is_private_and_leaves_the_input_alone(edge_run):
-    data = edge_run.data_path
-    assert hashlib.sha256(data.read_bytes()).hexdigest() == edge_run.data_sha256
-    assert sorted(p.name for p in data.parent.iterdir()) == ["mine.csv", "out"]
-    assert flatten(edge_run.results)[keys.RECONSTRUCTED] is False
-    for path in edge_run.output_dir.rglob("*"):
-        if path.suffix in {".html", ".json", ".ipynb", ".svg", ".md"}:
-            text = path.read_text(encoding="utf-8")
-            assert "ZQX-" not in text and "-PRIVATE" not in text, path.name
-    assert "mine.csv" in edge_run.index_path.read_text(encoding="utf-8")
+def test_user_cohort_is_named_and_not_called_reconstructed(user_run):
+    assert flatten(user_run.results)[keys.RECONSTRUCTED] is False
+    index = user_run.index_path.read_text(encoding="utf-8")
+    assert "the data file export.csv" in index and 'class="banner"' not in index
 
 
-def test_an_arm_without_deaths_still_runs_every_notebook(edge_run):
+def test_an_arm_without_deaths_still_runs_every_notebook(user_run):
     """No surgical deaths: the HR has no finite interval; every notebook still runs."""
-    flat = flatten(edge_run.results)
-    assert len(edge_run.executed) == 5
+    flat = flatten(user_run.results)
+    assert len(user_run.executed) == 5
     assert flat[keys.key(keys.COX, "upper")] is None
     assert flat[keys.key(keys.LOGRANK_ARMS, "p")] < 0.05
-    forest = edge_run.figures_dir / "robustness_forest_180mm.svg"
+    forest = user_run.figures_dir / "robustness_forest_180mm.svg"
     assert "Not estimable, omitted: naive Cox" in forest.read_text(encoding="utf-8")
