@@ -9,9 +9,8 @@ prints), and a run that fails in its second notebook.
 from __future__ import annotations
 
 import json
-import os
+import runpy
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -341,11 +340,10 @@ def test_cli_run_success_and_failure(tmp_path: Path, monkeypatch, capsys):
     assert "03_survival.ipynb" in err and "cell 5" in err and "km = fit()" in err
 
 
-def test_python_dash_m_nethep_version():
-    env = dict(os.environ)
-    root = str(Path(runmod.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.run([sys.executable, "-m", "nethep", "--version"], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("nethep ")
+def test_python_dash_m_nethep_version(monkeypatch, capsys):
+    """``python -m nethep --version`` (nethep/__main__.py, run as __main__ in this process)."""
+    monkeypatch.setattr(sys, "argv", ["nethep", "--version"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("nethep", run_name="__main__", alter_sys=True)
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("nethep ")
