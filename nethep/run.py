@@ -203,7 +203,11 @@ def run_notebooks(
                                                   reverse=True)
     with (_kernel_imports_this_nethep(),
           ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nethep-run") as pool):
-        failures = dict(zip(order, pool.map(runner.execute, order), strict=True))
+        try:
+            failures = dict(zip(order, pool.map(runner.execute, order), strict=True))
+        except BaseException:  # e.g. Ctrl-C: start no more notebooks
+            runner.failed.set()
+            raise
 
     executed = tuple(runner.target(p) for p in notebooks if runner.target(p).is_file())
     execution = Execution(output_dir=out, data_path=data, notebooks=tuple(notebooks),
@@ -230,6 +234,7 @@ class _Runner:
         self.failed = threading.Event()
 
     def target(self, nb_path: Path) -> Path:
+        """Where the executed copy of ``nb_path`` is written."""
         return self.executed_dir / nb_path.name
 
     def _event(self, nb_path: Path, status: str) -> None:
