@@ -13,6 +13,7 @@ notebooks, an output folder that would write into the notebooks or data folder).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import threading
@@ -147,7 +148,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                         min_cell=args.min_cell, jobs=args.jobs, on_event=view,
                     )
                 except run.NotebookFailed as exc:
-                    if exc.execution is not None:  # pages of what ran, traceback in context
+                    # pages of what ran, the traceback in context; a page that cannot be
+                    # made must not hide the notebook's error
+                    with contextlib.suppress(Exception):
                         writer.notebook_pages(exc.execution)
                     raise
                 finally:

@@ -102,7 +102,7 @@ class NotebookFailed(RuntimeError):
         evalue: str,
         executed_path: Path | None,
         completed: tuple[Path, ...] = (),
-        execution: Execution | None = None,
+        execution: Execution,
     ) -> None:
         self.notebook = Path(notebook)
         self.cell_index = cell_index

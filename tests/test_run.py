@@ -330,9 +330,12 @@ def test_cli_run_success_and_failure(tmp_path: Path, monkeypatch, capsys):
     assert str(tmp_path / "o" / "index.html") in capsys.readouterr().out
 
     def failing_run_notebooks(**kwargs):
+        out = Path(kwargs["output_dir"]).resolve()
+        nothing = Execution(output_dir=out, data_path=None, notebooks=(), executed=(),
+                            results_path=out / "results.json")
         raise NotebookFailed(Path("03_survival.ipynb"), cell_index=5, exec_count=4,
                              first_line="km = fit()", ename="KeyError", evalue="'os'",
-                             executed_path=None)
+                             executed_path=None, execution=nothing)
 
     monkeypatch.setattr(runmod, "run_notebooks", failing_run_notebooks)
     assert cli.main(["run", "--output", str(tmp_path / "o")]) == 1
