@@ -19,15 +19,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 from IPython.display import Markdown, display
 
 from nethep import privacy
 from nethep.cohort import load_cohort
-from nethep.plots import export_figure, set_style
+from nethep.plots import SavedFigure, export_figure, set_style
 from nethep.results import save_fragment
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 RECONSTRUCTED_BANNER = (
     "> **Reconstructed data.** The bundled cohort is a reconstruction from the "
@@ -78,14 +81,18 @@ class Notebook:
         """Whether the data are the bundled reconstructed cohort."""
         return bool(self.df.attrs.get("reconstructed"))
 
-    def show(self, result: Tabular | pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    def show(self, result: Tabular | pd.DataFrame, digits: int = 3,
+             index: str | list[str] | None = None) -> pd.DataFrame:
         """The result's table (counts suppressed below ``min_cell``), floats rounded for
-        display; the stored results keep full precision."""
+        display (the stored results keep full precision), with ``index`` columns as
+        its row labels when given."""
         table = result if isinstance(result, pd.DataFrame) else result.table(
             min_cell=self.min_cell)
-        return table.round(digits)
+        table = table.round(digits)
+        return table if index is None else table.set_index(index)
 
-    def figure(self, name: str, make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def figure(self, name: str, make: Callable[..., Figure], *args: Any,
+               **kwargs: Any) -> SavedFigure:
         """Write figure ``name`` at both journal widths (:func:`nethep.plots.export_figure`)
         and return it for display; ``make`` receives ``reconstructed`` and ``min_cell``."""
         return export_figure(name, self.output_dir, make, *args,
