@@ -151,7 +151,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     # pages of what ran, the traceback in context; a page that cannot be
                     # made must not hide the notebook's error
                     with contextlib.suppress(Exception):
-                        writer.notebook_pages(exc.execution)
+                        pages.write_partial_pages(exc.execution, writer)
                     raise
                 finally:
                     view.progress.close()

@@ -132,6 +132,16 @@ def write_pages(execution: Execution, writer: PageWriter | None = None) -> Pages
                  strobe_path=strobe)
 
 
+def write_partial_pages(execution: Execution, writer: PageWriter) -> tuple[Path, ...]:
+    """After a failed run: the pages of the notebooks that ran (the failed one's partial
+    output too), and no ``index.html``, ``methods.md`` or ``strobe.md`` (they describe a
+    complete run; an earlier run's are removed)."""
+    html_pages = writer.notebook_pages(execution)
+    for name in (INDEX_FILENAME, METHODS_FILENAME, STROBE_FILENAME):
+        (execution.output_dir / name).unlink(missing_ok=True)
+    return html_pages
+
+
 # --------------------------------------------------------------------------- index page
 
 

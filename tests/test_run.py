@@ -21,7 +21,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nethep import cli, results
 from nethep import pages as pagesmod
 from nethep import run as runmod
-from nethep.pages import Pages, PageWriter, render_index, write_pages
+from nethep.pages import Pages, PageWriter, render_index, write_pages, write_partial_pages
 from nethep.paths import BUNDLED_COHORT
 from nethep.run import Execution, NotebookFailed, run_notebooks
 
@@ -225,8 +225,9 @@ def test_failing_notebook_stops_and_keeps_outputs(tmp_path: Path):
     assert "# divide by zero on purpose" in msg
     # what ran is kept, including the failing notebook's partial output, and gets pages
     assert exc.execution is not None
+    (out / "index.html").write_text("an earlier run's index")
     with PageWriter() as writer:
-        writer.notebook_pages(exc.execution)
+        write_partial_pages(exc.execution, writer)
     assert (out / "notebooks" / "01_ok.ipynb").is_file()
     assert (out / "01_ok.html").is_file()
     assert (out / "02_boom.html").is_file()  # the partial page shows the traceback
@@ -237,6 +238,7 @@ def test_failing_notebook_stops_and_keeps_outputs(tmp_path: Path):
     assert exc.executed_path == out.resolve() / "notebooks" / "02_boom.ipynb"
     assert not (out / "notebooks" / "03_never.ipynb").exists()  # one at a time: not started
     assert not (out / "results.json").exists()
+    assert not (out / "index.html").exists()
     assert sorted(p.name for p in nb_dir.iterdir()) == [
         "01_ok.ipynb", "02_boom.ipynb", "03_never.ipynb"]
 
