@@ -117,3 +117,22 @@ def test_collect_names_a_broken_fragment(tmp_path: Path):
     (tmp_path / "results" / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="bad.json"):
         results.collect(tmp_path)
+
+
+def test_keys_are_declared_once_and_joined_with_dots():
+    assert results.key(results.COX, "hr") == "survival.cox.surgical_vs_nonsurgical.hr"
+    assert results.key(results.SURVIVAL_AT, 36, "surgical", "estimate") == (
+        "survival.at_months.36.surgical.estimate")
+    assert len(set(results.REQUIRED_KEYS)) == len(results.REQUIRED_KEYS)
+    sections = {k.split(".", 1)[0] for k in results.REQUIRED_KEYS}
+    assert sections == {"data", "cohort", "followup", "survival", "palliation", "comparison",
+                        "robustness"}
+
+
+def test_lookup_reads_a_dotted_key_or_none():
+    merged = {"survival": {"cox": {"surgical_vs_nonsurgical": {"hr": 0.16}}},
+              "comparison": {"paper_vs_ours": [{"matches": True}]}}
+    assert results.lookup(merged, results.key(results.COX, "hr")) == 0.16
+    assert results.lookup(merged, results.PAPER_VS_OURS) == [{"matches": True}]
+    assert results.lookup(merged, results.key(results.COX, "p")) is None
+    assert results.lookup(merged, "survival.cox.surgical_vs_nonsurgical.hr.x") is None
