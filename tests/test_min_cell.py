@@ -281,6 +281,9 @@ def _html_tables(cell: Any) -> list[list[dict[str, str]]]:
         for table in BeautifulSoup(html, "html.parser").find_all("table"):
             head = table.find("thead").find_all("tr")
             columns = [th.get_text(strip=True) for th in head[0].find_all("th")]
+            if len(head) > 1:  # index names (row labels) in a second header row
+                names = [th.get_text(strip=True) for th in head[1].find_all("th")]
+                columns = [c or n for c, n in zip(columns, names, strict=False)]
             rows = []
             for tr in table.find("tbody").find_all("tr"):
                 cells = [c.get_text(strip=True) for c in tr.find_all(["th", "td"])]
@@ -369,7 +372,7 @@ def test_end_to_end_notebooks_show_no_small_count(run):
     assert "by treatment group medical <5, embolization 18" in _stream(
         _cell(nbs["01"], "print(flow.sentence(nb.min_cell))"))
 
-    (t1,) = _html_tables(_cell(nbs["02"], "nb.show(t1)"))
+    (t1,) = _html_tables(_cell(nbs["02"], "nb.show(t1, index="))
     assert "Medical (n = <5)" in t1[0]
     for row in t1:
         for col in ("Medical (n = <5)", "Embolization (n = 18)", "Surgical (n = 13)",
