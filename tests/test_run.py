@@ -348,6 +348,7 @@ def test_cli_run_success_and_failure(tmp_path: Path, monkeypatch, capsys):
 def test_python_dash_m_nethep_version(monkeypatch, capsys):
     """``python -m nethep --version`` (nethep/__main__.py, run as __main__ in this process)."""
     monkeypatch.setattr(sys, "argv", ["nethep", "--version"])
+    monkeypatch.delitem(sys.modules, "nethep.__main__", raising=False)  # run it afresh
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_module("nethep", run_name="__main__", alter_sys=True)
     assert exit_info.value.code == 0
