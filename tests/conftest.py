@@ -11,8 +11,7 @@ Two runs of the command ``nethep run`` serve the whole session:
   a hazard ratio without a finite interval), run with ``--min-cell 5``.
 
 Each starts as a subprocess when collection ends, if a selected test uses it, so the
-notebooks execute while the fast tests run; its fixture waits for it. ``nethep_run``
-runs ``nethep run`` in-process for any other folder and arguments.
+notebooks execute while the fast tests run; its fixture waits for it.
 
 A test that uses one of these fixtures (directly or through another fixture) is
 marked ``notebooks`` and runs after the others, and so are nbval's items
@@ -50,7 +49,7 @@ from nethep.run import EXECUTED_DIRNAME, FIGURES_DIRNAME
 #: The runs started in the background, by fixture name.
 BACKGROUND_RUNS = ("bundled_run", "user_run")
 #: Fixtures that execute notebooks: a test using one is marked ``notebooks``.
-NOTEBOOK_FIXTURES = frozenset({"nethep_run", *BACKGROUND_RUNS})
+NOTEBOOK_FIXTURES = frozenset(BACKGROUND_RUNS)
 #: The medical patients of the edge cohort: octreotide (symptomatic, palliated, died),
 #: observation (symptomatic, palliated, died), chemotherapy (not symptomatic, died).
 EDGE_MEDICAL = ("NET001", "NET009", "NET015")
@@ -214,24 +213,6 @@ def _background(config: pytest.Config, name: str) -> Build:
     if name not in runs:  # not started at collection (e.g. asked for by another fixture)
         runs[name] = _Background(name)
     return runs[name].build()
-
-
-RunNethep = Callable[..., Build]
-
-
-def _run_nethep(output_dir: Path, *args: str) -> Build:
-    """``nethep run --output output_dir --no-progress *args`` in this process; fails the
-    test unless it exits 0."""
-    code = cli.main(["run", "--output", str(output_dir), "--no-progress", *args])
-    assert code == cli.EXIT_OK, f"nethep run {' '.join(args)} exited {code}"
-    return Build(Path(output_dir).resolve())
-
-
-@pytest.fixture(scope="session")
-def nethep_run() -> RunNethep:
-    """``nethep_run(output_dir, "--data", path, ...)`` runs ``nethep run`` and returns
-    its :class:`Build`."""
-    return _run_nethep
 
 
 @pytest.fixture(scope="session")
