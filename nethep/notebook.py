@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from IPython.display import Markdown, display
@@ -27,7 +27,7 @@ from IPython.display import Markdown, display
 from nethep import privacy
 from nethep.cohort import load_cohort
 from nethep.plots import SavedFigure, export_figure, set_style
-from nethep.results import save_fragment
+from nethep.results import Saveable, Tabular, save_fragment
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,18 +38,6 @@ RECONSTRUCTED_BANNER = (
     "patient records. Published numbers are reproduced by design; columns marked "
     "*simulated* in `data/datapackage.json` carry no information about the real patients."
 )
-
-
-class Tabular(Protocol):
-    """A result object that shows itself as a tidy table."""
-
-    def table(self, min_cell: int = 0) -> pd.DataFrame: ...
-
-
-class Saveable(Protocol):
-    """A result object that gives its results.json values."""
-
-    def to_results(self) -> dict[str, Any]: ...
 
 
 def banner(df: pd.DataFrame, min_cell: int = 0) -> Markdown:

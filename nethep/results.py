@@ -29,7 +29,7 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,20 @@ RESULTS_FILENAME = "results.json"
 
 _SECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _SEP = "."
+
+
+class Tabular(Protocol):
+    """A result object that shows itself as a tidy table (counts below ``min_cell``
+    read ``<N``)."""
+
+    def table(self, min_cell: int = 0) -> pd.DataFrame: ...
+
+
+class Saveable(Protocol):
+    """A result object that gives its results.json values (unsuppressed: suppression
+    is applied once, by :func:`save_fragment`)."""
+
+    def to_results(self) -> dict[str, Any]: ...
 
 
 # --------------------------------------------------------------------------- conversion

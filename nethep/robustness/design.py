@@ -31,7 +31,7 @@ from nethep.contract import fields
 from nethep.cox import HazardRatio
 
 if TYPE_CHECKING:
-    from nethep.notebook import Tabular
+    from nethep.results import Tabular
 
 #: Covariates of the adjusted Cox model and the propensity score (cohort columns).
 DEFAULT_COVARIATES: tuple[str, ...] = ("tumor_type", "liver_involvement_pct", "age_years")
