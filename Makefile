@@ -3,6 +3,7 @@
 #   make test     create or reuse .venv, run the whole suite (the notebooks run once,
 #                 and their outputs are compared with the committed ones)
 #   make test-fast  the same without the tests that execute notebooks (-m "not notebooks")
+#   make nbval      nbval itself: executes each committed notebook and compares its outputs
 # Versions are pinned by requirements.lock (pip constraints) so that a rerun gives
 # the same bytes as the committed notebook outputs.
 
@@ -12,7 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OUTPUT ?= build
 
-.PHONY: report test test-fast lint reference lab kernel clean
+.PHONY: report test test-fast nbval lint reference lab kernel clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,9 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not notebooks"
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest --nbval --nbval-current-env notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check nethep tests benchmarks

@@ -44,7 +44,17 @@ def _measuring_figure(dpi: float) -> Figure:
 
 def text_size_in(text: str, fontsize: float, weight: str = "normal") -> tuple[float, float]:
     """Width and height in inches of ``text`` (may hold newlines) at ``fontsize`` points,
-    the larger of its sizes at the :data:`MEASURE_DPI` resolutions."""
+    the larger of its sizes at the :data:`MEASURE_DPI` resolutions, in the font the
+    current style sets (measured once per text, size, weight and font)."""
+    font = (tuple(plt.rcParams["font.family"]), tuple(plt.rcParams["font.sans-serif"]))
+    return _text_size_in(text, float(fontsize), weight, font)
+
+
+@cache
+def _text_size_in(text: str, fontsize: float, weight: str,
+                  font: tuple[tuple[str, ...], tuple[str, ...]]) -> tuple[float, float]:
+    """:func:`text_size_in`, cached; ``font`` (the style's font settings) is part of the
+    key so that a change of style is measured anew."""
     width = height = 0.0
     for dpi in MEASURE_DPI:
         fig = _measuring_figure(dpi)
