@@ -112,6 +112,8 @@ def svg_size_mm(path: Path) -> tuple[float, float]:
 def check_files(folder: Path, name: str, width_mm: float) -> None:
     """The three files of one figure at one width have that print width."""
     stem = folder / f"{name}_{width_mm:g}mm"
+    assert stem.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+    assert stem.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     pdf_w, pdf_h = pdf_size_mm(stem.with_suffix(".pdf"))
     assert pdf_w == pytest.approx(width_mm, abs=0.5), f"{stem.name}.pdf is {pdf_w:.2f} mm wide"
     svg_w, svg_h = svg_size_mm(stem.with_suffix(".svg"))
@@ -171,32 +173,29 @@ def test_figure_size_type_and_layout(df, name, width_mm):
 
 
 @pytest.mark.parametrize("name", FIGURES)
-def test_export_writes_true_size_files_with_identical_bytes(df, name, tmp_path):
+def test_export_writes_true_size_files_with_identical_bytes(df, name, bundled_run, tmp_path):
+    """Exported here, the files have their print size and the bytes of the same files
+    written by the session's ``nethep run`` (the notebooks, in another process); a
+    notebook shows the saved 180 mm PNG reduced to screen size."""
     make, args, kwargs = _makers(df)[name]
-    first = export_figure(name, tmp_path / "a", make, *args, **kwargs)
-    export_figure(name, tmp_path / "b", make, *args, **kwargs)
+    first = export_figure(name, tmp_path, make, *args, **kwargs)
     assert not plt.get_fignums()  # both widths closed once saved
-    written = sorted(p.name for p in (tmp_path / "a" / "figures").iterdir())
+    written = sorted(p.name for p in (tmp_path / "figures").iterdir())
     assert written == sorted(p.name for p in first.files)
     assert written == sorted(f"{name}_{w}mm.{fmt}" for w in JOURNAL_WIDTHS_MM
                              for fmt in FORMATS)
     for width in JOURNAL_WIDTHS_MM:
-        check_files(tmp_path / "a" / "figures", name, width)
+        check_files(tmp_path / "figures", name, width)
     for file in written:
-        a = (tmp_path / "a" / "figures" / file).read_bytes()
-        b = (tmp_path / "b" / "figures" / file).read_bytes()
-        assert a == b, f"{file} differs between two exports"
-
-
-def test_notebook_shows_the_saved_png_reduced_to_screen_size(df, tmp_path):
-    """What a notebook displays is the saved 180 mm PNG at 100 dpi, not a new rendering."""
-    make, args, kwargs = _makers(df)["km_surgical_vs_nonsurgical"]
-    saved = export_figure("km", tmp_path, make, *args, **kwargs)
-    shown, _ = DisplayFormatter().format(saved)
-    assert shown["text/plain"] == "<figure km: km_{85,180}mm.{png,pdf,svg}>"
-    assert shown["image/png"] == saved.preview_png
-    with Image.open(saved.path(180, "png")) as full, \
-            Image.open(io.BytesIO(saved.preview_png)) as preview:
+        a = (tmp_path / "figures" / file).read_bytes()
+        b = (bundled_run.figures_dir / file).read_bytes()
+        assert a == b, f"{file} differs from the session run's"
+    # what a notebook displays is the saved 180 mm PNG at 100 dpi, not a new rendering
+    shown, _ = DisplayFormatter().format(first)
+    assert shown["text/plain"] == f"<figure {name}: {name}_{{85,180}}mm.{{png,pdf,svg}}>"
+    assert shown["image/png"] == first.preview_png
+    with Image.open(first.path(180, "png")) as full, \
+            Image.open(io.BytesIO(first.preview_png)) as preview:
         assert preview.size == tuple(math.ceil(side / 3) for side in full.size)
         assert preview.mode == "RGB"
 

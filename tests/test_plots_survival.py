@@ -1,7 +1,8 @@
-"""Kaplan-Meier and palliation figures: what they show, and byte-identical saves.
+"""Kaplan-Meier and palliation figures: what they show.
 
-Sizes, type and the at-risk alignment at both journal widths are also checked in
-tests/test_figures_journal.py.
+Sizes, type, the at-risk alignment at both journal widths, and the saved files (three
+formats at both widths, the same bytes as the session's ``nethep run`` writes) are
+checked in tests/test_figures_journal.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from matplotlib.text import Text
 
 from nethep.cohort import load_cohort
 from nethep.palliation import palliation
-from nethep.plots import at_risk_table, export_figure, km_figure, palliation_figure, set_style
+from nethep.plots import at_risk_table, km_figure, palliation_figure, set_style
 from nethep.plots.style import GROUP_COLORS, RECONSTRUCTED_NOTE
 from nethep.plots.survival import AT_RISK_LABEL
 from nethep.survival import fit_by, kaplan_meier
@@ -184,22 +185,6 @@ def test_palliation_figure_with_a_group_without_symptoms(cohort):
     ax = fig.axes[0]
     assert ax.get_xticklabels()[2].get_text() == "Surgical\nno symptomatic\npatients"
     assert len([line for line in ax.get_lines() if line.get_marker() == "o"]) == 2
-
-
-def test_export_writes_three_formats_at_both_widths_with_identical_bytes(cohort, tmp_path):
-    fits = fit_by(cohort, "treatment_group")
-    for run in ("a", "b"):
-        export_figure("km", tmp_path / run, km_figure, fits, "Overall survival",
-                      reconstructed=True)
-    names = sorted(p.name for p in (tmp_path / "a" / "figures").iterdir())
-    assert names == sorted(f"km_{w}mm.{f}" for w in (85, 180) for f in ("pdf", "png", "svg"))
-    for name in names:
-        first = (tmp_path / "a" / "figures" / name).read_bytes()
-        assert first == (tmp_path / "b" / "figures" / name).read_bytes(), name
-    assert (tmp_path / "a" / "figures" / "km_85mm.png").read_bytes().startswith(b"\x89PNG")
-    assert (tmp_path / "a" / "figures" / "km_85mm.pdf").read_bytes().startswith(b"%PDF")
-
-
 
 
 # --------------------------------------------------------------------------- suppression, size

@@ -1,10 +1,13 @@
 """The Kaplan-Meier figure shown in README.md is what the current code draws.
 
 ``docs/figures/km_surgical_vs_nonsurgical_180mm.png`` is copied from a ``nethep run``
-build (``build/figures/``). This test redraws it the way notebook 03 does (house style,
-then :func:`nethep.plots.export_figure` with :func:`nethep.plots.km_figure` on the
-surgical vs non-surgical fits of the bundled cohort) into a temporary folder and requires
-the same bytes. When a deliberate change to the figure makes it fail, refresh the copy:
+build (``build/figures/``). This test requires the same bytes as the file the session's
+``nethep run`` (conftest ``bundled_run``) wrote; tests/test_figures_journal.py checks
+that this file is what :func:`nethep.plots.export_figure` draws in the test process.
+When a deliberate change to the figure makes it fail, refresh the copy (:func:`draw`
+draws it as notebook 03 does: house style, then :func:`nethep.plots.export_figure` with
+:func:`nethep.plots.km_figure` on the surgical vs non-surgical fits of the bundled
+cohort):
 
     python tests/test_readme_figure.py        # from the repository root, nethep importable
 """
@@ -44,8 +47,8 @@ def test_readme_shows_the_committed_figure():
     assert COMMITTED.is_file()
 
 
-def test_committed_figure_is_what_the_code_draws(tmp_path):
-    drawn = draw(tmp_path)
+def test_committed_figure_is_what_the_code_draws(bundled_run):
+    drawn = bundled_run.figures_dir / COMMITTED.name
     assert drawn.read_bytes() == COMMITTED.read_bytes(), (
         f"{COMMITTED.relative_to(ROOT)} differs from what nethep.plots draws now "
         f"({drawn}); if the change is intended, run: python tests/test_readme_figure.py")
