@@ -75,3 +75,7 @@ TREATMENT_LABELS: Mapping[str, str] = MappingProxyType({
 })
 TUMOR_LABELS: Mapping[str, str] = MappingProxyType(
     {"carcinoid": "Carcinoid", "islet_cell": "Islet cell"})
+#: Contract columns as words in a sentence (methods text, figure notes).
+COVARIATE_WORDS: Mapping[str, str] = MappingProxyType({
+    "tumor_type": "tumour type", "liver_involvement_pct": "liver involvement",
+    "age_years": "age"})

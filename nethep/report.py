@@ -13,23 +13,16 @@ from __future__ import annotations
 import platform
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
-from types import MappingProxyType
 from typing import Any
 
 from nethep import __version__
 from nethep import results as keys
-from nethep.contract import GROUPS
+from nethep.contract import COVARIATE_WORDS, GROUPS
 from nethep.formats import format_p
 from nethep.results import flatten, key
 
 PACKAGES = ("numpy", "pandas", "scipy", "lifelines", "statsmodels", "matplotlib",
             "pandera", "papermill")
-
-#: How the methods paragraph names a covariate of the adjusted model (column name ->
-#: words); a column not listed is named by its column name.
-COVARIATE_WORDS: Mapping[str, str] = MappingProxyType({
-    "tumor_type": "tumour type", "liver_involvement_pct": "liver involvement",
-    "age_years": "age"})
 
 
 def software_versions() -> dict[str, str]:

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from nethep import privacy
+from nethep.contract import COVARIATE_WORDS
 from nethep.plots import compact
 from nethep.plots.layout import MM_PER_INCH
 from nethep.plots.style import (
@@ -34,10 +35,6 @@ if TYPE_CHECKING:
     from nethep.km import KaplanMeier
     from nethep.robustness import IPTWCox, Propensity
 
-#: How the propensity figure's note names each covariate.
-COVARIATE_WORDS: Mapping[str, str] = MappingProxyType({
-    "tumor_type": "tumour type", "liver_involvement_pct": "liver involvement",
-    "age_years": "age"})
 #: Display labels of the design terms in the propensity balance (love) plot.
 TERM_LABELS: Mapping[str, str] = MappingProxyType({
     "tumor_type=islet_cell": "Islet cell tumour",
