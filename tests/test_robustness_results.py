@@ -214,7 +214,9 @@ def test_logrank_comparison_matches_r(df):
     t, e = df["followup_months"], df["died"]
     table = rb.logrank_comparison(logrank(df, "arm"),
                                   permutation_logrank(t, e, df["arm"], n_permutations=1000),
-                                  exact_logrank(t, e, df["arm"]))
+                                  # the coarse 1% grid, as notebook 05 runs it: the
+                                  # default's accuracy is test_permutation's subject
+                                  exact_logrank(t, e, df["arm"], rtol=0.01))
     assert len(table) == 4
     assert table["o_minus_e"].to_numpy() == pytest.approx([R_O_MINUS_E] * 4, rel=1e-9)
     survdiff, coin = table.iloc[0], table.iloc[1]
