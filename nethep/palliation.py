@@ -29,6 +29,7 @@ from scipy import stats
 
 from nethep import privacy
 from nethep.exact import clopper_pearson, fisher_exact_rxc
+from nethep.formats import p_text
 from nethep.survival import groups_present
 
 __all__ = ["GroupPalliation", "PalliationResult", "palliation"]
@@ -161,10 +162,10 @@ class PalliationResult:
         if self.exact_p is None:
             return f"Symptoms palliated: {rates}. No test across groups: {self.test_note}."
         chi2 = ("" if self.chi2_p is None else
-                f"; Pearson chi-square P = {self.chi2_p:.3f} with {self.n_expected_below_5} "
+                f"; Pearson chi-square {p_text(self.chi2_p)} with {self.n_expected_below_5} "
                 f"of {self.n_cells} expected counts below 5")
-        return (f"Symptoms palliated: {rates}. Fisher-Freeman-Halton exact P = "
-                f"{self.exact_p:.3f} across {len(self.tested_groups)} groups{chi2}.")
+        return (f"Symptoms palliated: {rates}. Fisher-Freeman-Halton exact "
+                f"{p_text(self.exact_p)} across {len(self.tested_groups)} groups{chi2}.")
 
 
 def palliation(df: pd.DataFrame, conf_level: float = 0.95) -> PalliationResult:

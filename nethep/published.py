@@ -22,6 +22,7 @@ import yaml
 
 from nethep import privacy
 from nethep.describe import patient_flow
+from nethep.formats import p_text
 from nethep.km import kaplan_meier
 from nethep.palliation import palliation
 from nethep.paths import PUBLISHED
@@ -224,7 +225,7 @@ def _ours_text(target: dict[str, Any], value: float | None) -> str:
         return f"{value:.1f}"
     if rule == "percent":
         return f"{100 * value:.1f}%"
-    return f"P = {value:.4f}"
+    return p_text(value)
 
 
 def paper_vs_ours(df: pd.DataFrame) -> PaperComparison:

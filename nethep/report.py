@@ -18,7 +18,7 @@ from typing import Any
 from nethep import __version__
 from nethep import results as keys
 from nethep.contract import COVARIATE_WORDS, GROUPS
-from nethep.formats import format_p
+from nethep.formats import p_text
 from nethep.results import flatten, key
 
 PACKAGES = ("numpy", "pandas", "scipy", "lifelines", "statsmodels", "matplotlib",
@@ -35,14 +35,6 @@ def software_versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def _p(value: Any) -> str:
-    """A P value in journal style (``P = .005``, ``P < .001``), from :func:`format_p`."""
-    if value is None:
-        return "not estimable"
-    text = format_p(value).replace("0.", ".", 1)
-    return f"P < {text[1:]}" if text.startswith("<") else f"P = {text}"
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -113,20 +105,20 @@ def methods_text(results: Mapping[str, Any]) -> str:
         f"{_pct(get(*at36, 'nonsurgical', 'upper'))}) after medical treatment "
         "or embolization.",
         "Survival was compared by the log-rank test, surgical versus non-surgical "
-        f"(chi-square {_num(get(lr2, 'statistic'), 2)}, {_p(get(lr2, 'p'))}) and across "
+        f"(chi-square {_num(get(lr2, 'statistic'), 2)}, {p_text(get(lr2, 'p'))}) and across "
         f"the three groups (chi-square {_num(get(lr3, 'statistic'), 2)}, "
-        f"{_p(get(lr3, 'p'))}), with Holm-adjusted pairwise comparisons. The hazard ratio "
+        f"{p_text(get(lr3, 'p'))}), with Holm-adjusted pairwise comparisons. The hazard ratio "
         "for surgical versus non-surgical treatment was estimated by Cox regression with "
         f"Efron's method for ties (HR {_num(get(cox, 'hr'), 2)}, 95% CI "
         f"{_num(get(cox, 'lower'), 2)} to {_num(get(cox, 'upper'), 2)}, "
-        f"Wald {_p(get(cox, 'p'))}); proportional hazards were checked with the scaled "
+        f"Wald {p_text(get(cox, 'p'))}); proportional hazards were checked with the scaled "
         "Schoenfeld residual test.",
         "Baseline characteristics were compared across the three groups with the "
         "Kruskal-Wallis test for continuous variables and the Fisher-Freeman-Halton exact "
         "test for categorical variables (Pearson chi-square shown beside it), with "
         "standardized mean differences. Palliation of symptoms among symptomatic patients "
         "was compared by the Fisher-Freeman-Halton exact test "
-        f"({_p(get(keys.PALLIATION_EXACT_P))}); rates are given with Clopper-Pearson exact "
+        f"({p_text(get(keys.PALLIATION_EXACT_P))}); rates are given with Clopper-Pearson exact "
         "95% confidence intervals.",
     ]
     if get(keys.COX_ADJUSTED, "hr") is not None:
@@ -141,7 +133,7 @@ def methods_text(results: Mapping[str, Any]) -> str:
             f"robust variance (HR {_num(get(keys.IPTW, 'hr'), 2)}); landmark analyses at "
             f"{landmarks} months and surgery as a time-varying covariate to address "
             f"immortal-time bias (HR {_num(get(keys.TIME_VARYING, 'hr'), 2)}); a "
-            f"permutation log-rank test ({_p(get(keys.PERMUTATION_ARMS, 'p'))}); "
+            f"permutation log-rank test ({p_text(get(keys.PERMUTATION_ARMS, 'p'))}); "
             "restricted mean survival time; and the E-value for unmeasured confounding "
             f"({_num(get(keys.EVALUE), 2)}).")
     para.append(

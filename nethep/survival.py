@@ -45,7 +45,7 @@ from statsmodels.stats.multitest import multipletests
 from nethep import privacy
 from nethep.contract import ARMS, GROUPS
 from nethep.cox import HazardRatio, cox_zph, coxph
-from nethep.formats import finite_or_none
+from nethep.formats import finite_or_none, p_text
 from nethep.km import ConfType, KaplanMeier, kaplan_meier
 from nethep.logrank import survdiff
 
@@ -231,9 +231,8 @@ class LogRank:
         return f"{_GROUP_COUNT_WORDS.get(k, k)} groups"
 
     def sentence(self) -> str:
-        """The test in one line: chi-square (3 decimals), df and P (4 decimals)."""
-        return (f"{self.label}: chi-square {self.statistic:.3f} on {self.df} df, "
-                f"P = {self.p:.4f}")
+        """The test in one line: chi-square (3 decimals), df and P (journal style)."""
+        return f"{self.label}: chi-square {self.statistic:.3f} on {self.df} df, {p_text(self.p)}"
 
     def to_results(self) -> dict[str, Any]:
         """``{statistic, p, df}`` (NaN as None)."""
@@ -389,11 +388,11 @@ class SurvivalSection:
         return (
             f"Three-year overall survival was {s.surv:.0%} (95% CI {s.lower:.0%} to "
             f"{s.upper:.0%}) after surgical treatment and {ns.surv:.0%} ({ns.lower:.0%} to "
-            f"{ns.upper:.0%}) after medical treatment or embolization (log-rank P = "
-            f"{arms.p:.3f}; published 83%, 31%, P = .01). Across the three groups the "
-            f"log-rank P was {groups.p:.3f}. The unadjusted hazard ratio of death for "
+            f"{ns.upper:.0%}) after medical treatment or embolization (log-rank "
+            f"{p_text(arms.p)}; published 83%, 31%, P = .01). Across the three groups, "
+            f"log-rank {p_text(groups.p)}. The unadjusted hazard ratio of death for "
             f"surgery was {hr.hr:.2f} (95% CI {hr.lower:.2f} to {hr.upper:.2f}; "
-            f"proportional-hazards test P = {self.cox.ph_p:.2f}). {n_match} of "
+            f"proportional-hazards test {p_text(self.cox.ph_p)}). {n_match} of "
             f"{n_compared} abstract numbers match at the paper's rounding.")
 
 

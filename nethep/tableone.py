@@ -44,7 +44,7 @@ from nethep import contract, privacy
 from nethep.contract import GROUP_TITLES, GROUPS, fields
 from nethep.describe import GroupedValues, counts_by_level
 from nethep.exact import fisher_exact_rxc
-from nethep.formats import finite_or_none, format_p
+from nethep.formats import finite_or_none, format_p, p_text
 from nethep.smd import max_pairwise_smd, smd_categorical, smd_continuous
 
 #: Liver involvement categories, left-closed: [0, 25), [25, 50), [50, 75), [75, 100].
@@ -264,7 +264,7 @@ class TableOne:
             ) + ")"
         groups = len(r.groups_tested)
         return (f"{name} {verdict} between the {groups} treatment groups{detail}: "
-                f"{test} P = {format_p(r.p)}.")
+                f"{test} {p_text(r.p)}.")
 
     def provenance_sentence(self) -> str:
         """Which rows come from simulated columns, and notes on the other rows."""
@@ -294,7 +294,7 @@ class TableOne:
         simulated = [r for r in tested if r.group_split_provenance == "simulated"]
 
         def listing(rows: list[VariableTest]) -> str:
-            hits = [f"{r.label} (P = {format_p(r.p)})" for r in rows
+            hits = [f"{r.label} ({p_text(r.p)})" for r in rows
                     if r.p is not None and r.p < alpha]
             return "; ".join(hits) if hits else "none"
 

@@ -27,7 +27,7 @@ def test_numbers_come_from_the_results():
     assert "83% (95% CI 27% to 97%)" in text
     assert "chi-square 7.80, P = .005" in text
     assert "HR 0.16, 95% CI 0.04 to 0.69" in text
-    assert "(P = .215)" in text
+    assert "(P = .21)" in text
     assert "reconstruction" in text
     assert f"lifelines {software_versions()['lifelines']}" in text
 

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from nethep.cohort import load_cohort
+from nethep.formats import p_text
 from nethep.palliation import palliation
 from nethep.plots import at_risk_table, km_figure, palliation_figure, set_style
 from nethep.plots.style import GROUP_COLORS, RECONSTRUCTED_NOTE
@@ -172,7 +173,7 @@ def test_palliation_figure(cohort):
     points = [line for line in ax.get_lines() if line.get_marker() == "o"]
     np.testing.assert_allclose([p.get_ydata()[0] for p in points],
                                [g.rate for g in result.groups])
-    assert f"exact P = {result.exact_p:.2f}" in _all_text(fig)
+    assert f"exact {p_text(result.exact_p)} (3 groups)" in _all_text(fig)
     assert "Clopper-Pearson" in _all_text(fig)
 
 

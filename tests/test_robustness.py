@@ -21,6 +21,7 @@ import pytest
 from nethep import robustness as rb
 from nethep.cohort import load_cohort
 from nethep.cox import HazardRatio, efron_score_residuals
+from nethep.formats import p_text
 from nethep.robustness.design import join_and, survival_frame
 from nethep.robustness.effect_size import _schoenfeld_events
 from nethep.survival import cox_surgical
@@ -113,7 +114,7 @@ def test_adjusted_fit_notes(adjusted):
     assert lines[2] == "Separation: none detected, so the unpenalized model is reported."
     assert lines[3] == f"Fit: {adjusted.method}."
     assert lines[4].startswith(
-        f"Proportional hazards: smallest per-term P = {adjusted.rows['ph_p'].min():.3f} (")
+        f"Proportional hazards: smallest per-term {p_text(adjusted.rows['ph_p'].min())} (")
     # 24 deaths: below a threshold of 30 they read <30 in every sentence
     hidden = adjusted.fit_notes(min_cell=30)
     assert "24 deaths" not in hidden and hidden.count("<30 deaths") == 2
@@ -388,7 +389,7 @@ def test_rmst_flags_tau_beyond_last_followup(rmsts):
 def test_restricted_means_sentences(df, rmsts):
     both = rb.restricted_means(df)
     assert [r.tau for r in both.results] == [36.0, 60.0]
-    assert both.p_sentence() == "P of the difference: <0.001 at 36 months, <0.001 at 60 months."
+    assert both.p_sentence() == "P of the difference: <.001 at 36 months, <.001 at 60 months."
     assert both.notes() == rmsts[60].notes[0]
     r36, r60 = both.results
     assert both.finding() == (

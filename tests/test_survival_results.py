@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from nethep import load_cohort
+from nethep.formats import p_text
 from nethep.survival import SurvivalSection, logrank, survival_section
 
 
@@ -44,17 +45,17 @@ def test_findings_and_logrank_sentences(section):
     assert text.startswith(f"Three-year overall survival was {s36.surv:.0%} (95% CI "
                            f"{s36.lower:.0%} to {s36.upper:.0%}) after surgical treatment "
                            f"and {ns36.surv:.0%} ")
-    assert "(log-rank P = 0.005; published 83%, 31%, P = .01)" in text
-    assert "Across the three groups the log-rank P was 0.015." in text
+    assert "(log-rank P = .005; published 83%, 31%, P = .01)" in text
+    assert "Across the three groups, log-rank P = .02." in text
     hr = section.cox.hazard_ratio
     assert (f"hazard ratio of death for surgery was {hr.hr:.2f} (95% CI {hr.lower:.2f} to "
-            f"{hr.upper:.2f}; proportional-hazards test P = {section.cox.ph_p:.2f})") in text
+            f"{hr.upper:.2f}; proportional-hazards test {p_text(section.cox.ph_p)})") in text
     assert text.endswith("18 of 19 abstract numbers match at the paper's rounding.")
     arms, groups = section.logranks["surgical_vs_nonsurgical"], section.logranks["three_groups"]
     assert arms.sentence() == (f"Surgical vs non-surgical: chi-square {arms.statistic:.3f} "
-                               f"on 1 df, P = {arms.p:.4f}")
+                               f"on 1 df, P = .005")
     assert groups.sentence().startswith("Three groups: chi-square ")
-    assert groups.sentence().endswith(f"on 2 df, P = {groups.p:.4f}")
+    assert groups.sentence().endswith("on 2 df, P = .02")
 
 
 def test_tables_take_min_cell(section):

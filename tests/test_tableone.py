@@ -246,7 +246,7 @@ def test_stats_table(t1):
     assert len(s) == len(t1.results)
 
 
-@pytest.mark.parametrize("p, text", [(None, ""), (0.0004, "<0.001"), (0.2, "0.200"),
+@pytest.mark.parametrize("p, text", [(None, ""), (0.0004, "<.001"), (0.2, ".20"),
                                      (float("nan"), "")])
 def test_format_p(p, text):
     assert format_p(p) == text

@@ -18,7 +18,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from nethep import privacy
 from nethep.contract import GROUP_TITLES, TREATMENT_LABELS, TUMOR_LABELS
-from nethep.formats import format_p
+from nethep.formats import p_text
 from nethep.plots.layout import (
     PAD_IN,
     draw_notes,
@@ -299,7 +299,7 @@ def values_by_group_figure(
     """Strip plot over a box plot of one variable by treatment group.
 
     Made from a :class:`nethep.describe.GroupedValues`; the subtitle gives ``test`` and
-    its ``p`` (:func:`nethep.formats.format_p`). Boxes: median and quartiles (numpy
+    its ``p`` (:func:`nethep.formats.p_text`). Boxes: median and quartiles (numpy
     linear quantiles, whiskers to the most extreme value within 1.5 IQR, no separate
     outlier marks since every point is drawn). Points are spread sideways by a
     deterministic golden-ratio offset (no random jitter, so reruns give the same
@@ -316,7 +316,7 @@ def values_by_group_figure(
     labels = [f"{group_label(g, short=True)}\n(n = {privacy.mark(sizes[g], min_cell)})"
               for g in groups]
     n_groups = sum(len(v) > 0 for v in grouped.values.values())
-    note = (f"{test} P = {format_p(p)} ({n_groups} groups)" if p is not None
+    note = (f"{test} {p_text(p)} ({n_groups} groups)" if p is not None
             else "No test across groups")
     large = [g for g in groups if sizes[g] > MAX_POINTS]
     small = [g for g in groups if privacy.is_small(sizes[g], min_cell)]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from matplotlib.figure import Figure
 
 from nethep import privacy
+from nethep.formats import p_text
 from nethep.plots.layout import fit_titled_axes, titled_axes
 from nethep.plots.style import caption, group_color, group_label, suppression_notes
 
@@ -32,7 +33,7 @@ def palliation_figure(result: PalliationResult, *, reconstructed: bool, min_cell
                           f"{privacy.mark(g.n_palliated, min_cell)} of "
                           f"{privacy.mark(g.n_symptomatic, min_cell)}")
     if result.exact_p is not None:
-        test = (f"Fisher-Freeman-Halton exact P = {result.exact_p:.2f} "
+        test = (f"Fisher-Freeman-Halton exact {p_text(result.exact_p)} "
                 f"({len(result.tested_groups)} groups)")
     else:
         test = f"No test across groups: {result.test_note}"

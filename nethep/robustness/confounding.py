@@ -26,7 +26,7 @@ from lifelines.exceptions import ConvergenceError
 
 from nethep import privacy
 from nethep.cox import HazardRatio, cox_zph, fit_lifelines
-from nethep.formats import finite_or_none
+from nethep.formats import finite_or_none, p_text
 from nethep.robustness.design import (
     DEFAULT_COVARIATES,
     LIFELINES_COX_METHOD,
@@ -122,7 +122,7 @@ class AdjustedCox:
             self.epv_warning(min_cell) or f"At least {EPV_THRESHOLD:g} events per parameter.",
             f"Separation: {separation}",
             f"Fit: {self.method}.",
-            f"Proportional hazards: smallest per-term P = {self.rows['ph_p'].min():.3f} "
+            f"Proportional hazards: smallest per-term {p_text(self.rows['ph_p'].min())} "
             f"({self.ph_method}).",
         ])
 

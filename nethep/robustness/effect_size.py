@@ -20,7 +20,7 @@ from scipy import stats
 
 from nethep import privacy
 from nethep.contract import ARMS
-from nethep.formats import finite_or_none, format_p
+from nethep.formats import finite_or_none, format_p, p_text
 from nethep.km import restricted_mean_survival
 from nethep.robustness.design import join_and
 from nethep.survival import CoxResult, cox_surgical
@@ -295,7 +295,7 @@ def power_note(power_result: PowerResult, naive: CoxResult) -> str:
         f"takes the standard error of log HR as 1/sqrt(D p (1 - p)) = {se_formula:.2f}, "
         "which holds near a hazard ratio of 1, while the Cox model's standard error at "
         f"the observed hazard ratio is {naive.se:.2f}. With that standard error the power "
-        f"would be {wald_power:.0%}, which is only the Wald P = "
-        f"{naive.hazard_ratio.p:.3f} restated. "
+        f"would be {wald_power:.0%}, which is only the Wald "
+        f"{p_text(naive.hazard_ratio.p)} restated. "
         "The events needed for a future study are best read at a plausible effect such as "
         "HR 0.5.")

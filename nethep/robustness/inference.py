@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from nethep.bootstrap import BootstrapResult, bootstrap_survival_difference
+from nethep.formats import p_digits, p_text
 from nethep.permutation import (
     DEFAULT_SEED,
     ExactTest,
@@ -108,13 +109,16 @@ class SmallSampleInference:
         """The Monte Carlo and exact P values, and how far apart they are in Monte Carlo
         standard errors, one line each."""
         perm, exact, groups = self.permutation, self.exact, self.three_groups
+        # More digits than the journal's style (p_digits): the Monte Carlo P is compared
+        # with its Monte Carlo SE and with the exact P and its bounds.
         return "\n".join([
-            f"Surgical vs non-surgical: Monte Carlo permutation P = {perm.p:.5f} "
+            f"Surgical vs non-surgical: Monte Carlo permutation P = {p_digits(perm.p, 5)} "
             f"(Monte Carlo SE {perm.mc_se:.5f}, {perm.n_permutations:,} permutations); "
-            f"exact P = {exact.p:.6f} (bounds {exact.p_lower:.6f} to {exact.p_upper:.6f}).",
+            f"exact P = {p_digits(exact.p, 6)} (bounds {p_digits(exact.p_lower, 6)} to "
+            f"{p_digits(exact.p_upper, 6)}).",
             f"The Monte Carlo estimate lies {(perm.p - exact.p) / perm.mc_se:+.1f} Monte "
             "Carlo SEs from the exact P.",
-            f"Three groups: Monte Carlo permutation P = {groups.p:.5f} "
+            f"Three groups: Monte Carlo permutation P = {p_digits(groups.p, 5)} "
             f"(Monte Carlo SE {groups.mc_se:.5f}).",
         ])
 
@@ -144,12 +148,15 @@ class SmallSampleInference:
     def finding(self) -> str:
         """Every P value and the bootstrap interval, as one paragraph."""
         perm, exact, boot = self.permutation, self.exact, self.bootstrap
+        # The two-group Monte Carlo and exact P keep more digits than the journal's style
+        # (p_digits) so they can be compared through the Monte Carlo SE; the others do not.
         return (
             f"Exact inference: the permutation log-rank P for surgical vs non-surgical was "
-            f"{perm.p:.5f} (Monte Carlo SE {perm.mc_se:.5f}); the exact P was {exact.p:.5f} "
-            f"({exact.p_lower:.6f} to {exact.p_upper:.6f}); across the three groups the "
-            f"permutation P was {self.three_groups.p:.4f}. The survdiff-style log-rank P "
-            f"that matches the paper was {self.survdiff.p:.4f}. The {boot.at:g}-month "
+            f"{p_digits(perm.p, 5)} (Monte Carlo SE {perm.mc_se:.5f}); the exact P was "
+            f"{p_digits(exact.p, 5)} ({p_digits(exact.p_lower, 6)} to "
+            f"{p_digits(exact.p_upper, 6)}); across the three groups, permutation "
+            f"{p_text(self.three_groups.p)}. The survdiff-style log-rank test that matches "
+            f"the paper gave {p_text(self.survdiff.p)}. The {boot.at:g}-month "
             f"survival difference was {boot.estimate:.2f} (bootstrap percentile 95% CI "
             f"{boot.percentile_lower:.2f} to {boot.percentile_upper:.2f}; BCa "
             f"{boot.bca_lower:.2f} to {boot.bca_upper:.2f}).")
