@@ -22,7 +22,6 @@ import yaml
 
 from nethep import privacy
 from nethep.describe import patient_flow
-from nethep.formats import p_text
 from nethep.km import kaplan_meier
 from nethep.palliation import palliation
 from nethep.paths import PUBLISHED
@@ -225,7 +224,9 @@ def _ours_text(target: dict[str, Any], value: float | None) -> str:
         return f"{value:.1f}"
     if rule == "percent":
         return f"{100 * value:.1f}%"
-    return p_text(value)
+    # Four decimals, not the journal's style: this text is stored in results.json
+    # (paper_vs_ours), which keeps its values; it shows how near the paper's rounding P lies.
+    return f"P = {value:.4f}"
 
 
 def paper_vs_ours(df: pd.DataFrame) -> PaperComparison:
