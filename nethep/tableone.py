@@ -299,10 +299,10 @@ class TableOne:
             return "; ".join(hits) if hits else "none"
 
         parts = [f"{len(tested)} variables tested across the groups."]
-        parts.append(f"P < {alpha:g} among rows from published or calibrated columns: "
+        parts.append(f"P < {format_p(alpha)} among rows from published or calibrated columns: "
                      f"{listing(informative)}.")
         if simulated:
-            parts.append(f"P < {alpha:g} among simulated rows (no information about the "
+            parts.append(f"P < {format_p(alpha)} among simulated rows (no information about the "
                          f"real patients): {listing(simulated)}.")
         smds = [r for r in informative if r.smd is not None]
         if smds:

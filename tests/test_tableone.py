@@ -270,3 +270,4 @@ def test_group_split_provenance_from_the_contract(df, monkeypatch):
             == "published; split by group simulated").all()
     assert "split across the groups" in t.provenance_sentence()
     assert "simulated rows" in t.findings()
+    assert "P < .05 among rows from published" in t.findings()  # journal style
