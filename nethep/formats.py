@@ -1,4 +1,4 @@
-"""How numbers are written: P values and missing estimates, the same everywhere.
+"""How numbers and lists are written: P values, missing estimates, lists in a sentence.
 
 P values follow the AMA style that JAMA Surgery (formerly Arch Surg) prints: no
 leading zero; ``<.001`` below .001; three decimals below .01 (``.005``); two decimals
@@ -11,6 +11,7 @@ otherwise (``.01``, ``.50``); never 1.00, so P >= .995 is ``.99`` in a table and
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -67,3 +68,10 @@ def p_digits(p: float | None, places: int) -> str:
     would hide the difference; empty when None, NaN or infinite."""
     value = finite_or_none(p)
     return "" if value is None else _decimals(Decimal(repr(value)), places)
+
+
+def join_and(parts: Sequence[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``: a list in a sentence ("" when empty)."""
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]

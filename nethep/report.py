@@ -18,7 +18,7 @@ from typing import Any
 from nethep import __version__
 from nethep import results as keys
 from nethep.contract import COVARIATE_WORDS, GROUPS
-from nethep.formats import p_text
+from nethep.formats import join_and, p_text
 from nethep.results import flatten, key
 
 PACKAGES = ("numpy", "pandas", "scipy", "lifelines", "statsmodels", "matplotlib",
@@ -43,11 +43,6 @@ def _num(value: Any, digits: int = 1) -> str:
 
 def _pct(value: Any) -> str:
     return "not estimable" if value is None else f"{100 * value:.0f}%"
-
-
-def _words(items: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return " and ".join(filter(None, [", ".join(items[:-1]), *items[-1:]]))
 
 
 def _suppressed(results: Mapping[str, Any]) -> tuple[int, set[str]]:
@@ -123,8 +118,8 @@ def methods_text(results: Mapping[str, Any]) -> str:
     ]
     if get(keys.COX_ADJUSTED, "hr") is not None:
         adjusted = keys.COX_ADJUSTED
-        covariates = _words([COVARIATE_WORDS.get(c, c) for c in get(keys.COVARIATES) or []])
-        landmarks = _words([f"{m:g}" for m in get(keys.LANDMARK_MONTHS) or []])
+        covariates = join_and([COVARIATE_WORDS.get(c, c) for c in get(keys.COVARIATES) or []])
+        landmarks = join_and([f"{m:g}" for m in get(keys.LANDMARK_MONTHS) or []])
         para.append(
             f"Sensitivity analyses: a Cox model adjusted for {covariates} "
             f"(HR {_num(get(adjusted, 'hr'), 2)}, 95% CI "

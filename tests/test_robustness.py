@@ -21,8 +21,8 @@ import pytest
 from nethep import robustness as rb
 from nethep.cohort import load_cohort
 from nethep.cox import HazardRatio, efron_score_residuals
-from nethep.formats import p_text
-from nethep.robustness.design import join_and, survival_frame
+from nethep.formats import join_and, p_text
+from nethep.robustness.design import survival_frame
 from nethep.robustness.effect_size import _schoenfeld_events
 from nethep.survival import cox_surgical
 

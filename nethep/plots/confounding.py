@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D
 
 from nethep import privacy
 from nethep.contract import COVARIATE_WORDS
+from nethep.formats import join_and
 from nethep.plots import compact
 from nethep.plots.layout import MM_PER_INCH
 from nethep.plots.style import (
@@ -170,8 +171,7 @@ def _panels(width_mm: float, footer_h: float, top_h: float, label_w: float,
 def _overlap_notes(prop: Propensity, as_boxes: bool, min_cell: int) -> list[str]:
     """What the propensity model and weights are, and why panel a shows boxes."""
     words = [COVARIATE_WORDS.get(c, c.replace("_", " ")) for c in prop.covariates]
-    on = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-    return [f"Propensity score: logistic regression of surgery on {on}. Weights: "
+    return [f"Propensity score: logistic regression of surgery on {join_and(words)}. Weights: "
             f"stabilized inverse probability of treatment "
             f"({_weights_rule(prop.truncate)}). Dashed band: |SMD| < 0.1.",
             *([f"Panel a shows boxes (median, quartiles, whiskers to the extremes) instead "

@@ -15,7 +15,7 @@
 - :func:`lifelines_hazard_ratio`: one term of a lifelines summary as a
   :class:`nethep.cox.HazardRatio`.
 - :func:`compare_tables`: results' tables stacked under labels (a main choice beside
-  its alternatives); :func:`join_and`: "a, b and c" for the generated sentences.
+  its alternatives).
 """
 
 from __future__ import annotations
@@ -155,10 +155,3 @@ def compare_tables(labelled: Mapping[str, Tabular], label: str = "analysis",
               for name, obj in labelled.items()]
     out = pd.concat(frames, ignore_index=True)
     return out[[label, *[c for c in out.columns if c != label]]]
-
-
-def join_and(parts: Sequence[str]) -> str:
-    """``"a"``, ``"a and b"``, ``"a, b and c"``: a list in a sentence."""
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]

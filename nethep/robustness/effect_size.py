@@ -20,9 +20,8 @@ from scipy import stats
 
 from nethep import privacy
 from nethep.contract import ARMS
-from nethep.formats import finite_or_none, format_p, p_text
+from nethep.formats import finite_or_none, format_p, join_and, p_text
 from nethep.km import restricted_mean_survival
-from nethep.robustness.design import join_and
 from nethep.survival import CoxResult, cox_surgical
 
 #: Restricted mean survival horizons (months).

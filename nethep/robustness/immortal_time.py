@@ -21,10 +21,10 @@ from lifelines.exceptions import ConvergenceError
 
 from nethep import privacy
 from nethep.cox import HazardRatio, fit_lifelines, fit_time_varying
+from nethep.formats import join_and
 from nethep.robustness.design import (
     LIFELINES_COX_METHOD,
     compare_tables,
-    join_and,
     lifelines_hazard_ratio,
     simulated_inputs,
 )
