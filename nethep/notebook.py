@@ -36,7 +36,10 @@ RECONSTRUCTED_BANNER = (
     "> **Reconstructed data.** The bundled cohort is a reconstruction from the "
     "aggregates published in Musunuru et al., Arch Surg 2006, not the original "
     "patient records. Published numbers are reproduced by design; columns marked "
-    "*simulated* in `data/datapackage.json` carry no information about the real patients."
+    "*simulated* in `data/datapackage.json` carry no information about the real patients. "
+    "Many cohorts reproduce the abstract equally well: a number the abstract does not fix "
+    "(a hazard ratio, an RMST, an adjusted or weighted estimate, deaths per arm) is one "
+    "value from the range those cohorts give, not a finding about the study."
 )
 
 
