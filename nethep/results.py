@@ -320,3 +320,12 @@ REQUIRED_KEYS: tuple[str, ...] = (
     *(key(model, k) for model in (COX_ADJUSTED, IPTW, TIME_VARYING) for k in HR_PARTS),
     key(PERMUTATION_ARMS, "p"), EVALUE, COVARIATES, LANDMARK_MONTHS,
 )
+
+# Issue 12, small-event inference, RMST horizon, power design (H1): written by
+# robustness.small_events.SmallEventInference, effect_size and survival.CoxResult.
+FIRTH = "robustness.firth"  # .hr, .lower, .upper, .p_lr, .ties
+PRIMARY = "robustness.primary"  # .method, .model, .hr, .lower, .upper, .p, .ci, .rule
+COX_TESTS = "robustness.cox_tests"  # .wald_p, .lr_p, .score_p, .estimable
+RMST = "robustness.rmst"  # .tau, .tau_rule, .diff, .lower, .upper, ...; .extended.<tau>
+POWER_DESIGN = "robustness.power.design"  # a list of rows: hr, power, events_80, n_80
+PH_TEST_INFORMATIVE = "survival.cox.surgical_vs_nonsurgical.ph_test_informative"

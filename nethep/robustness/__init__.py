@@ -12,6 +12,8 @@ results.json):
 :mod:`~nethep.robustness.weighting`             propensity score, weights, IPTW Cox
 :mod:`~nethep.robustness.immortal_time`         landmark analyses; time-varying Cox
 :mod:`~nethep.robustness.effect_size`           restricted mean survival time; power
+:mod:`~nethep.robustness.small_events`          ordinary Cox tests beside Firth; the
+                                                primary estimate and its rule
 :mod:`~nethep.robustness.summary`               the closing table and
                                                 :class:`RobustnessSection` (what
                                                 notebook 05 shows and saves)
@@ -70,6 +72,11 @@ from nethep.robustness.inference import (
     logrank_comparison,
     small_sample_inference,
 )
+from nethep.robustness.small_events import (
+    MIN_DEATHS_PER_ARM,
+    SmallEventInference,
+    small_event_inference,
+)
 from nethep.robustness.summary import RobustnessSection, RobustnessSummary, robustness_summary
 from nethep.robustness.weighting import (
     TRUNCATION_ALTERNATIVE,
@@ -84,6 +91,7 @@ __all__ = [
     "DEFAULT_COVARIATES",
     "LANDMARK_ALTERNATIVES",
     "LANDMARK_MONTHS",
+    "MIN_DEATHS_PER_ARM",
     "N_PERMUTATIONS",
     "N_RESAMPLES",
     "RMST_TAUS",
@@ -99,6 +107,7 @@ __all__ = [
     "RestrictedMeans",
     "RobustnessSection",
     "RobustnessSummary",
+    "SmallEventInference",
     "SmallSampleInference",
     "TimeVaryingCox",
     "compare_tables",
@@ -117,6 +126,7 @@ __all__ = [
     "rmst",
     "robustness_summary",
     "simulated_inputs",
+    "small_event_inference",
     "small_sample_inference",
     "time_varying_cox",
 ]
