@@ -26,8 +26,8 @@ from IPython.display import Markdown, display
 
 from nethep import privacy
 from nethep.cohort import load_cohort
-from nethep.plots import SavedFigure, export_figure, set_style
-from nethep.results import Saveable, Tabular, save_fragment
+from nethep.plots import Caption, SavedFigure, export_figure, set_style
+from nethep.results import RESULTS_DIRNAME, Saveable, Tabular, dumps, save_fragment
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -83,11 +83,25 @@ class Notebook:
         return table if index is None else table.set_index(index)
 
     def figure(self, name: str, make: Callable[..., Figure], *args: Any,
+               caption: Caption | Callable[..., Caption] | None = None,
                **kwargs: Any) -> SavedFigure:
         """Write figure ``name`` at both journal widths (:func:`nethep.plots.export_figure`)
-        and return it for display; ``make`` receives ``reconstructed`` and ``min_cell``."""
-        return export_figure(name, self.output_dir, make, *args,
-                             reconstructed=self.reconstructed, min_cell=self.min_cell,
+        and return it for display, its caption under it; ``make`` receives
+        ``reconstructed`` and ``min_cell``.
+
+        ``caption`` is a :class:`nethep.plots.Caption` or the figure's caption function
+        (e.g. :func:`nethep.plots.km_caption`), called with the same arguments as
+        ``make`` (no ``width_mm``). The caption is also written to
+        ``<output_dir>/results/figures/<name>.json`` (``title``, ``caption``), merged
+        into results.json as ``figures.<name>``.
+        """
+        context = {"reconstructed": self.reconstructed, "min_cell": self.min_cell}
+        text = caption(*args, **context, **kwargs) if callable(caption) else caption
+        if text is not None:
+            path = self.output_dir / RESULTS_DIRNAME / "figures" / f"{name}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(dumps(text.to_results()).encode("utf-8"))
+        return export_figure(name, self.output_dir, make, *args, caption=text, **context,
                              **kwargs)
 
     def save(self, section: str, result: Saveable | dict[str, Any]) -> Path:

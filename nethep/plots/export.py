@@ -4,7 +4,8 @@
 double-column (180 mm) width and writes PNG (300 dpi), PDF and SVG at true size with
 no timestamps, so a rerun gives the same bytes. It closes the figures and returns a
 :class:`SavedFigure`, which a notebook displays from the saved 180 mm PNG (reduced to
-screen resolution), so a figure is not rendered again to be shown.
+screen resolution), so a figure is not rendered again to be shown, with its
+:class:`~nethep.plots.style.Caption` under it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from PIL import Image
+
+from nethep.plots.style import Caption
 
 JOURNAL_WIDTHS_MM = (85, 180)  # single and double column
 EXPORT_DPI = 300
@@ -37,11 +41,13 @@ PREVIEW_REDUCTION = 3
 
 @dataclass(frozen=True, repr=False)
 class SavedFigure:
-    """A figure written by :func:`export_figure`; a notebook shows its ``preview_png``."""
+    """A figure written by :func:`export_figure`; a notebook shows its ``preview_png``
+    and, under it, its ``caption`` (when it has one)."""
 
     name: str
     folder: Path
     preview_png: bytes = field(repr=False)
+    caption: Caption | None = None
 
     def path(self, width_mm: int = max(JOURNAL_WIDTHS_MM), fmt: str = "png") -> Path:
         """The file of this figure at ``width_mm`` in format ``fmt``."""
@@ -55,19 +61,26 @@ class SavedFigure:
     def _repr_png_(self) -> bytes:
         return self.preview_png
 
+    def _ipython_display_(self) -> None:
+        """The preview, then the caption as Markdown (two outputs, in reading order)."""
+        display({"image/png": self.preview_png}, raw=True)
+        if self.caption is not None:
+            display(Markdown(self.caption.markdown()))
+
     def __repr__(self) -> str:
         widths = ",".join(str(w) for w in JOURNAL_WIDTHS_MM)
         return f"<figure {self.name}: {self.name}_{{{widths}}}mm.{{{','.join(FORMATS)}}}>"
 
 
 def export_figure(name: str, output_dir: str | Path, make: Callable[..., Figure],
-                  *args: Any, **kwargs: Any) -> SavedFigure:
+                  *args: Any, caption: Caption | None = None, **kwargs: Any) -> SavedFigure:
     """Draw ``make(*args, width_mm=w, **kwargs)`` at each journal width and save it.
 
     ``kwargs`` go to ``make`` unchanged (every figure function takes ``reconstructed``
     and ``min_cell``). Writes ``<output_dir>/figures/<name>_{85,180}mm.{png,pdf,svg}``
     at true size (no tight-bbox cropping, so the page is exactly ``w`` mm wide), closes
-    both figures and returns the :class:`SavedFigure`, whose preview is the 180 mm PNG.
+    both figures and returns the :class:`SavedFigure`, whose preview is the 180 mm PNG
+    and whose ``caption`` is shown under it.
     """
     folder = Path(output_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
@@ -78,7 +91,7 @@ def export_figure(name: str, output_dir: str | Path, make: Callable[..., Figure]
             png = _save(fig, folder / f"{name}_{width}mm")
         finally:
             plt.close(fig)
-    return SavedFigure(name, folder, preview(png))
+    return SavedFigure(name, folder, preview(png), caption)
 
 
 def _save(fig: Figure, stem: Path) -> bytes:

@@ -3,14 +3,20 @@
 :func:`set_style` is the one place the style is set. Every figure uses the
 colour-blind-safe Okabe-Ito palette (Okabe & Ito 2008) with a fixed colour per
 group (:data:`GROUP_COLORS`); group names come from :data:`nethep.contract.GROUP_LABELS`.
-Every figure ends with notes in grey: what it shows, small-cell suppression when it
-is on (:func:`suppression_notes`) and, last, which data it shows (:func:`caption`).
+A figure carries no title and no explanatory notes: those are its :class:`Caption`
+(:func:`figure_caption`: the title, what is shown, the estimator and interval, the
+small-cell suppression when it is on, and which data), shown under the figure by
+:meth:`nethep.notebook.Notebook.figure` and saved into results.json. Inside the figure
+only one grey line says which data it shows (:func:`caption`), so that a figure file
+reused without its caption still says that the cohort is reconstructed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import matplotlib as mpl
 
@@ -80,3 +86,33 @@ def suppression_notes(min_cell: int) -> list[str]:
     """The figure note about small-cell suppression below ``min_cell`` ([] when it is off)."""
     note = privacy.note(min_cell)
     return [f"Small-cell suppression: {note}."] if note else []
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A figure's caption: a short ``title`` and the ``text`` that follows it."""
+
+    title: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.title}. {self.text}".strip()
+
+    def markdown(self) -> str:
+        """The caption as shown under a figure in a notebook (title in bold)."""
+        return f"**{self.title}.** {self.text}".strip()
+
+    def to_results(self) -> dict[str, Any]:
+        """``figures.<name>`` in results.json: ``title`` and the full ``caption``."""
+        return {"title": self.title, "caption": str(self)}
+
+
+def figure_caption(title: str, sentences: Sequence[str], *, reconstructed: bool,
+                   min_cell: int = 0) -> Caption:
+    """A :class:`Caption`: ``title``, then each sentence, then the small-cell suppression
+    note (when ``min_cell`` > 1) and, last, which data the figure shows."""
+    data = ("Reconstructed cohort: built from the published aggregates of Musunuru et al. "
+            "(Arch Surg 2006), not the original patient records." if reconstructed
+            else "Data: user-supplied cohort.")
+    parts = [s.strip() for s in (*sentences, *suppression_notes(min_cell), data) if s.strip()]
+    return Caption(title.rstrip("."), " ".join(parts))
