@@ -20,14 +20,17 @@ from nethep.plots.export import SavedFigure, export_figure
 from nethep.plots.literature import literature_forest_figure
 from nethep.plots.palliation import palliation_figure
 from nethep.plots.robustness import robustness_forest_figure
-from nethep.plots.style import set_style
-from nethep.plots.survival import at_risk_table, km_figure
+from nethep.plots.style import Caption, figure_caption, set_style
+from nethep.plots.survival import at_risk_table, km_caption, km_figure
 
 __all__ = [
+    "Caption",
     "SavedFigure",
     "at_risk_table",
     "export_figure",
+    "figure_caption",
     "iptw_km_figure",
+    "km_caption",
     "km_figure",
     "literature_forest_figure",
     "palliation_figure",
