@@ -6,6 +6,8 @@
     <out>/methods.md     statistical-methods paragraph (nethep.report.methods_text)
     <out>/strobe.md      STROBE cohort checklist (nethep.report.strobe_markdown)
     <out>/index.html     links to every page and figure, a summary, paper-vs-ours table
+    <out>/supplement.pdf the typeset journal supplement (nethep.supplement, typst)
+    <out>/tables.docx    its eTables as editable Word tables
 
 A :class:`PageWriter` makes the notebook pages during the run, each as soon as its
 notebook is executed. Every number on these pages is read from ``results.json`` under
@@ -31,6 +33,7 @@ from nethep import __version__
 from nethep import results as keys
 from nethep.report import STROBE, methods_text, strobe_markdown
 from nethep.run import ERROR_MARKER_TAG, EXECUTED_DIRNAME, FIGURES_DIRNAME, Execution
+from nethep.supplement import DOCX_FILENAME, PDF_FILENAME, write_supplement
 
 INDEX_FILENAME = "index.html"
 METHODS_FILENAME = "methods.md"
@@ -46,6 +49,8 @@ class Pages:
     index_path: Path
     methods_path: Path
     strobe_path: Path
+    supplement_path: Path | None = None  # supplement.pdf
+    tables_path: Path | None = None  # tables.docx
 
 
 class PageWriter:
@@ -112,10 +117,14 @@ class PageWriter:
         return page
 
 
-def write_pages(execution: Execution, writer: PageWriter | None = None) -> Pages:
-    """Write the notebook pages, ``methods.md``, ``strobe.md`` and ``index.html`` of a
-    completed run (``results.json`` merged), replacing those of an earlier run.
-    ``writer``: the :class:`PageWriter` that already has some pages under way."""
+def write_pages(execution: Execution, writer: PageWriter | None = None, *,
+                paper: str = "a4", label: str | None = None) -> Pages:
+    """Write the notebook pages, ``methods.md``, ``strobe.md``, ``supplement.pdf``,
+    ``tables.docx`` and ``index.html`` of a completed run (``results.json`` merged),
+    replacing those of an earlier run. ``writer``: the :class:`PageWriter` that already
+    has some pages under way; ``paper`` ("a4" or "letter") and ``label`` (how a user's
+    data are named in the supplement, never a path): see
+    :func:`nethep.supplement.write_supplement`."""
     out = execution.output_dir
     if writer is None:
         with PageWriter() as own:
@@ -127,17 +136,20 @@ def write_pages(execution: Execution, writer: PageWriter | None = None) -> Pages
     methods.write_text(methods_text(results), encoding="utf-8")
     strobe = out / STROBE_FILENAME
     strobe.write_text(strobe_markdown(), encoding="utf-8")
+    supplement = write_supplement(out, results, paper=paper, label=label)
     index = write_index(out, execution.executed, results, data_path=execution.data_path)
     return Pages(html_pages=html_pages, index_path=index, methods_path=methods,
-                 strobe_path=strobe)
+                 strobe_path=strobe, supplement_path=supplement.pdf_path,
+                 tables_path=supplement.docx_path)
 
 
 def write_partial_pages(execution: Execution, writer: PageWriter) -> tuple[Path, ...]:
     """After a failed run: the pages of the notebooks that ran (the failed one's partial
-    output too), and no ``index.html``, ``methods.md`` or ``strobe.md`` (they describe a
-    complete run; an earlier run's are removed)."""
+    output too), and no ``index.html``, ``methods.md``, ``strobe.md``, ``supplement.pdf`` or
+    ``tables.docx`` (they describe a complete run; an earlier run's are removed)."""
     html_pages = writer.notebook_pages(execution)
-    for name in (INDEX_FILENAME, METHODS_FILENAME, STROBE_FILENAME):
+    for name in (INDEX_FILENAME, METHODS_FILENAME, STROBE_FILENAME, PDF_FILENAME,
+                 DOCX_FILENAME):
         (execution.output_dir / name).unlink(missing_ok=True)
     return html_pages
 
@@ -271,6 +283,12 @@ def render_index(
     if rows is not None:
         parts.append("<h2>Published values and ours</h2>")
         parts += _table(("Quantity", "Published", "Ours", "Matches"), _comparison_rows(rows))
+    parts.append("<h2>Journal supplement</h2>")
+    parts.append(
+        f'<p><a href="{PDF_FILENAME}">{PDF_FILENAME}</a>: the typeset supplement '
+        "(title page, eMethods, numbered eTables and eFigures, eReferences). "
+        f'<a href="{DOCX_FILENAME}">{DOCX_FILENAME}</a>: the same eTables as editable '
+        "Word tables.</p>")
     parts.append("<h2>Methods and reporting</h2>")
     parts.append(
         f'<p><a href="{METHODS_FILENAME}">{METHODS_FILENAME}</a>: a statistical-methods '

@@ -1,0 +1,400 @@
+"""What the supplement says, read from a run's ``results.json``: numbered eTables as text.
+
+Nothing is computed here but display: each cell is a value of ``results.json``
+written at a stated rounding (:func:`fixed`, half up on the shortest decimal form, as
+:mod:`nethep.formats`), P values in the journal's style (:func:`nethep.formats.format_p`).
+The same :class:`ETable` objects feed the PDF (:mod:`nethep.supplement.typeset`) and the
+Word file (:mod:`nethep.supplement.docx`), so both show the same text.
+
+A count that small-cell suppression nulled (listed under ``suppressed`` in its section)
+reads ``<N``; any other null reads "not estimable" (or "not reached" for a median), in
+words. Sections written by optional analyses (``robustness.firth``, ``ensemble``,
+``scenarios``) give an eTable only when present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from nethep import results as keys
+from nethep.contract import GROUP_LABELS, GROUPS
+from nethep.formats import NOT_ESTIMABLE, finite_or_none, format_p
+from nethep.results import key, lookup
+
+#: Survival curves shown in the survival eTable, in order.
+CURVES = (*GROUPS, "nonsurgical")
+ABBREVIATIONS = "CI, confidence interval; HR, hazard ratio"
+NOT_REACHED = "not reached"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: its text and the results.json key(s) it was written from."""
+
+    text: str
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ETable:
+    """A numbered supplementary table: ``label`` is its cross-reference name."""
+
+    label: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    notes: tuple[str, ...] = ()
+
+    def texts(self) -> list[list[str]]:
+        """The body as text, row by row."""
+        return [[c.text for c in row] for row in self.rows]
+
+
+@dataclass(frozen=True)
+class Values:
+    """Reads ``results.json`` for display: suppressed counts as ``<N``, nulls in words."""
+
+    results: Mapping[str, Any]
+
+    @property
+    def min_cell(self) -> int:
+        """The run's small-cell threshold (0 when nothing was suppressed)."""
+        found = [int(v[keys.SUPPRESSED].get("min_cell") or 0)
+                 for v in self.results.values()
+                 if isinstance(v, Mapping) and isinstance(v.get(keys.SUPPRESSED), Mapping)]
+        return max(found, default=0)
+
+    def get(self, dotted: str) -> Any:
+        """The value at ``dotted`` (None when absent)."""
+        return lookup(self.results, dotted)
+
+    def has(self, dotted: str) -> bool:
+        """Whether ``dotted`` is present (its value may be null)."""
+        head, _, last = dotted.rpartition(".")
+        parent = lookup(self.results, head) if head else self.results
+        return isinstance(parent, Mapping) and last in parent
+
+    def suppressed(self, dotted: str) -> bool:
+        """Whether ``dotted`` is a count that small-cell suppression nulled."""
+        section, _, rest = dotted.partition(".")
+        info = lookup(self.results, key(section, keys.SUPPRESSED))
+        return isinstance(info, Mapping) and rest in (info.get("keys") or [])
+
+    def count(self, dotted: str) -> Cell:
+        """A patient count: the number, ``<N`` when suppressed, else "not available"."""
+        value = self.get(dotted)
+        if value is None:
+            text = f"<{self.min_cell}" if self.suppressed(dotted) else "not available"
+        else:
+            text = str(int(value))
+        return Cell(text, (dotted,))
+
+    def number(self, dotted: str, places: int, missing: str = NOT_ESTIMABLE) -> Cell:
+        """A number at ``places`` decimals, or ``missing`` in words."""
+        return Cell(fixed(self.get(dotted), places, missing), (dotted,))
+
+    def p(self, dotted: str) -> Cell:
+        """A P value in the journal's style, or "not estimable"."""
+        value = finite_or_none(self.get(dotted))
+        return Cell(NOT_ESTIMABLE if value is None else format_p(value), (dotted,))
+
+    def interval(self, base: str, places: int, scale: float = 1.0,
+                 parts: Sequence[str] = ("hr", "lower", "upper"),
+                 missing: str = NOT_ESTIMABLE) -> Cell:
+        """``estimate (lower to upper)`` from ``base.<parts>``, scaled (100 for %)."""
+        est, lo, hi = (finite_or_none(self.get(key(base, p))) for p in parts)
+        dotted = tuple(key(base, p) for p in parts)
+        if est is None:
+            return Cell(missing, dotted)
+        text = fixed(est * scale, places)
+        if lo is None or hi is None:
+            return Cell(f"{text} (CI not estimable)", dotted)
+        return Cell(f"{text} ({fixed(lo * scale, places)} to {fixed(hi * scale, places)})",
+                    dotted)
+
+
+def fixed(value: Any, places: int, missing: str = NOT_ESTIMABLE) -> str:
+    """``value`` rounded half up to ``places`` decimals (``missing`` when None/NaN/inf)."""
+    number = finite_or_none(value)
+    if number is None:
+        return missing
+    rounded = Decimal(repr(number)).quantize(Decimal(1).scaleb(-places),
+                                             rounding=ROUND_HALF_UP)
+    text = f"{rounded:.{places}f}"
+    return "0" + text[2:] if text.startswith("-0") and set(text[2:]) <= {"0", "."} else text
+
+
+def label(name: str) -> Cell:
+    """A row label: group labels from the contract, other names with spaces."""
+    return Cell(GROUP_LABELS.get(name, name.replace("_", " ")))
+
+
+# --------------------------------------------------------------------------- eTables
+
+
+def baseline_table(v: Values) -> ETable | None:
+    """Table 1: group sizes, then per-variable tests (from ``treatment_groups``).
+
+    When the section holds the display rows (``treatment_groups.table1``: a list of
+    ``{label, level, cells: {column: text}}``), they are shown as they are.
+    """
+    if not isinstance(v.get("treatment_groups"), Mapping):
+        return None
+    rows_in = v.get("treatment_groups.table1")
+    if isinstance(rows_in, list) and rows_in:
+        columns = tuple(str(c) for c in rows_in[0].get("cells", {}))
+        rows = tuple(
+            (Cell(str(r.get("label", ""))), Cell(str(r.get("level") or "")),
+             *(Cell(str(r.get("cells", {}).get(c, ""))) for c in columns))
+            for r in rows_in)
+        return ETable("etab-baseline", "Baseline characteristics by treatment group "
+                      "(Table 1)", ("Characteristic", "Level", *columns), rows,
+                      (ABBREVIATIONS, "P values: Kruskal-Wallis test for continuous "
+                       "variables; Fisher-Freeman-Halton exact test for categorical ones."))
+    sizes = ", ".join(f"{GROUP_LABELS[g]} {v.count(key('treatment_groups.n_by_group', g)).text}"
+                      for g in GROUPS)
+    tests = v.get("treatment_groups.p_values") or {}
+    rows = []
+    for var in sorted(set(tests) | set(v.get("treatment_groups.smd") or {})):
+        pv = tests.get(var) or {}
+        base = key("treatment_groups.p_values", var)
+        if "kruskal" in pv:
+            test, p, chi2 = "Kruskal-Wallis", v.p(key(base, "kruskal")), Cell("")
+        elif pv:
+            test, p, chi2 = ("Fisher-Freeman-Halton exact", v.p(key(base, "exact")),
+                             v.p(key(base, "chi2")))
+        else:
+            test, p, chi2 = "not tested", Cell(""), Cell("")
+        rows.append((label(var), Cell(test), p, chi2,
+                     v.number(key("treatment_groups.smd", var), 2),
+                     v.count(key("treatment_groups.n_missing", var))))
+    return ETable(
+        "etab-baseline", "Baseline characteristics by treatment group: tests across the "
+        "groups and standardized mean differences (Table 1)",
+        ("Characteristic", "Test", "P", "P, chi-square", "SMD", "Missing, n"), tuple(rows),
+        (f"Patients per group: {sizes}.",
+         f"{ABBREVIATIONS}; SMD, standardized mean difference (largest absolute pairwise).",
+         "P: Kruskal-Wallis test for continuous variables, Fisher-Freeman-Halton exact test "
+         "for categorical variables; Pearson chi-square P beside it for comparison only "
+         "(expected counts are small).",
+         "The counts and medians of each level are on the notebook page "
+         "02_treatment_groups.html of the same run."))
+
+
+def survival_table(v: Values) -> ETable | None:
+    """Kaplan-Meier survival at 12, 36 and 60 months and median survival, by group."""
+    if v.get(keys.SURVIVAL_AT) is None:
+        return None
+    rows = []
+    for curve in CURVES:
+        cells = [v.interval(key(keys.SURVIVAL_AT, t, curve), 1, 100.0,
+                            keys.LIMITS) for t in keys.SURVIVAL_MONTHS]
+        median = v.interval(key("survival.median", curve), 1, 1.0, keys.LIMITS,
+                            missing=NOT_REACHED)
+        rows.append((label(curve), *cells, median))
+    lr2, lr3 = keys.LOGRANK_ARMS, keys.LOGRANK_GROUPS
+    notes = (
+        f"{ABBREVIATIONS}. Survival in % (95% CI), Kaplan-Meier with Greenwood standard "
+        "errors and pointwise CIs on the log(-log) scale; median survival in months with "
+        "the Brookmeyer-Crowley CI. \u201cNot estimable\u201d: no patient of the group was "
+        "followed that long, or the CI has no finite limit.",
+        f"Log-rank test, surgical vs non-surgical: chi-square "
+        f"{v.number(key(lr2, 'statistic'), 2).text}, P = {v.p(key(lr2, 'p')).text}; across "
+        f"the three groups: chi-square {v.number(key(lr3, 'statistic'), 2).text}, "
+        f"P = {v.p(key(lr3, 'p')).text}.",
+    )
+    heads = tuple(f"{t} months, % (95% CI)" for t in keys.SURVIVAL_MONTHS)
+    return ETable("etab-survival", "Overall survival at 12, 36 and 60 months and median "
+                  "survival by treatment group", ("Group", *heads,
+                                                  "Median, months (95% CI)"),
+                  tuple(rows), notes)
+
+
+def cox_table(v: Values) -> ETable | None:
+    """Cox hazard ratio, surgical vs non-surgical (and the Firth estimate when present)."""
+    if v.get(keys.COX) is None:
+        return None
+    rows = [(Cell("Cox, Efron ties"), v.interval(keys.COX, 2), v.p(key(keys.COX, "p")),
+             Cell("Wald"))]
+    notes = [f"{ABBREVIATIONS}. Surgical vs non-surgical (medical or embolization); "
+             "HR below 1: lower hazard of death in the surgical group."]
+    if v.has(key(keys.COX, "ph_p")):
+        notes.append("Proportional hazards, scaled Schoenfeld residual test: "
+                     f"P = {v.p(key(keys.COX, 'ph_p')).text}.")
+    tests = "robustness.cox_tests"
+    for name, test in (("lr_p", "likelihood ratio"), ("score_p", "score")):
+        if v.has(key(tests, name)):
+            rows.append((Cell("Cox, Efron ties"), Cell(""), v.p(key(tests, name)), Cell(test)))
+    if isinstance(v.get("robustness.firth"), Mapping):
+        firth = "robustness.firth"
+        ties = v.get(key(firth, "ties"))
+        rows.append((Cell("Firth penalized Cox" + (f", {ties} ties" if ties else "")),
+                     v.interval(firth, 2), v.p(key(firth, "p_lr")),
+                     Cell("penalized likelihood ratio")))
+        notes.append("Firth: penalized partial likelihood (Heinze and Schemper 2001) with "
+                     "profile-likelihood CI; finite when a group has no deaths.")
+    return ETable("etab-cox", "Hazard ratio for death, surgical vs non-surgical treatment",
+                  ("Model", "HR (95% CI)", "P", "Test"), tuple(rows), tuple(notes))
+
+
+def palliation_table(v: Values) -> ETable | None:
+    """Palliation of symptoms among symptomatic patients, by group."""
+    if v.get("palliation") is None:
+        return None
+    rows = tuple(
+        (label(g), v.count(key(keys.PALLIATION_N_SYMPTOMATIC, g)),
+         v.count(key("palliation.n_palliated", g)),
+         _rate(v, g)) for g in GROUPS)
+    notes = (
+        f"{ABBREVIATIONS}. Rate: palliated / symptomatic, in %, with the Clopper-Pearson "
+        "exact 95% CI.",
+        "Across the three groups: Fisher-Freeman-Halton exact test, "
+        f"P = {v.p(keys.PALLIATION_EXACT_P).text}; Pearson chi-square, "
+        f"P = {v.p(keys.PALLIATION_CHI2_P).text} (for comparison only: expected counts "
+        "are small).",
+    )
+    return ETable("etab-palliation", "Palliation of hormonal symptoms by treatment group",
+                  ("Group", "Symptomatic, n", "Palliated, n", "Rate, % (95% CI)"),
+                  rows, notes)
+
+
+def _rate(v: Values, group: str) -> Cell:
+    counts = (key(keys.PALLIATION_N_SYMPTOMATIC, group), key("palliation.n_palliated", group))
+    if any(v.suppressed(c) for c in counts):
+        return Cell(f"suppressed (a count is below {v.min_cell})", counts)
+    est = finite_or_none(v.get(key(keys.PALLIATION_RATE, group)))
+    ci = key("palliation.rate_ci", group)
+    lo, hi = (finite_or_none(v.get(key(ci, p))) for p in ("lower", "upper"))
+    dotted = (key(keys.PALLIATION_RATE, group), key(ci, "lower"), key(ci, "upper"))
+    if est is None:
+        return Cell(NOT_ESTIMABLE, dotted)
+    if lo is None or hi is None:
+        return Cell(f"{fixed(100 * est, 1)} (CI not estimable)", dotted)
+    return Cell(f"{fixed(100 * est, 1)} ({fixed(100 * lo, 1)} to {fixed(100 * hi, 1)})",
+                dotted)
+
+
+def robustness_table(v: Values) -> ETable | None:
+    """The robustness summary: every sensitivity analysis beside the reference."""
+    rows_in = v.get("robustness.summary")
+    if not isinstance(rows_in, list) or not rows_in:
+        return None
+    rows = []
+    for i, r in enumerate(rows_in):
+        base = f"robustness.summary[{i}]"
+        measure = str(r.get("measure", ""))
+        is_p = measure == "P value"
+        places = 1 if "months" in measure else 2
+        if is_p:
+            value = Cell(format_p(r.get("estimate")) or NOT_ESTIMABLE, (f"{base}.estimate",))
+        else:
+            value = _row_interval(r, places, base)
+        n = r.get("n")
+        n_cell = Cell(str(int(n)) if n is not None else (
+            f"<{v.min_cell}" if v.suppressed(f"{base}.n") else "not available"))
+        rows.append((Cell(str(r.get("analysis", ""))), Cell(str(r.get("role", ""))),
+                     Cell(measure), value, n_cell))
+    notes = (f"{ABBREVIATIONS}; IPTW, inverse probability of treatment weighting; RMST, "
+             "restricted mean survival time.",
+             "Role: reference (the unadjusted analysis), main sensitivity analyses, and "
+             "alternatives to a main analysis's choice. Estimates are associations in "
+             "observational data, not effects of treatment.")
+    return ETable("etab-robustness", "Sensitivity analyses of the survival difference "
+                  "between surgical and non-surgical treatment",
+                  ("Analysis", "Role", "Measure", "Estimate (95% CI)", "Patients, n"),
+                  tuple(rows), notes)
+
+
+def _row_interval(row: Mapping[str, Any], places: int, base: str) -> Cell:
+    est, lo, hi = (finite_or_none(row.get(p)) for p in ("estimate", "lower", "upper"))
+    dotted = tuple(f"{base}.{p}" for p in ("estimate", "lower", "upper"))
+    if est is None:
+        return Cell(NOT_ESTIMABLE, dotted)
+    if lo is None or hi is None:
+        return Cell(f"{fixed(est, places)} (CI not estimable)", dotted)
+    return Cell(f"{fixed(est, places)} ({fixed(lo, places)} to {fixed(hi, places)})", dotted)
+
+
+def ensemble_table(v: Values) -> ETable | None:
+    """Ranges over the ensemble of abstract-consistent reconstructions (``ensemble``)."""
+    quantities = v.get("ensemble.quantities")
+    if not isinstance(quantities, Mapping) or not quantities:
+        return None
+    rows = []
+    for name in sorted(quantities):
+        base = key("ensemble.quantities", name)
+        rows.append((label(name), v.number(key(base, "bundled"), 3, "not available"),
+                     v.number(key(base, "median"), 3),
+                     Cell(f"{v.number(key(base, 'lower'), 3).text} to "
+                          f"{v.number(key(base, 'upper'), 3).text}",
+                          (key(base, "lower"), key(base, "upper")))))
+    n = v.get("ensemble.n_members")
+    members = f"{int(n)} members" if n is not None else "its members"
+    return ETable("etab-ensemble", "Quantities the abstract does not fix: the analysed "
+                  "cohort beside the ensemble of abstract-consistent reconstructions",
+                  ("Quantity", "Analysed cohort", "Ensemble median", "2.5% to 97.5%"),
+                  tuple(rows),
+                  (f"Ensemble of {members}, each consistent with every number of the "
+                   "published abstract; values as recorded under ensemble.quantities.",))
+
+
+SCENARIO_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("true_hr", "True HR", 2), ("bias", "Bias, log HR", 3), ("coverage", "Coverage", 3),
+    ("rejection", "Rejection at .05", 3), ("n_replicates", "Replicates", 0),
+)
+
+
+def scenarios_table(v: Values) -> ETable | None:
+    """Bias, coverage and rejection of each method under known-truth scenarios."""
+    scenarios = v.get("scenarios")
+    if not isinstance(scenarios, Mapping):
+        return None
+    rows = []
+    for scenario in sorted(s for s, m in scenarios.items()
+                           if isinstance(m, Mapping) and s != keys.SUPPRESSED):
+        methods = scenarios[scenario]
+        for method in sorted(m for m in methods if isinstance(methods[m], Mapping)):
+            base = key("scenarios", scenario, method)
+            rows.append((label(scenario), label(method), *(
+                v.number(key(base, part), places, "not available")
+                for part, _, places in SCENARIO_COLUMNS)))
+    if not rows:
+        return None
+    return ETable("etab-scenarios", "Known-truth simulation scenarios: bias, coverage of "
+                  "the 95% CI and rejection rate of each method",
+                  ("Scenario", "Method", *(h for _, h, _ in SCENARIO_COLUMNS)), tuple(rows),
+                  (f"{ABBREVIATIONS}. Bias on the log-hazard-ratio scale; coverage: share "
+                   "of replicates whose 95% CI holds the true value; rejection: share with "
+                   "P < .05.",))
+
+
+def comparison_table(v: Values) -> ETable | None:
+    """The published abstract's numbers beside this run's."""
+    rows_in = v.get(keys.PAPER_VS_OURS)
+    if not isinstance(rows_in, list) or not rows_in:
+        return None
+    rows = tuple(
+        (Cell(str(r.get("quantity", ""))), Cell(str(r.get("published", ""))),
+         Cell(str(r.get("ours") if r.get("ours") is not None else "not available")),
+         Cell({True: "yes", False: "no"}.get(r.get("matches"), "not compared")))
+        for r in rows_in if isinstance(r, Mapping))
+    return ETable("etab-comparison", "Numbers of the published abstract and of this "
+                  "analysis, compared at the paper's rounding",
+                  ("Published quantity", "Published", "This analysis", "Matches"), rows,
+                  ("Matches: equal at the rounding the paper used.",))
+
+
+#: Every eTable builder, in the order the eTables are numbered.
+TABLE_BUILDERS: tuple[Callable[[Values], ETable | None], ...] = (
+    baseline_table, survival_table, cox_table, palliation_table, robustness_table,
+    ensemble_table, scenarios_table, comparison_table,
+)
+
+
+def etables(results: Mapping[str, Any]) -> tuple[ETable, ...]:
+    """The eTables of a run, in order (those whose section is absent are left out)."""
+    v = Values(results)
+    return tuple(t for t in (build(v) for build in TABLE_BUILDERS) if t is not None)
