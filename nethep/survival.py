@@ -51,6 +51,8 @@ from nethep.logrank import survdiff
 
 #: Times (months) of the survival estimates notebook 03 reports: 1, 3 and 5 years.
 SURVIVAL_MONTHS: tuple[float, ...] = (12, 36, 60)
+#: Fewer deaths than this in either arm make the proportional-hazards test uninformative.
+PH_MIN_DEATHS_PER_ARM = 5
 
 
 def groups_present(df: pd.DataFrame, by: str) -> list[str]:
@@ -302,21 +304,43 @@ class CoxResult:
     ph_p: float
     n: int
     events: int
+    deaths_by_arm: tuple[int, ...] = ()  # in ARMS order (surgical, nonsurgical)
+    ph_min_deaths: int = PH_MIN_DEATHS_PER_ARM
+
+    @property
+    def ph_test_informative(self) -> bool:
+        """False when an arm has fewer than ``ph_min_deaths`` deaths (default 5): the
+        score test of a time-varying effect then has almost no power, so a large P says
+        nothing about proportional hazards."""
+        return bool(self.deaths_by_arm) and min(self.deaths_by_arm) >= self.ph_min_deaths
+
+    def ph_text(self) -> str:
+        """The PH test for a sentence: "proportional-hazards test P = .40", marked
+        uninformative when an arm has too few deaths."""
+        text = f"proportional-hazards test {p_text(self.ph_p)}"
+        if not self.ph_test_informative:
+            text += (f", uninformative with fewer than {self.ph_min_deaths} deaths in an "
+                     "arm")
+        return text
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
-        """One row: coefficient, SE, HR with CI and P, the PH test, n and events (counts
-        from 1 to min_cell - 1 read ``<N``)."""
+        """One row: coefficient, SE, HR with CI and P, the PH test (with
+        ``ph_test_informative``), n and events (counts from 1 to min_cell - 1 read
+        ``<N``)."""
         hr = self.hazard_ratio
         return pd.DataFrame([{
             "covariate": self.covariate, "coef": self.coef, "se": self.se, "hr": hr.hr,
             "lower": hr.lower, "upper": hr.upper, "p": hr.p,
             "ph_test_statistic": self.ph_statistic, "ph_test_p": self.ph_p,
+            "ph_test_informative": self.ph_test_informative,
             "n": self.n, "events": self.events,
         }]).pipe(privacy.suppress_table, ["n", "events"], min_cell)
 
-    def to_results(self) -> dict[str, float | None]:
-        """``{hr, lower, upper, p, ph_p}`` (NaN or infinite as None)."""
-        return {**self.hazard_ratio.to_results(p=True), "ph_p": finite_or_none(self.ph_p)}
+    def to_results(self) -> dict[str, float | bool | None]:
+        """``{hr, lower, upper, p, ph_p, ph_test_informative}`` (NaN or infinite as
+        None)."""
+        return {**self.hazard_ratio.to_results(p=True), "ph_p": finite_or_none(self.ph_p),
+                "ph_test_informative": self.ph_test_informative}
 
 
 def cox_surgical(df: pd.DataFrame) -> CoxResult:
@@ -326,7 +350,9 @@ def cox_surgical(df: pd.DataFrame) -> CoxResult:
     vectorized over distinct times, so one path serves 48 patients and a million);
     proportional hazards by :func:`nethep.cox.cox_zph`, R's ``cox.zph(fit,
     transform = "km")`` score test as survival >= 3.0 computes it. Both agree with
-    R's ``coxph(ties = "efron")`` and ``cox.zph`` to ~1e-9 (tests/reference).
+    R's ``coxph(ties = "efron")`` and ``cox.zph`` to ~1e-9 (tests/reference). The PH
+    test is marked uninformative (``ph_test_informative`` False) when an arm has fewer
+    than :data:`PH_MIN_DEATHS_PER_ARM` (5) deaths.
     """
     t = df["followup_months"].astype(float).to_numpy()
     e = df["died"].astype(int).to_numpy()
@@ -337,6 +363,7 @@ def cox_surgical(df: pd.DataFrame) -> CoxResult:
         covariate="surgical", coef=float(fit.coef[0]), se=float(fit.se[0]),
         hazard_ratio=fit.hazard_ratio("surgical"), ph_statistic=float(zph.chisq[0]),
         ph_p=float(zph.p[0]), n=fit.n, events=fit.events,
+        deaths_by_arm=(int(e[x == 1].sum()), int(e[x == 0].sum())),
     )
 
 
@@ -358,7 +385,8 @@ class SurvivalSection:
         ``at_months.<t>.<group>.{estimate,lower,upper}``, ``median.<group>`` (the first
         table that has the group), ``logrank.<name>.{statistic,p,df}`` plus
         ``logrank.pairwise.<a>_vs_<b>.{p,p_holm}``, and
-        ``cox.surgical_vs_nonsurgical.{hr,lower,upper,p,ph_p}``. NaN (not estimable)
+        ``cox.surgical_vs_nonsurgical.{hr,lower,upper,p,ph_p,ph_test_informative}``.
+        NaN (not estimable)
         is None.
         """
         median: dict[str, dict[str, float | None]] = {}
@@ -392,7 +420,7 @@ class SurvivalSection:
             f"{p_text(arms.p)}; published 83%, 31%, P = .01). Across the three groups, "
             f"log-rank {p_text(groups.p)}. The unadjusted hazard ratio of death for "
             f"surgery was {hr.hr:.2f} (95% CI {hr.lower:.2f} to {hr.upper:.2f}; "
-            f"proportional-hazards test {p_text(self.cox.ph_p)}). {n_match} of "
+            f"{self.cox.ph_text()}). {n_match} of "
             f"{n_compared} abstract numbers match at the paper's rounding.")
 
 

@@ -26,6 +26,7 @@ from nethep.robustness.small_events import (
     SmallEventInference,
     small_event_inference,
 )
+from nethep.survival import cox_surgical
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "firth.json").read_text())
 CASES = REFERENCE["cases"]
@@ -195,3 +196,19 @@ def test_table_marks_small_counts_and_names_the_primary(bundled):
     assert set(table["deaths_surgical"]) == {"<5"}
     assert "<5 of 13 surgical" in bundled.finding(min_cell=5)
     assert "2 of 13 surgical" in bundled.finding()
+
+
+# ------------------------------------------------ the PH test with few deaths (survival)
+
+
+def test_ph_test_marked_uninformative_with_few_deaths_in_an_arm(cohort):
+    res = cox_surgical(cohort)
+    assert res.deaths_by_arm == (2, 22) and not res.ph_test_informative
+    assert res.to_results()["ph_test_informative"] is False
+    assert res.to_results()["ph_p"] == res.ph_p  # the number stays, marked
+    assert "uninformative" in res.ph_text() and res.table()["ph_test_informative"].item() is False
+    df = cohort.copy()
+    alive = df.index[(df["arm"] == "surgical") & (df["died"] == 0)]
+    df.loc[alive[:3], "died"] = 1  # 5 surgical deaths: informative
+    enough = cox_surgical(df)
+    assert enough.ph_test_informative and "uninformative" not in enough.ph_text()
