@@ -14,11 +14,16 @@ Every figure function takes keyword arguments ``reconstructed`` (the caption),
 ``min_cell`` (small-cell threshold, 0: off) and ``width_mm`` (print width).
 """
 
-from nethep.plots.cohort import patient_flow_figure, values_by_group_figure
+from nethep.plots.cohort import (
+    patient_flow_caption,
+    patient_flow_figure,
+    values_by_group_caption,
+    values_by_group_figure,
+)
 from nethep.plots.confounding import iptw_km_figure, propensity_overlap_figure
 from nethep.plots.export import SavedFigure, export_figure
-from nethep.plots.literature import literature_forest_figure
-from nethep.plots.palliation import palliation_figure
+from nethep.plots.literature import literature_caption, literature_forest_figure
+from nethep.plots.palliation import palliation_caption, palliation_figure
 from nethep.plots.robustness import robustness_forest_figure
 from nethep.plots.style import Caption, figure_caption, set_style
 from nethep.plots.survival import at_risk_table, km_caption, km_figure
@@ -32,11 +37,15 @@ __all__ = [
     "iptw_km_figure",
     "km_caption",
     "km_figure",
+    "literature_caption",
     "literature_forest_figure",
+    "palliation_caption",
     "palliation_figure",
+    "patient_flow_caption",
     "patient_flow_figure",
     "propensity_overlap_figure",
     "robustness_forest_figure",
     "set_style",
+    "values_by_group_caption",
     "values_by_group_figure",
 ]

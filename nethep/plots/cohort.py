@@ -18,32 +18,37 @@ from matplotlib.patches import FancyBboxPatch
 
 from nethep import privacy
 from nethep.contract import GROUP_TITLES, TREATMENT_LABELS, TUMOR_LABELS
-from nethep.formats import p_text
+from nethep.describe import LOST_MARGIN_MONTHS
+from nethep.formats import join_and, p_text
 from nethep.plots.layout import (
     PAD_IN,
     draw_notes,
-    fit_titled_axes,
+    fit_group_axes,
+    group_axes,
     notes_block,
     text_size_in,
-    titled_axes,
     width_in,
     wrap_text,
 )
-from nethep.plots.style import NOTE_COLOR, caption, group_color, group_label, suppression_notes
+from nethep.plots.style import (
+    NOTE_COLOR,
+    Caption,
+    caption,
+    figure_caption,
+    group_color,
+    group_label,
+)
 
 if TYPE_CHECKING:
     from nethep.describe import GroupedValues, PatientFlow
 
 # ---- patient flow: type sizes (pt) and gaps (inches)
-FLOW_FS, FLOW_SUB_FS, FLOW_GROUP_FS, FLOW_TITLE_FS = 8, 7.5, 8.5, 10
+FLOW_FS, FLOW_SUB_FS, FLOW_GROUP_FS = 8, 7.5, 8.5
 FLOW_GAP_Y = 0.32  # vertical room for the connecting arrows
 FLOW_STACK_GAP = 0.08  # between stacked treatment boxes (narrow layout)
 FLOW_INDENT = 0.14  # of stacked treatment boxes under their group (narrow layout)
 FLOW_WIDE_MM = 130  # from this width the treatments stand in one row
 BOX_PAD = 0.07  # inches between a flow box's text and its edge
-#: Patients are drawn as points only up to this many per group; beyond it the box is
-#: drawn alone and the note says so (a registry-sized file stays readable and light).
-MAX_POINTS = 2000
 
 
 def _flow_box(ax: Axes, x: float, y: float, w: float, h: float, text: str, edge: str,
@@ -104,9 +109,21 @@ class _FlowLayout:
     row1_h: float
     row3_h: float
     gap_y3: float
-    title_h: float
     label_h: float
     tumour_stack: float
+    intake_text: str
+    excluded_text: str
+    intake_size: tuple[float, float]
+    excluded_size: tuple[float, float]
+    outcome_texts: dict[str, str]
+    outcome_h: float
+    outcome_w: float
+
+    @property
+    def row0_h(self) -> float:
+        """Height of the intake row: the rows-read box and, under it, the gap that holds
+        the excluded box beside the arrow down."""
+        return self.intake_size[1] + max(FLOW_GAP_Y, self.excluded_size[1] + 0.12)
 
 
 def _flow_layout(flow: PatientFlow, width_mm: float, min_cell: int) -> _FlowLayout:
@@ -150,6 +167,18 @@ def _flow_layout(flow: PatientFlow, width_mm: float, min_cell: int) -> _FlowLayo
     n_tumour = len(tumour_texts)
     tumour_stack = n_tumour * tumour_h + 0.06 * max(n_tumour - 1, 0)
     top_size = _boxed(top_text, FLOW_FS, "bold")
+    intake_text = f"Rows read from the file\nn = {mark(flow.n_rows_read)}"
+    reasons = "; ".join(f"{reason}: {mark(n)}" for reason, n in flow.excluded)
+    excluded_text = wrap_text(f"Excluded before analysis\nn = {mark(flow.n_excluded)}"
+                              + (f" ({reasons})" if reasons else ""),
+                              min(2.4, 0.45 * inner) - 2 * BOX_PAD, FLOW_SUB_FS)
+    slot = inner / max(len(treatments), 1)
+    out_w = (min(2 * slot - 0.15, 2.2) if wide else col_w) - 2 * BOX_PAD
+    outcome_texts = {
+        g: "\n".join(wrap_text(line, out_w, FLOW_SUB_FS) for line in (
+            f"Died: {mark(o.died)}", f"Alive at last contact: {mark(o.alive)}",
+            f"of whom lost to follow-up: {mark(o.lost)}"))
+        for g, o in flow.outcome.items()}
     return _FlowLayout(
         w=w, wide=wide, groups=groups, treatments=treatments, members=members,
         top_text=top_text, tumour_texts=tumour_texts, group_texts=group_texts,
@@ -159,8 +188,14 @@ def _flow_layout(flow: PatientFlow, width_mm: float, min_cell: int) -> _FlowLayo
         sub_hs=sub_hs, row1_h=max(top_size[1], tumour_stack + label_h + 0.04),
         row3_h=row3_h,
         gap_y3=FLOW_GAP_Y if wide else 0.12,  # stacked treatments hang off a spine, no bar
-        title_h=text_size_in("Patient flow", FLOW_TITLE_FS)[1], label_h=label_h,
-        tumour_stack=tumour_stack)
+        label_h=label_h, tumour_stack=tumour_stack,
+        intake_text=intake_text, excluded_text=excluded_text,
+        intake_size=_boxed(intake_text, FLOW_FS), excluded_size=_boxed(excluded_text, FLOW_SUB_FS),
+        outcome_texts=outcome_texts,
+        outcome_h=max((_boxed(t, FLOW_SUB_FS)[1] for t in outcome_texts.values()),
+                      default=0.0),
+        outcome_w=max((_boxed(t, FLOW_SUB_FS)[0] for t in outcome_texts.values()),
+                      default=0.0))
 
 
 def _draw_identified(ax: Axes, lay: _FlowLayout, row1_top: float) -> tuple[float, float]:
@@ -234,6 +269,13 @@ def _draw_groups(ax: Axes, lay: _FlowLayout, row1_top: float,
                           lay.sub_texts[t], edge=color, fontsize=FLOW_SUB_FS)
         else:
             _draw_stack(ax, lay, g, col_left[g], (group_y - group_h / 2, row3_top), color)
+    starts = {}
+    for g in groups:
+        height = (lay.row3_h if lay.wide else sum(lay.sub_hs[t] for t in members[g])
+                  + FLOW_STACK_GAP * (len(members[g]) - 1))
+        starts[g] = row3_top - height if members[g] else group_y - group_h / 2
+    _draw_outcomes(ax, lay, group_x, starts, row3_top - lay.row3_h - FLOW_GAP_Y * 0.7,
+                   lay.outcome_w if lay.wide else lay.col_w)
 
 
 def _draw_stack(ax: Axes, lay: _FlowLayout, group: str, left: float,
@@ -253,6 +295,33 @@ def _draw_stack(ax: Axes, lay: _FlowLayout, group: str, left: float,
         _flow_arrow(ax, (spine_x, mid), (left + FLOW_INDENT, mid))
 
 
+def _draw_intake(ax: Axes, lay: _FlowLayout, row0_top: float, top_x: float,
+                 next_top: float) -> None:
+    """Row 0: the rows read, an arrow down to the patients identified and, to its
+    right, the rows excluded before analysis."""
+    (iw, ih), (ew, eh) = lay.intake_size, lay.excluded_size
+    y = row0_top - ih / 2
+    _flow_box(ax, top_x, y, iw, ih, lay.intake_text, edge="#000000")
+    _flow_arrow(ax, (top_x, y - ih / 2), (top_x, next_top))
+    mid = (y - ih / 2 + next_top) / 2
+    ex_x = min(lay.w - PAD_IN - ew / 2, top_x + iw / 2 + 0.3 + ew / 2)
+    _flow_arrow(ax, (top_x, mid), (ex_x - ew / 2, mid))
+    _flow_box(ax, ex_x, mid, ew, eh, lay.excluded_text, edge="#777777",
+              fontsize=FLOW_SUB_FS)
+
+
+def _draw_outcomes(ax: Axes, lay: _FlowLayout, xs: dict[str, float], starts: dict[str, float],
+                   row4_top: float, width: float) -> None:
+    """Row 4: each group's deaths, patients alive at last contact and losses to
+    follow-up, under the group's treatments (arrows from ``starts``)."""
+    for i, g in enumerate(lay.groups):
+        if g not in lay.outcome_texts:
+            continue
+        _flow_arrow(ax, (xs[g], starts[g]), (xs[g], row4_top))
+        _flow_box(ax, xs[g], row4_top - lay.outcome_h / 2, width, lay.outcome_h,
+                  lay.outcome_texts[g], edge=group_color(g, i), fontsize=FLOW_SUB_FS)
+
+
 def patient_flow_figure(flow: PatientFlow, *, reconstructed: bool, min_cell: int = 0,
                         width_mm: float = 180) -> Figure:
     """Flow diagram from a :class:`nethep.describe.PatientFlow`.
@@ -267,18 +336,18 @@ def patient_flow_figure(flow: PatientFlow, *, reconstructed: bool, min_cell: int
     """
     lay = _flow_layout(flow, width_mm, min_cell)
     w = lay.w
-    notes, notes_h = notes_block([*suppression_notes(min_cell), caption(reconstructed)], w)
-    height = (PAD_IN + lay.title_h + 0.1 + lay.row1_h + FLOW_GAP_Y + lay.group_h + lay.gap_y3
-              + lay.row3_h + 0.12 + notes_h + PAD_IN)
+    notes, notes_h = notes_block([caption(reconstructed)], w)
+    row4_h = FLOW_GAP_Y * 0.7 + lay.outcome_h if lay.outcome_texts else 0.0
+    height = (PAD_IN + lay.row0_h + lay.row1_h + FLOW_GAP_Y + lay.group_h
+              + lay.gap_y3 + lay.row3_h + row4_h + 0.12 + notes_h + PAD_IN)
     fig = plt.figure(figsize=(w, height))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_xlim(0, w)
     ax.set_ylim(0, height)
     ax.set_axis_off()
-    fig.text(PAD_IN / w, 1 - PAD_IN / height, "Patient flow", fontsize=FLOW_TITLE_FS,
-             ha="left", va="top")
-    row1_top = height - PAD_IN - lay.title_h - 0.1
+    row1_top = height - PAD_IN - lay.row0_h
     top = _draw_identified(ax, lay, row1_top)
+    _draw_intake(ax, lay, height - PAD_IN, top[0], top[1] + lay.top_size[1] / 2)
     _draw_groups(ax, lay, row1_top, top)
     draw_notes(fig, notes)
     return fig
@@ -296,20 +365,18 @@ def values_by_group_figure(
     min_cell: int = 0,
     width_mm: float = 180,
 ) -> Figure:
-    """Strip plot over a box plot of one variable by treatment group.
+    """Box plot of one variable by treatment group: a distribution summary, no
+    individual patient's value.
 
-    Made from a :class:`nethep.describe.GroupedValues`; the subtitle gives ``test`` and
-    its ``p`` (:func:`nethep.formats.p_text`). Boxes: median and quartiles (numpy
-    linear quantiles, whiskers to the most extreme value within 1.5 IQR, no separate
-    outlier marks since every point is drawn). Points are spread sideways by a
-    deterministic golden-ratio offset (no random jitter, so reruns give the same
-    figure). A group without values keeps its place, marked "no patients". Laid out at
-    ``width_mm`` (85 or 180 for the journal widths).
-
-    Points are left out, and the box drawn alone, for a group with more than
-    :data:`MAX_POINTS` patients (unreadable, and heavy in PDF and SVG) and, with
-    ``min_cell`` > 1, for a group whose n is from 1 to ``min_cell`` - 1 (its points
-    could be counted); the note names those groups.
+    Made from a :class:`nethep.describe.GroupedValues`; the line above the plot gives
+    ``test`` and its ``p`` (:func:`nethep.formats.p_text`). Boxes: median and quartiles;
+    whiskers: 10th and 90th percentiles (numpy linear quantiles, R type 7); no points
+    and no outlier marks, so no single patient's value is drawn (issue 13: a
+    clinician's own export must not leak individual values). A group without values
+    keeps its place, marked "no patients"; with ``min_cell`` > 1 a group whose n is
+    from 1 to ``min_cell`` - 1 is not drawn (its quantiles would describe a few
+    patients) and is marked so. ``title`` is not drawn: it heads the caption
+    (:func:`values_by_group_caption`). Laid out at ``width_mm`` (85 or 180).
     """
     groups = list(grouped.values)
     sizes = {g: len(grouped.values[g]) for g in groups}
@@ -318,16 +385,11 @@ def values_by_group_figure(
     n_groups = sum(len(v) > 0 for v in grouped.values.values())
     note = (f"{test} {p_text(p)} ({n_groups} groups)" if p is not None
             else "No test across groups")
-    large = [g for g in groups if sizes[g] > MAX_POINTS]
-    small = [g for g in groups if privacy.is_small(sizes[g], min_cell)]
-    fig, ax, layout = titled_axes(
-        width_mm, title or f"{grouped.label} by treatment group", note,
-        ylabel or grouped.label, labels,
-        [*_points_notes(large, small, min_cell), *suppression_notes(min_cell),
-         caption(reconstructed)])
+    fig, ax, layout = group_axes(width_mm, note, ylabel or grouped.label, labels,
+                                 [caption(reconstructed)])
     for x, g in enumerate(groups):
-        _draw_group_values(ax, x, g, np.sort(np.asarray(grouped.values[g], dtype=float)),
-                           points=g not in large and g not in small)
+        _draw_group_box(ax, x, g, np.asarray(grouped.values[g], dtype=float),
+                        hidden=privacy.is_small(sizes[g], min_cell))
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(labels)
     for x, tick in enumerate(ax.get_xticklabels()):
@@ -335,41 +397,75 @@ def values_by_group_figure(
     ax.set_xlim(-0.6, len(groups) - 0.4)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    fit_titled_axes(fig, ax, layout)
+    fit_group_axes(fig, ax, layout)
     return fig
 
 
-def _points_notes(large: list[str], small: list[str], min_cell: int) -> list[str]:
-    """The notes of :func:`values_by_group_figure` on what is drawn and what is left out."""
-    notes = ["Points: patients; boxes: median and quartiles; whiskers: most extreme values "
-             "within 1.5 IQR."]
-    if large:
-        notes.append(f"Points omitted for groups with n > {MAX_POINTS:,} patients (boxes "
-                     f"only): {', '.join(group_label(g, short=True) for g in large)}.")
+#: Whiskers of :func:`values_by_group_figure`: these percentiles, not the extreme values.
+WHISKER_PERCENTILES = (10, 90)
+
+
+def values_by_group_caption(
+    grouped: GroupedValues,
+    p: float | None = None,
+    test: str = "Kruskal-Wallis",
+    ylabel: str | None = None,
+    title: str | None = None,
+    ylim: tuple[float, float] | None = None,
+    *,
+    reconstructed: bool,
+    min_cell: int = 0,
+) -> Caption:
+    """The caption of :func:`values_by_group_figure` (same arguments)."""
+    lo, hi = WHISKER_PERCENTILES
+    sentences = [
+        f"Boxes: median and interquartile range; whiskers: {lo}th and {hi}th percentiles. "
+        "Individual patients' values are not shown.",
+        f"{test} test across the groups with values: {p_text(p)}." if p is not None
+        else "No test across groups.",
+    ]
+    small = [group_label(g, short=True) for g, v in grouped.values.items()
+             if privacy.is_small(len(v), min_cell)]
     if small:
-        notes.append(f"Points omitted for groups with fewer than {min_cell} "
-                     f"patients (small-cell suppression): "
-                     f"{', '.join(group_label(g, short=True) for g in small)}.")
-    return notes
+        sentences.append(f"Not drawn: groups with fewer than {min_cell} patients "
+                         f"({join_and(small)}).")
+    return figure_caption(title or f"{grouped.label} by treatment group", sentences,
+                          reconstructed=reconstructed, min_cell=min_cell)
 
 
-def _draw_group_values(ax: Axes, x: int, group: str, values: np.ndarray,
-                       points: bool) -> None:
-    """One group's box at ``x`` and, when ``points``, its patients spread sideways."""
+def _draw_group_box(ax: Axes, x: int, group: str, values: np.ndarray, hidden: bool) -> None:
+    """One group's box at ``x`` (median, quartiles, 10th-90th percentile whiskers), or a
+    word saying why there is none."""
     color = group_color(group, x)
-    if len(values) == 0:
-        ax.text(x, 0.5, "no patients", transform=ax.get_xaxis_transform(),
-                ha="center", va="center", fontsize=8, color="#555555")
+    if len(values) == 0 or hidden:
+        word = "no patients" if len(values) == 0 else "too few\nto show"
+        ax.text(x, 0.5, word, transform=ax.get_xaxis_transform(),
+                ha="center", va="center", fontsize=8, color=NOTE_COLOR)
         return
     ax.boxplot([values], positions=[x], widths=0.5, showfliers=False,
-               patch_artist=True, zorder=1,
+               whis=WHISKER_PERCENTILES, patch_artist=True, zorder=1,
                boxprops={"facecolor": to_rgba(color, 0.18),
                          "edgecolor": color, "linewidth": 1.2},
                medianprops={"color": color, "linewidth": 2.0},
                whiskerprops={"color": color, "linewidth": 1.0},
                capprops={"color": color, "linewidth": 1.0})
-    if not points:
-        return
-    offsets = ((np.arange(len(values)) * 0.6180339887) % 1.0 - 0.5) * 0.36
-    ax.scatter(x + offsets, values, s=14, color=color, edgecolor="white",
-               linewidth=0.5, zorder=2, gid=f"points:{group}")
+
+
+def patient_flow_caption(flow: PatientFlow, *, reconstructed: bool,
+                         min_cell: int = 0) -> Caption:
+    """The caption of :func:`patient_flow_figure`: what each row counts, and how loss to
+    follow-up is defined (:func:`nethep.describe.lost_to_followup`)."""
+    closure = ("" if flow.closure is None
+               else f", here {int(flow.closure)}")
+    sentences = [
+        "Rows read from the file and rows excluded before analysis (the intake refuses a "
+        "file with an invalid row rather than drop the patient, so only empty rows are "
+        "left out); patients identified, by tumour type, treatment group and treatment; "
+        "and per group the deaths and the patients alive at last contact (censored).",
+        "Lost to follow-up: alive at last contact more than "
+        f"{LOST_MARGIN_MONTHS:.0f} months before the data closure (the latest last contact "
+        f"in the cohort{closure}); only the year of diagnosis is known, so each date is "
+        "taken at mid-year and the margin covers that uncertainty.",
+    ]
+    return figure_caption("Patient flow", sentences, reconstructed=reconstructed,
+                          min_cell=min_cell)

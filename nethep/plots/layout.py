@@ -1,5 +1,5 @@
 """Lay a figure out in inches at its print width: measure and wrap text, stack notes,
-place a legend, and build the titled axes of a plot by group.
+place a legend, and build the axes of a plot by group (no title: captions hold titles).
 
 Every figure is laid out at ``width_mm`` (85: single column, 180: double column): the
 type sizes do not change with the width, only the wrapping, and the height follows
@@ -144,31 +144,28 @@ def place_legend(ax: Axes, handles: list, width_avail_in: float,
 
 
 @dataclass(frozen=True)
-class TitledLayout:
-    """Vertical sizes (inches) of a :func:`titled_axes` figure, for :func:`fit_titled_axes`."""
+class GroupAxesLayout:
+    """Vertical sizes (inches) of a :func:`group_axes` figure, for :func:`fit_group_axes`."""
 
-    title: str
-    title_fs: float
     sub_h: float
     plot_h: float
 
 
-def titled_axes(width_mm: float, title: str, subtitle: str, ylabel: str,
-                tick_labels: Sequence[str], notes: Sequence[str],
-                plot_h: float | None = None) -> tuple[Figure, Axes, TitledLayout]:
-    """Figure and axes for a plot by group: title and subtitle flush left above it,
-    multi-line x tick labels and the notes below, all sized at ``width_mm``.
+def group_axes(width_mm: float, subtitle: str, ylabel: str, tick_labels: Sequence[str],
+               notes: Sequence[str], plot_h: float | None = None
+               ) -> tuple[Figure, Axes, GroupAxesLayout]:
+    """Figure and axes for a plot by group: a one-line ``subtitle`` (e.g. the test and
+    its P) flush left above it, multi-line x tick labels and the notes below, all sized
+    at ``width_mm``. No title: a figure's title belongs to its caption.
 
-    Call :func:`fit_titled_axes` once the axes are drawn: it measures the y tick
-    labels and sets the left margin.
+    Call :func:`fit_group_axes` once the axes are drawn: it measures the y tick labels
+    and sets the left margin.
     """
     w = width_in(width_mm)
-    title_fs, sub_fs, label_fs, tick_fs = 10, 8, 9, 8
-    wrapped_title = wrap_text(title, w - 2 * PAD_IN, title_fs)
+    sub_fs, label_fs, tick_fs = 8, 9, 8
     wrapped_sub = wrap_text(subtitle, w - 2 * PAD_IN, sub_fs)
-    title_h = text_size_in(wrapped_title, title_fs)[1]
     sub_h = text_size_in(wrapped_sub, sub_fs)[1]
-    top = PAD_IN + title_h + 0.04 + sub_h + 0.14
+    top = PAD_IN + sub_h + 0.14
     if plot_h is None:
         plot_h = min(2.8, max(2.0, 0.45 * w))
     tick_h = max(text_size_in(t, tick_fs)[1] for t in tick_labels) if tick_labels else 0.15
@@ -183,11 +180,12 @@ def titled_axes(width_mm: float, title: str, subtitle: str, ylabel: str,
     ax.text(0, 1, wrapped_sub, transform=ax.transAxes, ha="left", va="bottom",
             fontsize=sub_fs, gid="subtitle")
     draw_notes(fig, wrapped_notes)
-    return fig, ax, TitledLayout(wrapped_title, title_fs, sub_h, plot_h)
+    return fig, ax, GroupAxesLayout(sub_h, plot_h)
 
 
-def fit_titled_axes(fig: Figure, ax: Axes, layout: TitledLayout) -> None:
-    """Set the left margin from the drawn y tick labels and y label; place the titles."""
+def fit_group_axes(fig: Figure, ax: Axes, layout: GroupAxesLayout) -> None:
+    """Set the left margin from the drawn y tick labels and y label; place the subtitle
+    flush left with the figure margin."""
     w, _ = fig.get_size_inches()
     drawn = renderer(fig)
     tick_w = max((t.get_window_extent(drawn).width / fig.dpi
@@ -198,8 +196,6 @@ def fit_titled_axes(fig: Figure, ax: Axes, layout: TitledLayout) -> None:
     pos = ax.get_position()
     ax.set_position((left / w, pos.y0, plot_w / w, pos.height))
     x = (PAD_IN - left) / plot_w  # flush left with the figure margin
-    ax.set_title(layout.title, loc="left", fontsize=layout.title_fs, pad=0, va="bottom",
-                 x=x, y=1 + (0.14 + layout.sub_h + 0.04) / layout.plot_h)
     for text in ax.texts:
         if text.get_gid() == "subtitle":
             text.set_position((x, 1 + 0.14 / layout.plot_h))

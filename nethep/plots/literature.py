@@ -21,9 +21,9 @@ from nethep.plots.layout import (
     width_in,
     wrap_text,
 )
-from nethep.plots.style import caption
+from nethep.plots.style import Caption, caption, figure_caption
 
-FOREST_FS, FOREST_HEAD_FS, FOREST_TITLE_FS, FOREST_TICK_FS = 8, 8, 10, 8
+FOREST_FS, FOREST_HEAD_FS, FOREST_TICK_FS = 8, 8, 8
 NUMBERS_APART_MM = 130  # from this width the HR (95% CI) numbers get their own column
 #: One step of the vertical plan: (kind, top in inches, height, payload); kind is
 #: "rule" (between sections), "heading" (payload: text, section) or "row" (row index).
@@ -173,7 +173,8 @@ def literature_forest_figure(table: pd.DataFrame, *, reconstructed: bool, min_ce
     Published rows: filled diamonds. Lines: 95% CI (clipped at the axis with an arrow
     when a limit is not finite). A dashed line marks HR = 1. At ``width_mm`` below
     130 the numbers move under each row's label to leave the plot room. The figure
-    shows no patient counts, so ``min_cell`` changes nothing.
+    shows no patient counts, so ``min_cell`` changes nothing. No title is drawn; the
+    title, the markers' meaning and the sources are in :func:`literature_caption`.
     """
     w = width_in(width_mm)
     inner = w - 2 * PAD_IN
@@ -194,18 +195,8 @@ def literature_forest_figure(table: pd.DataFrame, *, reconstructed: bool, min_ce
     x_axis_label = wrap_text("Hazard ratio of death (log scale)", plot_w, 9, balanced=True)
     x_axis_h = (text_size_in("0.1", FOREST_TICK_FS)[1] + 7.0 / 72 + 4.0 / 72
                 + text_size_in(x_axis_label, 9)[1])
-    title = wrap_text("Surgery vs non-surgical treatment: this analysis beside the "
-                      "published literature", inner, FOREST_TITLE_FS)
-    title_h = text_size_in(title, FOREST_TITLE_FS)[1]
-    sources = list(dict.fromkeys(
-        r["citation"] + (f" doi:{r['doi']}" if r.get("doi") else "")
-        for r in rows if r["section"] != "this_cohort"))
-    notes, notes_h = notes_block(
-        ["Markers: hazard ratio of death, surgery vs comparator (below 1 favours surgery); "
-         "lines: 95% CI. Published estimates as printed in the source; this analysis "
-         "computed here.", *[f"Source: {s}" for s in sources], caption(reconstructed)], w)
-    top = PAD_IN + title_h + 0.12 + (text_size_in("HR", FOREST_FS)[1] + 0.04
-                                     if numbers_apart else 0.0)
+    notes, notes_h = notes_block([caption(reconstructed)], w)
+    top = PAD_IN + (text_size_in("HR", FOREST_FS)[1] + 0.04 if numbers_apart else 0.0)
     height = top + area_h + x_axis_h + 0.14 + notes_h + PAD_IN
 
     fig = plt.figure(figsize=(w, height))
@@ -234,8 +225,23 @@ def literature_forest_figure(table: pd.DataFrame, *, reconstructed: bool, min_ce
             ax.text(1 - PAD_IN / w, mid, hr_texts[i], transform=fig_x, ha="right",
                     va="center", fontsize=FOREST_FS, gid=f"hr:{r['section']}")
         _draw_interval(ax, r, mid, limits)
-    ax.set_title(title, loc="left", fontsize=FOREST_TITLE_FS, pad=0, va="bottom",
-                 x=(PAD_IN - plot_left) / plot_w,
-                 y=1 + (top - PAD_IN - title_h) / area_h)
     draw_notes(fig, notes)
     return fig
+
+
+def literature_caption(table: pd.DataFrame, *, reconstructed: bool,
+                       min_cell: int = 0) -> Caption:
+    """The caption of :func:`literature_forest_figure`: markers, lines and sources."""
+    rows = table.to_dict("records")
+    sources = list(dict.fromkeys(
+        r["citation"] + (f" doi:{r['doi']}" if r.get("doi") else "")
+        for r in rows if r["section"] != "this_cohort"))
+    return figure_caption(
+        "Surgery vs non-surgical treatment: this analysis beside the published literature",
+        ["Markers: hazard ratio of death, surgery vs comparator (below 1 favours surgery; "
+         "filled diamonds: published, open square: this analysis); lines: 95% confidence "
+         "intervals, an arrow where a limit runs off the axis; NE: not estimable. "
+         "Published estimates as printed in the source; this analysis computed here "
+         "(Cox regression, Efron ties, Wald interval).",
+         *[f"Source: {s}." for s in sources]],
+        reconstructed=reconstructed, min_cell=min_cell)
