@@ -70,6 +70,8 @@ class HazardRatio:
 
     ``ci`` names how the interval was formed (default ``"wald"``: exp(coef +- z se),
     z = qnorm(1 - (1 - conf_level) / 2)); ``method`` says which model gave it.
+    Not :attr:`estimable` (e.g. no deaths in an arm): ``note`` says why, :meth:`words`
+    says so in words, never "0.00 (0.00 to 0.00)".
     """
 
     hr: float
@@ -79,6 +81,25 @@ class HazardRatio:
     conf_level: float = 0.95
     ci: str = "wald"
     method: str = ""
+    note: str = ""  # why it is not estimable (empty when it is)
+
+    @classmethod
+    def not_estimable(cls, reason: str, method: str = "") -> HazardRatio:
+        """A hazard ratio that has no finite estimate, with the reason (NaN numbers)."""
+        return cls(hr=math.nan, lower=math.nan, upper=math.nan, p=math.nan, method=method,
+                   note=reason)
+
+    @property
+    def estimable(self) -> bool:
+        """True when the estimate and both confidence limits are finite and positive."""
+        return all(math.isfinite(v) and v > 0 for v in (self.hr, self.lower, self.upper))
+
+    def words(self, label: str = "HR", digits: int = 2) -> str:
+        """``"HR 0.16 (95% CI 0.05 to 0.54)"``, or ``"HR not estimable (<reason>)"``."""
+        if not self.estimable:
+            return f"{label} not estimable ({self.note or 'no finite estimate'})"
+        return (f"{label} {self.hr:.{digits}f} ({100 * self.conf_level:g}% CI "
+                f"{self.lower:.{digits}f} to {self.upper:.{digits}f})")
 
     @classmethod
     def wald(cls, coef: float, se: float, conf_level: float = 0.95,

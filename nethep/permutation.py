@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nethep.formats import finite_or_none
+from nethep.formats import finite_or_none, p_digits
 from nethep.km import ArrayLike, check_survival, risk_table
 
 __all__ = [
@@ -265,6 +265,28 @@ class PermutationTest:
     seed: int | None
     method: str
 
+    @property
+    def p_bound(self) -> float:
+        """``(n_extreme + 1) / (n_permutations + 1)``: a valid P (never 0; Phipson and
+        Smyth, Stat Appl Genet Mol Biol 2010;9:39), the upper bound to quote when no
+        permutation is as extreme as the observed statistic."""
+        return (self.n_extreme + 1) / (self.n_permutations + 1)
+
+    @property
+    def none_as_extreme(self) -> bool:
+        """True when no permutation reached the observed statistic (P estimate 0)."""
+        return self.n_extreme == 0
+
+    def p_words(self, places: int = 5) -> str:
+        """The Monte Carlo P in a sentence: ``P = .00312 (Monte Carlo SE .00018)``; when no
+        permutation is as extreme, ``P < <bound>`` with the reason (never "P = 0")."""
+        if self.none_as_extreme:
+            return (f"P < {p_digits(self.p_bound, places)} (none of the "
+                    f"{self.n_permutations:,} permutations was as extreme as the observed "
+                    "statistic; (0 + 1)/(B + 1) bounds P)")
+        return (f"P = {p_digits(self.p, places)} (Monte Carlo SE "
+                f"{p_digits(self.mc_se, places)})")
+
     def table(self, min_cell: int = 0) -> pd.DataFrame:
         """One row (group sizes are not shown, so ``min_cell`` changes nothing)."""
         return pd.DataFrame([{
@@ -283,6 +305,7 @@ class PermutationTest:
             "mc_se": finite_or_none(self.mc_se),
             "n_permutations": self.n_permutations,
             "n_extreme": self.n_extreme,
+            "p_bound": finite_or_none(self.p_bound),
             "p_asymptotic": finite_or_none(self.p_asymptotic),
             "groups": list(self.groups),
             "sizes": list(self.sizes),

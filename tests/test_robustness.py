@@ -22,8 +22,13 @@ from nethep import robustness as rb
 from nethep.cohort import load_cohort
 from nethep.cox import HazardRatio, efron_score_residuals
 from nethep.formats import join_and, p_text
-from nethep.robustness.design import survival_frame
+from nethep.robustness.design import design_matrix, survival_frame
 from nethep.robustness.effect_size import _schoenfeld_events
+from nethep.robustness.iptw_bootstrap import (
+    bootstrap_log_hr,
+    counts_from_indices,
+    stratified_counts,
+)
 from nethep.survival import cox_surgical
 
 REL = 1e-6
@@ -45,6 +50,12 @@ def adjusted(df) -> rb.AdjustedCox:
 
 @pytest.fixture(scope="module")
 def iptw(df) -> rb.IPTWCox:
+    """Stabilized ATE weights, as in make_robustness_reference.R (no bootstrap)."""
+    return rb.iptw_cox(df, estimand="ATE", n_boot=0)
+
+
+@pytest.fixture(scope="module")
+def iptw_att(df) -> rb.IPTWCox:
     return rb.iptw_cox(df)
 
 
@@ -188,7 +199,7 @@ def test_propensity_model_weights_and_balance_match_r(iptw):
 
 
 def test_truncated_weights_match_r(df):
-    prop = rb.propensity(df, truncate=(0.01, 0.99))
+    prop = rb.propensity(df, truncate=(0.01, 0.99), estimand="ATE")
     ref = REFERENCE["propensity"]
     np.testing.assert_allclose(prop.truncation_bounds, ref["truncation_bounds"], rtol=REL)
     np.testing.assert_allclose(prop.weights, ref["weights_truncated"], rtol=REL, atol=0)
@@ -217,16 +228,115 @@ def test_iptw_cox_robust_matches_r(iptw):
 
 
 def test_iptw_truncated_matches_r(df):
-    fit, ref = rb.iptw_cox(df, truncate=(0.01, 0.99)), REFERENCE["iptw_truncated"]
+    fit = rb.iptw_cox(df, truncate=(0.01, 0.99), estimand="ATE")
+    ref = REFERENCE["iptw_truncated"]
     assert close(fit.coef, ref["coef"]) and close(fit.se_robust, ref["se"])
     assert close(fit.hazard_ratio.lower, ref["lower"])
     assert close(fit.hazard_ratio.upper, ref["upper"])
     lo, hi = fit.propensity.truncation_bounds
-    assert fit.truncation_sentence(rb.iptw_cox(df)) == (
+    assert fit.truncation_sentence(rb.iptw_cox(df, estimand="ATE", n_boot=0)) == (
         f"Truncation bounds: weights capped to [{lo:.3f}, {hi:.3f}]; untruncated weights "
         "range from 0.749 to 1.310.")
     with pytest.raises(ValueError, match="not truncated"):
-        rb.iptw_cox(df).truncation_sentence(fit)
+        rb.iptw_cox(df, n_boot=0).truncation_sentence(fit)
+    assert fit.n_boot == 0  # no bootstrap for truncated weights
+
+
+IPTW_REFERENCE = json.loads(
+    (Path(__file__).parent / "reference" / "iptw.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("estimand", ["ATT", "ATE"])
+def test_iptw_estimands_match_r(df, estimand):
+    fit, ref = rb.iptw_cox(df, estimand=estimand, n_boot=0), IPTW_REFERENCE[estimand.lower()]
+    assert fit.estimand == estimand and fit.propensity.estimand == estimand
+    np.testing.assert_allclose(fit.propensity.weights, ref["weights"], rtol=REL, atol=0)
+    assert close(fit.coef, ref["coef"]) and close(fit.se_robust, ref["se_robust"])
+    assert close(fit.hazard_ratio.lower, ref["lower"])
+    assert close(fit.hazard_ratio.upper, ref["upper"])
+    pos = fit.propensity.positivity
+    np.testing.assert_allclose(pos.ps_range["surgical"], ref["ps_range_surgical"], rtol=REL)
+    np.testing.assert_allclose(pos.ps_range["nonsurgical"], ref["ps_range_nonsurgical"],
+                               rtol=REL)
+    assert close(pos.max_weight, ref["max_weight"])
+
+
+def test_att_weights_formula(iptw_att):
+    s = iptw_att.propensity.scores
+    treated = s["surgical"].to_numpy(bool)
+    assert (s["weight"][treated] == 1).all()
+    np.testing.assert_allclose(s["weight"][~treated], (s["ps"] / (1 - s["ps"]))[~treated],
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimand", ["ATT", "ATE"])
+def test_pipeline_bootstrap_matches_r_on_r_resamples(df, estimand):
+    """The vectorised pipeline (glm, weights, weighted Efron Cox) on 25 resamples that R
+    drew, against R's glm + coxph on the same rows."""
+    index = np.array([r["index"] for r in IPTW_REFERENCE["resamples"]]) - 1
+    counts = counts_from_indices(index, len(df))
+    x = np.column_stack([np.ones(len(df)),
+                         design_matrix(df, rb.DEFAULT_COVARIATES).to_numpy(float)])
+    beta, _ = bootstrap_log_hr(df["followup_months"].to_numpy(float),
+                                  df["died"].to_numpy(int), df["surgical"].to_numpy(bool),
+                                  x, counts, estimand)
+    ref = [r[estimand.lower()] for r in IPTW_REFERENCE["resamples"]]
+    no_death = [r["deaths_surgical"] == 0 for r in IPTW_REFERENCE["resamples"]]
+    assert any(no_death) and not all(no_death)
+    for b, r, none in zip(beta, ref, no_death, strict=True):
+        if none:
+            assert r is None and b == -np.inf
+        else:
+            assert abs(b - r) < 1e-6 * max(1.0, abs(r))
+
+
+def test_stratified_counts_keep_arm_sizes_and_are_seeded(df):
+    treated = df["surgical"].to_numpy(bool)
+    a, b = stratified_counts(treated, 50, 7), stratified_counts(treated, 50, 7)
+    np.testing.assert_array_equal(a, b)
+    assert (a[:, treated].sum(axis=1) == treated.sum()).all()
+    assert (a.sum(axis=1) == len(df)).all()
+
+
+def test_iptw_bootstrap_interval_and_its_words(iptw_att):
+    fit = iptw_att
+    assert fit.n_boot == 2000 and fit.seed == 20061001
+    # 2 surgical deaths among 13: P(no surgical death in a resample) = (11/13)^13 = 11.4%
+    assert abs(fit.boot_zero / fit.n_boot - (11 / 13) ** 13) < 0.03
+    assert fit.boot_lower == 0 and 0 < fit.boot_upper < 1
+    res = fit.to_results()
+    assert res["boot_lower"] is None and "not bounded away from 0" in res["boot_note"]
+    assert res["n_boot"] == 2000 and res["estimand"] == "ATT"
+    assert "0.00" not in fit.sentence()
+    json.dumps(res)
+
+
+def test_iptw_with_no_surgical_deaths_is_not_estimable(df):
+    no_deaths = df.copy()
+    no_deaths.loc[no_deaths["surgical"], "died"] = 0
+    fit = rb.iptw_cox(no_deaths)
+    assert not fit.hazard_ratio.estimable
+    assert "no deaths in the surgical arm" in fit.hazard_ratio.note
+    assert fit.sentence() == ("IPTW (ATT): HR not estimable (no deaths in the surgical arm: "
+                              "the hazard ratio has no finite estimate).")
+    res = fit.to_results()
+    assert res["hr"] is None and res["lower"] is None and "not_estimable" in res
+    assert "0.00" not in json.dumps(res)
+
+
+def test_positivity_diagnostics(iptw_att):
+    pos = iptw_att.propensity.positivity
+    ps = iptw_att.propensity.scores
+    lo = max(ps.groupby("arm")["ps"].min())
+    hi = min(ps.groupby("arm")["ps"].max())
+    assert pos.overlap == (lo, hi)
+    outside = int(((ps["ps"] < lo) | (ps["ps"] > hi)).sum())
+    assert sum(pos.n_outside.values()) == outside
+    assert pos.share_outside == outside / 48
+    assert pos.to_results()["overlap_lower"] == lo
+    assert pos.sentence().startswith(f"Propensity scores overlap between {lo:.2f} and "
+                                     f"{hi:.2f}; {outside} patient(s)")
+    assert pos.table(min_cell=30)["n"].tolist() == ["<30", 35]
 
 
 def test_weighted_km_matches_r_survfit(iptw):
@@ -436,7 +546,8 @@ def test_power_defaults_to_the_naive_hr(df):
 def test_to_results_shapes(df, adjusted, iptw, landmarks, tv, rmsts):
     assert adjusted.to_results().keys() == {"surgical"}
     assert adjusted.to_results()["surgical"].keys() == {"hr", "lower", "upper"}
-    assert iptw.to_results().keys() == {"hr", "lower", "upper"}
+    assert iptw.to_results().keys() >= {"hr", "lower", "upper", "boot_lower", "boot_upper",
+                                        "n_boot", "estimand"}
     assert landmarks[3].to_results().keys() == {"hr", "lower", "upper", "n"}
     assert tv.to_results().keys() == {"hr", "lower", "upper"}
     assert rmsts[36].to_results().keys() == {"surgical", "nonsurgical", "diff", "lower", "upper"}

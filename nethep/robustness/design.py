@@ -111,6 +111,27 @@ def check_both_arms(data: pd.DataFrame) -> None:
                          f"{n1} surgical and {len(data) - n1} non-surgical patients")
 
 
+def no_death_reason(data: pd.DataFrame, term: str = "surgical", event: str = "E") -> str | None:
+    """Why a hazard ratio of the binary ``term`` has no finite estimate, or None.
+
+    With no deaths in one arm the Cox partial likelihood has no finite maximum (the
+    hazard ratio is 0 or infinite; Heinze and Schemper, Biometrics 2001;57:114): the
+    reason names the arm(s), e.g. "no deaths in the surgical arm". A weight of 0
+    (or a missing row) does not count as a death.
+    """
+    x = data[term].to_numpy(float) > 0.5
+    e = data[event].to_numpy(float) > 0
+    if "w" in data:
+        e &= data["w"].to_numpy(float) > 0
+    empty = [name for name, mask in (("surgical", x), ("non-surgical", ~x))
+             if not (e & mask).any()]
+    if not empty:
+        return None
+    arms = " and ".join(empty)
+    return (f"no deaths in the {arms} arm{'s' if len(empty) > 1 else ''}: the hazard ratio "
+            "has no finite estimate")
+
+
 def separation_problems(data: pd.DataFrame, terms: Sequence[str],
                         min_cell: int = 0) -> list[str]:
     """Binary terms with no deaths in one level: a monotone partial likelihood.
@@ -133,6 +154,15 @@ def separation_problems(data: pd.DataFrame, terms: Sequence[str],
                     f"(monotone likelihood), so the unpenalized {term} hazard ratio is "
                     f"{'0' if level == 1 else 'infinite'}")
     return problems
+
+
+def hr_results(hr: HazardRatio) -> dict[str, float | str | None]:
+    """``hr.to_results()``; when the hazard ratio is not estimable, every number is None
+    and ``not_estimable`` gives the reason (never a 0 or an infinite limit)."""
+    if hr.estimable:
+        return dict(hr.to_results())
+    return {"hr": None, "lower": None, "upper": None,
+            "not_estimable": hr.note or "no finite estimate"}
 
 
 def lifelines_hazard_ratio(summary: pd.DataFrame, term: str, method: str) -> HazardRatio:

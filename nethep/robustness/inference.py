@@ -111,15 +111,18 @@ class SmallSampleInference:
         perm, exact, groups = self.permutation, self.exact, self.three_groups
         # More digits than the journal's style (p_digits): the Monte Carlo P is compared
         # with its Monte Carlo SE and with the exact P and its bounds.
+        if perm.none_as_extreme:  # Monte Carlo SE 0: no distance in SEs to give
+            distance = ("No permutation was as extreme as the observed statistic, so the "
+                        "Monte Carlo P is only bounded; quote the exact P.")
+        else:
+            distance = (f"The Monte Carlo estimate lies {(perm.p - exact.p) / perm.mc_se:+.1f} "
+                        "Monte Carlo SEs from the exact P.")
         return "\n".join([
-            f"Surgical vs non-surgical: Monte Carlo permutation P = {p_digits(perm.p, 5)} "
-            f"(Monte Carlo SE {perm.mc_se:.5f}, {perm.n_permutations:,} permutations); "
-            f"exact P = {p_digits(exact.p, 6)} (bounds {p_digits(exact.p_lower, 6)} to "
-            f"{p_digits(exact.p_upper, 6)}).",
-            f"The Monte Carlo estimate lies {(perm.p - exact.p) / perm.mc_se:+.1f} Monte "
-            "Carlo SEs from the exact P.",
-            f"Three groups: Monte Carlo permutation P = {p_digits(groups.p, 5)} "
-            f"(Monte Carlo SE {groups.mc_se:.5f}).",
+            f"Surgical vs non-surgical: Monte Carlo permutation {perm.p_words(5)}, "
+            f"{perm.n_permutations:,} permutations; exact P = {p_digits(exact.p, 6)} "
+            f"(bounds {p_digits(exact.p_lower, 6)} to {p_digits(exact.p_upper, 6)}).",
+            distance,
+            f"Three groups: Monte Carlo permutation {groups.p_words(5)}.",
         ])
 
     def logrank_table(self) -> pd.DataFrame:
@@ -148,14 +151,16 @@ class SmallSampleInference:
     def finding(self) -> str:
         """Every P value and the bootstrap interval, as one paragraph."""
         perm, exact, boot = self.permutation, self.exact, self.bootstrap
+        three = self.three_groups
+        groups = three.p_words(5) if three.none_as_extreme else p_text(three.p)
         # The two-group Monte Carlo and exact P keep more digits than the journal's style
         # (p_digits) so they can be compared through the Monte Carlo SE; the others do not.
         return (
-            f"Exact inference: the permutation log-rank P for surgical vs non-surgical was "
-            f"{p_digits(perm.p, 5)} (Monte Carlo SE {perm.mc_se:.5f}); the exact P was "
+            f"Exact inference: the exact log-rank P for surgical vs non-surgical was "
             f"{p_digits(exact.p, 5)} ({p_digits(exact.p_lower, 6)} to "
-            f"{p_digits(exact.p_upper, 6)}); across the three groups, permutation "
-            f"{p_text(self.three_groups.p)}. The survdiff-style log-rank test that matches "
+            f"{p_digits(exact.p_upper, 6)}; Monte Carlo permutation {perm.p_words(5)}); "
+            f"across the three groups, permutation {groups}. "
+            "The survdiff-style log-rank test that matches "
             f"the paper gave {p_text(self.survdiff.p)}. The {boot.at:g}-month "
             f"survival difference was {boot.estimate:.2f} (bootstrap percentile 95% CI "
             f"{boot.percentile_lower:.2f} to {boot.percentile_upper:.2f}; BCa "

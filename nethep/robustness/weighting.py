@@ -1,11 +1,18 @@
-"""Weighting by the propensity score: the score, stabilized weights, balance, IPTW Cox.
+"""Weighting by the propensity score: the score, weights, positivity, balance, IPTW Cox.
+
+The estimand is stated. **ATT** (the primary: the effect in patients like those who
+were operated on): weight 1 for surgical patients and e / (1 - e) for non-surgical
+ones, e the propensity score. **ATE** (beside it: the whole cohort): stabilized weights
+P(surgical) / e and (1 - P(surgical)) / (1 - e).
 
 - :func:`propensity`: logistic propensity score of surgery (statsmodels GLM, as R's
-  ``glm``), stabilized inverse-probability-of-treatment weights, optional truncation,
-  standardized mean differences before and after weighting.
+  ``glm``), the weights of the estimand, optional truncation, standardized mean
+  differences before and after weighting, positivity diagnostics (:class:`Positivity`).
 - :func:`iptw_cox`: the weighted Cox hazard ratio with R's robust variance
-  (:func:`nethep.cox.weighted_cox_robust`) and weighted Kaplan-Meier curves per arm
-  (:func:`nethep.km.weighted_km`).
+  (:func:`nethep.cox.weighted_cox_robust`), a percentile CI from a bootstrap of the
+  whole pipeline (:mod:`nethep.robustness.iptw_bootstrap`), and weighted Kaplan-Meier
+  curves per arm (:func:`nethep.km.weighted_km`). No deaths in an arm: the hazard
+  ratio is not estimable and is said so (never 0.00).
 
 Every number that R also computes is checked against it in ``tests/test_robustness.py``
 (reference values from ``tests/reference/make_robustness_reference.R``).
@@ -17,6 +24,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -27,13 +35,34 @@ from nethep.contract import ARMS
 from nethep.cox import HazardRatio, weighted_cox_robust
 from nethep.formats import finite_or_none
 from nethep.km import weighted_km
+from nethep.permutation import DEFAULT_SEED
 from nethep.robustness.design import (
     DEFAULT_COVARIATES,
     check_both_arms,
     design_matrix,
+    hr_results,
+    no_death_reason,
     simulated_inputs,
     survival_frame,
 )
+from nethep.robustness.iptw_bootstrap import (
+    N_BOOT,
+    Estimand,
+    bootstrap_log_hr,
+    iptw_weights,
+    percentile_limits,
+    stratified_counts,
+)
+
+#: The primary estimand of the weighted analysis, and the one shown beside it.
+PRIMARY_ESTIMAND: Estimand = "ATT"
+SECONDARY_ESTIMAND: Estimand = "ATE"
+ESTIMAND_WORDS = MappingProxyType({
+    "ATT": "average effect in the treated (ATT: patients like those operated on; weights "
+           "1 for surgical and e/(1 - e) for non-surgical patients)",
+    "ATE": "average effect in the whole cohort (ATE; stabilized weights P(surgical)/e and "
+           "(1 - P(surgical))/(1 - e))",
+})
 
 #: Weight trimming: none in the main analysis; this truncation as the alternative.
 TRUNCATION_ALTERNATIVE: tuple[float, float] = (0.01, 0.99)
@@ -64,8 +93,71 @@ def _kish(w: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
+class Positivity:
+    """Positivity diagnostics of a propensity model (see :meth:`Propensity.positivity`).
+
+    Common support (overlap region) is the interval of scores seen in both arms:
+    [the larger of the arms' smallest scores, the smaller of their largest]. Patients
+    outside it have no counterpart with a similar score in the other arm.
+    """
+
+    ps_range: dict[str, tuple[float, float]]  # per arm: smallest and largest score
+    overlap: tuple[float, float] | None  # None: the arms' score ranges do not overlap
+    n_outside: dict[str, int]  # per arm: patients outside the overlap region
+    n: dict[str, int]
+    max_weight: float
+    ess: dict[str, float]  # Kish effective sample size per arm, after weighting
+
+    @property
+    def share_outside(self) -> float:
+        """Share of all patients outside the overlap region."""
+        return sum(self.n_outside.values()) / sum(self.n.values())
+
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """One row per arm: n, score range, patients outside the overlap region, largest
+        weight and effective sample size (counts from 1 to min_cell - 1 read ``<N``)."""
+        rows = [{"arm": arm, "n": self.n[arm], "ps_min": self.ps_range[arm][0],
+                 "ps_max": self.ps_range[arm][1], "n_outside_overlap": self.n_outside[arm],
+                 "ess": self.ess[arm]} for arm in ARMS]
+        return privacy.suppress_table(pd.DataFrame(rows), ["n", "n_outside_overlap"],
+                                      min_cell)
+
+    def sentence(self, min_cell: int = 0) -> str:
+        """The overlap region, who lies outside it, the largest weight and the effective
+        sample sizes, in words (a count from 1 to min_cell - 1 reads ``<N``)."""
+        outside = sum(self.n_outside.values())
+        ess = ", ".join(f"{self.ess[a]:.1f} of {privacy.mark(self.n[a], min_cell)} "
+                        f"{'surgical' if a == 'surgical' else 'non-surgical'}"
+                        for a in ARMS)
+        if self.overlap is None:
+            where = ("The arms' propensity scores do not overlap at all: no weighting can "
+                     "make them comparable (positivity fails).")
+        else:
+            where = (f"Propensity scores overlap between {self.overlap[0]:.2f} and "
+                     f"{self.overlap[1]:.2f}; {privacy.mark(outside, min_cell)} patient(s) "
+                     f"({self.share_outside:.0%}) lie outside that common support.")
+        return (f"{where} Largest weight {self.max_weight:.2f}; effective sample size "
+                f"after weighting {ess}.")
+
+    def to_results(self) -> dict[str, object]:
+        """``robustness.positivity``: score range per arm, overlap region, patients and
+        share outside it, largest weight, effective sample size per arm."""
+        return {
+            "ps_min": {a: finite_or_none(self.ps_range[a][0]) for a in ARMS},
+            "ps_max": {a: finite_or_none(self.ps_range[a][1]) for a in ARMS},
+            "overlap_lower": None if self.overlap is None else finite_or_none(self.overlap[0]),
+            "overlap_upper": None if self.overlap is None else finite_or_none(self.overlap[1]),
+            "n_outside": dict(self.n_outside),
+            "share_outside": finite_or_none(self.share_outside),
+            "max_weight": finite_or_none(self.max_weight),
+            "ess": {a: finite_or_none(self.ess[a]) for a in ARMS},
+        }
+
+
+@dataclass(frozen=True)
 class Propensity:
-    """Propensity score model, stabilized IPT weights and balance (see :func:`propensity`)."""
+    """Propensity score model, IPT weights for the estimand, balance (see
+    :func:`propensity`)."""
 
     covariates: tuple[str, ...]
     coefficients: pd.DataFrame  # term, coef, se, odds_ratio, p
@@ -78,6 +170,7 @@ class Propensity:
     p_treated: float
     warnings: tuple[str, ...] = ()
     simulated: tuple[str, ...] = ()  # covariates simulated in the bundled reconstruction
+    estimand: Estimand = PRIMARY_ESTIMAND
     smd_formula: str = (
         "SMD = (m1 - m0) / sqrt((s1^2 + s0^2) / 2); weighted means m = sum(w x) / sum(w); "
         "weighted variance s^2 = sum(w) / (sum(w)^2 - sum(w^2)) * sum(w (x - m)^2) for "
@@ -91,6 +184,21 @@ class Propensity:
     def table(self, min_cell: int = 0) -> pd.DataFrame:
         """The balance table: SMD of every term before and after weighting."""
         return self.balance.copy()
+
+    @property
+    def positivity(self) -> Positivity:
+        """Score range per arm, overlap region, patients outside it, largest weight, ESS."""
+        ps, treated = self.scores["ps"].to_numpy(float), self.scores["surgical"].to_numpy(bool)
+        masks = {"surgical": treated, "nonsurgical": ~treated}
+        ranges = {a: (float(ps[m].min()), float(ps[m].max())) for a, m in masks.items()}
+        lo = max(r[0] for r in ranges.values())
+        hi = min(r[1] for r in ranges.values())
+        overlap = (lo, hi) if lo <= hi else None
+        inside = (ps >= lo) & (ps <= hi) if overlap else np.zeros(len(ps), dtype=bool)
+        return Positivity(
+            ps_range=ranges, overlap=overlap,
+            n_outside={a: int((m & ~inside).sum()) for a, m in masks.items()},
+            n=dict(self.n), max_weight=float(self.weights.max()), ess=dict(self.ess))
 
     def weight_summary(self, min_cell: int = 0) -> pd.DataFrame:
         """Propensity scores and weights per arm: range, median and Kish effective size.
@@ -126,20 +234,24 @@ def propensity(
     df: pd.DataFrame,
     covariates: Sequence[str] = DEFAULT_COVARIATES,
     truncate: tuple[float, float] | None = None,
+    estimand: Estimand = PRIMARY_ESTIMAND,
 ) -> Propensity:
-    """Propensity score for surgery, stabilized inverse-probability-of-treatment weights.
+    """Propensity score for surgery and inverse-probability-of-treatment weights.
 
     Method and defaults:
 
     - Logistic regression of ``surgical`` on ``covariates`` (main effects, linear;
       statsmodels ``GLM`` with ``Binomial`` family, logit link, IRLS), as R's
       ``glm(surgical ~ ..., family = binomial)`` (verified to 1e-6).
-    - Stabilized weights (Robins, Hernan and Brumback, Epidemiology 2000;11:550; Cole
-      and Hernan, Am J Epidemiol 2008;168:656): w = P(surgical) / e(x) for surgical
-      patients and (1 - P(surgical)) / (1 - e(x)) for the others, P(surgical) the
-      observed proportion. Trimming: none by default; ``truncate=(0.01, 0.99)`` caps
-      the weights at their 1st and 99th percentiles (numpy linear interpolation,
-      R ``quantile`` type 7).
+    - Weights by ``estimand`` (default ``"ATT"``, the primary): ATT weights 1 for
+      surgical patients and e(x) / (1 - e(x)) for the others (Sato and Matsuyama,
+      Epidemiology 2003;14:680; Austin, Stat Med 2016;35:5642), as R WeightIt's
+      ``estimand = "ATT"``; ``"ATE"``: stabilized weights (Robins, Hernan and Brumback,
+      Epidemiology 2000;11:550; Cole and Hernan, Am J Epidemiol 2008;168:656)
+      w = P(surgical) / e(x) for surgical patients and (1 - P(surgical)) / (1 - e(x))
+      for the others, P(surgical) the observed proportion. Trimming: none by default;
+      ``truncate=(0.01, 0.99)`` caps the weights at their 1st and 99th percentiles
+      (numpy linear interpolation, R ``quantile`` type 7).
     - Balance: standardized mean differences before and after weighting, formula in
       ``Propensity.smd_formula`` (Austin, Stat Med 2009;28:3083; |SMD| < 0.1 is the
       usual target). Effective sample size per arm after weighting: Kish's
@@ -161,7 +273,7 @@ def propensity(
         notes.append("some propensity scores are 0 or 1 to machine precision: the "
                      "covariates (nearly) separate the arms and the weights are unstable")
     p1 = float(y.mean())
-    w = np.where(treated, p1 / ps, (1 - p1) / (1 - ps))
+    w = iptw_weights(ps, treated, estimand, p1)
     bounds = None
     if truncate is not None:
         lo_q, hi_q = truncate
@@ -193,7 +305,7 @@ def propensity(
         n={"surgical": int(treated.sum()), "nonsurgical": int((~treated).sum())},
         truncate=None if truncate is None else (float(truncate[0]), float(truncate[1])),
         truncation_bounds=bounds, p_treated=p1, warnings=tuple(notes),
-        simulated=simulated_inputs(df, covariates),
+        simulated=simulated_inputs(df, covariates), estimand=estimand,
     )
 
 
@@ -207,20 +319,34 @@ class IPTWCox:
     coef: float
     se_robust: float
     se_naive: float  # model-based SE, which ignores the weighting: not for inference
-    hazard_ratio: HazardRatio  # Wald 95% CI and P from the robust SE
+    hazard_ratio: HazardRatio  # Wald 95% CI and P from the robust SE (NaN: not estimable)
     n: int
     events: int
     propensity: Propensity
     curves: pd.DataFrame  # arm, time, n_risk, n_event (weighted), surv; from time 0
+    boot_lower: float = float("nan")  # percentile bootstrap 95% limits of the HR
+    boot_upper: float = float("nan")
+    n_boot: int = 0
+    boot_zero: int = 0  # resamples with no surgical death (HR 0)
+    boot_infinite: int = 0  # resamples with no non-surgical death (HR infinite)
+    boot_separated: int = 0  # resamples whose propensity model separates
+    seed: int | None = None
+
+    @property
+    def estimand(self) -> Estimand:
+        """``"ATT"`` or ``"ATE"`` (the weights' target population)."""
+        return self.propensity.estimand
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
-        """One row: coefficient, both SEs, HR, CI, P, n and deaths (small counts ``<N``)."""
+        """One row: estimand, coefficient, both SEs, HR, robust CI, bootstrap CI, P, n and
+        deaths (small counts ``<N``)."""
         hr = self.hazard_ratio
         return pd.DataFrame([{
-            "term": "surgical", "coef": self.coef, "se_robust": self.se_robust,
-            "se_naive": self.se_naive, "hr": hr.hr, "lower": hr.lower, "upper": hr.upper,
-            "p": hr.p, "n": self.n, "events": self.events}]).pipe(
-                privacy.suppress_table, ["n", "events"], min_cell)
+            "estimand": self.estimand, "term": "surgical", "coef": self.coef,
+            "se_robust": self.se_robust, "se_naive": self.se_naive, "hr": hr.hr,
+            "lower": hr.lower, "upper": hr.upper, "boot_lower": self.boot_lower,
+            "boot_upper": self.boot_upper, "p": hr.p, "n": self.n,
+            "events": self.events}]).pipe(privacy.suppress_table, ["n", "events"], min_cell)
 
     def curve(self, arm: str) -> pd.DataFrame:
         """Weighted survival curve of one arm: time, surv (step function, right-continuous)."""
@@ -237,18 +363,72 @@ class IPTWCox:
                 f"untruncated weights range from {weights.min():.3f} to "
                 f"{weights.max():.3f}.")
 
-    def to_results(self) -> dict[str, float | None]:
-        """``robustness.iptw``: ``{hr, lower, upper}``."""
-        return self.hazard_ratio.to_results()
+    def bootstrap_words(self) -> str:
+        """The whole-pipeline bootstrap interval in words; a limit at 0 or infinity (an
+        arm with no deaths in more than 2.5% of resamples) is said, not printed."""
+        if self.n_boot == 0 or not self.hazard_ratio.estimable:
+            return "no bootstrap interval (the hazard ratio is not estimable)"
+        lo = ("not bounded away from 0" if not self.boot_lower > 0
+              else f"{self.boot_lower:.2f}")
+        hi = "unbounded" if not np.isfinite(self.boot_upper) else f"{self.boot_upper:.2f}"
+        why = []
+        if self.boot_zero:
+            why.append(f"{self.boot_zero / self.n_boot:.1%} of resamples had no surgical "
+                       "death (HR 0)")
+        if self.boot_infinite:
+            why.append(f"{self.boot_infinite / self.n_boot:.1%} had no non-surgical death")
+        tail = f"; {'; '.join(why)}" if why else ""
+        return (f"bootstrap percentile 95% CI {lo} to {hi} ({self.n_boot:,} resamples of "
+                f"the whole pipeline, stratified by arm, seed {self.seed}{tail})")
+
+    def sentence(self) -> str:
+        """The estimand, the HR with its robust CI, and the bootstrap interval."""
+        hr = self.hazard_ratio
+        if not hr.estimable:
+            return f"IPTW ({self.estimand}): {hr.words()}."
+        return (f"IPTW ({self.estimand}): {hr.words()} with the robust (sandwich) SE; "
+                f"{self.bootstrap_words()}.")
+
+    def to_results(self) -> dict[str, object]:
+        """``robustness.iptw_att`` / ``iptw_ate`` (and ``iptw``, the primary ATT):
+        ``{hr, lower, upper, boot_lower, boot_upper, n_boot, estimand}``; a bootstrap
+        limit at 0 or infinity is None with ``boot_note`` saying why."""
+        out: dict[str, object] = {**hr_results(self.hazard_ratio), "estimand": self.estimand}
+        lo = self.boot_lower if self.boot_lower > 0 else float("nan")
+        out |= {"boot_lower": finite_or_none(lo), "boot_upper": finite_or_none(self.boot_upper),
+                "n_boot": self.n_boot, "boot_zero": self.boot_zero,
+                "boot_infinite": self.boot_infinite}
+        if self.n_boot and (not self.boot_lower > 0 or not np.isfinite(self.boot_upper)):
+            out["boot_note"] = self.bootstrap_words()
+        return out
+
+
+def _bootstrap(data: pd.DataFrame, df: pd.DataFrame, covariates: Sequence[str],
+               estimand: Estimand, n_boot: int, seed: int) -> dict[str, float | int]:
+    """Percentile limits and counts from :func:`bootstrap_log_hr` (no truncation)."""
+    treated = data["surgical"].to_numpy(bool)
+    x = sm.add_constant(design_matrix(df, covariates), has_constant="add").to_numpy(float)
+    counts = stratified_counts(treated, n_boot, seed)
+    beta, converged = bootstrap_log_hr(data["T"].to_numpy(float), data["E"].to_numpy(int),
+                                       treated, x, counts, estimand)
+    lo, hi = percentile_limits(beta)
+    with np.errstate(over="ignore"):
+        return {"boot_lower": math.exp(lo), "boot_upper": math.exp(hi), "n_boot": n_boot,
+                "boot_zero": int(np.sum(beta == -np.inf)),
+                "boot_infinite": int(np.sum(beta == np.inf)),
+                "boot_separated": int(np.sum(~converged)), "seed": seed}
 
 
 def iptw_cox(df: pd.DataFrame, covariates: Sequence[str] = DEFAULT_COVARIATES,
-             truncate: tuple[float, float] | None = None) -> IPTWCox:
+             truncate: tuple[float, float] | None = None,
+             estimand: Estimand = PRIMARY_ESTIMAND, *, n_boot: int = N_BOOT,
+             seed: int = DEFAULT_SEED) -> IPTWCox:
     """Marginal HR of surgical by inverse probability of treatment weighting.
 
     Method and defaults:
 
-    - Weights: :func:`propensity` (stabilized, no trimming unless ``truncate``).
+    - Weights: :func:`propensity` for ``estimand`` (default ``"ATT"``, the primary;
+      ``"ATE"`` stabilized), no trimming unless ``truncate``.
     - Weighted Cox model with surgical as the only term: lifelines ``CoxPHFitter``
       with ``weights_col`` (Efron ties) for the estimate; robust sandwich variance
       (Lin and Wei, JASA 1989;84:1074) computed as R does it, from Efron score
@@ -257,17 +437,25 @@ def iptw_cox(df: pd.DataFrame, covariates: Sequence[str] = DEFAULT_COVARIATES,
       accounts for the weighting but treats the propensity score as known (slightly
       conservative; Austin, Stat Med 2016;35:5642). Verified against R
       ``coxph(Surv(t, d) ~ surgical, weights = w, robust = TRUE)`` to 1e-6.
+    - Bootstrap of the whole pipeline (propensity model refitted, weights recomputed,
+      weighted Cox refitted per resample; :mod:`nethep.robustness.iptw_bootstrap`):
+      ``n_boot`` (default 2,000) resamples stratified by arm, ``seed`` (default
+      :data:`nethep.permutation.DEFAULT_SEED`), percentile 95% CI; a resample with no
+      surgical death gives HR 0 and is kept (counted in ``boot_zero``). ``n_boot=0``
+      skips it; not run for truncated weights.
+    - No deaths in an arm: the hazard ratio is not estimable (NaN, with the reason),
+      no model is fitted.
     - Weighted Kaplan-Meier curve per arm: the weighted product-limit estimator
       (Xie and Liu, Stat Med 2005;24:3089), :func:`nethep.km.weighted_km`, verified
       against R ``survfit(..., weights = w)``. ``curves`` holds time, weighted
       numbers at risk and dying, and survival per arm from time 0, for a step plot.
     """
-    prop = propensity(df, covariates, truncate=truncate)
+    prop = propensity(df, covariates, truncate=truncate, estimand=estimand)
     data = survival_frame(df)
     check_both_arms(data)
     data["w"] = prop.weights.to_numpy(float)
-    beta, robust_var, naive_var = weighted_cox_robust(data, ["surgical"])
-    coef, se = float(beta[0]), float(math.sqrt(robust_var[0, 0]))
+    method = (f"lifelines CoxPHFitter with {estimand} IPT weights (Efron ties); robust "
+              "sandwich SE as R coxph(robust = TRUE); Wald 95% CI and P")
     treated = data["surgical"].to_numpy(bool)
     frames = []
     for arm, mask in zip(ARMS, (treated, ~treated), strict=True):
@@ -276,11 +464,18 @@ def iptw_cox(df: pd.DataFrame, covariates: Sequence[str] = DEFAULT_COVARIATES,
                             sub["w"].to_numpy(float))
         frames.append(curve.assign(arm=arm))
     curves = pd.concat(frames, ignore_index=True)[["arm", "time", "n_risk", "n_event", "surv"]]
-    method = ("lifelines CoxPHFitter with stabilized IPT weights (Efron ties); robust "
-              "sandwich SE as R coxph(robust = TRUE); Wald 95% CI and P")
+    common = {"n": len(data), "events": int(data["E"].sum()), "propensity": prop,
+              "curves": curves}
+    reason = no_death_reason(data)
+    if reason is not None:
+        nan = float("nan")
+        return IPTWCox(coef=nan, se_robust=nan, se_naive=nan,
+                       hazard_ratio=HazardRatio.not_estimable(reason, method), **common)
+    beta, robust_var, naive_var = weighted_cox_robust(data, ["surgical"])
+    coef, se = float(beta[0]), float(math.sqrt(robust_var[0, 0]))
+    boot = (_bootstrap(data, df, covariates, estimand, n_boot, seed)
+            if n_boot > 0 and truncate is None else {})
     return IPTWCox(
         coef=coef, se_robust=se, se_naive=float(math.sqrt(naive_var[0, 0])),
-        hazard_ratio=HazardRatio.wald(coef, se, method=method), n=len(data),
-        events=int(data["E"].sum()), propensity=prop, curves=curves,
+        hazard_ratio=HazardRatio.wald(coef, se, method=method), **common, **boot,
     )
-

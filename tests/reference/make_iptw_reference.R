@@ -1,0 +1,90 @@
+# Reference values for the IPTW estimands and the whole-pipeline bootstrap
+# (nethep/robustness/weighting.py, nethep/robustness/iptw_bootstrap.py), from R.
+#
+#   estimands   glm(surgical ~ islet + liver + age, binomial); ATT weights (1 for surgical,
+#               e / (1 - e) for non-surgical) and stabilized ATE weights (P(surgical) / e,
+#               (1 - P(surgical)) / (1 - e)); coxph(Surv(t, d) ~ surgical, weights = w,
+#               robust = TRUE, ties = "efron"); propensity range per arm
+#   resamples   25 bootstrap resamples drawn here (set.seed(20061001); sample() within
+#               each arm, so arm sizes stay fixed), their 1-based row indices, and for
+#               each the whole pipeline refitted on the resampled rows (duplicated rows
+#               kept as rows): glm, weights, coxph coefficient of surgical (ATT and ATE).
+#               A resample with no surgical death has no finite coefficient: null.
+#
+# Usage, from the repository root:
+#
+#   Rscript tests/reference/make_iptw_reference.R
+#
+# reads data/cohort.csv and writes tests/reference/iptw.json next to this script; no
+# timestamps or paths are written (same bytes on a rerun with the same R and survival).
+
+suppressPackageStartupMessages({
+  library(survival)
+  library(jsonlite)
+})
+
+script_dir <- local({
+  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
+  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
+})
+cohort <- read.csv(file.path(script_dir, "..", "..", "data", "cohort.csv"),
+                   stringsAsFactors = FALSE, na.strings = "")
+d <- data.frame(
+  t = cohort$followup_months,
+  d = cohort$died,
+  surgical = as.numeric(cohort$treatment_group == "surgical"),
+  islet = as.numeric(cohort$tumor_type == "islet_cell"),
+  liver = cohort$liver_involvement_pct,
+  age = cohort$age_years
+)
+
+weights_for <- function(dd, estimand) {
+  ps <- fitted(glm(surgical ~ islet + liver + age, family = binomial, data = dd))
+  p1 <- mean(dd$surgical)
+  w <- if (estimand == "ATT") ifelse(dd$surgical == 1, 1, ps / (1 - ps))
+       else ifelse(dd$surgical == 1, p1 / ps, (1 - p1) / (1 - ps))
+  list(ps = unname(ps), w = unname(w))
+}
+
+fit_estimand <- function(dd, estimand) {
+  pw <- weights_for(dd, estimand)
+  fit <- coxph(Surv(t, d) ~ surgical, data = cbind(dd, wt = pw$w), weights = wt,
+               robust = TRUE, ties = "efron")
+  s <- summary(fit)
+  list(coef = unname(coef(fit)), se_robust = unname(sqrt(fit$var[1, 1])),
+       hr = unname(s$conf.int[1, "exp(coef)"]), lower = unname(s$conf.int[1, "lower .95"]),
+       upper = unname(s$conf.int[1, "upper .95"]), weights = pw$w, ps = pw$ps,
+       ps_range_surgical = range(pw$ps[dd$surgical == 1]),
+       ps_range_nonsurgical = range(pw$ps[dd$surgical == 0]),
+       max_weight = max(pw$w))
+}
+
+set.seed(20061001)
+treated <- which(d$surgical == 1)
+control <- which(d$surgical == 0)
+resamples <- lapply(seq_len(25), function(b) {
+  idx <- c(treated[sample.int(length(treated), replace = TRUE)],
+           control[sample.int(length(control), replace = TRUE)])
+  dd <- d[idx, ]
+  deaths_surgical <- sum(dd$d[dd$surgical == 1])
+  coef_of <- function(estimand) {
+    if (deaths_surgical == 0) return(NULL)
+    pw <- weights_for(dd, estimand)
+    fit <- coxph(Surv(t, d) ~ surgical, data = cbind(dd, wt = pw$w), weights = wt,
+                 ties = "efron", control = coxph.control(eps = 1e-12, iter.max = 100))
+    unname(coef(fit))
+  }
+  list(index = idx, deaths_surgical = deaths_surgical, att = coef_of("ATT"),
+       ate = coef_of("ATE"))
+})
+
+out <- list(
+  note = "R glm + coxph(weights, robust = TRUE, ties = 'efron'); see make_iptw_reference.R",
+  r_version = paste(R.version$major, R.version$minor, sep = "."),
+  survival_version = as.character(packageVersion("survival")),
+  att = fit_estimand(d, "ATT"),
+  ate = fit_estimand(d, "ATE"),
+  resamples = resamples
+)
+writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"),
+           file.path(script_dir, "iptw.json"))
