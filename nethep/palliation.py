@@ -36,6 +36,8 @@ __all__ = ["GroupPalliation", "PalliationResult", "palliation"]
 
 #: Expected counts below this make the chi-square approximation doubtful (Cochran 1954).
 SMALL_EXPECTED = 5.0
+#: Two-sided significance level of the sentences.
+ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,39 @@ class PalliationResult:
             "excluded": dict(self.excluded),
             "conf_level": self.conf_level,
         }
+
+    def interval_widths(self) -> dict[str, int]:
+        """Width in percentage points of each group's exact interval, as printed: the
+        limits rounded to whole percentages first (so the widths agree with the limits
+        a reader sees, e.g. 19% to 81% is 62 points). Groups without symptomatic patients
+        are left out."""
+        return {g.group: round(100 * g.upper) - round(100 * g.lower)
+                for g in self.groups if g.lower is not None and g.upper is not None}
+
+    def small_numbers_caveat(self, min_cell: int = 0) -> str:
+        """The caveat on small numbers, computed from the data: how many symptomatic
+        patients the groups have, how wide the exact intervals are
+        (:meth:`interval_widths`) and what the exact P can and cannot say. Counts from 1
+        to ``min_cell`` - 1 read ``<N``."""
+        widths = sorted(self.interval_widths().values())
+        if not widths:
+            return "Small numbers: no group has symptomatic patients, so no rate is estimable."
+        sizes = sorted(g.n_symptomatic for g in self.groups if g.rate is not None)
+        mark = partial(privacy.mark, threshold=min_cell)
+        n_text = (f"{mark(sizes[0])}" if sizes[0] == sizes[-1]
+                  else f"{mark(sizes[0])} to {mark(sizes[-1])}")
+        span = (f"{widths[0]}" if widths[0] == widths[-1] else f"{widths[0]} to {widths[-1]}")
+        level = f"{100 * self.conf_level:.0f}%"
+        if self.exact_p is None:
+            test = ""
+        elif self.exact_p >= ALPHA:
+            test = (f", so the exact {p_text(self.exact_p)} means that the study could not "
+                    "detect a difference, not that the groups are alike")
+        else:
+            test = (f"; the exact {p_text(self.exact_p)} says the rates differ, but not by "
+                    "how much")
+        return (f"Small numbers: {n_text} symptomatic patients per group; the exact {level} "
+                f"intervals span {span} percentage points{test}.")
 
     def summary(self, min_cell: int = 0) -> str:
         """One generated sentence with the rates and both P values (counts from 1 to

@@ -168,3 +168,50 @@ def test_min_cell_suppresses_counts_in_table_contingency_and_summary(result):
     assert "surgical <10/<10" in result.summary(min_cell=10)
     assert "surgical 8/9" in result.summary()
     assert result.table().equals(result.table(min_cell=0))
+
+
+# --------------------------------------------------------------------------- small numbers
+
+
+def _printed_widths(df: pd.DataFrame) -> dict[str, int]:
+    """Exact-interval widths as printed (whole-percent limits), from scipy's binomtest,
+    independently of nethep.exact."""
+    out = {}
+    sym = df[df["symptomatic"] == 1]
+    for group, rows in sym.groupby("treatment_group"):
+        ci = stats.binomtest(int(rows["palliated"].sum()), len(rows)).proportion_ci(
+            confidence_level=0.95, method="exact")
+        out[group] = round(100 * ci.high) - round(100 * ci.low)
+    return out
+
+
+def test_interval_widths_are_computed_from_the_data(cohort, result):
+    assert result.interval_widths() == _printed_widths(cohort)
+    # the bundled cohort: 19-81%, 31-89%, 52-100% (issue 12: "they span 48 to 62")
+    assert sorted(result.interval_widths().values()) == [48, 58, 62]
+    text = result.small_numbers_caveat()
+    assert "9 to 11 symptomatic patients per group" in text
+    assert "span 48 to 62 percentage points" in text
+    assert f"exact {'P = .21'}" in text and "could not detect a difference" in text
+
+
+def test_small_numbers_caveat_follows_the_data(cohort):
+    # fewer symptomatic surgical patients: a wider surgical interval, a new span
+    df = cohort.copy()
+    drop = df.index[(df["treatment_group"] == "surgical") & (df["symptomatic"] == 1)][:5]
+    df.loc[drop, "symptomatic"] = 0
+    df.loc[drop, "palliated"] = pd.NA
+    changed = palliation(df)
+    widths = _printed_widths(df)
+    assert changed.interval_widths() == widths
+    lo, hi = min(widths.values()), max(widths.values())
+    assert f"span {lo} to {hi} percentage points" in changed.small_numbers_caveat()
+    assert changed.small_numbers_caveat() != palliation(cohort).small_numbers_caveat()
+
+
+def test_small_numbers_caveat_without_symptomatic_patients_and_with_suppression(cohort):
+    df = cohort.copy()
+    df["symptomatic"] = 0
+    df["palliated"] = pd.NA
+    assert "no rate is estimable" in palliation(df).small_numbers_caveat()
+    assert "<10 to 11 symptomatic" in palliation(cohort).small_numbers_caveat(min_cell=10)
