@@ -54,6 +54,11 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-cell", type=int, default=0, metavar="N",
                    help="suppress every count from 1 to N-1 in tables, numbers at risk and "
                         "results.json (data-use agreements); default 0: none")
+    p.add_argument("--paper", choices=("a4", "letter"), default=None,
+                   help="page size of supplement.pdf (default: a4)")
+    p.add_argument("--label", metavar="TEXT", default=None,
+                   help="how supplement.pdf names your data (e.g. 'Clinic X, 2010-2020'); "
+                        "never a file path (default: 'a cohort supplied by the user')")
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
@@ -155,7 +160,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     raise
                 finally:
                     view.progress.close()
-                report = pages.write_pages(execution, writer)
+                # only the options given, so write_pages' defaults stay in one place
+                supplement = {k: v for k, v in (("paper", args.paper), ("label", args.label))
+                              if v is not None}
+                report = pages.write_pages(execution, writer, **supplement)
         except run.NotebookFailed as exc:
             print(f"nethep run: {exc}", file=sys.stderr)
             return EXIT_NOTEBOOK_FAILED
