@@ -17,17 +17,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from types import MappingProxyType
 from typing import Any
 
 from nethep import results as keys
 from nethep.contract import GROUP_LABELS, GROUPS
 from nethep.formats import NOT_ESTIMABLE, finite_or_none, format_p
 from nethep.results import key, lookup
+from nethep.tableone import TABLE_ONE_VARIABLES
 
 #: Survival curves shown in the survival eTable, in order.
 CURVES = (*GROUPS, "nonsurgical")
 ABBREVIATIONS = "CI, confidence interval; HR, hazard ratio"
 NOT_REACHED = "not reached"
+#: Table 1 variables by name, as Table 1 labels them.
+VARIABLE_LABELS = MappingProxyType({v.name: v.label for v in TABLE_ONE_VARIABLES})
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,9 @@ def fixed(value: Any, places: int, missing: str = NOT_ESTIMABLE) -> str:
 
 
 def label(name: str) -> Cell:
-    """A row label: group labels from the contract, other names with spaces."""
-    return Cell(GROUP_LABELS.get(name, name.replace("_", " ")))
+    """A row label: group and Table 1 labels, other names with spaces."""
+    return Cell(GROUP_LABELS.get(name) or VARIABLE_LABELS.get(name)
+                or name.replace("_", " "))
 
 
 # --------------------------------------------------------------------------- eTables
@@ -192,8 +197,7 @@ def survival_table(v: Values) -> ETable | None:
     for curve in CURVES:
         cells = [v.interval(key(keys.SURVIVAL_AT, t, curve), 1, 100.0,
                             keys.LIMITS) for t in keys.SURVIVAL_MONTHS]
-        median = v.interval(key("survival.median", curve), 1, 1.0, keys.LIMITS,
-                            missing=NOT_REACHED)
+        median = _median(v, key("survival.median", curve))
         rows.append((label(curve), *cells, median))
     lr2, lr3 = keys.LOGRANK_ARMS, keys.LOGRANK_GROUPS
     notes = (
@@ -211,6 +215,12 @@ def survival_table(v: Values) -> ETable | None:
                   "survival by treatment group", ("Group", *heads,
                                                   "Median, months (95% CI)"),
                   tuple(rows), notes)
+
+
+def _median(v: Values, base: str) -> Cell:
+    """Median survival (CI); a median or limit the curve never reaches reads "not reached"."""
+    est, lo, hi = (v.number(key(base, p), 1, NOT_REACHED).text for p in keys.LIMITS)
+    return Cell(f"{est} ({lo} to {hi})", tuple(key(base, p) for p in keys.LIMITS))
 
 
 def cox_table(v: Values) -> ETable | None:
@@ -234,8 +244,9 @@ def cox_table(v: Values) -> ETable | None:
         rows.append((Cell("Firth penalized Cox" + (f", {ties} ties" if ties else "")),
                      v.interval(firth, 2), v.p(key(firth, "p_lr")),
                      Cell("penalized likelihood ratio")))
-        notes.append("Firth: penalized partial likelihood (Heinze and Schemper 2001) with "
-                     "profile-likelihood CI; finite when a group has no deaths.")
+        notes.append("Firth: penalized partial likelihood (Heinze and Schemper, see "
+                     "eReferences) with profile-likelihood CI; finite when a group has no "
+                     "deaths.")
     return ETable("etab-cox", "Hazard ratio for death, surgical vs non-surgical treatment",
                   ("Model", "HR (95% CI)", "P", "Test"), tuple(rows), tuple(notes))
 

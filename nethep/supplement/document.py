@@ -19,6 +19,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -32,17 +33,26 @@ from nethep.supplement.content import ETable, etables
 PAPERS = ("a4", "letter")
 FIGURE_WIDTH_MM = 180
 CITATION_FILE = REPO_DIR / "CITATION.cff"
-#: Figures in the order the notebooks make them; any other figure follows, by name.
-FIGURE_ORDER = (
-    "patient_flow", "liver_involvement_by_group", "km_surgical_vs_nonsurgical",
-    "km_by_treatment_group", "palliation_by_group", "literature_forest",
-    "propensity_overlap", "iptw_km", "robustness_forest",
-)
+#: Titles of the figures the notebooks make, in their order (a caption recorded under
+#: ``figures.<name>.caption`` is used instead); any other figure follows, by name.
+FIGURE_TITLES = MappingProxyType({
+    "patient_flow": "Patient flow: tumour types, treatment groups and treatments",
+    "liver_involvement_by_group": "Liver involvement by treatment group",
+    "km_surgical_vs_nonsurgical": "Kaplan-Meier overall survival, surgical vs non-surgical "
+                                  "treatment, with pointwise 95% CIs and numbers at risk",
+    "km_by_treatment_group": "Kaplan-Meier overall survival by treatment group",
+    "palliation_by_group": "Palliation of hormonal symptoms by treatment group",
+    "literature_forest": "Survival after treatment of neuroendocrine liver metastases in "
+                         "published series beside this analysis",
+    "propensity_overlap": "Propensity scores of surgical and non-surgical patients",
+    "iptw_km": "Overall survival weighted by inverse probability of treatment",
+    "robustness_forest": "Sensitivity analyses of the survival difference (forest plot)",
+})
 RECONSTRUCTION_STATEMENT = (
     "The patient-level data are a reconstruction built from the aggregate numbers the "
     "article published (its abstract, tables and figures), not the original patient "
-    "records. Every published number is reproduced at the paper's rounding (see the "
-    "comparison eTable); quantities the article does not fix are one value among those "
+    "records. Every published number is reproduced at the paper's rounding{where}; "
+    "quantities the article does not fix are one value among those "
     "consistent with it. Agreement with the paper is therefore a consistency check, not an "
     "independent replication.")
 METHOD_REFERENCES = (
@@ -79,6 +89,12 @@ class EFigure:
     path: str
     caption: str
 
+    @property
+    def title(self) -> str:
+        """The caption's first sentence (the contents list shows it)."""
+        head, dot, _ = self.caption.partition(". ")
+        return head if dot else self.caption.rstrip(".")
+
 
 @dataclass(frozen=True)
 class Document:
@@ -100,6 +116,7 @@ class Document:
     def to_data(self) -> dict[str, Any]:
         """JSON-safe dict (the typst template reads it as ``sys.inputs.data``)."""
         out = asdict(self)
+        out["figures"] = [{**asdict(f), "title": f.title} for f in self.figures]
         out["tables"] = [
             {"label": t.label, "title": t.title, "columns": list(t.columns),
              "rows": t.texts(), "notes": list(t.notes)} for t in self.tables]
@@ -142,13 +159,16 @@ def article(published: Path = PUBLISHED, citation_file: Path = CITATION_FILE) ->
     return citation, doi
 
 
-def data_statement(results: Mapping[str, Any], label: str | None) -> tuple[str, ...]:
-    """What data were analysed: the reconstruction statement, or the user's label."""
+def data_statement(results: Mapping[str, Any], label: str | None,
+                   comparison: str = "") -> tuple[str, ...]:
+    """What data were analysed: the reconstruction statement (``comparison``: the eTable
+    that compares the published numbers, e.g. "eTable 6"), or the user's label."""
     if keys.lookup(results, keys.RECONSTRUCTED) is True:
         n = keys.lookup(results, "ensemble.n_members")
         what = ("one member of an ensemble of " f"{int(n)} abstract-consistent reconstructions"
                 if isinstance(n, int | float) else "a reconstructed cohort")
-        return (f"Data analysed: {what}.", RECONSTRUCTION_STATEMENT)
+        where = f" ({comparison})" if comparison else ""
+        return (f"Data analysed: {what}.", RECONSTRUCTION_STATEMENT.format(where=where))
     name = label.strip() if label and label.strip() else "a cohort supplied by the user"
     return (f"Data analysed: {name}.", "The data are the user's own; this supplement "
             "names them by the label given to nethep run, never by a file path.")
@@ -196,9 +216,9 @@ def methods_blocks(markdown: str) -> tuple[dict[str, Any], ...]:
 
 
 def _derived_caption(name: str) -> str:
-    return (name.replace("_", " ").replace("km ", "Kaplan-Meier curves ").capitalize()
-            + ". The figure's notes state its estimator and intervals; its notebook page "
-            "gives the methods.")
+    title = FIGURE_TITLES.get(name) or name.replace("_", " ").capitalize()
+    return (f"{title}. The notes under the figure state its estimator, intervals and "
+            "data; its notebook page gives the methods.")
 
 
 def efigures(output_dir: Path, results: Mapping[str, Any]) -> tuple[EFigure, ...]:
@@ -207,8 +227,8 @@ def efigures(output_dir: Path, results: Mapping[str, Any]) -> tuple[EFigure, ...
     folder = output_dir / FIGURES_DIRNAME
     suffix = f"_{FIGURE_WIDTH_MM}mm.svg"
     names = sorted(p.name[: -len(suffix)] for p in folder.glob(f"*{suffix}"))
-    ordered = [n for n in FIGURE_ORDER if n in names] + [n for n in names
-                                                          if n not in FIGURE_ORDER]
+    ordered = [n for n in FIGURE_TITLES if n in names] + [n for n in names
+                                                           if n not in FIGURE_TITLES]
     out = []
     for name in ordered:
         caption = keys.lookup(results, f"figures.{name}.caption")
@@ -227,15 +247,18 @@ def build_document(output_dir: str | Path, results: Mapping[str, Any], *,
     if paper not in PAPERS:
         raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {paper!r}")
     citation, doi = article()
+    tables = etables(results)
+    comparison = next((f"eTable {i}" for i, t in enumerate(tables, 1)
+                       if t.label == "etab-comparison"), "")
     return Document(
         paper=paper,
         title="Supplementary online content",
         citation=citation, doi=doi, version=__version__,
         commit=git_commit() if commit is None else commit,
         date=run_date(environ).isoformat(),
-        data_statement=data_statement(results, label),
+        data_statement=data_statement(results, label, comparison),
         methods=methods_blocks(methods_markdown),
-        tables=etables(results),
+        tables=tables,
         figures=efigures(Path(output_dir), results),
         references=(f"{citation} doi:{doi}", *METHOD_REFERENCES),
     )
