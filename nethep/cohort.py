@@ -12,6 +12,7 @@ or dropped silently, and the input file is only read.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from functools import cache
@@ -24,7 +25,7 @@ import pandera.pandas as pa
 
 from nethep.contract import fields, treatment_groups
 from nethep.errors import CohortValidationError, Problem
-from nethep.intake import normalise_name, read_intake
+from nethep.intake import Intake, normalise_name, read_intake, unit_in_name
 from nethep.paths import BUNDLED_COHORT
 from nethep.readers import LINE
 
@@ -32,6 +33,14 @@ from nethep.readers import LINE
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _INT64_MAX = 2**63 - 1
+#: How a user's own cohort is named in every output unless ``label`` says otherwise
+#: (never by its file name or path).
+DEFAULT_LABEL = "your cohort"
+#: Longest time read as months: 30 years. A neuroendocrine liver-metastasis cohort has no
+#: follow-up that long; such values are days or weeks written in a month column.
+MAX_PLAUSIBLE_MONTHS = 360.0
+#: REDCap's columns of a longitudinal or repeating project (several rows per record).
+REDCAP_LONGITUDINAL = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
 
 
 def _closest(value: str, allowed: list[Any]) -> str:
@@ -80,11 +89,13 @@ def _parse_column(raw: pd.Series, field: dict[str, Any]) -> tuple[pd.Series, pd.
     if kind == "string":
         return (raw.where(present, None).astype(object),
                 pd.Series("", index=raw.index, dtype=object), "")
+    # an empty cell is a way out only where the contract lets the value be missing
+    unknown = ("" if field.get("constraints", {}).get("required")
+               else ", or leave the cell empty if unknown")
     if kind == "integer":
-        fix = "write a whole number without decimals or units, or leave the cell empty if unknown"
+        fix = f"write a whole number without decimals or units{unknown}"
     else:
-        fix = ("write a number with a decimal point (not a comma) and no units, "
-               "or leave the cell empty")
+        fix = f"write a number with a decimal point (not a comma) and no units{unknown}"
     # Each distinct text is parsed once and spread back to its cells (a registry
     # column holds few distinct values: a million rows parse in a fraction of a second).
     codes, uniques = pd.factorize(raw.to_numpy(dtype=object), use_na_sentinel=False)
@@ -175,6 +186,13 @@ def _as_text(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _missing_column_fix(name: str, field: dict[str, Any], present: list[str]) -> str:
+    if name in ("followup_months", "months_to_treatment"):
+        stem = name.replace("_months", "").replace("months_", "")
+        for column in present:
+            unit = unit_in_name(column)
+            if unit and stem.split("_")[0] in normalise_name(column):
+                return (f"the file has a column '{column}' in {unit}: map it to '{name}' "
+                        f"with --map and pass --time-unit {unit} (nethep converts to months)")
     norm = {normalise_name(c): c for c in present}
     near = norm.get(name) or next(iter(difflib.get_close_matches(name, present, n=1,
                                                                  cutoff=0.75)), None)
@@ -243,8 +261,65 @@ def _rule_problems(df: pd.DataFrame, raw: pd.DataFrame, file: str) -> list[Probl
     return problems
 
 
+def _id_problems(raw: pd.DataFrame, file: str) -> list[Problem]:
+    """Patient ids that differ only by case or surrounding spaces: the same patient twice
+    (ids are compared trimmed and case-folded), reported on every line, naming the others."""
+    ids = raw["patient_id"]
+    key = ids.str.strip().str.casefold()
+    problems = []
+    for _, group in raw[ids.str.strip() != ""].groupby(key[ids.str.strip() != ""], sort=False):
+        if len(group) < 2 or group["patient_id"].nunique() < 2:
+            continue  # one row, or exact repeats (the uniqueness check reports those)
+        located = [_locate(raw, index) for index in group.index]
+        for index, (line, pid) in zip(group.index, located, strict=True):
+            others = ", ".join(f"line {other} ({raw.at[i, 'patient_id']!r})"
+                               for i, (other, _) in zip(group.index, located, strict=True)
+                               if i != index)
+            problems.append(Problem(
+                file, line, pid, "patient_id", raw.at[index, "patient_id"],
+                f"the same id as {others} once case and surrounding spaces are ignored",
+                "ids are compared without case and spaces: give each patient one row and one "
+                "id; merge the rows if they are the same patient, or renumber them"))
+    return problems
+
+
+def _plausibility_problems(df: pd.DataFrame, raw: pd.DataFrame, file: str) -> list[Problem]:
+    """Values a spreadsheet lets through that cannot be what the contract means: a time
+    over :data:`MAX_PLAUSIBLE_MONTHS` months (days or weeks in a month column), and a
+    liver involvement that is a fraction in every row (Excel's 34% stored as 0.34)."""
+    problems = []
+    for column in ("followup_months", "months_to_treatment"):
+        long = df[column] > MAX_PLAUSIBLE_MONTHS
+        for index in df.index[long.fillna(False).to_numpy(dtype=bool)]:
+            line, pid = _locate(raw, index)
+            problems.append(Problem(
+                file, line, pid, column, raw.at[index, column],
+                f"is over {MAX_PLAUSIBLE_MONTHS:g} months (30 years): implausible as months",
+                "if the column holds days or weeks, pass --time-unit days (or weeks) and "
+                "nethep converts them to months; otherwise correct the value"))
+    liver = df["liver_involvement_pct"].dropna()
+    if len(liver) >= 2 and (liver <= 1).all() and (liver > 0).any():
+        problems.append(Problem(
+            file, None, None, "liver_involvement_pct", None,
+            "every value is between 0 and 1: they look like fractions (a spreadsheet's 34% "
+            "saved as 0.34), but the contract asks for percentages from 0 to 100",
+            "write percentages (34 for 34%): multiply the column by 100, or give the .xlsx "
+            "file, whose percent-formatted cells nethep reads as percentages"))
+    return problems
+
+
 def validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
-    """Parse and validate a text frame against the contract; raise on any problem.
+    """Parse and validate a text frame against the contract; raise on any problem
+    (every problem :func:`check` finds, at once)."""
+    df, problems = check(raw, file)
+    if problems or df is None:
+        raise CohortValidationError(problems)
+    return df
+
+
+def check(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Parse and validate a text frame against the contract: the typed frame (None when
+    it cannot be built) and every problem, located.
 
     ``raw`` holds text cells ("" is missing; None/NaN are taken as missing too).
     Repeated column names and missing contract columns stop validation at once;
@@ -260,19 +335,18 @@ def validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
                                 f"the column name appears {names.count(name)} times",
                                 "keep one column with this name; rename or delete the others"))
     if repeated:
-        raise CohortValidationError(problems)
+        return None, problems
     missing = [name for name in spec if name not in names]
     for name in missing:
         problems.append(Problem(file, 1, None, name, None, "required column is missing",
                                 _missing_column_fix(name, spec[name],
                                                     [n for n in names if n not in spec])))
     if missing:
-        raise CohortValidationError(problems)
+        return None, problems
     raw = _as_text(raw)
     if raw.empty:
-        raise CohortValidationError([Problem(file, None, None, None, None,
-                                             "the file has a header but no patients",
-                                             "add one row per patient below the header")])
+        return None, [Problem(file, None, None, None, None, "the file has a header but no "
+                              "patients", "add one row per patient below the header")]
     typed = {}
     unparsed = pd.DataFrame(False, index=raw.index, columns=list(spec))
     for name, field in spec.items():
@@ -304,11 +378,19 @@ def validate(raw: pd.DataFrame, file: str) -> pd.DataFrame:
                                     _rule_text(field, check),
                                     _rule_fix(field, check, raw.at[index, name])))
     problems.extend(_rule_problems(df, raw, file))
-    if problems:
-        problems.sort(key=lambda p: (p.line or 0, list(spec).index(p.column) if p.column in spec
-                                     else -1))
-        raise CohortValidationError(problems)
-    return df
+    problems.extend(_id_problems(raw, file))
+    problems.extend(_plausibility_problems(df, raw, file))
+    longitudinal = [c for c in REDCAP_LONGITUDINAL if c in raw.columns]
+    if longitudinal:
+        problems = [p if p.rule != _rule_text(spec["patient_id"], "field_uniqueness") else
+                    dataclasses.replace(p, fix=(
+                        f"this looks like a REDCap longitudinal or repeating export "
+                        f"({', '.join(longitudinal)}): export one row per patient (e.g. the "
+                        "baseline event only, or a report with one row per record)"))
+                    for p in problems]
+    problems.sort(key=lambda p: (p.line or 0, list(spec).index(p.column) if p.column in spec
+                                 else -1))
+    return df, problems
 
 
 def derive(df: pd.DataFrame) -> pd.DataFrame:
@@ -319,36 +401,66 @@ def derive(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _merge(intake: Intake, problems: list[Problem], map_path: Path | None) -> list[Problem]:
+    """Intake problems first, then validation's, less those the former already explain (a
+    month column missing because its dates or map line were wrong), with the fix for an
+    unlisted code of a recoded column pointing at the mapping file's ``values:``."""
+    lines = {p.line for p in intake.problems if p.line is not None}
+    kept = []
+    for p in problems:
+        if p.column in intake.explained and (p.rule == "required column is missing"
+                                             or p.line in lines):
+            continue
+        if (map_path is not None and p.column in intake.recoded
+                and p.rule.startswith("must be one of")):
+            p = dataclasses.replace(p, fix=(
+                f"add the code under 'values: {p.column}:' in {map_path.name} (your label: "
+                f"contract label), or correct the record. {p.fix}"))
+        kept.append(p)
+    return [*intake.problems, *kept]
+
+
 def load_cohort(
     path: str | Path | None = None,
     map_path: str | Path | None = None,
     allow_identifiers: bool = False,
     sheet: str | None = None,
+    *,
+    label: str | None = None,
+    header_row: int | None = None,
+    time_unit: str = "months",
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Load and validate a cohort file (default: the bundled reconstruction).
 
     Reads CSV, TSV, .xlsx or Parquet through :func:`nethep.intake.read_intake`
-    (identifier refusal, optional mapping file, dates to months), validates it
-    against the contract and returns a typed DataFrame with the contract's
-    columns plus derived ones. ``df.attrs`` records ``source`` (file name only),
+    (identifier refusal, optional mapping file, time unit, dates to months), validates
+    it against the contract and returns a typed DataFrame with the contract's columns
+    plus derived ones. ``df.attrs`` records ``source`` (``label``, default "your
+    cohort" for a user's file, never its name; the bundled file's name),
     ``reconstructed`` (True only when the bytes equal the bundled reconstruction),
     ``dropped_identifiers`` and ``derived_from_dates``. Raises
-    :class:`CohortValidationError` listing every problem at once; the file is only
-    read.
+    :class:`CohortValidationError` listing every problem at once (identifiers,
+    mapping, dates and values in one pass); the file is only read.
     """
     file = Path(path) if path is not None else BUNDLED_COHORT
     if not file.is_file():
         raise CohortValidationError([Problem(str(file), None, None, None, None,
                                              "no such file", "check the path given to --data")])
-    intake = read_intake(file, None if map_path is None else Path(map_path),
-                         allow_identifiers, sheet)
-    df = derive(validate(intake.table, str(file)))
+    mapping = None if map_path is None else Path(map_path)
+    intake = read_intake(file, mapping, allow_identifiers, sheet, header_row=header_row,
+                         time_unit=time_unit, date_format=date_format, collect=True)
+    df, problems = check(intake.table, str(file))
+    problems = _merge(intake, problems, mapping)
+    if problems or df is None:
+        raise CohortValidationError(problems)
+    df = derive(df)
     df = df.set_index("patient_id", drop=False)
     df.index.name = None
-    df.attrs["source"] = file.name
-    df.attrs["reconstructed"] = (
-        BUNDLED_COHORT.is_file() and file.read_bytes() == BUNDLED_COHORT.read_bytes()
-    )
+    reconstructed = (BUNDLED_COHORT.is_file()
+                     and file.read_bytes() == BUNDLED_COHORT.read_bytes())
+    df.attrs["source"] = (label or (file.name if reconstructed else DEFAULT_LABEL))
+    df.attrs["reconstructed"] = reconstructed
     df.attrs["dropped_identifiers"] = list(intake.dropped_identifiers)
     df.attrs["derived_from_dates"] = list(intake.derived_from_dates)
     df.attrs["mapped"] = map_path is not None

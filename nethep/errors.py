@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 MAX_LISTED = 200  # problems written into the message; all stay in ``.problems``
 MAX_SHOWN = 80  # characters of a value or column name shown in a message; all stay in the Problem
+#: A value that holds a calendar date in any common layout (2003-07-15, 15/07/2003,
+#: 15.07.03, 2003/7/15, 15-Jul-2003, Excel's 2003-07-15 10:00:00): never shown in a message.
+DATE_LIKE = re.compile(
+    r"(?<![0-9])([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4}"
+    r"|(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01]))(?![0-9])"
+    r"|[0-9]{1,2}[-/. ]?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+    r"[-/. ]?[0-9]{2,4}",
+    re.IGNORECASE)
+DATE_HIDDEN = "(a date, not shown: dates are identifying)"
+
+
+def looks_like_date(text: str) -> bool:
+    """Whether ``text`` holds something written like a calendar date (:data:`DATE_LIKE`)."""
+    return DATE_LIKE.search(text) is not None
 
 
 def _shown(text: str) -> str:
-    """``repr`` of a value, shortened in the middle when it is long (a whole file in a cell)."""
+    """``repr`` of a value, shortened in the middle when it is long (a whole file in a
+    cell); a value that looks like a date is never shown (:data:`DATE_HIDDEN`)."""
+    if looks_like_date(text):
+        return DATE_HIDDEN
     shown = repr(text)
     if len(shown) <= MAX_SHOWN:
         return shown

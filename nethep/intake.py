@@ -25,7 +25,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -65,6 +65,13 @@ class Intake:
     derived_from_dates: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
     skipped_empty_rows: tuple[int, ...] = ()  # file lines of rows with every cell empty
+    #: every problem found before validation proper (identifiers, mapping, dates); empty
+    #: unless ``read_intake(..., collect=True)``, which returns them instead of raising
+    problems: tuple[Problem, ...] = ()
+    #: contract columns whose absence those problems already explain
+    explained: frozenset[str] = frozenset()
+    #: contract columns whose labels the mapping file recodes (``values:``)
+    recoded: tuple[str, ...] = ()
 
 
 def normalise_name(name: str) -> str:
@@ -101,6 +108,26 @@ def _line_of(frame: pd.DataFrame, position: int) -> int:
 # --------------------------------------------------------------------------- mapping
 
 
+#: Words for time units in column names (several languages), by the --time-unit they mean.
+UNIT_WORDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "days": ("day", "days", "d", "jours", "jour", "tage", "tagen", "dias", "giorni", "dagen"),
+    "weeks": ("week", "weeks", "wk", "wks", "semaines", "wochen", "semanas", "settimane",
+              "weken"),
+    "years": ("year", "years", "yr", "yrs", "ans", "annees", "jahre", "anos", "anni", "jaren"),
+})
+#: Length of each --time-unit in months (of 30.4375 days).
+MONTHS_PER_UNIT: Mapping[str, float] = MappingProxyType({
+    "days": 1 / DAYS_PER_MONTH, "weeks": 7 / DAYS_PER_MONTH, "months": 1.0, "years": 12.0})
+
+
+def unit_in_name(name: str) -> str | None:
+    """The time unit a column name states (``days``, ``weeks``, ``years``), if any."""
+    tokens = set(normalise_name(name).split("_"))
+    return next((unit for unit, words in UNIT_WORDS.items() if tokens & set(words)), None)
+
+
+
+
 def _closest_name(name: str, choices: list[str]) -> str:
     match = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
     if not match:
@@ -111,7 +138,20 @@ def _closest_name(name: str, choices: list[str]) -> str:
 
 def apply_mapping(raw: pd.DataFrame, mapping: dict[str, Any], file: str,
                   map_file: str) -> pd.DataFrame:
-    """Rename columns and recode labels as the mapping file says; report what does not fit."""
+    """Rename columns and recode labels as the mapping file says; raise every problem."""
+    out, problems = map_columns(raw, mapping, file, map_file)
+    if problems:
+        raise CohortValidationError(problems)
+    return out
+
+
+def map_columns(raw: pd.DataFrame, mapping: dict[str, Any], file: str, map_file: str,
+                time_unit: str = "months",
+                dropped: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[Problem]]:
+    """:func:`apply_mapping` that returns its problems and applies what fits: renames and
+    recodings with a problem are left out. A column whose name states another time
+    unit (``FU days``) mapped to a month column needs ``--time-unit``; a map line for a
+    ``dropped`` identifier column is named as such (never suggesting another one)."""
     problems = []
     columns = mapping.get("columns") or {}
     values = mapping.get("values") or {}
@@ -132,7 +172,11 @@ def apply_mapping(raw: pd.DataFrame, mapping: dict[str, Any], file: str,
     targets_allowed = [*fields(), *DATE_COLUMNS]
     have = [str(c) for c in raw.columns]
     for theirs, ours in columns.items():
-        if theirs not in have:
+        if theirs in dropped:
+            problems.append(Problem.at(
+                map_file, f"maps '{theirs}', an identifier column (dropped, never analysed)",
+                "delete this line from the mapping file", column=theirs))
+        elif theirs not in have:
             problems.append(Problem.at(
                 map_file, f"maps column '{theirs}', which {file} lacks",
                 f"{_closest_name(theirs, have)}columns in the file: {', '.join(have)}",
@@ -170,12 +214,22 @@ def apply_mapping(raw: pd.DataFrame, mapping: dict[str, Any], file: str,
                 column=col))
         else:
             tables[col] = {str(k): v for k, v in (recode or {}).items()}
-    if problems:
-        raise CohortValidationError(problems)
-    out = raw.rename(columns=columns)
+    bad = {p.column for p in problems}
+    for theirs, ours in columns.items():
+        unit = unit_in_name(theirs)
+        if (ours in ("followup_months", "months_to_treatment") and unit
+                and time_unit == "months"):
+            problems.append(Problem.at(
+                map_file, f"maps '{theirs}' to '{ours}', but its name says it holds {unit}",
+                f"pass --time-unit {unit} (nethep converts to months), or map a column in "
+                "months", column=theirs))
+    out = raw.rename(columns={k: v for k, v in columns.items()
+                              if k in have and k not in bad and v not in bad
+                              and isinstance(v, str) and v in targets_allowed})
     for col, table in tables.items():
-        out[col] = out[col].map(lambda x, t=table: t.get(x, x))
-    return out
+        if col in out.columns:
+            out[col] = out[col].map(lambda x, t=table: t.get(x, x))
+    return out, problems
 
 
 def load_mapping(map_path: Path) -> dict[str, Any]:
@@ -202,10 +256,29 @@ def load_mapping(map_path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- dates
 
 
-def _parse_date(text: str) -> date | None | str:
-    """A date, None for an empty cell, or the reason the text is not a usable date."""
+#: Excel's serial day numbers of 1950-01-01 and 2100-12-31 (days since 1899-12-30).
+_SERIAL_DAYS = (18264, 73415)
+#: A day-month-year (or month-day-year) date with one separator, and an 8-digit date.
+_DMY = re.compile(r"([0-9]{1,2})([/.\-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})")
+SUMMARISE_AFTER = 3  # more unreadable dates in one column than this: one message for them
+
+
+def _parse_date(text: str, date_format: str | None = None) -> date | None | str:
+    """A date, None for an empty cell, or the reason the text is not a usable date.
+
+    Dates are YYYY-MM-DD, or written as ``date_format`` (a ``strptime`` format such
+    as ``%d/%m/%Y``) when one is given. A 5-digit number in Excel's range of serial
+    day numbers is named as such (not read: which epoch it counts from is unknown).
+    """
     if text == "":
         return None
+    if date_format is not None and not re.fullmatch(_ISO_DATE, text):
+        try:
+            return datetime.strptime(text, date_format).date()
+        except ValueError:
+            return f"is not a date written as --date-format {date_format} or YYYY-MM-DD"
+    if re.fullmatch(r"[0-9]{5}(\.0+)?", text) and _SERIAL_DAYS[0] <= float(text) <= _SERIAL_DAYS[1]:
+        return "is a number like Excel's serial day numbers, not a date"
     if not re.fullmatch(_ISO_DATE, text):
         return "is not a date written YYYY-MM-DD"
     try:
@@ -214,38 +287,76 @@ def _parse_date(text: str) -> date | None | str:
         return "is not a day of the calendar (e.g. February 30)"
 
 
-def derive_months(raw: pd.DataFrame, file: str, today: date | None = None) -> pd.DataFrame:
-    """Replace ISO date columns by the contract's month columns (30.4375-day months).
+def _format_hint(texts: list[str]) -> str:
+    """The ``--date-format`` that reads ``texts`` (never quoting them), or how to rewrite."""
+    matches = [m for m in map(_DMY.fullmatch, texts) if m]
+    if matches and len(matches) == len(texts):
+        sep = matches[0].group(2)
+        year = "%Y" if all(len(m.group(4)) == 4 for m in matches) else "%y"
+        day_first = any(int(m.group(1)) > 12 for m in matches)
+        month_first = any(int(m.group(3)) > 12 for m in matches)
+        if day_first and not month_first:
+            return f"pass --date-format %d{sep}%m{sep}{year} (day first, as these are)"
+        if month_first and not day_first:
+            return f"pass --date-format %m{sep}%d{sep}{year} (month first, as these are)"
+        return (f"pass --date-format %d{sep}%m{sep}{year} if the day comes first, or "
+                f"%m{sep}%d{sep}{year} if the month does (the values do not tell)")
+    if texts and all(re.fullmatch(r"(19|20)[0-9]{6}", t) for t in texts):
+        return "pass --date-format %Y%m%d"
+    if texts and all("serial" in str(_parse_date(t)) for t in texts):
+        return "format the column as a date in the spreadsheet (YYYY-MM-DD) and save again"
+    return "write dates as YYYY-MM-DD (e.g. 2003-07-15), or name their layout with --date-format"
+
+
+def derive_months(raw: pd.DataFrame, file: str, today: date | None = None,
+                  date_format: str | None = None) -> pd.DataFrame:
+    """Replace date columns by the contract's month columns (30.4375-day months).
 
     ``followup_months`` runs from diagnosis to death (a date of death given) or
     else to last contact; ``months_to_treatment`` from diagnosis to first
     treatment; ``year_of_diagnosis`` is the diagnosis year; ``died`` is 1 where a
     date of death is given, unless the file has its own ``died`` column (then the
     two must agree). Months are written with full precision (days / 30.4375).
-    Dates must be YYYY-MM-DD; an empty diagnosis date, a date after ``today``,
-    death, last contact or treatment before diagnosis, treatment after the end of
-    follow-up, last contact after death, a follow-up of zero days, and ``died`` = 1
-    without a date of death are errors. Date values are never echoed.
+    Dates must be YYYY-MM-DD (or ``date_format``); an empty diagnosis date, a date
+    after ``today``, death, last contact or treatment before diagnosis, treatment
+    after the end of follow-up, last contact after death, a follow-up of zero days,
+    and ``died`` = 1 without a date of death are errors (all raised together). Date
+    values are never echoed; many unreadable dates in a column make one message.
     """
+    out, problems = months_from_dates(raw, file, today, date_format)
+    if problems:
+        raise CohortValidationError(problems)
+    return out
+
+
+def months_from_dates(raw: pd.DataFrame, file: str, today: date | None = None,
+                      date_format: str | None = None) -> tuple[pd.DataFrame, list[Problem]]:
+    """:func:`derive_months` that returns its problems instead of raising them (a row
+    with a problem gets empty months)."""
     present = [c for c in DATE_COLUMNS if c in raw.columns]
     if not present:
-        return raw
+        return raw, []
     today = today or date.today()
     both = [c for c in ("followup_months", "months_to_treatment", "year_of_diagnosis")
             if c in raw.columns]
+    structural = []
     if both:
-        raise fail(file, f"both dates ({', '.join(present)}) and month columns "
-                    f"({', '.join(both)}) are given",
-                    "give either the dates or the month columns, not both")
+        structural.append(Problem.at(
+            file, f"both dates ({', '.join(present)}) and month columns ({', '.join(both)}) "
+            "are given", "give either the dates or the month columns, not both"))
     if "date_of_diagnosis" not in present or (
             "date_last_contact" not in present and "date_of_death" not in present):
-        raise fail(file, "dates are given without date_of_diagnosis and date_last_contact "
-                    "or date_of_death", "give date_of_diagnosis plus date_last_contact (and "
-                    "date_of_death for patients who died)")
+        structural.append(Problem.at(
+            file, "dates are given without date_of_diagnosis and date_last_contact or "
+            "date_of_death", "give date_of_diagnosis plus date_last_contact (and "
+            "date_of_death for patients who died)"))
     if "date_of_death" not in present and "died" not in raw.columns:
-        raise fail(file, "dates are given without date_of_death or a died column, so no "
-                    "death could be known", "add date_of_death (YYYY-MM-DD) for patients who "
-                    "died, or a died column (1 died, 0 alive at last contact)")
+        structural.append(Problem.at(
+            file, "dates are given without date_of_death or a died column, so no death could "
+            "be known", "add date_of_death (YYYY-MM-DD) for patients who died, or a died "
+            "column (1 died, 0 alive at last contact)"))
+    if structural:
+        return raw.drop(columns=present), structural
     problems: list[Problem] = []
 
     def report(position: int, column: str, rule: str, fix: str) -> None:
@@ -254,16 +365,27 @@ def derive_months(raw: pd.DataFrame, file: str, today: date | None = None) -> pd
     parsed: dict[str, list[date | None]] = {}
     for col in present:
         parsed[col] = []
+        unreadable: list[tuple[int, str, str]] = []
         for position, text in enumerate(raw[col]):
-            value = _parse_date(text)
+            value = _parse_date(text, date_format)
             if isinstance(value, str):
-                report(position, col, value, "write dates as YYYY-MM-DD, e.g. 2003-07-15")
+                unreadable.append((position, text, value))
                 value = None
             elif value is not None and value > today:
                 report(position, col, "is in the future",
                        "check the year; dates must not be after today")
                 value = None
             parsed[col].append(value)
+        hint = _format_hint([text for _, text, _ in unreadable])
+        if len(unreadable) > SUMMARISE_AFTER:
+            lines = [_line_of(raw, position) for position, _, _ in unreadable]
+            shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+            problems.append(Problem.at(
+                file, f"{len(unreadable)} of {len(raw)} dates are not written YYYY-MM-DD "
+                f"(lines {shown}; values not shown: dates are identifying)", hint, column=col))
+        else:
+            for position, _, rule in unreadable:
+                report(position, col, rule, hint)
     n = len(raw)
     none = [None] * n
     dx_all, treat_all = parsed["date_of_diagnosis"], parsed.get("date_of_treatment", none)
@@ -317,15 +439,13 @@ def derive_months(raw: pd.DataFrame, file: str, today: date | None = None) -> pd
         to_treatment.append(_months(dx, treat))
         year.append("" if dx is None else str(dx.year))
         died_out.append("1" if death_text else "0")
-    if problems:
-        raise CohortValidationError(problems)
     out = raw.drop(columns=present)
     out["followup_months"] = followup
     out["months_to_treatment"] = to_treatment
     if "died" not in out.columns:
         out["died"] = died_out
     out["year_of_diagnosis"] = year
-    return out
+    return out, problems
 
 
 def _months(start: date | None, end: date | None) -> str:
@@ -346,30 +466,85 @@ def _row_problem(raw: pd.DataFrame, i: int, file: str, column: str, rule: str,
 # --------------------------------------------------------------------------- intake
 
 
+def convert_time_unit(raw: pd.DataFrame, unit: str) -> pd.DataFrame:
+    """``followup_months`` and ``months_to_treatment`` given in ``unit`` (days, weeks,
+    months, years) as months of 30.4375 days, written so they read back exactly; a cell
+    that is not a number is left for validation to report."""
+    if unit not in MONTHS_PER_UNIT:
+        raise ValueError(f"time unit must be one of {', '.join(MONTHS_PER_UNIT)}, not {unit!r}")
+    if unit == "months":
+        return raw
+    out = raw.copy()
+
+    def months(text: str) -> str:
+        if not re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text):
+            return text
+        value = float(text)
+        if unit == "days":
+            return repr(value / DAYS_PER_MONTH)
+        if unit == "weeks":
+            return repr(value * 7 / DAYS_PER_MONTH)
+        return repr(value * MONTHS_PER_UNIT[unit])
+
+    for column in ("followup_months", "months_to_treatment"):
+        if column in out.columns:
+            out[column] = out[column].map(months).astype(object)
+    return out
+
+
 def read_intake(path: Path, map_path: Path | None = None, allow_identifiers: bool = False,
-                sheet: str | None = None, today: date | None = None) -> Intake:
-    """Read a user's file and prepare it for contract validation (steps 1-4 above)."""
+                sheet: str | None = None, today: date | None = None, *,
+                header_row: int | None = None, time_unit: str = "months",
+                date_format: str | None = None, collect: bool = False) -> Intake:
+    """Read a user's file and prepare it for contract validation (steps 1-4 above).
+
+    Identifiers, mapping and date problems are gathered in one pass (a problem in one
+    step does not hide those of the next: what fits is applied, the rest reported);
+    they are raised together, or returned in ``Intake.problems`` with ``collect=True``
+    so that validation proper can add its own. ``time_unit`` is the unit of
+    ``followup_months`` and ``months_to_treatment`` in the file (default months).
+    """
     file = str(path)
-    raw = read_text_table(Path(path), sheet)
+    raw = read_text_table(Path(path), sheet, header_row)
     skipped = tuple(raw.attrs.get("skipped_empty_rows", ()))
     raw.columns = [str(c) for c in raw.columns]
+    problems: list[Problem] = []
     found = identifier_columns(list(raw.columns))
     if found and not allow_identifiers:
         listed = "; ".join(f"'{c}' ({k})" for c, k in found.items())
-        raise fail(file, f"the file holds direct identifiers: {listed} (values not shown)",
-                    "remove these columns before analysis (they are never needed), or pass "
-                    "--allow-identifiers to have nethep drop them on reading")
+        problems.append(Problem.at(
+            file, f"the file holds direct identifiers: {listed} (values not shown)",
+            "remove these columns before analysis (they are never needed), or pass "
+            "--allow-identifiers to have nethep drop them on reading"))
     raw = raw.drop(columns=list(found))
+    explained: set[str] = set()
+    recoded: tuple[str, ...] = ()
     if map_path is not None:
-        raw = apply_mapping(raw, load_mapping(Path(map_path)), file, str(map_path))
+        mapping = load_mapping(Path(map_path))
+        raw, mapped = map_columns(raw, mapping, file, str(map_path), time_unit, tuple(found))
+        problems += mapped
+        columns = mapping.get("columns") if isinstance(mapping.get("columns"), dict) else {}
+        if mapped:  # the columns the map meant to give, and those its typos resemble
+            targets = [str(v) for v in columns.values()]
+            explained |= {*targets, *(m for t in targets for m in difflib.get_close_matches(
+                t, [*fields(), *DATE_COLUMNS], n=1, cutoff=0.6))}
+        values = mapping.get("values") if isinstance(mapping.get("values"), dict) else {}
+        recoded = tuple(str(c) for c in values)
+    raw = convert_time_unit(raw, time_unit)
     dated = tuple(c for c in DATE_COLUMNS if c in raw.columns)
-    table = derive_months(raw, file, today)
+    table, from_dates = months_from_dates(raw, file, today, date_format)
+    if from_dates:
+        explained |= {"followup_months", "months_to_treatment", "year_of_diagnosis", "died"}
+    problems += from_dates
+    if problems and not collect:
+        raise CohortValidationError(problems)
     notes = ()
     if skipped:
         notes = (f"skipped {len(skipped)} empty row(s) at line(s) "
                  + ", ".join(map(str, skipped)),)
     return Intake(table=table, file=file, dropped_identifiers=tuple(found),
-                  derived_from_dates=dated, notes=notes, skipped_empty_rows=skipped)
+                  derived_from_dates=dated, notes=notes, skipped_empty_rows=skipped,
+                  problems=tuple(problems), explained=frozenset(explained), recoded=recoded)
 
 
 def needs_prepared_copy(df: pd.DataFrame, path: Path) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,53 @@ from nethep.errors import CohortValidationError, Problem, fail
 LINE = "line"  # index name of a text frame whose index holds file lines
 
 
-def read_text_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
+#: The first bytes of files people save by mistake under a table's name, and what they are.
+MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel 97-2003 workbook (.xls) or another "
+     "old Office file", "open it in Excel and save it as .xlsx (Excel Workbook) or as "
+     "'CSV UTF-8 (comma delimited)'"),
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (e.g. gunzip, 7-Zip) and give "
+     "the .csv, .tsv, .xlsx or .parquet file inside"),
+    (b"\x89PNG", "a PNG image, not a table", "give the cohort table itself (.csv, .tsv, .xlsx or "
+     ".parquet), not a picture of it"),
+    (b"\xff\xd8\xff", "a JPEG image, not a table", "give the cohort table itself, not a picture "
+     "of it"),
+    (b"GIF8", "a GIF image, not a table", "give the cohort table itself, not a picture of it"),
+    (b"%PDF", "a PDF document, not a table", "export the table from the program that made the "
+     "PDF as .csv or .xlsx"),
+    (b"BZh", "a bzip2-compressed file", "decompress it first and give the file inside"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first and give the file inside"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it first and give the file inside"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the cohort table as .csv"),
+    (b"PAR1", "a Parquet file", "rename it to .parquet"),
+    (b"{\\rtf", "a Rich Text (RTF) document, not a table", "save the table as .csv or .xlsx"),
+)
+
+
+def _what_the_bytes_are(head: bytes, suffix: str) -> tuple[str, str] | None:
+    """What a file is by its first bytes, when that is not what its name says."""
+    for magic, what, fix in MAGIC:
+        if head.startswith(magic):
+            if magic == b"PAR1" and suffix == ".parquet":
+                return None
+            return what, fix
+    if head.startswith(b"PK\x03\x04") and suffix not in {".xlsx", ".xlsm"}:
+        return None  # a workbook under a text name: the delimited reader says so
+    return None
+
+
+def read_text_table(path: Path, sheet: str | None = None,
+                    header_row: int | None = None) -> pd.DataFrame:
     """Read a CSV, TSV, .xlsx or Parquet file with every cell as text.
 
     The index holds each row's line in the file (its row number in a workbook), so
     problems can name it. Rows whose cells are all empty are skipped; they are
-    counted in ``attrs["skipped_empty_rows"]``.
+    counted in ``attrs["skipped_empty_rows"]``. ``header_row`` (1-based line or
+    sheet row) names the header when title rows stand above it; by default the
+    first non-empty line is the header, and a lone title above a wider table is
+    refused with the line of the header it seems to stand over. What the file is
+    is told by its first bytes (an old .xls, a gzip file, an image, ...), not by
+    its name alone.
     """
     path = Path(path)
     file = str(path)
@@ -46,10 +88,19 @@ def read_text_table(path: Path, sheet: str | None = None) -> pd.DataFrame:
     if size == 0:
         raise fail(file, "the file is empty",
                     "export the cohort with a header row and one row per patient")
+    if header_row is not None and (isinstance(header_row, bool) or header_row < 1):
+        raise fail(file, f"--header-row {header_row} is not a line of the file",
+                   "give the line (sheet row) of the header, counting from 1")
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    found = _what_the_bytes_are(head, suffix)
+    if found is not None:
+        what, fix = found
+        raise fail(file, f"the file is {what} (named '{suffix or '(no extension)'}')", fix)
     if suffix in {".csv", ".txt", ".tsv", ".tab"}:
-        frame = _read_delimited(path, "\t" if suffix in {".tsv", ".tab"} else ",")
+        frame = _read_delimited(path, "\t" if suffix in {".tsv", ".tab"} else ",", header_row)
     elif suffix in {".xlsx", ".xlsm"}:
-        frame = _read_excel(path, sheet)
+        frame = _read_excel(path, sheet, header_row)
     elif suffix == ".parquet":
         frame = _read_parquet(path)
     else:
@@ -68,7 +119,7 @@ def _read_bytes(path: Path) -> bytes:
                     "check the path and that you may read the file") from None
 
 
-def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
+def _read_delimited(path: Path, sep: str, header_row: int | None = None) -> pd.DataFrame:
     file = str(path)
     data = _read_bytes(path)
     if data.startswith(b"PK\x03\x04"):
@@ -95,7 +146,7 @@ def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
     if sep == "\t" and header.count(",") > header.count("\t"):
         raise fail(file, f"the file is comma-delimited but named '{path.suffix}'",
                     "rename it to .csv", line=1)
-    plain = _read_plain_delimited(data, sep)
+    plain = _read_plain_delimited(data, sep) if header_row is None else None
     if plain is not None:
         return plain
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
@@ -110,7 +161,7 @@ def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
                     "look at this line for a double quote (\") that is not closed or is "
                     "followed by more text in the same cell, then re-export from the "
                     "spreadsheet program", line=start) from None
-    return _frame_from_records(file, records)
+    return _frame_from_records(file, records, header_row)
 
 
 def _read_plain_delimited(data: bytes, sep: str) -> pd.DataFrame | None:
@@ -146,12 +197,16 @@ def _read_plain_delimited(data: bytes, sep: str) -> pd.DataFrame | None:
     frame = pd.read_csv(io.BytesIO(body), sep=sep, header=0, names=names, dtype=object,
                         encoding="utf-8", keep_default_na=False, na_filter=False,
                         quoting=csv.QUOTE_NONE, skip_blank_lines=False, engine="c")
+    if (frame[names[0]] == names[0]).any():
+        repeats = frame[frame[names[0]] == names[0]]
+        if (repeats == names).all(axis=1).any():
+            return None  # the header repeated below: the full reader names the lines
     frame.index = pd.Index(np.arange(2, len(frame) + 2), name=LINE, dtype="int64")
     frame.attrs["skipped_empty_rows"] = []
     return frame
 
 
-def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
+def _read_excel(path: Path, sheet: str | None, header_row: int | None = None) -> pd.DataFrame:
     file = str(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -171,18 +226,26 @@ def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
         if not hasattr(book[chosen], "iter_rows"):
             raise fail(file, f"the sheet '{chosen}' is a chart, not a table",
                         "name the sheet that holds the cohort with --sheet")
-        rows = [(number, [_excel_cell(x) for x in values]) for number, values in
-                enumerate(book[chosen].iter_rows(values_only=True), start=1)]
+        # cells, not values: a cell formatted as a percentage (34% is stored as 0.34)
+        # is read as the percentage the sheet shows (34)
+        rows = [(number, [_excel_cell(c.value, getattr(c, "number_format", None))
+                          for c in cells])
+                for number, cells in enumerate(book[chosen].iter_rows(), start=1)]
     finally:
         book.close()
-    return _frame_from_records(file, rows)
+    return _frame_from_records(file, rows, header_row)
 
 
-def _excel_cell(x: Any) -> str:
+def _excel_cell(x: Any, number_format: str | None = None) -> str:
+    """A workbook value as the text the sheet shows: dates YYYY-MM-DD, whole floats
+    without ``.0``, a percent-formatted number as its percentage (0.34 -> 34)."""
     if x is None:
         return ""
     if isinstance(x, datetime | date):
         return x.strftime("%Y-%m-%d")
+    if (number_format and "%" in number_format and isinstance(x, int | float)
+            and not isinstance(x, bool) and np.isfinite(x)):
+        return _plain_decimal(Decimal(repr(x)) * 100)
     if isinstance(x, float):
         if np.isnan(x):
             return ""
@@ -190,6 +253,12 @@ def _excel_cell(x: Any) -> str:
             return str(int(x))
         return repr(x)
     return str(x)
+
+
+def _plain_decimal(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros (34.0 -> 34, 12.50 -> 12.5)."""
+    text = format(value.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -228,13 +297,45 @@ def _parquet_cell(x: Any) -> str:
     return str(x)
 
 
-def _frame_from_records(file: str, records: list[tuple[int, list[str]]]) -> pd.DataFrame:
-    """A text frame from (line, cells) records: first non-empty record is the header."""
+def _header_record(file: str, records: list[tuple[int, list[str]]],
+                   header_row: int | None) -> int:
+    """Position in ``records`` of the header: the record on line ``header_row``, else the
+    first one; a lone title (one filled cell) above a wider row is refused."""
+    if header_row is not None:
+        for position, (line, _) in enumerate(records):
+            if line >= header_row:
+                if line != header_row:
+                    break
+                return position
+        raise fail(file, f"line {header_row} (--header-row) is empty or not in the file",
+                   "give the line (sheet row) that holds the column names, counting from 1")
+
+    def filled(cells: list[str]) -> int:
+        return sum(c.strip() != "" for c in cells)
+
+    first = filled(records[0][1])
+    below = next(((line, n) for line, cells in records[1:20]
+                  if (n := filled(cells)) >= max(3, 2 * first)), None)
+    if first <= 2 and below is not None:
+        line, n = below
+        cells = "a single cell" if first == 1 else f"only {first} cells"
+        raise fail(file, f"line {records[0][0]} holds {cells} above a table of {n} "
+                   f"columns: it looks like a title, not the header (which seems to be on "
+                   f"line {line})", f"delete the title line(s) above the header, or pass "
+                   f"--header-row {line}", line=records[0][0])
+    return 0
+
+
+def _frame_from_records(file: str, records: list[tuple[int, list[str]]],
+                        header_row: int | None = None) -> pd.DataFrame:
+    """A text frame from (line, cells) records: the first non-empty record (or the one
+    on line ``header_row``) is the header; rows that repeat it are refused."""
     empty = [line for line, cells in records if cells and not any(c != "" for c in cells)]
     records = [(line, cells) for line, cells in records if any(c != "" for c in cells)]
     if not records:
         raise fail(file, "the file holds no table (only empty lines)",
                     "export the cohort with a header row and one row per patient")
+    records = records[_header_record(file, records, header_row):]
     header_line, header = records[0]
     names = [c if c != "" else f"Unnamed: {i}" for i, c in enumerate(header)]
     _refuse_duplicate_names(file, names, header_line)
@@ -242,6 +343,12 @@ def _frame_from_records(file: str, records: list[tuple[int, list[str]]]) -> pd.D
     problems = []
     rows, lines = [], []
     for line, cells in records[1:]:
+        if [c.strip() for c in cells[:width]] == [c.strip() for c in header] and any(header):
+            problems.append(Problem.at(
+                file, f"the row repeats the header line (line {header_line})",
+                "delete this line: two exports were probably pasted one below the other",
+                line=line))
+            continue
         if len(cells) > width and any(c != "" for c in cells[width:]):
             problems.append(Problem.at(
                 file, f"the row has {len(cells)} cells but the header has {width}",

@@ -58,7 +58,7 @@ def test_valid_file_loads_typed_with_derived_columns(tmp_path):
     assert df.loc["P3", "surgical"] and df.loc["P3", "arm"] == "surgical"
     assert df.loc["P1", "arm"] == "nonsurgical"
     assert pd.isna(df.loc["P1", "months_to_treatment"])
-    assert df.attrs == {"source": "cohort.csv", "reconstructed": False,
+    assert df.attrs == {"source": "your cohort", "reconstructed": False,
                         "dropped_identifiers": [], "derived_from_dates": [], "mapped": False,
                         "skipped_empty_rows": []}
 

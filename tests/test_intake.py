@@ -178,12 +178,17 @@ def test_date_in_the_future(tmp_path):
     assert "check the year" in msg
 
 
-@pytest.mark.parametrize("text", ["15/07/2003", "2003-7-15", "20030715", "July 2003",
-                                  "2003-07-15 10:00", "２００３-07-15"])
-def test_date_not_iso(tmp_path, text):
+@pytest.mark.parametrize(("text", "fix"), [
+    ("15/07/2003", "pass --date-format %d/%m/%Y (day first, as these are)"),
+    ("07/15/2003", "pass --date-format %m/%d/%Y (month first, as these are)"),
+    ("03.07.2003", "pass --date-format %d.%m.%Y if the day comes first, or %m.%d.%Y"),
+    ("20030715", "pass --date-format %Y%m%d"),
+    ("2003-7-15", "e.g. 2003-07-15"), ("July 2003", "e.g. 2003-07-15"),
+    ("2003-07-15 10:00", "e.g. 2003-07-15"), ("２００３-07-15", "e.g. 2003-07-15")])
+def test_date_not_iso(tmp_path, text, fix):
     msg = date_problem(tmp_path, dated(2, date_of_diagnosis=text), "date_of_diagnosis",
                        "is not a date written YYYY-MM-DD", 4, "D3")
-    assert "e.g. 2003-07-15" in msg
+    assert fix in msg
 
 
 def test_impossible_calendar_day(tmp_path):
@@ -390,7 +395,7 @@ def test_comma_delimited_text_named_tsv(tmp_path):
 
 def test_tsv_loads(tmp_path):
     df = load_cohort(write_csv(tmp_path / "cohort.tsv", template_rows(), delimiter="\t"))
-    assert len(df) == 4 and df.attrs["source"] == "cohort.tsv"
+    assert len(df) == 4 and df.attrs["source"] == "your cohort"
 
 
 def test_utf16_text_is_named(tmp_path):
@@ -462,7 +467,7 @@ def test_excel_with_several_sheets_needs_sheet(tmp_path):
     _, msg = only(path)
     assert "the workbook has 2 sheets (Notes, Cohort)" in msg and "--sheet" in msg
     df = load_cohort(path, sheet="Cohort")
-    assert len(df) == 4 and df.attrs["source"] == "book.xlsx"
+    assert len(df) == 4 and df.attrs["source"] == "your cohort"
 
 
 def test_excel_unknown_sheet(tmp_path):
@@ -749,9 +754,13 @@ def test_map_names_a_column_the_file_lacks(tmp_path):
 def test_map_sends_two_columns_to_one(tmp_path):
     path = write_map(tmp_path, "columns:\n  Study ID: patient_id\n  Record: patient_id\n")
     export = write_csv(tmp_path / "c.csv", [{"Study ID": "1", "Record": "2"}])
-    _, msg = only(export, map_path=path)
-    assert "several columns are mapped to 'patient_id' ('Study ID', 'Record')" in msg
-    assert "map exactly one of your columns" in msg
+    first, *rest = problems_of(export, map_path=path)
+    assert "several columns are mapped to 'patient_id' ('Study ID', 'Record')" in str(first)
+    assert "map exactly one of your columns" in str(first)
+    # in the same pass: the contract columns the file lacks, but not patient_id, whose
+    # absence the mapping problem explains
+    missing = {p.column for p in rest if p.rule == "required column is missing"}
+    assert "tumor_type" in missing and "patient_id" not in missing
 
 
 def test_map_has_an_unknown_section(tmp_path):
