@@ -22,6 +22,8 @@ from scipy import stats
 from nethep import permutation as perm
 from nethep.bootstrap import bootstrap_survival_difference
 from nethep.cohort import BUNDLED_COHORT
+from nethep.robustness import SmallSampleInference
+from nethep.survival import logrank
 
 REFERENCE = json.loads(
     (Path(__file__).parent / "reference" / "coin.json").read_text(encoding="utf-8")
@@ -373,3 +375,38 @@ def test_results_are_json_ready_and_tables_tidy(default_arm_test, cohort_exact):
 def test_input_errors(time, event, group, message):
     with pytest.raises(ValueError, match=message):
         perm.permutation_logrank(time, event, group, n_permutations=10)
+
+
+def test_no_permutation_as_extreme_is_bounded_in_words_not_zero():
+    """A large cohort with a strong difference (issue 13): no permutation reaches the
+    observed statistic; P is bounded by (0 + 1)/(B + 1), never reported as 0, and the
+    sentences of notebook 05 do not divide by the Monte Carlo SE of 0."""
+    rng = np.random.default_rng(3)
+    n = 400
+    group = np.repeat(["nonsurgical", "surgical"], n // 2)
+    time = np.where(group == "nonsurgical", rng.exponential(5, n), rng.exponential(50, n))
+    event = np.ones(n, dtype=int)
+    test = perm.permutation_logrank(time, event, group, n_permutations=999, seed=1)
+    assert test.n_extreme == 0 and test.p == 0 and test.mc_se == 0
+    assert test.none_as_extreme and test.p_bound == 1 / 1000
+    assert test.p_words(3) == ("P < .001 (none of the 999 permutations was as extreme as the "
+                               "observed statistic; (0 + 1)/(B + 1) bounds P)")
+    assert test.to_results()["p_bound"] == 1 / 1000
+    pick = np.r_[0:20, n - 20:n]  # any ExactTest will do
+    exact = perm.exact_logrank(time[pick], event[pick], group[pick])
+    inference = SmallSampleInference(
+        permutation=test, three_groups=test, exact=exact,
+        survdiff=logrank(pd.DataFrame({"followup_months": time, "died": event,
+                                       "arm": group}), "arm"),
+        bootstrap=bootstrap_survival_difference(time, event, group, at=3.0, n_resamples=50,
+                                                seed=1))
+    lines = inference.p_values().split("\n")
+    assert lines[0].startswith("Surgical vs non-surgical: Monte Carlo permutation P < .00100")
+    assert lines[1].startswith("No permutation was as extreme")
+    assert "P < .00100" in inference.finding()
+
+
+def test_p_bound_is_the_plus_one_estimate(default_arm_test):
+    t = default_arm_test
+    assert t.p_bound == (t.n_extreme + 1) / (t.n_permutations + 1) > t.p
+    assert t.p_words(5) == f"P = {t.p:.5f} (Monte Carlo SE {t.mc_se:.5f})".replace("0.", ".")
