@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -54,9 +55,9 @@ _NIE = r"[XYZ]\d{7}[A-Z]"
 _KVNR = r"[A-Z]\d{9}"
 _US_SSN = r"(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}"
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
-_CF_ODD = dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+_CF_ODD = MappingProxyType(dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
                    (1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21,
-                    2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23), strict=True))
+                    2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23), strict=True)))
 
 _PHONE_INTERNATIONAL = r"(?:\+|00)[1-9][\d\s.\-()/]{6,20}\d"
 _PHONE_NATIONAL = r"\(?0\d{1,4}\)?(?:[\s.\-/]\d{2,8}){1,5}"

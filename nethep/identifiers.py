@@ -26,6 +26,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -73,7 +74,8 @@ _REDCAP_CHOICE = re.compile(r"\s*\(choice=.*\)\s*$", re.IGNORECASE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])|(?<=[A-Z])(?=[A-Z][a-z])"
                     r"|(?<=[a-z]{2})(?=[A-Z]{2,}$)")
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
-_FOLD = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ı": "i"})
+_FOLD = MappingProxyType(str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d",
+                                        "ı": "i"}))
 
 
 def header_tokens(name: object) -> tuple[str, ...]:
