@@ -9,7 +9,9 @@ results.json):
 :mod:`~nethep.robustness.inference`             permutation, exact and survdiff-style
                                                 log-rank tests; bootstrap
 :mod:`~nethep.robustness.confounding`           adjusted Cox model; E-value
-:mod:`~nethep.robustness.weighting`             propensity score, weights, IPTW Cox
+:mod:`~nethep.robustness.weighting`             propensity score, weights (ATT primary,
+                                                ATE beside it), positivity, IPTW Cox
+:mod:`~nethep.robustness.iptw_bootstrap`        bootstrap of the whole IPTW pipeline
 :mod:`~nethep.robustness.immortal_time`         landmark analyses; time-varying Cox
 :mod:`~nethep.robustness.effect_size`           restricted mean survival time; power
 :mod:`~nethep.robustness.small_events`          ordinary Cox tests beside Firth; the
@@ -17,6 +19,8 @@ results.json):
 :mod:`~nethep.robustness.summary`               the closing table and
                                                 :class:`RobustnessSection` (what
                                                 notebook 05 shows and saves)
+:mod:`~nethep.robustness.could_differ`          could each analysis have changed the
+                                                answer on this cohort, and why
 :mod:`~nethep.robustness.design`                design matrix, survival frame, checks
 ==============================================  =======================================
 
@@ -41,7 +45,9 @@ from nethep.robustness.confounding import (
     cox_adjusted,
     evalue,
     outcome_is_common,
+    primary_evalue,
 )
+from nethep.robustness.could_differ import could_differ
 from nethep.robustness.design import DEFAULT_COVARIATES, compare_tables, simulated_inputs
 from nethep.robustness.effect_size import (
     RMST_TAUS,
@@ -79,8 +85,10 @@ from nethep.robustness.small_events import (
 )
 from nethep.robustness.summary import RobustnessSection, RobustnessSummary, robustness_summary
 from nethep.robustness.weighting import (
+    PRIMARY_ESTIMAND,
     TRUNCATION_ALTERNATIVE,
     IPTWCox,
+    Positivity,
     Propensity,
     iptw_cox,
     propensity,
@@ -129,4 +137,9 @@ __all__ = [
     "small_event_inference",
     "small_sample_inference",
     "time_varying_cox",
+    # H3 (issue 12): IPTW estimands and positivity, E-value of the primary, could-differ
+    "PRIMARY_ESTIMAND",
+    "Positivity",
+    "could_differ",
+    "primary_evalue",
 ]

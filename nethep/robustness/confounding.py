@@ -31,6 +31,8 @@ from nethep.robustness.design import (
     DEFAULT_COVARIATES,
     LIFELINES_COX_METHOD,
     check_both_arms,
+    hr_results,
+    no_death_reason,
     separation_problems,
     simulated_inputs,
     survival_frame,
@@ -74,6 +76,7 @@ class AdjustedCox:
     simulated: tuple[str, ...] = ()  # covariates simulated in the bundled reconstruction
     ph_method: str = ("score test of x * (1 - KM(t-)) per term, R survival >= 3.0 "
                       "cox.zph(transform = 'km')")
+    not_estimable: str = ""  # why the surgical hazard ratio has no estimate (e.g. no deaths)
 
     @property
     def penalized(self) -> bool:
@@ -89,6 +92,8 @@ class AdjustedCox:
     @property
     def surgical(self) -> HazardRatio:
         """The adjusted hazard ratio of surgery."""
+        if self.not_estimable:
+            return HazardRatio.not_estimable(self.not_estimable, self.method)
         s = self.term("surgical")
         return HazardRatio(hr=float(s["hr"]), lower=float(s["lower"]),
                            upper=float(s["upper"]), p=float(s["p"]), method=self.method)
@@ -131,11 +136,11 @@ class AdjustedCox:
         s = self.surgical
         return evalue(s.hr, s.lower, s.upper, rare_outcome=rare_outcome,
                       label="the adjusted hazard ratio",
-                      model=f"Cox model with {', '.join(self.covariates)}")
+                      model=f"Cox model with {', '.join(self.covariates)}", adjusted=True)
 
     def to_results(self) -> dict[str, dict[str, float | None]]:
         """``robustness.cox_adjusted``: ``{"surgical": {hr, lower, upper}}``."""
-        return {"surgical": self.surgical.to_results()}
+        return {"surgical": hr_results(self.surgical)}
 
 
 def cox_adjusted(
@@ -169,7 +174,9 @@ def cox_adjusted(
       verified against it. It is a ridge (shrinkage) estimate, not Firth's
       correction; its CI is Wald from the penalized information. On the bundled
       cohort no term separates, so the unpenalized fit is reported. The separation
-      texts mark a count from 1 to ``min_cell - 1`` as ``<N``.
+      texts mark a count from 1 to ``min_cell - 1`` as ``<N``. With no deaths in an
+      arm the surgical hazard ratio is not estimable (:attr:`AdjustedCox.surgical` says
+      why): a ridge estimate there would be the penalty's, not the data's.
     - Proportional hazards per term: R >= 3.0's ``cox.zph(fit, transform = "km")``
       score test at the fitted coefficients (:func:`nethep.cox.cox_zph`, the same
       test as notebook 03; verified against R). For a penalized fit it is evaluated
@@ -224,6 +231,7 @@ def cox_adjusted(
         rows=rows, covariates=covariates, n=len(data), events=events,
         n_parameters=len(terms), epv=events / len(terms), separation=tuple(problems),
         penalizer=used_penalizer, method=method, simulated=simulated_inputs(df, covariates),
+        not_estimable=no_death_reason(data) or "",
     )
 
 # ------------------------------------------------------------------------------ E-value
@@ -259,6 +267,22 @@ class EValue:
     ci_limit: float
     label: str = "the hazard ratio"  # which hazard ratio, for the sentences
     model: str = ""  # the model that gave it, e.g. "Cox model with age_years"
+    share_died: float | None = None  # proportion who died by the end of follow-up
+    adjusted: bool = False  # the hazard ratio is adjusted for measured covariates
+
+    def conversion(self) -> str:
+        """How the hazard ratios were turned into risk ratios, and why (VanderWeele and
+        Ding 2017: HR ~ RR only when the outcome is rare, < 15% at the end of follow-up)."""
+        died = ("" if self.share_died is None
+                else f"{self.share_died:.0%} of patients died by the end of follow-up, so ")
+        if self.rare_outcome:
+            return (f"{died}the outcome is rare (under 15%) and the hazard ratio is taken as "
+                    "the risk ratio (RR ~ HR; VanderWeele and Ding 2017).")
+        return (f"{died}the outcome is common (15% or more) and each hazard ratio is "
+                "converted to a risk ratio by RR = (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)) "
+                "(VanderWeele and Ding 2017; VanderWeele 2020): "
+                f"HR {self.hr:.2f} gives RR {self.rr:.2f}, the CI limit closer to 1 gives "
+                f"RR {self.rr_limit:.2f}; then E = RR + sqrt(RR (RR - 1)) on RR or 1/RR.")
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
         """The E-value of the estimate and of the confidence limit closer to 1."""
@@ -274,9 +298,8 @@ class EValue:
         model = f"{self.model}; " if self.model else ""
         return (f"E-value of {self.label} ({model}HR {self.hr:.2f}, 95% CI {self.lower:.2f} "
                 f"to {self.upper:.2f}): {self.point:.2f} for the estimate, "
-                f"{self.ci_limit:.2f} for the confidence limit closer to 1 "
-                f"({'rare' if self.rare_outcome else 'common'}-outcome conversion to a risk "
-                "ratio).")
+                f"{self.ci_limit:.2f} for the confidence limit closer to 1. Conversion: "
+                f"{self.conversion()}")
 
     def sentence(self) -> str:
         """One plain-language sentence generated from the numbers."""
@@ -290,20 +313,40 @@ class EValue:
         head = (f"To explain away the {effect} risk of death with surgery (hazard ratio "
                 f"{self.hr:.2f}), an unmeasured factor such as fitness for operation would have "
                 f"to be about {self.point:.1f} times as common among operated patients and "
-                f"{change}, over and above the factors already accounted for")
+                f"{change}"
+                + (", over and above the factors already accounted for" if self.adjusted
+                   else " (no measured factor is accounted for in this estimate)"))
         if self.ci_limit <= 1:
             return (head + "; because the confidence interval already includes no effect, "
                     "no unmeasured factor is needed to make the result compatible with none.")
         return (head + f"; a factor about {self.ci_limit:.1f} times as strong on both counts "
                 "would be enough to make the result compatible with no effect.")
 
-    def to_results(self) -> dict[str, float | None]:
-        """``robustness.evalue``: ``{point, ci_limit}``."""
-        return {"point": finite_or_none(self.point), "ci_limit": finite_or_none(self.ci_limit)}
+    def to_results(self) -> dict[str, float | str | bool | None]:
+        """``robustness.evalue``: ``{point, ci_limit, hr, lower, upper, rr, rr_limit,
+        rare_outcome, conversion}``."""
+        return {"point": finite_or_none(self.point), "ci_limit": finite_or_none(self.ci_limit),
+                "hr": finite_or_none(self.hr), "lower": finite_or_none(self.lower),
+                "upper": finite_or_none(self.upper), "rr": finite_or_none(self.rr),
+                "rr_limit": finite_or_none(self.rr_limit), "rare_outcome": self.rare_outcome,
+                "conversion": self.conversion()}
+
+
+def primary_evalue(primary: HazardRatio, df: pd.DataFrame, *,
+                   label: str = "the primary hazard ratio") -> EValue | None:
+    """The E-value of the stated primary estimate (e.g.
+    :attr:`nethep.robustness.SmallEventInference.primary`), with the rare/common outcome
+    rule of :func:`outcome_is_common` on ``df``; None when the estimate is not estimable."""
+    if not primary.estimable:
+        return None
+    return evalue(primary.hr, primary.lower, primary.upper,
+                  rare_outcome=not outcome_is_common(df), label=label, model=primary.method,
+                  share_died=float(df["died"].mean()))
 
 
 def evalue(hr: float, lower: float, upper: float, rare_outcome: bool = False, *,
-           label: str = "the hazard ratio", model: str = "") -> EValue:
+           label: str = "the hazard ratio", model: str = "",
+           share_died: float | None = None, adjusted: bool = False) -> EValue:
     """E-value of a hazard ratio (VanderWeele and Ding, Ann Intern Med 2017;167:268).
 
     The E-value is the minimum strength of association, on the risk-ratio scale, that
@@ -319,7 +362,9 @@ def evalue(hr: float, lower: float, upper: float, rare_outcome: bool = False, *,
     - CI: the limit closer to 1 (the upper limit when HR < 1) is converted the same
       way; its E-value is 1 when the CI includes 1.
 
-    ``label`` and ``model`` name the hazard ratio in :meth:`EValue.detail`.
+    ``label`` and ``model`` name the hazard ratio in :meth:`EValue.detail`;
+    ``share_died`` (the proportion who died) goes into :meth:`EValue.conversion`.
+    Notebook 05 computes it from the stated primary estimate (:func:`primary_evalue`).
     """
     values = (hr, lower, upper)
     if not all(math.isfinite(v) and v > 0 for v in values):
@@ -334,4 +379,5 @@ def evalue(hr: float, lower: float, upper: float, rare_outcome: bool = False, *,
     ci_limit = 1.0 if crosses else _evalue_rr(rr_limit)
     return EValue(hr=float(hr), lower=float(lower), upper=float(upper),
                   rare_outcome=bool(rare_outcome), rr=rr, rr_limit=rr_limit, point=point,
-                  ci_limit=ci_limit, label=label, model=model)
+                  ci_limit=ci_limit, label=label, model=model, share_died=share_died,
+                  adjusted=adjusted)

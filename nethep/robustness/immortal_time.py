@@ -25,7 +25,9 @@ from nethep.formats import join_and
 from nethep.robustness.design import (
     LIFELINES_COX_METHOD,
     compare_tables,
+    hr_results,
     lifelines_hazard_ratio,
+    no_death_reason,
     simulated_inputs,
 )
 from nethep.survival import cox_surgical
@@ -75,7 +77,7 @@ class LandmarkResult:
 
     def to_results(self) -> dict[str, float | int | None]:
         """``robustness.landmark.<at_months>``: ``{hr, lower, upper, n}``."""
-        return {**self.hazard_ratio.to_results(), "n": self.n}
+        return {**hr_results(self.hazard_ratio), "n": self.n}
 
 
 def landmark(df: pd.DataFrame, at_months: float) -> LandmarkResult:
@@ -89,6 +91,8 @@ def landmark(df: pd.DataFrame, at_months: float) -> LandmarkResult:
       surgery is ignored, which biases towards no difference).
     - Time reset to months since the landmark; Cox model (lifelines, Efron ties,
       Wald 95% CI), verified against R ``coxph`` on the same subset.
+    - Not estimable (said in words, NaN numbers) when only one arm is in follow-up at
+      the landmark or an arm has no deaths after it.
     """
     at = float(at_months)
     t = df["followup_months"].to_numpy(dtype=float)
@@ -100,22 +104,27 @@ def landmark(df: pd.DataFrame, at_months: float) -> LandmarkResult:
     data = pd.DataFrame({"T": t[keep] - at, "E": sub["died"].to_numpy(int),
                          "surgical": surg_at.astype(float)}, index=sub.index)
     n_surg = int(surg_at.sum())
+    method = f"landmark {at:g} months; {LIFELINES_COX_METHOD}"
+    counts = {"at_months": at, "n": len(data), "events": int(data["E"].sum()),
+              "n_surgical": n_surg, "n_excluded": int((~keep).sum()),
+              "n_reclassified": int((surg & ~(mtt <= at)).sum()),
+              "simulated": simulated_inputs(df, ["months_to_treatment"])}
     if n_surg == 0 or n_surg == len(data):
-        raise ValueError(f"at the {at:g}-month landmark {n_surg} of {len(data)} patients "
-                         "count as surgical: both arms are needed")
+        reason = f"only one arm is in follow-up at the {at:g}-month landmark"
+    else:
+        reason = no_death_reason(data) or ""
+    if reason:
+        return LandmarkResult(coef=float("nan"), se=float("nan"),
+                              hazard_ratio=HazardRatio.not_estimable(
+                                  f"{reason} (landmark {at:g} months)", method), **counts)
     try:
         cph, _ = fit_lifelines(data)
     except ConvergenceError as exc:  # pragma: no cover - depends on the data
         raise ValueError(f"landmark {at:g}: the Cox model did not converge ({exc})") from None
     s = cph.summary.loc["surgical"]
-    return LandmarkResult(
-        at_months=at, n=len(data), events=int(data["E"].sum()), n_surgical=n_surg,
-        n_excluded=int((~keep).sum()), n_reclassified=int((surg & ~(mtt <= at)).sum()),
-        coef=float(s["coef"]), se=float(s["se(coef)"]),
-        hazard_ratio=lifelines_hazard_ratio(cph.summary, "surgical",
-                                            f"landmark {at:g} months; {LIFELINES_COX_METHOD}"),
-        simulated=simulated_inputs(df, ["months_to_treatment"]),
-    )
+    return LandmarkResult(coef=float(s["coef"]), se=float(s["se(coef)"]),
+                          hazard_ratio=lifelines_hazard_ratio(cph.summary, "surgical", method),
+                          **counts)
 
 
 @dataclass(frozen=True)
@@ -139,9 +148,13 @@ class Landmarks:
     def hazard_ratios(self) -> str:
         """Each landmark's hazard ratio and time, e.g. "landmark HRs 0.18 at 3 months, 0.17
         at 6 and 0.20 at 12"."""
+        def value(lm: LandmarkResult) -> str:
+            hr = lm.hazard_ratio
+            return f"{hr.hr:.2f}" if hr.estimable else "not estimable"
+
         first, *rest = self.all
-        parts = [f"{first.hazard_ratio.hr:.2f} at {first.at_months:g} months"]
-        parts += [f"{lm.hazard_ratio.hr:.2f} at {lm.at_months:g}" for lm in rest]
+        parts = [f"{value(first)} at {first.at_months:g} months"]
+        parts += [f"{value(lm)} at {lm.at_months:g}" for lm in rest]
         return f"landmark HRs {join_and(parts)}"
 
     def notes(self, min_cell: int = 0) -> str:
@@ -203,6 +216,7 @@ class TimeVaryingCox:
     n_switched: int
     naive: HazardRatio  # surgery fixed at time 0 (nethep.survival.cox_surgical)
     simulated: tuple[str, ...] = ()  # inputs simulated in the bundled reconstruction
+    waiting_months: tuple[float, float] | None = None  # surgical: median, longest wait
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
         """The naive and the time-varying hazard ratio, one row each (no counts)."""
@@ -229,7 +243,7 @@ class TimeVaryingCox:
 
     def to_results(self) -> dict[str, float | None]:
         """``robustness.time_varying``: ``{hr, lower, upper}``."""
-        return self.hazard_ratio.to_results()
+        return hr_results(self.hazard_ratio)
 
 
 def time_varying_cox(df: pd.DataFrame) -> TimeVaryingCox:
@@ -244,16 +258,25 @@ def time_varying_cox(df: pd.DataFrame) -> TimeVaryingCox:
     event-free time before operation (Suissa, Am J Epidemiol 2008;167:492).
     """
     long = counting_process(df)
+    method = ("Cox model with surgery as a time-varying covariate (lifelines "
+              "CoxTimeVaryingFitter), Efron ties, Wald 95% CI and P")
+    common = {"n_patients": len(df), "n_intervals": len(long),
+              "events": int(long["event"].sum()), "n_switched": int((long["start"] > 0).sum()),
+              "naive": cox_surgical(df).hazard_ratio,
+              "simulated": simulated_inputs(df, ["months_to_treatment"])}
+    waits = df.loc[df["surgical"].to_numpy(bool), "months_to_treatment"].to_numpy(
+        dtype=float, na_value=np.nan)
+    waits = waits[np.isfinite(waits)]
+    if len(waits):
+        common["waiting_months"] = (float(np.median(waits)), float(waits.max()))
+    exposed = long["surgical"].to_numpy(float)
+    reason = ("nobody has operated follow-up time" if not exposed.any()
+              else no_death_reason(long, event="event"))
+    if reason:
+        return TimeVaryingCox(coef=float("nan"), se=float("nan"),
+                              hazard_ratio=HazardRatio.not_estimable(reason, method), **common)
     ctv = fit_time_varying(long)
     s = ctv.summary.loc["surgical"]
     return TimeVaryingCox(
         coef=float(s["coef"]), se=float(s["se(coef)"]),
-        hazard_ratio=lifelines_hazard_ratio(
-            ctv.summary, "surgical",
-            "Cox model with surgery as a time-varying covariate (lifelines "
-            "CoxTimeVaryingFitter), Efron ties, Wald 95% CI and P"),
-        n_patients=len(df), n_intervals=len(long), events=int(long["event"].sum()),
-        n_switched=int((long["start"] > 0).sum()),
-        naive=cox_surgical(df).hazard_ratio,
-        simulated=simulated_inputs(df, ["months_to_treatment"]),
-    )
+        hazard_ratio=lifelines_hazard_ratio(ctv.summary, "surgical", method), **common)
