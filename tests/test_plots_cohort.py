@@ -17,8 +17,10 @@ import pytest  # noqa: E402
 from nethep import load_cohort  # noqa: E402
 from nethep.describe import GroupedValues, patient_flow, values_by_group  # noqa: E402
 from nethep.plots import (  # noqa: E402
+    patient_flow_caption,
     patient_flow_figure,
     set_style,
+    values_by_group_caption,
     values_by_group_figure,
 )
 from nethep.plots.style import RECONSTRUCTED_NOTE  # noqa: E402
@@ -37,19 +39,62 @@ def _texts(fig):
                                                       *fig.texts]]
 
 
+def _outcomes(df):
+    """Deaths, alive and lost to follow-up per group, computed here from the rule the
+    caption states (last contact dated at mid-year of diagnosis; lost when more than 12
+    months before the latest last contact)."""
+    last = df["year_of_diagnosis"] + 0.5 + df["followup_months"] / 12
+    lost = (df["died"] == 0) & (last < last.max() - 1.0)
+    return {g: (int((rows["died"] == 1).sum()), int((rows["died"] == 0).sum()),
+                int(lost[rows.index].sum()))
+            for g, rows in df.groupby("treatment_group")}
+
+
 @pytest.mark.parametrize("width_mm", [85, 180])
 def test_flow_figure_shows_every_count(df, width_mm):
     fig = patient_flow_figure(patient_flow(df), reconstructed=True, width_mm=width_mm)
     assert fig.get_size_inches()[0] == pytest.approx(width_mm / 25.4)
     boxes = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "flow_box"]
-    assert len(boxes) == 1 + 2 + 3 + 7
+    # rows read, excluded, identified, 2 tumour types, 3 groups, 7 treatments, 3 outcomes
+    assert len(boxes) == 1 + 1 + 1 + 2 + 3 + 7 + 3
     text = "\n".join(boxes)
     for n in ("n = 48", "n = 36", "n = 12", "n = 17", "n = 18", "n = 13", "n = 7", "n = 6",
               "n = 4", "n = 3"):
         assert n in text
     assert "1996-2004" in text
+    assert "Rows read from the file\nn = 48" in boxes
+    assert any(b.startswith("Excluded before analysis\nn = 0") for b in boxes)
+    outcome = [" ".join(b.split()) for b in boxes if b.startswith("Died")]
+    expected = _outcomes(df)
+    assert outcome == [f"Died: {d} Alive at last contact: {a} of whom lost to follow-up: {n}"
+                       for d, a, n in (expected[g] for g in ("medical", "embolization",
+                                                             "surgical"))]
+    assert sum(n for _, _, n in expected.values()) == 17  # of the 24 alive at last contact
     assert RECONSTRUCTED_NOTE in _texts(fig)
+    assert "Patient flow" not in _texts(fig)  # the title is the caption's
     plt.close(fig)
+
+
+def test_flow_figure_counts_empty_rows_as_excluded(df):
+    with_empty = df.copy()
+    with_empty.attrs = {**df.attrs, "skipped_empty_rows": [7, 12]}
+    flow = patient_flow(with_empty)
+    assert flow.n_rows_read == 50 and flow.n_excluded == 2
+    fig = patient_flow_figure(flow, reconstructed=False)
+    boxes = [" ".join(t.get_text().split()) for t in fig.axes[0].texts
+             if t.get_gid() == "flow_box"]
+    assert "Rows read from the file n = 50" in boxes
+    assert "Excluded before analysis n = 2 (empty rows: 2)" in boxes
+    plt.close(fig)
+
+
+def test_flow_caption_states_the_loss_rule(df):
+    cap = patient_flow_caption(patient_flow(df), reconstructed=True, min_cell=5)
+    assert cap.title == "Patient flow"
+    assert "more than 12 months before the data closure" in cap.text
+    assert "here 2006" in cap.text
+    assert "counts below 5 are shown as <5" in cap.text
+    assert cap.text.endswith("not the original patient records.")
 
 
 @pytest.mark.parametrize("width_mm", [85, 180])
@@ -72,23 +117,43 @@ def test_flow_figure_keeps_an_empty_group(df):
     fig = patient_flow_figure(patient_flow(df[df["treatment_group"] != "surgical"]),
                               reconstructed=False)
     boxes = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "flow_box"]
-    assert len(boxes) == 13
+    assert len(boxes) == 13 + 2 + 3  # with the intake boxes and one outcome box per group
     assert any(b.startswith("Surgical") and b.endswith("n = 0") for b in boxes)
     plt.close(fig)
 
 
 @pytest.mark.parametrize("width_mm", [85, 180])
-def test_values_figure_draws_every_patient(df, width_mm):
+def test_values_figure_draws_summaries_not_patients(df, width_mm):
     t1 = table_one(df)
     grouped = t1.grouped["liver_involvement_pct"]
     fig = values_by_group_figure(grouped, p=t1.result("liver_involvement_pct").p,
                                  reconstructed=True, width_mm=width_mm)
     assert fig.get_size_inches()[0] == pytest.approx(width_mm / 25.4)
     ax = fig.axes[0]
-    points = {c.get_gid(): len(c.get_offsets()) for c in ax.collections}
-    assert points == {"points:medical": 17, "points:embolization": 18, "points:surgical": 13}
+    assert len(ax.collections) == 0  # no points
+    assert len(ax.patches) == 3  # one box per group
+    ys = sorted({round(float(y), 6) for line in ax.get_lines() for y in line.get_ydata()})
+    for g, values in grouped.values.items():
+        # quartiles, median and the 10th/90th percentile whiskers, from numpy
+        for q in np.percentile(values, [10, 25, 50, 75, 90]):
+            assert round(float(q), 6) in ys, (g, q)
+        inner = [v for v in values if not any(abs(v - y) < 1e-9 for y in ys)]
+        assert inner, "every patient's value is drawn"
     assert any(t.startswith("Kruskal-Wallis P = ") for t in _texts(fig))
+    assert not any("by treatment group" in t for t in _texts(fig))  # no title drawn
     plt.close(fig)
+
+
+def test_values_caption(df):
+    t1 = table_one(df)
+    cap = values_by_group_caption(t1.grouped["liver_involvement_pct"],
+                                  p=t1.result("liver_involvement_pct").p,
+                                  title="Liver involvement by treatment group",
+                                  reconstructed=True)
+    assert cap.title == "Liver involvement by treatment group"
+    assert "whiskers: 10th and 90th percentiles" in cap.text
+    assert "Individual patients' values are not shown" in cap.text
+    assert "Kruskal-Wallis test across the groups with values: P = .50." in cap.text
 
 
 def test_values_figure_with_an_empty_group(df):
@@ -109,24 +174,25 @@ def test_flow_figure_shows_small_counts_as_marked(df):
     for n in ("n = 1", "n = 2", "n = 3", "n = 4"):
         assert not any(line == n for line in boxes.splitlines()), n
     assert "n = 48" in boxes and "n = 6" in boxes
-    assert "Small-cell suppression: counts below 5 are shown as <5." in _texts(fig)
     plt.close(fig)
 
 
-def test_values_figure_leaves_out_points_of_small_groups(df):
+def test_values_figure_leaves_out_small_groups(df):
     small = df[(df["treatment_group"] != "medical") | (df["patient_id"].isin(["NET001",
                                                                               "NET002"]))]
-    fig = values_by_group_figure(values_by_group(small, "age_years"), reconstructed=False,
-                                 min_cell=5)
+    grouped = values_by_group(small, "age_years")
+    fig = values_by_group_figure(grouped, reconstructed=False, min_cell=5)
     ax = fig.axes[0]
-    assert {c.get_gid() for c in ax.collections} == {"points:embolization", "points:surgical"}
+    assert len(ax.patches) == 2  # embolization and surgical only
     assert [t.get_text() for t in ax.get_xticklabels()][0] == "Medical\n(n = <5)"
-    assert ("Points omitted for groups with fewer than 5 patients (small-cell suppression): "
-            "Medical.") in _texts(fig)
+    assert "too few to show" in _texts(fig)
+    cap = values_by_group_caption(grouped, reconstructed=False, min_cell=5)
+    assert "Not drawn: groups with fewer than 5 patients (Medical)." in cap.text
+    assert "Small-cell suppression: counts below 5 are shown as <5." in cap.text
     plt.close(fig)
 
 
-def test_values_figure_draws_boxes_only_for_a_large_group():
+def test_values_figure_on_a_large_group_draws_its_box_only():
     rng = np.random.default_rng(1)
     values = {"medical": tuple(rng.normal(60, 10, 2500)), "embolization": (50.0, 51.0, 70.0),
               "surgical": ()}
@@ -134,9 +200,7 @@ def test_values_figure_draws_boxes_only_for_a_large_group():
                             {"medical": 0, "embolization": 0, "surgical": 0})
     fig = values_by_group_figure(grouped, reconstructed=False)
     ax = fig.axes[0]
-    assert {c.get_gid() for c in ax.collections} == {"points:embolization"}
+    assert len(ax.collections) == 0
     assert len(ax.patches) == 2  # a box for each group with values
-    assert ("Points omitted for groups with n > 2,000 patients (boxes only): Medical."
-            in _texts(fig))
-    assert not any("suppression" in t for t in _texts(fig))
+    assert "no patients" in _texts(fig)
     plt.close(fig)

@@ -18,9 +18,16 @@ from matplotlib.text import Text
 from nethep.cohort import load_cohort
 from nethep.formats import p_text
 from nethep.palliation import palliation
-from nethep.plots import at_risk_table, km_figure, palliation_figure, set_style
+from nethep.plots import (
+    at_risk_table,
+    km_caption,
+    km_figure,
+    palliation_caption,
+    palliation_figure,
+    set_style,
+)
 from nethep.plots.style import GROUP_COLORS, RECONSTRUCTED_NOTE
-from nethep.plots.survival import AT_RISK_LABEL
+from nethep.plots.survival import AT_RISK_LABEL, MIN_AT_RISK, truncated, truncation_time
 from nethep.survival import fit_by, kaplan_meier
 
 
@@ -57,7 +64,7 @@ def test_at_risk_rows_equal_n_at_risk_at_the_ticks(cohort, by, width_mm):
     fig = km_figure(fits, "Overall survival", reconstructed=True, width_mm=width_mm)
     assert isinstance(fig, Figure)
     ticks = list(_main_axes(fig).get_xticks())
-    assert ticks[0] == 0 and ticks[-1] >= max(f.time[-1] for f in fits.values())
+    assert ticks[0] == 0 and ticks[-1] >= max(truncation_time(f) for f in fits.values())
     rows = at_risk_table(fig)
     assert list(rows) == list(fits)
     for group, fit in fits.items():
@@ -82,8 +89,10 @@ def test_at_risk_text_is_coloured_by_group(cohort):
 
 def test_bundled_at_risk_numbers(cohort):
     fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", reconstructed=True)
-    assert list(_main_axes(fig).get_xticks()) == [0, 12, 24, 36, 48, 60, 72]
-    assert at_risk_table(fig)["surgical"] == [13, 9, 7, 5, 2, 0, 0]
+    # curves stop at 39 months (surgical: fewer than 5 at risk after 38.8), so the axis
+    # and the table end at 48
+    assert list(_main_axes(fig).get_xticks()) == [0, 12, 24, 36, 48]
+    assert at_risk_table(fig)["surgical"] == [13, 9, 7, 5, 2]
 
 
 def test_custom_times_set_the_ticks(cohort):
@@ -100,7 +109,8 @@ def test_legend_axis_labels_and_caption(cohort):
     assert legend == ["Medical (n = 17)", "Embolization (n = 18)", "Surgical (n = 13)"]
     assert ax.get_xlabel() == "Months since diagnosis of liver metastases"
     assert ax.get_ylabel() == "Overall survival"
-    assert ax.get_title(loc="left") == "By group"
+    assert ax.get_title(loc="left") == ""  # the title is the caption's
+    assert "By group" not in _all_text(fig)
     assert RECONSTRUCTED_NOTE in _all_text(fig)
     arms = km_figure(fit_by(cohort, "arm"), "By arm", reconstructed=False)
     legend = [t.get_text() for t in _main_axes(arms).get_legend().get_texts()]
@@ -124,9 +134,9 @@ def test_single_column_legend_title_and_notes_stay_above_and_below(cohort):
         assert len({round(t.get_window_extent(renderer).x0) for t in entries}) == columns
         plot = ax.get_window_extent(renderer)
         legend = ax.get_legend().get_window_extent(renderer)
-        title = next(t for t in ax.findobj(Text) if t.get_text() == ax.get_title(loc="left"))
         assert legend.y0 >= plot.y1 - 0.5  # legend above the curves
-        assert title.get_window_extent(renderer).y0 >= legend.y1 - 0.5
+        assert legend.y1 <= fig.bbox.y1  # and inside the figure
+        assert not [t for t in ax.findobj(Text) if "surgical vs" in t.get_text()]
         assert ax.xaxis.label.get_window_extent(renderer).y0 > max(
             t.get_window_extent(renderer).y1 for t in risk.texts)  # table under the axis
         assert RECONSTRUCTED_NOTE in _all_text(fig)
@@ -134,7 +144,7 @@ def test_single_column_legend_title_and_notes_stay_above_and_below(cohort):
 
 
 def test_curves_bands_and_censoring_marks(cohort):
-    fits = fit_by(cohort, "treatment_group")
+    fits = {g: truncated(f) for g, f in fit_by(cohort, "treatment_group").items()}
     fig = km_figure(fits, "Overall survival", reconstructed=True)
     ax = _main_axes(fig)
     assert len(ax.collections) == len(fits)  # one CI band per group
@@ -152,7 +162,7 @@ def test_curves_bands_and_censoring_marks(cohort):
 def test_band_reaches_a_curve_that_drops_to_zero():
     fit = kaplan_meier([1, 2, 3, 10], [1, 0, 0, 1])
     assert fit.surv[-1] == 0 and np.isnan(fit.lower[-1])
-    fig = km_figure({"all": fit}, "Small", reconstructed=False)
+    fig = km_figure({"all": fit}, "Small", reconstructed=False, min_at_risk=0)
     band = _main_axes(fig).collections[0]
     xmax = max(path.vertices[:, 0].max() for path in band.get_paths())
     assert xmax == pytest.approx(10.0)
@@ -174,7 +184,11 @@ def test_palliation_figure(cohort):
     np.testing.assert_allclose([p.get_ydata()[0] for p in points],
                                [g.rate for g in result.groups])
     assert f"exact {p_text(result.exact_p)} (3 groups)" in _all_text(fig)
-    assert "Clopper-Pearson" in _all_text(fig)
+    assert "Palliation of symptoms" not in _all_text(fig)  # the title is the caption's
+    cap = palliation_caption(result, reconstructed=True)
+    assert cap.title == "Palliation of symptoms by treatment group"
+    assert "exact (Clopper-Pearson) 95% confidence intervals" in cap.text
+    assert f"3 groups with symptomatic patients: {p_text(result.exact_p)}." in cap.text
 
 
 def test_palliation_figure_with_a_group_without_symptoms(cohort):
@@ -195,17 +209,18 @@ def test_at_risk_rows_and_legend_show_small_counts_as_marked(cohort):
     fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", reconstructed=True,
                     min_cell=5)
     rows = at_risk_table(fig)
-    assert rows["surgical"] == [13, 9, 7, 5, "<5", 0, 0]
+    assert rows["surgical"] == [13, 9, 7, 5, "<5"]
     for group, numbers in rows.items():
         assert not [n for n in numbers if isinstance(n, int) and 0 < n < 5], group
-    assert "Small-cell suppression: counts below 5 are shown as <5." in _all_text(fig)
+    cap = km_caption(fit_by(cohort, "treatment_group"), reconstructed=True, min_cell=5)
+    assert "Small-cell suppression: counts below 5 are shown as <5." in cap.text
     small = cohort[(cohort["treatment_group"] != "medical")
                    | cohort["patient_id"].isin(["NET001", "NET009", "NET015"])]
     fig = km_figure(fit_by(small, "treatment_group"), "Overall survival", reconstructed=False,
                     min_cell=5)
     legend = [t.get_text() for t in _main_axes(fig).get_legend().get_texts()]
     assert legend == ["Medical (n = <5)", "Embolization (n = 18)", "Surgical (n = 13)"]
-    assert at_risk_table(fig)["medical"] == ["<5"] * 6 + [0]
+    assert at_risk_table(fig)["medical"] == ["<5"] * 5
 
 
 def test_at_risk_rows_unchanged_without_suppression(cohort):
@@ -244,7 +259,7 @@ def test_km_figure_on_20000_patients_draws_no_censoring_marks():
     ax = _main_axes(fig)
     assert not [line for line in ax.get_lines() if line.get_marker() == "|"]
     assert len([line for line in ax.get_lines() if line.get_drawstyle() == "steps-post"]) == 2
-    text = _all_text(fig)
+    text = km_caption(fits, "Registry", reconstructed=False).text
     assert ("Censoring marks omitted for n > 2,000 censored patients per group "
             "(every group).") in text
     assert "Tick marks: censored times" not in text
@@ -253,10 +268,59 @@ def test_km_figure_on_20000_patients_draws_no_censoring_marks():
 
 def test_km_figure_omits_marks_only_for_the_large_group(cohort):
     fits = {**_registry(20_000), "all": fit_by(cohort, "arm")["surgical"]}
-    fig = km_figure(fits, "Registry beside a small cohort", reconstructed=False)
+    fig = km_figure(fits, "Registry beside a small cohort", reconstructed=False,
+                    min_at_risk=0)
     marks = [line for line in _main_axes(fig).get_lines() if line.get_marker() == "|"]
     assert len(marks) == 1
     np.testing.assert_allclose(marks[0].get_xdata(), fits["all"].time[fits["all"].n_censor > 0])
-    text = _all_text(fig)
+    text = km_caption(fits, reconstructed=False, min_at_risk=0).text
     assert "Tick marks: censored times." in text
     assert "omitted for n > 2,000 censored patients per group (Surgical, Non-surgical)" in text
+
+
+# --------------------------------------------------------------------------- truncation
+
+
+def _first_below(time: np.ndarray, min_at_risk: int) -> float:
+    """The first observed time after which fewer than ``min_at_risk`` patients have a
+    longer time, counted from the raw times (independently of the fitted curve)."""
+    for t in np.unique(time):
+        if (time > t).sum() < min_at_risk:
+            return float(t)
+    return float(time.max())
+
+
+@pytest.mark.parametrize("by", ["treatment_group", "arm"])
+def test_curves_stop_where_fewer_than_5_remain_at_risk(cohort, by):
+    assert MIN_AT_RISK == 5
+    fits = fit_by(cohort, by)
+    fig = km_figure(fits, "Overall survival", reconstructed=True)
+    steps = [line for line in _main_axes(fig).get_lines() if line.get_drawstyle() == "steps-post"]
+    for line, (group, fit) in zip(steps, fits.items(), strict=True):
+        times = cohort.loc[cohort[by] == group, "followup_months"].to_numpy(float)
+        stop = _first_below(times, 5)
+        assert truncation_time(fit) == stop
+        assert max(line.get_xdata()) == stop
+        assert stop < times.max()  # on the bundled cohort every curve is cut
+    cap = km_caption(fits, "Overall survival", reconstructed=True).text
+    assert "A curve stops at the first time fewer than 5 patients remain at risk" in cap
+    for fit in fits.values():
+        assert f"at {truncation_time(fit):.0f} months" in cap
+
+
+def test_surgical_curve_stops_at_39_months_and_numbers_at_risk_go_on(cohort):
+    fits = fit_by(cohort, "arm")
+    assert truncation_time(fits["surgical"]) == pytest.approx(38.8)
+    assert truncation_time(fits["nonsurgical"]) == pytest.approx(36.1)
+    fig = km_figure(fits, reconstructed=True, times=[0, 12, 24, 36, 48, 60])
+    assert at_risk_table(fig)["surgical"] == fits["surgical"].n_at_risk(
+        [0, 12, 24, 36, 48, 60]).tolist()
+
+
+def test_min_at_risk_0_draws_the_whole_curve(cohort):
+    fits = fit_by(cohort, "arm")
+    fig = km_figure(fits, reconstructed=True, min_at_risk=0)
+    steps = [line for line in _main_axes(fig).get_lines() if line.get_drawstyle() == "steps-post"]
+    assert [max(line.get_xdata()) for line in steps] == [f.time[-1] for f in fits.values()]
+    assert "drawn to the last observed time" in km_caption(fits, reconstructed=True,
+                                                             min_at_risk=0).text

@@ -442,13 +442,17 @@ def _draw_group_box(ax: Axes, x: int, group: str, values: np.ndarray, hidden: bo
         ax.text(x, 0.5, word, transform=ax.get_xaxis_transform(),
                 ha="center", va="center", fontsize=8, color=NOTE_COLOR)
         return
-    ax.boxplot([values], positions=[x], widths=0.5, showfliers=False,
-               whis=WHISKER_PERCENTILES, patch_artist=True, zorder=1,
-               boxprops={"facecolor": to_rgba(color, 0.18),
-                         "edgecolor": color, "linewidth": 1.2},
-               medianprops={"color": color, "linewidth": 2.0},
-               whiskerprops={"color": color, "linewidth": 1.0},
-               capprops={"color": color, "linewidth": 1.0})
+    # the whiskers end at the percentiles themselves (matplotlib's own whis=(10, 90)
+    # would end them at the most extreme patient inside, an individual value)
+    q10, q1, med, q3, q90 = np.percentile(values, [*WHISKER_PERCENTILES[:1], 25, 50, 75,
+                                                   *WHISKER_PERCENTILES[1:]])
+    stats = {"whislo": q10, "q1": q1, "med": med, "q3": q3, "whishi": q90, "fliers": []}
+    ax.bxp([stats], positions=[x], widths=0.5, showfliers=False, patch_artist=True,
+           zorder=1,
+           boxprops={"facecolor": to_rgba(color, 0.18), "edgecolor": color, "linewidth": 1.2},
+           medianprops={"color": color, "linewidth": 2.0},
+           whiskerprops={"color": color, "linewidth": 1.0},
+           capprops={"color": color, "linewidth": 1.0})
 
 
 def patient_flow_caption(flow: PatientFlow, *, reconstructed: bool,

@@ -260,15 +260,18 @@ def km_caption(
         "Kaplan-Meier estimates of overall survival from the diagnosis of liver "
         f"metastases; shaded bands: pointwise {100 * first.conf_level:.0f}% confidence "
         f"intervals ({first.conf_type} transformation, Greenwood variance).",
-        "Tick marks: censored times." if not omitted else censor_marks_note(
-            [group_label(g, short=True) for g in omitted], len(omitted) == len(fits)),
+        "" if len(omitted) == len(fits) else "Tick marks: censored times.",
     ]
-    if min_at_risk > 0:
-        stops = join_and([f"{group_label(g, short=True).lower()} at "
-                          f"{_months(truncation_time(f, min_at_risk))}"
-                          for g, f in fits.items()])
+    if omitted:
+        sentences.append(censor_marks_note([group_label(g, short=True) for g in omitted],
+                                           len(omitted) == len(fits)))
+    cut = {g: truncation_time(f, min_at_risk) for g, f in fits.items()
+           if truncation_time(f, min_at_risk) < f.time[-1]} if min_at_risk > 0 else {}
+    if cut:
+        stops = join_and([f"{group_label(g, short=True).lower()} at {_months(t)}"
+                          for g, t in cut.items()])
         sentences.append(
-            f"Each curve stops at the first time fewer than {min_at_risk} patients remain at "
+            f"A curve stops at the first time fewer than {min_at_risk} patients remain at "
             f"risk ({stops}), because estimates resting on fewer patients are unstable; "
             "the numbers at risk under the plot are counted at each tick.")
     else:
