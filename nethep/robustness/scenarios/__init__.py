@@ -1,0 +1,51 @@
+"""Known-truth scenarios: what the methods of notebook 05 can detect (notebook 06).
+
+Cohorts are simulated in the shape of the analysed one, under stated data-generating
+models with a stated true hazard ratio, and every robustness method is applied to
+each replicate, vectorised across replicates (:mod:`nethep.coxbatch`):
+
+======================================================  ===============================
+:mod:`~nethep.robustness.scenarios.simulate`            the cohort's shape and the
+                                                        data-generating models
+:mod:`~nethep.robustness.scenarios.methods`             every method of notebook 05,
+                                                        batched over replicates
+:mod:`~nethep.robustness.scenarios.summary`             bias, coverage, rejection;
+                                                        :class:`ScenarioStudy`
+======================================================  ===============================
+"""
+
+from nethep.robustness.scenarios.methods import METHOD_LABELS, N_PERMUTATIONS, RMST_TAU
+from nethep.robustness.scenarios.simulate import (
+    KINDS,
+    TRUE_HRS,
+    CohortShape,
+    Scenario,
+    cohort_shape,
+    default_scenarios,
+    simulate,
+    true_rmst_difference,
+)
+from nethep.robustness.scenarios.summary import (
+    N_REPLICATES,
+    SEED,
+    ScenarioStudy,
+    run_scenarios,
+)
+
+__all__ = [
+    "KINDS",
+    "METHOD_LABELS",
+    "N_PERMUTATIONS",
+    "N_REPLICATES",
+    "RMST_TAU",
+    "SEED",
+    "TRUE_HRS",
+    "CohortShape",
+    "Scenario",
+    "ScenarioStudy",
+    "cohort_shape",
+    "default_scenarios",
+    "run_scenarios",
+    "simulate",
+    "true_rmst_difference",
+]

@@ -1,0 +1,220 @@
+"""Bias, coverage and rejection of every method in every scenario (notebook 06).
+
+:func:`run_scenarios` simulates each :class:`~nethep.robustness.scenarios.simulate.Scenario`
+(``n_replicates`` cohorts shaped like the analysed one), applies every method of
+:mod:`~nethep.robustness.scenarios.methods` and summarises, per scenario and method,
+over the replicates where the method is estimable:
+
+- **bias**: mean of (estimate - truth), the truth log(true HR) for hazard ratios (log
+  scale) and the true RMST difference (months) for the RMST;
+- **coverage**: share of 95% CIs that contain the truth;
+- **rejection**: share of replicates with two-sided P < .05 (the type I error when the
+  true HR is 1, the power otherwise);
+- each with its Monte Carlo SE (SD / sqrt(m) for the bias, sqrt(q (1 - q) / m) for a
+  share q, m the estimable replicates); ``n_failed`` counts the replicates where the
+  method had no estimate (they are left out of the three summaries, never silently).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nethep.formats import finite_or_none
+from nethep.results import to_jsonable
+from nethep.robustness.scenarios.methods import (
+    METHOD_LABELS,
+    N_PERMUTATIONS,
+    RMST_TAU,
+    Estimates,
+    apply_all,
+)
+from nethep.robustness.scenarios.simulate import (
+    KINDS,
+    CohortShape,
+    Scenario,
+    cohort_shape,
+    default_scenarios,
+    simulate,
+    true_rmst_difference,
+)
+
+#: Replicates per scenario in notebook 06, and the seed of its random streams.
+N_REPLICATES = 1000
+SEED = 20061001
+ALPHA = 0.05
+#: Methods that estimate a hazard ratio (the candidates for "least biased").
+HR_METHODS = tuple(k for k in METHOD_LABELS if k not in ("rmst", "permutation"))
+
+
+def _share(flags: np.ndarray) -> tuple[float, float]:
+    m = len(flags)
+    if m == 0:
+        return math.nan, math.nan
+    q = float(flags.mean())
+    return q, math.sqrt(q * (1 - q) / m)
+
+
+def summarise(est: Estimates, truth: float) -> dict[str, float | int]:
+    """Bias, coverage and rejection (with Monte Carlo SEs) over the estimable replicates."""
+    ok = est.ok
+    m = int(ok.sum())
+    e, lo, hi, p = est.estimate[ok], est.lower[ok], est.upper[ok], est.p[ok]
+    has_ci = bool(np.isfinite(e).any())
+    bias = float(np.mean(e - truth)) if has_ci and m else math.nan
+    mcse_bias = float(np.std(e - truth, ddof=1) / math.sqrt(m)) if has_ci and m > 1 else math.nan
+    coverage, mcse_cov = _share((lo <= truth) & (truth <= hi)) if has_ci else (math.nan,
+                                                                                 math.nan)
+    rejection, mcse_rej = _share(p < ALPHA)
+    return {"n_replicates": len(ok), "n_failed": len(ok) - m, "bias": bias,
+            "mcse_bias": mcse_bias, "coverage": coverage, "mcse_coverage": mcse_cov,
+            "rejection": rejection, "mcse_rejection": mcse_rej}
+
+
+def _rng(seed: int, scenario: Scenario, stream: int) -> np.random.Generator:
+    """The random stream of one scenario (``stream`` 0: data, 1: permutations), fixed
+    by the seed, the kind and the true HR, so adding a scenario changes no other's."""
+    return np.random.default_rng(
+        [seed, KINDS.index(scenario.kind), round(1000 * scenario.true_hr), stream])
+
+
+@dataclass(frozen=True)
+class ScenarioStudy:
+    """Every method's bias, coverage and rejection in every scenario (:func:`run_scenarios`)."""
+
+    rows: pd.DataFrame  # one row per scenario and method (columns: see table())
+    scenarios: tuple[Scenario, ...]
+    shape: CohortShape
+    n_replicates: int
+    seed: int
+    n_permutations: int = N_PERMUTATIONS
+    rmst_tau: float = RMST_TAU
+
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """One row per scenario and method: scenario, true_hr, method, scale, truth,
+        bias (log HR; RMST: months), coverage, rejection, their Monte Carlo SEs,
+        n_replicates and n_failed (replicate counts, not patients: not suppressed)."""
+        return self.rows.copy()
+
+    def wide(self, measure: str) -> pd.DataFrame:
+        """``measure`` (bias, coverage or rejection) as methods x scenarios."""
+        out = self.rows.pivot(index="method", columns="scenario", values=measure)
+        order = [s.key for s in self.scenarios]
+        return out.loc[[m for m in METHOD_LABELS if m in out.index], order]
+
+    def row(self, scenario: str, method: str) -> pd.Series:
+        """The row of one scenario key and method key."""
+        hit = self.rows[(self.rows["scenario"] == scenario) & (self.rows["method"] == method)]
+        if hit.empty:
+            raise KeyError(f"no row for scenario {scenario!r}, method {method!r}")
+        return hit.iloc[0]
+
+    def least_biased(self, scenario: str) -> str:
+        """The hazard-ratio method other than the naive one with the smallest |bias| in
+        ``scenario`` among those estimable in at least 90% of the replicates."""
+        sub = self.rows[(self.rows["scenario"] == scenario)
+                        & self.rows["method"].isin(HR_METHODS[1:])
+                        & (self.rows["n_failed"] <= 0.1 * self.rows["n_replicates"])]
+        return str(sub.loc[sub["bias"].abs().idxmin(), "method"])
+
+    def _pair(self, scenario: Scenario) -> str:
+        naive = self.row(scenario.key, "naive")
+        best_key = self.least_biased(scenario.key)
+        best = self.row(scenario.key, best_key)
+
+        def describe(r: pd.Series) -> str:
+            return (f"bias {r['bias']:+.2f} (MC SE {r['mcse_bias']:.2f}), coverage "
+                    f"{100 * r['coverage']:.0f}%, rejection {100 * r['rejection']:.0f}%")
+
+        return (f"{scenario.label}: naive Cox {describe(naive)}; least biased, "
+                f"{METHOD_LABELS[best_key]}: {describe(best)}.")
+
+    def kind_sentence(self, kind: str, tolerance: float = 0.1) -> str:
+        """Which hazard-ratio methods stayed within ``tolerance`` of the true log HR
+        (|bias|) at every true HR of scenario ``kind``, and whether the naive one did."""
+        sub = self.rows[(self.rows["kind"] == kind) & self.rows["method"].isin(HR_METHODS)]
+        worst = sub.groupby("method", sort=False)["bias"].apply(lambda b: b.abs().max())
+        within = [METHOD_LABELS[m] for m in HR_METHODS if worst.get(m, np.inf) <= tolerance]
+        names = {"confounding": "Confounding by indication", "immortal": "Immortal time",
+                 "censoring": "Informative censoring"}
+        naive = "within" if worst.get("naive", np.inf) <= tolerance else "outside"
+        if not within:
+            return (f"{names.get(kind, kind)}: no method kept its bias within "
+                    f"{tolerance:g} on the log-HR scale at every true HR (the naive Cox "
+                    f"model's largest |bias| {worst['naive']:.2f}).")
+        return (f"{names.get(kind, kind)}: within {tolerance:g} of the true log HR at every "
+                f"true HR: {', '.join(within)}; the naive Cox model is {naive} "
+                f"(largest |bias| {worst['naive']:.2f}).")
+
+    def findings(self) -> str:
+        """One line per scenario: the naive Cox model against the least biased other
+        hazard-ratio method (bias on the log-HR scale, coverage of the 95% CI, share of
+        P < .05), then what the RMST difference and the failures show."""
+        lines = [self._pair(s) for s in self.scenarios]
+        lines += [self.kind_sentence(kind) for kind in KINDS
+                  if kind != "null" and any(s.kind == kind for s in self.scenarios)]
+        failed = self.rows[self.rows["method"] == "naive"]["n_failed"]
+        lines.append(
+            f"The naive Cox model had no finite estimate (no deaths in one arm) in "
+            f"{int(failed.min())} to {int(failed.max())} of {self.n_replicates} replicates "
+            "per scenario; Firth's penalised model always had one.")
+        return "\n".join(lines)
+
+    def methods_text(self) -> str:
+        """The shape the simulated cohorts copy, in one sentence."""
+        return (f"Each of the {len(self.scenarios)} scenarios: {self.n_replicates} cohorts "
+                f"like the analysed one ({self.shape.describe()}); seed {self.seed}; "
+                f"{self.n_permutations} permutations per replicate for the permutation "
+                f"test; RMST to {self.rmst_tau:g} months.")
+
+    def to_results(self) -> dict[str, Any]:
+        """The ``scenarios`` section of results.json: ``<scenario>.<method>.{bias,
+        coverage, rejection, n_replicates, n_failed, true_hr, mcse_bias, mcse_coverage,
+        mcse_rejection}`` (RMST: also ``true_rmst_difference``), and ``choices``."""
+        out: dict[str, Any] = {}
+        for r in self.rows.to_dict(orient="records"):
+            entry = {k: r[k] for k in ("bias", "coverage", "rejection", "n_replicates",
+                                       "n_failed", "true_hr", "mcse_bias", "mcse_coverage",
+                                       "mcse_rejection")}
+            if r["method"] == "rmst":
+                entry["true_rmst_difference"] = r["truth"]
+            entry["scale"] = r["scale"]
+            out.setdefault(r["scenario"], {})[r["method"]] = {
+                k: (finite_or_none(v) if isinstance(v, float) else v) for k, v in entry.items()}
+        out["choices"] = {
+            "n_replicates": self.n_replicates, "seed": self.seed,
+            "n_permutations": self.n_permutations, "rmst_tau_months": self.rmst_tau,
+            "n_patients": self.shape.n, "n_surgical": self.shape.n_surgical,
+            "baseline_hazard_per_month": self.shape.lambda0,
+        }
+        return to_jsonable(out)
+
+
+def run_scenarios(df: pd.DataFrame, n_replicates: int = N_REPLICATES, seed: int = SEED,
+                  scenarios: Sequence[Scenario] | None = None) -> ScenarioStudy:
+    """Simulate every scenario (default: :func:`default_scenarios`) ``n_replicates``
+    times in the shape of ``df`` and summarise every method (module docstring)."""
+    if n_replicates < 2:
+        raise ValueError("n_replicates must be at least 2")
+    shape = cohort_shape(df)
+    chosen = tuple(default_scenarios() if scenarios is None else scenarios)
+    rows = []
+    for sc in chosen:
+        reps = simulate(shape, sc, n_replicates, _rng(seed, sc, 0))
+        results = apply_all(reps, _rng(seed, sc, 1))
+        rmst_truth = true_rmst_difference(shape, sc, RMST_TAU)
+        for method, est in results.items():
+            on_rmst = method == "rmst"
+            truth = rmst_truth if on_rmst else math.log(sc.true_hr)
+            scale = ("months" if on_rmst else "P value only" if method == "permutation"
+                     else "log hazard ratio")
+            rows.append({"scenario": sc.key, "kind": sc.kind, "true_hr": sc.true_hr,
+                         "method": method, "label": METHOD_LABELS[method], "scale": scale,
+                         "truth": truth, **summarise(est, truth)})
+    return ScenarioStudy(rows=pd.DataFrame(rows), scenarios=chosen, shape=shape,
+                         n_replicates=int(n_replicates), seed=int(seed))
