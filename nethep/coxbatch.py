@@ -98,13 +98,19 @@ def _moments(rs: RiskSets, x: np.ndarray, beta: np.ndarray):
         own = eta
         xi = x
     else:  # time-varying (R, n, n, p)
-        eta = np.einsum("rijp,rp->rij", x, beta)
+        eta = (x[..., 0] * beta[:, None, None, 0] if x.shape[-1] == 1
+               else np.einsum("rijp,rp->rij", x, beta))
         shift = eta.max(axis=2).max(axis=1, keepdims=True)
         v = rs.w[:, None, :] * np.exp(eta - shift[:, :, None])  # (R, n, n)
         cv = rs.c * v
         d0 = cv.sum(axis=2)
-        d1 = np.einsum("rij,rijp->rip", cv, x)
-        d2 = np.einsum("rij,rijp,rijq->ripq", cv, x, x)
+        if x.shape[-1] == 1:  # the common case, without 4-d products
+            cvx = cv * x[..., 0]
+            d1 = cvx.sum(axis=2)[..., None]
+            d2 = (cvx * x[..., 0]).sum(axis=2)[..., None, None]
+        else:
+            d1 = np.einsum("rij,rijp->rip", cv, x)
+            d2 = np.einsum("rij,rijp,rijq->ripq", cv, x, x)
         idx = np.arange(x.shape[1])
         own = eta[:, idx, idx]
         xi = x[:, idx, idx, :]
@@ -159,35 +165,47 @@ def _safe_solve(info: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.where(good[:, None], step, 0.0), good
 
 
-def fit(rs: RiskSets, x: np.ndarray, max_iter: int = MAX_ITER) -> BatchFit:
+def _take(rs: RiskSets, idx: np.ndarray) -> RiskSets:
+    """The replicates ``idx`` of ``rs``."""
+    return RiskSets(c=rs.c[idx], death=rs.death[idx], meanwt=rs.meanwt[idx], w=rs.w[idx],
+                    tied=rs.tied[idx])
+
+
+def fit(rs: RiskSets, x: np.ndarray, max_iter: int = MAX_ITER,
+        active: np.ndarray | None = None) -> BatchFit:
     """Newton-Raphson from beta = 0 with step halving for every replicate at once
-    (as :func:`nethep.cox.coxph`: iterate until the last step is below 1e-10,
-    relative). ``x``: (R, n, p) time-fixed or (R, n, n, p) time-varying covariates."""
+    (as :func:`nethep.cox.coxph`: iterate until the Newton step is below 1e-10,
+    relative). ``x``: (R, n, p) time-fixed or (R, n, n, p) time-varying covariates.
+    Only the replicates in ``active`` (default all) are fitted, and each iteration only
+    those not yet converged; the others are returned not ``ok``."""
     n_rep, p = x.shape[0], x.shape[-1]
+    act = np.ones(n_rep, bool) if active is None else np.asarray(active, bool).copy()
     beta = np.zeros((n_rep, p))
-    loglik, score, info = derivatives(rs, x, beta)
-    done = np.zeros(n_rep, bool)
+    loglik, score, info = np.full(n_rep, np.nan), np.zeros((n_rep, p)), np.zeros((n_rep, p, p))
+    idx = np.flatnonzero(act)
+    loglik[idx], score[idx], info[idx] = derivatives(_take(rs, idx), x[idx], beta[idx])
+    done = ~act
     solvable = np.ones(n_rep, bool)
     for _ in range(max_iter):
-        step, good = _safe_solve(info, score)
-        solvable &= good | done
-        step[done] = 0.0
-        small = np.all(np.abs(step) <= STEP_TOL * np.maximum(1.0, np.abs(beta)), axis=1)
+        idx = np.flatnonzero(~done)
+        if len(idx) == 0:
+            break
+        sub, xs, b, ll = _take(rs, idx), x[idx], beta[idx], loglik[idx]
+        step, good = _safe_solve(info[idx], score[idx])
+        solvable[idx] &= good
+        small = np.all(np.abs(step) <= STEP_TOL * np.maximum(1.0, np.abs(b)), axis=1)
         for _half in range(30):
-            cand = beta + step
-            ll_new, sc_new, in_new = derivatives(rs, x, cand)
-            worse = ~(ll_new >= loglik - 1e-12 * np.abs(loglik)) & ~done
+            cand = b + step
+            ll_new, sc_new, in_new = derivatives(sub, xs, cand)
+            worse = ~(ll_new >= ll - 1e-12 * np.abs(ll))
             if not worse.any():
                 break
             step[worse] /= 2
-        beta, loglik, score, info = cand, ll_new, sc_new, in_new
-        done |= small
-        if done.all():
-            break
-    inv_ok = solvable & np.isfinite(info).all(axis=(1, 2))
+        beta[idx], loglik[idx], score[idx], info[idx] = cand, ll_new, sc_new, in_new
+        done[idx] |= small
     eye = np.eye(p)
-    _, good = _safe_solve(info, np.ones((n_rep, p)))
-    inv_ok &= good
+    _, good = _safe_solve(np.where(act[:, None, None], info, eye), np.ones((n_rep, p)))
+    inv_ok = act & solvable & good & np.isfinite(info).all(axis=(1, 2))
     cov = np.linalg.inv(np.where(inv_ok[:, None, None], info, eye))
     se = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))
     ok = (done & inv_ok & np.isfinite(beta).all(axis=1)
@@ -259,19 +277,34 @@ class FirthFit:
 
 
 def _profile_limit(rs: RiskSets, x: np.ndarray, beta: np.ndarray, target: np.ndarray,
-                   direction: float, span: float = 20.0, iters: int = 45) -> np.ndarray:
+                   direction: float, span: float = 20.0, bisections: int = 8,
+                   secants: int = 30) -> np.ndarray:
     """The beta on one side of ``beta`` where the penalised log-likelihood falls to
-    ``target``, by bisection in [beta, beta + direction * span] (+-inf if it stays
-    above ``target`` over the whole span)."""
-    lo, hi = beta.copy(), beta + direction * span
-    pen_far = _firth_terms(rs, x, hi)[0]
-    unbounded = pen_far > target
-    for _ in range(iters):
-        mid = (lo + hi) / 2
-        above = _firth_terms(rs, x, mid)[0] > target
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-    return np.where(unbounded, direction * np.inf, (lo + hi) / 2)
+    ``target``, within [beta, beta + direction * span] (+-inf if it stays above
+    ``target`` over the whole span): a few bisections, then the Illinois variant of
+    regula falsi until the bracket or the function value is below 1e-12."""
+    def f(b: np.ndarray) -> np.ndarray:
+        return _firth_terms(rs, x, b)[0] - target
+
+    a, b = beta.copy(), beta + direction * span
+    fa, fb = f(a), f(b)
+    unbounded = fb > 0
+    for _ in range(bisections):
+        m = (a + b) / 2
+        fm = f(m)
+        left = fm > 0  # the root lies between m and b
+        a, fa = np.where(left, m, a), np.where(left, fm, fa)
+        b, fb = np.where(left, b, m), np.where(left, fb, fm)
+    for _ in range(secants):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.where(fa != fb, b - fb * (b - a) / (fb - fa), (a + b) / 2)
+        fc = f(c)
+        switch = fc * fb < 0
+        a, fa = np.where(switch, b, a), np.where(switch, fb, fa / 2)
+        b, fb = c, fc
+        if np.all((np.abs(b - a) < 1e-12) | (np.abs(fc) < 1e-12) | unbounded):
+            break
+    return np.where(unbounded, direction * np.inf, b)
 
 
 def firth(rs: RiskSets, x: np.ndarray, conf_level: float = 0.95,
@@ -282,7 +315,7 @@ def firth(rs: RiskSets, x: np.ndarray, conf_level: float = 0.95,
     pseudo risk sets of ``rs``) by Newton steps on the penalised score
     U(b) + 0.5 I'(b) / I(b) with I(b) as the information and step halving, from b = 0.
     CI: the profile penalised likelihood, {b: 2 (l*(b_hat) - l*(b)) <= chi2_1(conf)},
-    each limit by bisection to 2^-45 of a 20-unit span (6e-13). P: the penalised
+    each limit by bisection and regula falsi (Illinois) to 1e-12. P: the penalised
     likelihood-ratio test 2 (l*(b_hat) - l*(0)) against chi-square with 1 df, as R
     ``coxphf``.
     """
