@@ -10,7 +10,7 @@ import pytest
 
 from nethep import load_cohort
 from nethep.contract import GROUPS
-from nethep.describe import data_source, patient_flow, values_by_group
+from nethep.describe import data_source, lost_to_followup, patient_flow, values_by_group
 from nethep.published import load_published
 from nethep.results import save_fragment
 from nethep.survival import followup
@@ -103,3 +103,40 @@ def test_values_by_group_medians_equal_table_one(df):
     assert [len(grouped.values[g]) for g in GROUPS] == [17, 18, 13]
     assert grouped.medians() == table_one(df).grouped["liver_involvement_pct"].medians()
     assert grouped.table(min_cell=18).set_index("group")["n"].tolist() == ["<18", 18, "<18"]
+
+
+# --------------------------------------------------------------------------- losses to follow-up
+
+
+def _toy(rows):
+    return pd.DataFrame(rows, columns=["year_of_diagnosis", "followup_months", "died",
+                                       "treatment_group"])
+
+
+def test_lost_to_followup_by_the_stated_rule():
+    # last contact at year + 0.5 + months / 12: 2000.5 + 5 = 2005.5 is the closure
+    toy = _toy([(2000, 60.0, 0, "medical"),   # at the closure: not lost
+                (2004, 6.0, 0, "medical"),    # 2005.0, 6 months before: not lost
+                (2003, 12.0, 0, "surgical"),  # 2004.5, exactly 12 months: not lost
+                (2002, 12.0, 0, "surgical"),  # 2003.5, 24 months before: lost
+                (2001, 1.0, 1, "surgical"),   # died: never lost
+                (None, 2.0, 0, "surgical")])  # no year: not counted
+    lost, closure = lost_to_followup(toy)
+    assert closure == pytest.approx(2005.5)
+    assert lost.tolist() == [False, False, False, True, False, False]
+    assert lost_to_followup(toy, margin_months=6)[0].tolist() == [
+        False, False, True, True, False, False]
+
+
+def test_flow_outcomes_on_the_bundled_cohort(df):
+    flow = patient_flow(df)
+    died = df.groupby("treatment_group")["died"].sum().to_dict()
+    assert {g: o.died for g, o in flow.outcome.items()} == died
+    assert {g: o.died + o.alive for g, o in flow.outcome.items()} == flow.by_group
+    assert flow.n_lost == 17 and flow.n_rows_read == 48 and flow.n_excluded == 0
+    out = flow.to_results()
+    assert out["n_by_group_lost_to_followup"] == {g: o.lost for g, o in flow.outcome.items()}
+    assert out["intake"] == {"n_rows": 48, "n_excluded": {"empty rows": 0}}
+    assert "24 died and 24 were alive at last contact, 17 of them lost" in flow.sentence()
+    table = flow.table().set_index(["step", "level"])
+    assert table.loc[("lost", "surgical"), "n"] == flow.outcome["surgical"].lost
