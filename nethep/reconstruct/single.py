@@ -46,18 +46,16 @@ the 3-year points; the deaths per group; the timing of treatment. Any analysis
 of those columns describes the reconstruction, not the patients.
 
 Run ``python -m nethep.reconstruct --check`` to regenerate and compare with the
-shipped file byte for byte, or ``--out PATH`` to write elsewhere.
+shipped file byte for byte (and the ensemble, :mod:`nethep.reconstruct.ensemble`),
+or ``--out PATH`` to write elsewhere.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import itertools
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -68,7 +66,6 @@ from scipy import stats
 from nethep.cohort import derive
 from nethep.contract import DAYS_PER_MONTH, fields, treatment_groups
 from nethep.exact import fisher_exact_rxc
-from nethep.paths import BUNDLED_COHORT
 from nethep.published import load_published, matches, survival_at_36
 from nethep.survival import logrank
 from nethep.tableone import kruskal_p
@@ -288,29 +285,3 @@ def _format_csv(df: pd.DataFrame) -> bytes:
     buf = io.StringIO()
     out.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nethep.reconstruct",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="regenerate and exit 0 only if identical to the shipped cohort")
-    parser.add_argument("--out", type=Path, help="write the cohort here (default: print nothing)")
-    parser.add_argument("--seed", type=int, default=SEED)
-    args = parser.parse_args(argv)
-    result = reconstruct(args.seed)
-    data = result.to_csv()
-    print("attempts per calibrated stage:", result.attempts, file=sys.stderr)
-    if args.out:
-        args.out.write_bytes(data)
-        print(f"wrote {args.out}", file=sys.stderr)
-    if args.check:
-        same = BUNDLED_COHORT.is_file() and BUNDLED_COHORT.read_bytes() == data
-        print("identical to the shipped cohort" if same else
-              f"DIFFERS from the shipped {BUNDLED_COHORT}", file=sys.stderr)
-        return 0 if same else 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,351 @@
+"""Survival statistics for many cohorts at once: one row of a 2-d array per cohort.
+
+The ensemble (:mod:`nethep.reconstruct.ensemble`) screens tens of thousands of
+candidate cohorts of the same size; a per-cohort Python loop over nethep's engines
+would take minutes. These functions compute the same statistics for a batch of B
+cohorts of n patients, ``time`` and ``event`` of shape (B, n), with numpy only
+(sorting once, then cumulative sums over the sorted rows). Definitions follow R's
+survival package and nethep's engines, which check them: ``tests/test_ensemble.py``
+compares every function with :mod:`nethep.km`, :mod:`nethep.logrank`,
+:mod:`nethep.cox`, :mod:`nethep.exact` and scipy on single cohorts, and
+``tests/reference/make_ensemble_reference.R`` with R on shipped members.
+
+- :func:`km_at`, :func:`km_median`, :func:`rmst`: Kaplan-Meier S(t) (R's
+  ``summary(fit, times)``; NaN past the last follow-up unless S has reached 0),
+  median by R's ``quantile.survfit`` rule, area under the curve to tau.
+- :func:`logrank_p`: two-group log-rank (R ``survdiff``, rho = 0).
+- :func:`cox_fit`: Cox partial likelihood, Efron ties, case weights, a few
+  covariates; Newton-Raphson from 0 with step halving to full convergence; Wald
+  SE; the score test at beta = 0 (R ``summary(coxph)$sctest``). A weight of 0 removes
+  the patient (used for landmark subsets).
+- :func:`logistic_fit`: logistic regression by IRLS (R ``glm(family = binomial)``).
+- :func:`kruskal_p`: Kruskal-Wallis with the tie correction (R ``kruskal.test``).
+- :func:`ffh_table`: the Fisher-Freeman-Halton exact P of every 2 x k table with
+  given column totals (R ``fisher.test``, FEXACT's tolerance).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+#: Newton-Raphson iterations for the Cox and logistic fits; convergence tolerance.
+MAX_ITER = 60
+TOL = 1e-11
+#: FEXACT's tolerance on log probabilities (as :func:`nethep.exact.fisher_exact_rxc`).
+LOG_TOL_RXC = 3.45254e-7
+_EPS = np.sqrt(np.finfo(float).eps)
+
+
+@dataclass(frozen=True)
+class Sorted:
+    """Rows sorted by time; for each sorted position the first and last index of its
+    tie group (equal times) and whether it opens the group."""
+
+    order: np.ndarray
+    time: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    opens: np.ndarray
+
+    def take(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (B, n) or (B, n, ...) in the sorted order."""
+        idx = self.order.reshape(self.order.shape + (1,) * (x.ndim - 2))
+        return np.take_along_axis(x, idx, axis=1)
+
+
+def sort_times(time: np.ndarray) -> Sorted:
+    """Sort each row of ``time`` (B, n) ascending and mark its tie groups."""
+    order = np.argsort(time, axis=1, kind="stable")
+    t = np.take_along_axis(time, order, axis=1)
+    b, n = t.shape
+    pos = np.broadcast_to(np.arange(n), (b, n))
+    opens = np.ones((b, n), bool)
+    opens[:, 1:] = t[:, 1:] != t[:, :-1]
+    closes = np.ones((b, n), bool)
+    closes[:, :-1] = opens[:, 1:]
+    first = np.maximum.accumulate(np.where(opens, pos, 0), axis=1)
+    last = np.minimum.accumulate(np.where(closes, pos, n - 1)[:, ::-1], axis=1)[:, ::-1]
+    return Sorted(order, t, first, last, opens)
+
+
+def _csum(x: np.ndarray) -> np.ndarray:
+    """Cumulative sums along axis 1 with a leading 0 (C[:, k] = sum of the first k)."""
+    pad = np.zeros((x.shape[0], 1) + x.shape[2:])
+    return np.concatenate([pad, np.cumsum(x, axis=1)], axis=1)
+
+
+def _gather(c: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(c, idx.reshape(idx.shape + (1,) * (c.ndim - 2)), axis=1)
+
+
+def risk_sum(s: Sorted, x: np.ndarray) -> np.ndarray:
+    """Sum of sorted ``x`` over the risk set of each position (time >= its time)."""
+    c = _csum(x)
+    return c[:, -1:] - _gather(c, s.first)
+
+
+def tie_sum(s: Sorted, x: np.ndarray) -> np.ndarray:
+    """Sum of sorted ``x`` over each position's tie group."""
+    c = _csum(x)
+    return _gather(c, s.last + 1) - _gather(c, s.first)
+
+
+def _km_steps(time: np.ndarray, event: np.ndarray, mask: np.ndarray | None = None):
+    """Sorted times, S(t) just after each sorted position, and the step marks."""
+    w = np.ones(time.shape) if mask is None else mask.astype(float)
+    t = np.where(w > 0, time, np.inf)
+    s = sort_times(t)
+    e = s.take(event * w)
+    at_risk = risk_sum(s, s.take(w))
+    deaths = tie_sum(s, e)
+    step = s.opens & (deaths > 0) & np.isfinite(s.time)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(step, 1.0 - deaths / np.where(at_risk > 0, at_risk, 1.0), 1.0)
+    return s.time, np.cumprod(factor, axis=1), step
+
+
+def km_at(time: np.ndarray, event: np.ndarray, t: float,
+          mask: np.ndarray | None = None) -> np.ndarray:
+    """Kaplan-Meier S(t) per row, among the patients in ``mask`` (default all).
+
+    NaN when t is past the last follow-up time and S has not reached 0 (as
+    :meth:`nethep.km.KaplanMeier.at`)."""
+    st, surv, _ = _km_steps(time, event, mask)
+    upto = st <= t
+    k = upto.sum(axis=1)
+    val = np.where(k > 0, np.take_along_axis(surv, np.maximum(k - 1, 0)[:, None], 1)[:, 0], 1.0)
+    last = np.where(np.isfinite(st), st, -np.inf).max(axis=1)
+    return np.where((last >= t) | (val == 0), val, np.nan)
+
+
+def km_median(time: np.ndarray, event: np.ndarray,
+              mask: np.ndarray | None = None) -> np.ndarray:
+    """Median survival per row by R's ``quantile.survfit`` rule (NaN: not reached)."""
+    st, surv, step = _km_steps(time, event, mask)
+    below = step & (surv <= 0.5 + _EPS)
+    has = below.any(axis=1)
+    j = np.argmax(below, axis=1)
+    tj = np.take_along_axis(st, j[:, None], 1)[:, 0]
+    sj = np.take_along_axis(surv, j[:, None], 1)[:, 0]
+    later = step & (np.arange(st.shape[1]) > j[:, None])
+    nxt = np.where(later.any(axis=1), np.take_along_axis(st, np.argmax(later, 1)[:, None], 1)[:, 0],
+                   np.where(np.isfinite(st), st, -np.inf).max(axis=1))
+    value = np.where(np.abs(sj - 0.5) < _EPS, (tj + nxt) / 2, tj)
+    return np.where(has, value, np.nan)
+
+
+def rmst(time: np.ndarray, event: np.ndarray, tau: float,
+         mask: np.ndarray | None = None) -> np.ndarray:
+    """Area under the Kaplan-Meier curve from 0 to ``tau`` per row (flat past the last
+    follow-up, R's rule)."""
+    st, surv, _ = _km_steps(time, event, mask)
+    edge = np.minimum(np.where(np.isfinite(st), st, tau), tau)
+    left = np.concatenate([np.zeros((st.shape[0], 1)), edge], axis=1)
+    level = np.concatenate([np.ones((st.shape[0], 1)), surv], axis=1)
+    right = np.concatenate([edge, np.full((st.shape[0], 1), tau)], axis=1)
+    return (level * (right - left)).sum(axis=1)
+
+
+def logrank_p(time: np.ndarray, event: np.ndarray, group: np.ndarray,
+              weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Two-group log-rank chi-square and P per row (``group`` 1/0; ``weight`` 0/1
+    leaves patients out). As R ``survdiff(rho = 0)``."""
+    w = np.ones(time.shape) if weight is None else weight
+    s = sort_times(np.where(w > 0, time, np.inf))
+    e, g, ws = s.take(event * w), s.take(group * w), s.take(w)
+    n = risk_sum(s, ws)
+    n1 = risk_sum(s, g)
+    d = tie_sum(s, e)
+    d1 = tie_sum(s, e * g)
+    use = s.opens & (d > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(use, n1 / n, 0.0)
+        oe = np.where(use, d1 - d * frac, 0.0).sum(axis=1)
+        var = np.where(use & (n > 1), d * frac * (1 - frac) * (n - d) / (n - 1), 0.0).sum(axis=1)
+        chisq = np.where(var > 0, oe**2 / var, np.nan)
+    return chisq, stats.chi2.sf(chisq, 1)
+
+
+@dataclass(frozen=True)
+class CoxBatch:
+    """Cox fits of B cohorts: coefficients (B, p), their Wald SEs, the score test of
+    all coefficients = 0, convergence, and the number of Newton iterations."""
+
+    coef: np.ndarray
+    se: np.ndarray
+    score_chisq: np.ndarray
+    converged: np.ndarray
+    iterations: int
+
+    def wald_p(self, j: int = 0) -> np.ndarray:
+        return 2 * stats.norm.sf(np.abs(self.coef[:, j] / self.se[:, j]))
+
+    def score_p(self) -> np.ndarray:
+        return stats.chi2.sf(self.score_chisq, self.coef.shape[1])
+
+    def hr(self, j: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """HR of covariate ``j`` with its Wald 95% CI (exp(coef -+ 1.96 se))."""
+        z = stats.norm.ppf(0.975)
+        b, se = self.coef[:, j], self.se[:, j]
+        return np.exp(b), np.exp(b - z * se), np.exp(b + z * se)
+
+
+def _efron_terms(s: Sorted, e: np.ndarray, w: np.ndarray, x: np.ndarray,
+                 beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Efron log partial likelihood, score and information per row at ``beta`` (B, p);
+    sorted ``e``, ``w`` (B, n) and ``x`` (B, n, p), as R's ``coxfit6``."""
+    eta = np.einsum("bnp,bp->bn", x, beta)
+    r = w * np.exp(np.clip(eta, -700, 700))
+    xr = x * r[..., None]
+    xxr = x[..., :, None] * xr[..., None, :]
+    dead = e * (w > 0)
+    s0, s1, s2 = risk_sum(s, r), risk_sum(s, xr), risk_sum(s, xxr)
+    t0, t1, t2 = tie_sum(s, r * dead), tie_sum(s, xr * dead[..., None]), \
+        tie_sum(s, xxr * dead[..., None, None])
+    nd = tie_sum(s, dead)
+    meanw = np.where(nd > 0, tie_sum(s, w * dead) / np.where(nd > 0, nd, 1), 0.0)
+    rank = _csum(dead)[:, :-1] - _gather(_csum(dead), s.first)  # deaths before, in the group
+    frac = np.where(dead > 0, rank / np.where(nd > 0, nd, 1), 0.0)
+    den = s0 - frac * t0
+    a1 = s1 - frac[..., None] * t1
+    a2 = s2 - frac[..., None, None] * t2
+    on = dead > 0
+    safe = np.where(on, den, 1.0)
+    mw = np.where(on, meanw, 0.0)
+    with np.errstate(all="ignore"):
+        loglik = (w * dead * eta).sum(1) - (mw * np.log(safe)).sum(1)
+        mean = a1 / safe[..., None]
+        score = (x * (w * dead)[..., None]).sum(1) - (mw[..., None] * mean).sum(1)
+        info = (mw[..., None, None] * (a2 / safe[..., None, None]
+                                       - mean[..., :, None] * mean[..., None, :])).sum(1)
+    return loglik, score, info
+
+
+def _invertible(info: np.ndarray, limit: float = 1e14) -> np.ndarray:
+    """Rows whose matrix is finite and has a condition number below ``limit``."""
+    ok = np.isfinite(info).all(axis=(1, 2))
+    cond = np.full(len(info), np.inf)
+    if ok.any():
+        cond[ok] = np.linalg.cond(info[ok])
+    return ok & (cond < limit)
+
+
+def cox_fit(time: np.ndarray, event: np.ndarray, x: np.ndarray,
+            weight: np.ndarray | None = None) -> CoxBatch:
+    """Cox model per row: ``x`` (B, n, p), Efron ties, case ``weight`` (default 1).
+
+    Covariates are centred at their weighted means (as R; it changes only rounding).
+    Newton-Raphson from beta = 0 with step halving when the log partial likelihood
+    falls (R's ``coxfit6``), to a step below 1e-11 (relative) or 60 iterations. A fit
+    whose coefficient exceeds 20 in absolute value or does not converge (no finite
+    maximum: e.g. no deaths in one arm) is reported as NaN (not estimable).
+    """
+    w = np.ones(time.shape) if weight is None else np.asarray(weight, float)
+    sw = np.maximum(w.sum(1, keepdims=True), 1e-300)
+    xc = x - ((x * w[..., None]).sum(1) / sw)[:, None, :]
+    s = sort_times(np.where(w > 0, time, np.inf))
+    e, ws, xs = s.take(event.astype(float)), s.take(w), s.take(xc)
+    b, p = x.shape[0], x.shape[2]
+    beta = np.zeros((b, p))
+    loglik, score, info = _efron_terms(s, e, ws, xs, beta)
+    score_chisq = np.full(b, np.nan)
+    ok0 = _invertible(info, 1e12)
+    score_chisq[ok0] = np.einsum("bp,bp->b", score[ok0],
+                                 np.linalg.solve(info[ok0], score[ok0][..., None])[..., 0])
+    done = np.zeros(b, bool)
+    failed = np.zeros(b, bool)
+    iterations = 0
+    for it in range(1, MAX_ITER + 1):
+        rows = np.flatnonzero(~done & ~failed)  # only fits still moving are iterated
+        if not len(rows):
+            break
+        iterations = it
+        sub = Sorted(*(getattr(s, f)[rows] for f in ("order", "time", "first", "last", "opens")))
+        args = (sub, e[rows], ws[rows], xs[rows])
+        b0, ll0 = beta[rows], loglik[rows]
+        good = _invertible(info[rows]) & (np.abs(b0) <= 30).all(axis=1)
+        step = np.zeros_like(b0)
+        step[good] = np.linalg.solve(info[rows][good], score[rows][good][..., None])[..., 0]
+        new = b0 + step
+        ll_new, sc_new, in_new = _efron_terms(*args, new)
+        worse = ~(ll_new >= ll0 - 1e-12 * np.abs(ll0))
+        for _ in range(10):  # step halving, as coxfit6
+            if not worse.any():
+                break
+            new = np.where(worse[:, None], (b0 + new) / 2, new)
+            ll2, sc2, in2 = _efron_terms(*args, new)
+            ll_new = np.where(worse, ll2, ll_new)
+            sc_new = np.where(worse[:, None], sc2, sc_new)
+            in_new = np.where(worse[:, None, None], in2, in_new)
+            worse = ~(ll_new >= ll0 - 1e-12 * np.abs(ll0))
+        small = (np.abs(new - b0) <= TOL * (1 + np.abs(new))).all(axis=1)
+        beta[rows], loglik[rows], score[rows], info[rows] = new, ll_new, sc_new, in_new
+        done[rows] = small & good
+        failed[rows] = ~good | (np.abs(new) > 20).any(axis=1)
+    with np.errstate(invalid="ignore"):
+        cov = np.full((b, p, p), np.nan)
+        inv_ok = _invertible(info)
+        cov[inv_ok] = np.linalg.inv(info[inv_ok])
+        se = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+    bad = ~done | failed | (np.abs(beta) > 20).any(axis=1) | ~np.isfinite(se).all(axis=1)
+    beta = np.where(bad[:, None], np.nan, beta)
+    se = np.where(bad[:, None], np.nan, se)
+    return CoxBatch(beta, se, score_chisq, ~bad, iterations)
+
+
+def logistic_fit(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Fitted probabilities of a logistic regression per row (``x`` (B, n, p) with an
+    intercept column), by IRLS from 0 to a step below 1e-11, as R's ``glm``."""
+    b, n, p = x.shape
+    beta = np.zeros((b, p))
+    for _ in range(MAX_ITER):
+        mu = special.expit(np.einsum("bnp,bp->bn", x, beta))
+        wt = mu * (1 - mu)
+        info = np.einsum("bnp,bn,bnq->bpq", x, wt, x)
+        step = np.linalg.solve(info, np.einsum("bnp,bn->bp", x, y - mu)[..., None])[..., 0]
+        beta = beta + step
+        if (np.abs(step) <= TOL * (1 + np.abs(beta))).all():
+            break
+    return special.expit(np.einsum("bnp,bp->bn", x, beta))
+
+
+def kruskal_p(values: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    """Kruskal-Wallis P per row of ``values`` (B, n) across groups ``codes`` (n,),
+    0..k-1, with the tie correction (as ``scipy.stats.kruskal``)."""
+    ranks = stats.rankdata(values, axis=1)
+    n = values.shape[1]
+    h = np.zeros(values.shape[0])
+    for g in range(k):
+        sel = codes == g
+        h += ranks[:, sel].sum(1) ** 2 / sel.sum()
+    h = 12 / (n * (n + 1)) * h - 3 * (n + 1)
+    s = sort_times(values)
+    ties = tie_sum(s, np.ones(values.shape))
+    t_sum = np.where(s.opens, ties**3 - ties, 0).sum(1)
+    h = h / (1 - t_sum / (n**3 - n))
+    return stats.chi2.sf(h, k - 1)
+
+
+def ffh_table(totals: tuple[int, ...]) -> np.ndarray:
+    """Fisher-Freeman-Halton exact P of every 2 x k table with column ``totals``:
+    an array indexed by the first-row counts (k1, ..., kk)."""
+    grids = np.array(list(itertools.product(*(range(t + 1) for t in totals))), dtype=int)
+    tot = np.asarray(totals)
+    lf = special.gammaln(np.arange(tot.sum() + 2) + 1.0)
+    row1 = grids.sum(1)
+    n = tot.sum()
+    logp = (lf[tot].sum() + lf[row1] + lf[n - row1] - lf[n]
+            - lf[grids].sum(1) - lf[tot - grids].sum(1))
+    p = np.empty(len(grids))
+    for r in np.unique(row1):  # tables with the same margins
+        sel = row1 == r
+        lp = logp[sel]
+        p[sel] = np.minimum(1.0, (np.exp(lp)[None, :] * (lp[None, :] <= lp[:, None] + LOG_TOL_RXC))
+                            .sum(1))
+        if (tot > 0).sum() < 2 or r in (0, n):
+            p[sel] = 1.0
+    return p.reshape(tuple(t + 1 for t in totals))

@@ -1,0 +1,165 @@
+"""The numbers the abstract does not fix, for every member of the ensemble at once.
+
+:func:`quantities` computes, per cohort (rows of (B, 48) arrays, see
+:func:`cohort_arrays`), with the batched engines of :mod:`nethep.reconstruct.batch`
+(R's definitions; checked against nethep's engines and R in ``tests/test_ensemble.py``):
+
+- ``hr``, ``hr_lower``, ``hr_upper``: Cox model of surgical vs the rest, Efron ties,
+  Wald 95% CI; ``logrank_p`` (R ``survdiff``), ``cox_wald_p``, ``cox_score_p``;
+- ``rmst36_*``: area under each arm's Kaplan-Meier curve to 36 months and the
+  difference (surgical minus non-surgical);
+- ``deaths_*``, ``first_death_surgical_months`` (NaN: no surgical death);
+- ``median_*``: Kaplan-Meier median (R's rule; NaN: not reached); ``s12_*``,
+  ``s60_*``: Kaplan-Meier S(t) (NaN: follow-up ends sooner);
+- ``adjusted_hr``: Cox of surgical adjusted for islet cell tumour, liver
+  involvement (per %) and age (per year), notebook 05's default covariates;
+  ``iptw_hr``: Cox of surgical weighted by stabilized inverse-probability weights
+  from a logistic propensity score on the same covariates; ``landmark3_hr``,
+  ``landmark6_hr``: Cox among patients followed beyond 3 (6) months, surgical only
+  if operated by then, time from the landmark. A fit without a finite maximum is
+  NaN (not estimable); notebook 05 instead refits the adjusted model with a ridge
+  penalty, which the ensemble does not.
+- ``palliation_*``: palliated / symptomatic per group;
+- ``tipping_earliest``, ``tipping_worst``: see :func:`tipping_points`.
+
+The exact permutation log-rank P (:func:`nethep.permutation.exact_logrank`) takes
+about 5 s per cohort and is not computed per member.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from nethep.reconstruct import batch
+from nethep.reconstruct.ensemble import PALLIATION_GROUPS
+
+ARMS = ("surgical", "nonsurgical")
+LANDMARKS: tuple[float, ...] = (3.0, 6.0)
+ALPHA = 0.05
+#: Columns of quantities.csv after the design columns, in order.
+COLUMNS: tuple[str, ...] = (
+    "hr", "hr_lower", "hr_upper", "logrank_p", "cox_wald_p", "cox_score_p",
+    "rmst36_surgical", "rmst36_nonsurgical", "rmst36_diff",
+    "deaths_surgical", "deaths_nonsurgical", "first_death_surgical_months",
+    "median_surgical", "median_nonsurgical", "s12_surgical", "s12_nonsurgical",
+    "s60_surgical", "s60_nonsurgical", "adjusted_hr", "iptw_hr", "landmark3_hr",
+    "landmark6_hr", "palliation_medical", "palliation_embolization",
+    "palliation_surgical", "tipping_earliest", "tipping_worst",
+)
+
+
+def cohort_arrays(long: pd.DataFrame, n: int = 48) -> dict[str, np.ndarray]:
+    """Cohort rows (one block of ``n`` per cohort, in order) as (B, n) numeric arrays."""
+    b = len(long) // n
+
+    def grid(col: str, dtype: type = float) -> np.ndarray:
+        return long[col].to_numpy(dtype=dtype, na_value=np.nan).reshape(b, n)
+
+    return {
+        "time": grid("followup_months"), "died": grid("died"),
+        "surgical": (long["treatment_group"].to_numpy() == "surgical").reshape(b, n),
+        "group": long["treatment_group"].to_numpy(str).reshape(b, n),
+        "islet": (long["tumor_type"].to_numpy() == "islet_cell").reshape(b, n).astype(float),
+        "liver": grid("liver_involvement_pct"), "age": grid("age_years"),
+        "mtt": grid("months_to_treatment"), "symptomatic": grid("symptomatic"),
+        "palliated": grid("palliated"),
+    }
+
+
+def _cox_hr(a: dict[str, np.ndarray], cols: list[np.ndarray],
+            weight: np.ndarray | None = None, time: np.ndarray | None = None) -> np.ndarray:
+    fit = batch.cox_fit(a["time"] if time is None else time, a["died"],
+                        np.stack(cols, axis=-1), weight)
+    return np.exp(fit.coef[:, 0])
+
+
+def _landmark_hr(a: dict[str, np.ndarray], at: float) -> np.ndarray:
+    keep = (a["time"] > at).astype(float)
+    operated = a["surgical"] & (np.nan_to_num(a["mtt"], nan=np.inf) <= at)
+    surg = operated.astype(float)
+    both = ((surg * keep).sum(1) > 0) & (((1 - surg) * keep).sum(1) > 0)
+    hr = _cox_hr(a, [surg], keep, a["time"] - at)
+    return np.where(both, hr, np.nan)
+
+
+def _iptw_hr(a: dict[str, np.ndarray]) -> np.ndarray:
+    y = a["surgical"].astype(float)
+    x = np.stack([np.ones_like(y), a["islet"], a["liver"], a["age"]], axis=-1)
+    ps = batch.logistic_fit(y, x)
+    p1 = y.mean(axis=1, keepdims=True)
+    w = np.where(y == 1, p1 / ps, (1 - p1) / (1 - ps))
+    return _cox_hr(a, [y], w)
+
+
+def tipping_points(a: dict[str, np.ndarray], alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """How many censored surgical patients would have to have died (at their last
+    contact) for the log-rank P of surgical vs the rest to reach ``alpha`` or more.
+
+    ``earliest``: the earliest censored first (ties in row order); ``worst``: the
+    fewest over every choice of which censored surgical patients died (all subsets
+    up to the earliest-first answer). NaN when even all of them dying keeps P below
+    ``alpha``; 0 when P is already at least ``alpha``.
+    """
+    time, died = a["time"], a["died"]
+    grp = a["surgical"].astype(float)
+    cens = a["surgical"] & (died == 0)
+    key = np.where(cens, time, np.inf)
+    rank = np.argsort(np.argsort(key, axis=1, kind="stable"), axis=1)
+    n_cens = cens.sum(axis=1)
+    earliest = np.full(len(time), np.nan)
+    for k in range(int(n_cens.max()) + 1):
+        flipped = np.where(cens & (rank < k), 1.0, died)
+        _, p = batch.logrank_p(time, flipped, grp)
+        hit = np.isnan(earliest) & (k <= n_cens) & (p >= alpha)
+        earliest[hit] = k
+    worst = earliest.copy()
+    for i in np.flatnonzero(np.isfinite(earliest) & (earliest > 1)):
+        idx = np.flatnonzero(cens[i])
+        for k in range(1, int(earliest[i])):
+            subsets = np.array(list(itertools.combinations(idx, k)))
+            flips = np.repeat(died[i][None, :], len(subsets), axis=0)
+            np.put_along_axis(flips, subsets, 1.0, axis=1)
+            rep = np.repeat(time[i][None, :], len(subsets), axis=0)
+            _, p = batch.logrank_p(rep, flips, np.repeat(grp[i][None, :], len(subsets), 0))
+            if (p >= alpha).any():
+                worst[i] = k
+                break
+    return earliest, worst
+
+
+def quantities(a: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Every unpublished quantity of each cohort (module docstring), one row each."""
+    time, died, surg = a["time"], a["died"], a["surgical"]
+    grp = surg.astype(float)
+    out: dict[str, np.ndarray] = {}
+    fit = batch.cox_fit(time, died, grp[..., None])
+    out["hr"], out["hr_lower"], out["hr_upper"] = fit.hr()
+    out["logrank_p"] = batch.logrank_p(time, died, grp)[1]
+    out["cox_wald_p"], out["cox_score_p"] = fit.wald_p(), fit.score_p()
+    masks = {"surgical": surg, "nonsurgical": ~surg}
+    for arm, m in masks.items():
+        out[f"rmst36_{arm}"] = batch.rmst(time, died, 36.0, m)
+    out["rmst36_diff"] = out["rmst36_surgical"] - out["rmst36_nonsurgical"]
+    for arm, m in masks.items():
+        out[f"deaths_{arm}"] = (died * m).sum(axis=1)
+    first = np.where(surg & (died == 1), time, np.inf).min(axis=1)
+    out["first_death_surgical_months"] = np.where(np.isfinite(first), first, np.nan)
+    for arm, m in masks.items():
+        out[f"median_{arm}"] = batch.km_median(time, died, m)
+    for t in (12, 60):
+        for arm, m in masks.items():
+            out[f"s{t}_{arm}"] = batch.km_at(time, died, float(t), m)
+    out["adjusted_hr"] = _cox_hr(a, [grp, a["islet"], a["liver"], a["age"]])
+    out["iptw_hr"] = _iptw_hr(a)
+    for at in LANDMARKS:
+        out[f"landmark{at:g}_hr"] = _landmark_hr(a, at)
+    sym = a["symptomatic"] == 1
+    for g in PALLIATION_GROUPS:
+        in_g = sym & (a["group"] == g)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"palliation_{g}"] = (np.nan_to_num(a["palliated"]) * in_g).sum(1) / in_g.sum(1)
+    out["tipping_earliest"], out["tipping_worst"] = tipping_points(a)
+    return pd.DataFrame({c: out[c] for c in COLUMNS})
