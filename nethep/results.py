@@ -327,5 +327,5 @@ FIRTH = "robustness.firth"  # .hr, .lower, .upper, .p_lr, .ties
 PRIMARY = "robustness.primary"  # .method, .model, .hr, .lower, .upper, .p, .ci, .rule
 COX_TESTS = "robustness.cox_tests"  # .wald_p, .lr_p, .score_p, .estimable
 RMST = "robustness.rmst"  # .tau, .tau_rule, .diff, .lower, .upper, ...; .extended.<tau>
-POWER_DESIGN = "robustness.power.design"  # a list of rows: hr, power, events_80, n_80
+POWER_DESIGN = "robustness.power.design"  # .hr_0_3|hr_0_5|hr_0_7 .{hr, power, events_80, n_80, ...}
 PH_TEST_INFORMATIVE = "survival.cox.surgical_vs_nonsurgical.ph_test_informative"
