@@ -143,15 +143,24 @@ def _contains(tokens: tuple[str, ...], part: tuple[str, ...]) -> int:
     return -1
 
 
-def _matches(entry: _Entry, tokens: tuple[str, ...]) -> bool:
+def _words(tokens: tuple[str, ...]) -> frozenset[str]:
+    """The tokens, each pair of neighbours written as one word (``Fall-Nummer`` ->
+    ``fallnummer``), and a German ``-nr`` written out (``Versicherten-Nr.`` ->
+    ``versichertennummer``)."""
+    words = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:], strict=False)}
+    return frozenset(words | {w[:-2] + "nummer" for w in words if w.endswith("nr")})
+
+
+def _matches(entry: _Entry, tokens: tuple[str, ...], words: frozenset[str]) -> bool:
     if not entry.tokens:
         return False
     if entry.mode == "compound":
         head = entry.tokens[0]
-        return any(t.endswith(head) for t in tokens)
+        return any(w.endswith(head) for w in words)
     at = _contains(tokens, entry.tokens)
     if entry.mode == "anywhere":
-        return at >= 0 or any(t in entry.joined for t in tokens)
+        return at >= 0 or bool(words & entry.joined) or (
+            len(entry.tokens) == 1 and entry.tokens[0] in words)
     if at < 0:
         return False
     rest = tokens[:at] + tokens[at + len(entry.tokens):]
@@ -169,10 +178,11 @@ def header_match(name: object) -> HeaderMatch | None:
         return None
     tokens = header_tokens(name)
     dismissed = any(t in DISMISS for t in tokens)
+    words = _words(tokens)
     for entry in _entries():
         if dismissed and entry.kind in CONTACT_KINDS:
             continue
-        if _matches(entry, tokens):
+        if _matches(entry, tokens, words):
             return HeaderMatch(entry.kind, entry.phrase.lstrip("=*"), entry.language)
     return None
 
