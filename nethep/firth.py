@@ -246,10 +246,10 @@ class CoxTests:
         """The ordinary Cox HR with its Wald CI and P; NaN throughout when not
         estimable (:attr:`estimable` False)."""
         if not self.estimable:
-            return HazardRatio(hr=math.nan, lower=math.nan, upper=math.nan, p=math.nan,
-                               conf_level=self.fit.conf_level,
-                               method="Cox partial likelihood: not estimable (monotone "
-                                      "likelihood, the estimate is infinite)")
+            return HazardRatio.not_estimable(
+                "monotone likelihood: the estimate is infinite, as when an arm has no "
+                "deaths", method=f"Cox partial likelihood, {self.fit.ties.title()} ties, "
+                "Wald CI")
         return self.fit.hazard_ratio(name)
 
     def table(self) -> pd.DataFrame:

@@ -80,7 +80,8 @@ def test_ordinary_cox_tests_match_r(case):
     else:
         assert math.isnan(res.wald_p)
         hr = res.hazard_ratio(names[0])
-        assert math.isnan(hr.hr) and "not estimable" in hr.method
+        assert math.isnan(hr.hr) and not hr.estimable and "monotone" in hr.note
+        assert hr.words().startswith("HR not estimable (monotone likelihood")
 
 
 def test_profile_limits_solve_their_defining_equation():
