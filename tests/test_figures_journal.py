@@ -23,7 +23,6 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
-from IPython.core.formatters import DisplayFormatter  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -33,11 +32,16 @@ from nethep.literature import literature_table  # noqa: E402
 from nethep.palliation import palliation  # noqa: E402
 from nethep.plots import (  # noqa: E402
     export_figure,
+    km_caption,
     km_figure,
+    literature_caption,
     literature_forest_figure,
+    palliation_caption,
     palliation_figure,
+    patient_flow_caption,
     patient_flow_figure,
     set_style,
+    values_by_group_caption,
     values_by_group_figure,
 )
 from nethep.plots.export import JOURNAL_WIDTHS_MM  # noqa: E402
@@ -64,8 +68,16 @@ def _close_figures():
     plt.close("all")
 
 
+def _captions():
+    """The caption function of each figure function."""
+    return {patient_flow_figure: patient_flow_caption,
+            values_by_group_figure: values_by_group_caption, km_figure: km_caption,
+            palliation_figure: palliation_caption,
+            literature_forest_figure: literature_caption}
+
+
 def _makers(df):
-    """(name, make, args, kwargs) for every figure the notebooks 01-04 export."""
+    """(make, args, kwargs) for every figure the notebooks 01-04 export."""
     t1 = table_one(df)
     rec = df.attrs["reconstructed"]
     data = {"reconstructed": rec}
@@ -178,7 +190,8 @@ def test_export_writes_true_size_files_with_identical_bytes(df, name, bundled_ru
     written by the session's ``nethep run`` (the notebooks, in another process); a
     notebook shows the saved 180 mm PNG reduced to screen size."""
     make, args, kwargs = _makers(df)[name]
-    first = export_figure(name, tmp_path, make, *args, **kwargs)
+    caption = _captions()[make](*args, **kwargs)
+    first = export_figure(name, tmp_path, make, *args, caption=caption, **kwargs)
     assert not plt.get_fignums()  # both widths closed once saved
     written = sorted(p.name for p in (tmp_path / "figures").iterdir())
     assert written == sorted(p.name for p in first.files)
@@ -190,10 +203,11 @@ def test_export_writes_true_size_files_with_identical_bytes(df, name, bundled_ru
         a = (tmp_path / "figures" / file).read_bytes()
         b = (bundled_run.figures_dir / file).read_bytes()
         assert a == b, f"{file} differs from the session run's"
-    # what a notebook displays is the saved 180 mm PNG at 100 dpi, not a new rendering
-    shown, _ = DisplayFormatter().format(first)
-    assert shown["text/plain"] == f"<figure {name}: {name}_{{85,180}}mm.{{png,pdf,svg}}>"
-    assert shown["image/png"] == first.preview_png
+    # what a notebook displays is the saved 180 mm PNG at 100 dpi, not a new rendering,
+    # and the caption under it (SavedFigure._ipython_display_)
+    assert repr(first) == f"<figure {name}: {name}_{{85,180}}mm.{{png,pdf,svg}}>"
+    assert first._repr_png_() == first.preview_png
+    assert first.caption == caption and caption.markdown().startswith(f"**{caption.title}.**")
     with Image.open(first.path(180, "png")) as full, \
             Image.open(io.BytesIO(first.preview_png)) as preview:
         assert preview.size == tuple(math.ceil(side / 3) for side in full.size)
@@ -224,6 +238,35 @@ def test_at_risk_numbers_sit_under_the_ticks(df, by, width_mm):
         assert (box.x0 + box.x1) / 2 == pytest.approx(tick_px[x], abs=0.6)
         # and below the plot, not on it
         assert box.y1 < ax.get_window_extent(renderer).y0
+
+
+def test_every_figure_has_a_caption_and_no_title_drawn(df):
+    """Each caption names what is shown and which data; the caption's title is not drawn
+    in the figure."""
+    for name, (make, args, kwargs) in _makers(df).items():
+        caption = _captions()[make](*args, **kwargs)
+        assert caption.title and caption.text, name
+        assert caption.text.endswith("not the original patient records."), name
+        fig = make(*args, width_mm=180, **kwargs)
+        drawn = " ".join(" ".join(t.get_text().split()) for t in visible_texts(fig))
+        assert caption.title not in drawn, f"{name}: title drawn in the figure"
+        for ax in fig.axes:
+            assert not ax.get_title(loc="left") and not ax.get_title(), name
+        plt.close(fig)
+
+
+def test_notebooks_give_every_figure_its_caption():
+    """Every ``nb.figure`` call in notebooks 01-04 passes ``caption=``, and the executed
+    notebook shows the caption (Markdown) right under the figure (PNG)."""
+    for path in sorted(NOTEBOOKS.glob("0[1-4]_*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] != "code" or "nb.figure(" not in source:
+                continue
+            assert "caption=" in source, f"{path.name}: {source[:60]!r} has no caption"
+            kinds = [next(iter(o.get("data", {})), None) for o in cell["outputs"]]
+            assert kinds[-2:] == ["image/png", "text/markdown"], (path.name, kinds)
 
 
 def test_notebooks_export_every_figure_they_show():
