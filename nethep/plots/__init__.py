@@ -25,6 +25,7 @@ from nethep.plots.export import SavedFigure, export_figure
 from nethep.plots.literature import literature_caption, literature_forest_figure
 from nethep.plots.palliation import palliation_caption, palliation_figure
 from nethep.plots.robustness import robustness_forest_figure
+from nethep.plots.scenarios import scenario_caption, scenario_figure
 from nethep.plots.style import Caption, figure_caption, set_style
 from nethep.plots.survival import at_risk_table, km_caption, km_figure
 
@@ -45,6 +46,8 @@ __all__ = [
     "patient_flow_figure",
     "propensity_overlap_figure",
     "robustness_forest_figure",
+    "scenario_caption",
+    "scenario_figure",
     "set_style",
     "values_by_group_caption",
     "values_by_group_figure",
