@@ -1,5 +1,8 @@
 """The robustness forest plot (notebook 05): every hazard ratio of the closing
-robustness table on one log axis, in the compact layout (:mod:`nethep.plots.compact`)."""
+robustness table on one log axis, in the compact layout (:mod:`nethep.plots.compact`).
+
+No title is drawn: :func:`robustness_forest_caption` gives the title and the caption
+(markers, intervals, rules), shown under the figure by ``Notebook.figure``."""
 
 from __future__ import annotations
 
@@ -13,15 +16,18 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nethep.formats import join_and
 from nethep.plots import compact
 from nethep.plots.layout import MM_PER_INCH
-from nethep.plots.style import GROUP_COLORS, caption
+from nethep.plots.style import GROUP_COLORS, Caption, caption, figure_caption
 
 if TYPE_CHECKING:
     from nethep.robustness import RobustnessSummary
 
 FOREST_MARGIN = 0.06  # inches at the left edge
 TRUNCATED = ", weights truncated "  # a long label part the forest spells out in a note
+FOREST_TITLE = "Hazard ratio of death, surgical vs non-surgical, by analysis"
+NOT_ESTIMABLE = "not estimable"
 
 
 def _hr(x: float) -> str:
@@ -43,28 +49,29 @@ def _not_estimable_figure(omitted: list[str], reconstructed: bool, width_mm: flo
 
 
 def _hazard_ratio_rows(summary: RobustnessSummary,
-                       min_cell: int) -> tuple[pd.DataFrame, list[str]]:
-    """The summary's hazard-ratio rows with a finite positive estimate and CI, and the
-    analyses left out because theirs are not (e.g. no deaths in one arm)."""
+                       min_cell: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The summary's hazard-ratio rows, and which have a finite positive estimate and CI
+    (the others, e.g. no deaths in one arm, are shown as "not estimable")."""
     table = summary.table(min_cell=min_cell)
     rows = table[table["measure"] == "hazard ratio"].reset_index(drop=True)
     if rows.empty:
         raise ValueError("the summary has no hazard-ratio rows to plot")
     values = rows[["estimate", "lower", "upper"]].to_numpy(float)
-    plottable = (np.isfinite(values) & (values > 0)).all(axis=1)
-    omitted = [str(a) for a in rows.loc[~plottable, "analysis"]]
-    return rows[plottable].reset_index(drop=True), omitted
+    return rows, (np.isfinite(values) & (values > 0)).all(axis=1)
 
 
-def _row_names(analyses: pd.Series) -> tuple[list[str], list[str]]:
-    """Row labels (capitalised; a truncated-weights rule shortened) and the notes that
-    spell the shortened rules out."""
+def _row_names(rows: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Row labels (capitalised; the primary marked; a truncated-weights rule shortened)
+    and the notes that spell the shortened rules out."""
     names, notes = [], []
-    for a in analyses:
+    roles = list(rows["role"]) if "role" in rows else ["sensitivity"] * len(rows)
+    for a, role in zip(rows["analysis"], roles, strict=True):
         head, sep, rest = str(a).partition(TRUNCATED)
         if sep:  # the full rule goes in a note, the row keeps a short label
             notes.append(f"Truncated weights: capped {rest}.")
             a = f"{head}, truncated weights"
+        if role == "primary":
+            a = f"{a} (primary)"
         names.append(a[:1].upper() + a[1:])
     return names, notes
 
@@ -118,17 +125,24 @@ def _columns(names: list[str], cis: list[str], width_mm: float) -> _Columns:
         line_h=f["text"] * 1.2 / 72)
 
 
-def _draw_intervals(ax: Axes, rows: pd.DataFrame, centres: np.ndarray) -> None:
-    """Each row's 95% CI line and marker: square for the reference (naive) model,
-    filled circle for a main analysis, open circle for an alternative choice."""
-    roles = list(rows["role"]) if "role" in rows else ["main"] * len(rows)
+def _draw_intervals(ax: Axes, rows: pd.DataFrame, centres: np.ndarray,
+                    plottable: np.ndarray) -> None:
+    """Each estimable row's 95% CI line and marker: square for the primary analysis,
+    filled circle for a sensitivity analysis, open circle for an alternative choice
+    shown beside one; nothing for a row that is not estimable."""
+    roles = list(rows["role"]) if "role" in rows else ["sensitivity"] * len(rows)
+    choices = list(rows["choice"]) if "choice" in rows else ["main"] * len(rows)
     est, lo, hi = (rows[c].to_numpy(float) for c in ("estimate", "lower", "upper"))
-    for i, (y, role) in enumerate(zip(centres, roles, strict=True)):
-        color = "#000000" if role == "reference" else GROUP_COLORS["surgical"]
+    for i, y in enumerate(centres):
+        if not plottable[i]:
+            continue
+        primary = roles[i] == "primary"
+        color = "#000000" if primary else GROUP_COLORS["surgical"]
         ax.plot([lo[i], hi[i]], [y, y], color=color, linewidth=1.3, zorder=2,
                 solid_capstyle="butt")
-        ax.plot([est[i]], [y], linestyle="none", marker="s" if role == "reference" else "o",
-                markersize=5.5, markerfacecolor="white" if role == "alternative" else color,
+        ax.plot([est[i]], [y], linestyle="none", marker="s" if primary else "o",
+                markersize=5.5,
+                markerfacecolor="white" if choices[i] == "alternative" else color,
                 markeredgecolor=color, markeredgewidth=1.2, zorder=3,
                 gid=f"estimate:{rows['analysis'][i]}")
 
@@ -174,6 +188,30 @@ def _finish_axis(ax: Axes, limits: tuple[float, float], cols: _Columns, xlabel: 
     ax.set_xlabel(xlabel, fontsize=f["text"], linespacing=1.2)
 
 
+def robustness_forest_caption(summary: RobustnessSummary, *, reconstructed: bool,
+                              min_cell: int = 0) -> Caption:
+    """The caption of :func:`robustness_forest_figure` (same arguments): markers, which
+    analysis is primary, the intervals, shortened rules and rows not estimable."""
+    rows, plottable = _hazard_ratio_rows(summary, min_cell)
+    _, notes = _row_names(rows)
+    primary = rows.loc[rows["role"] == "primary", "analysis"] if "role" in rows else []
+    name = str(primary.iloc[0]) if len(primary) else "the first row"
+    sentences = [
+        f"Square: the primary analysis ({name}); filled circles: sensitivity analyses; "
+        "open circles: alternative choices shown beside them. Lines: 95% confidence "
+        "intervals (profile likelihood for Firth, robust sandwich for IPTW, Wald "
+        "otherwise) on a log scale; a hazard ratio below 1 favours surgery. The analyses "
+        "share the same patients and deaths, so their agreement is not independent "
+        "confirmation. Restricted mean survival differences and P values are in the "
+        "table, not on this scale.", *notes]
+    missing = [str(a) for a in rows.loc[~plottable, "analysis"]]
+    if missing:
+        sentences.append(f"Not estimable, shown without an interval: {join_and(missing)} "
+                         "(for example, no deaths in one arm).")
+    return figure_caption(FOREST_TITLE, sentences, reconstructed=reconstructed,
+                          min_cell=min_cell)
+
+
 def robustness_forest_figure(summary: RobustnessSummary, *, reconstructed: bool,
                              min_cell: int = 0, width_mm: float = 180) -> Figure:
     """Forest plot of every hazard ratio in the closing robustness table.
@@ -181,53 +219,49 @@ def robustness_forest_figure(summary: RobustnessSummary, *, reconstructed: bool,
     One row per hazard-ratio row of :meth:`RobustnessSummary.table` (RMST differences
     and P values have other scales and are left out), in the table's order: point
     estimate and 95% CI on a log axis, a vertical line at 1 (no difference), the label
-    on the left and ``HR (lower-upper)`` on the right (under the label below 120 mm, so
-    the axis keeps its width). Marker: square for the naive (reference) model, filled
-    circle for a main analysis, open circle for an alternative choice shown beside it
-    (``role`` column). A long truncated-weights label is shortened in the row and spelt
-    out in a note. Ticks: 1-2-5 on the log scale, thinned so labels never touch. A row
-    whose hazard ratio is not estimable is omitted and named in a note; when none is
-    estimable the figure is that message. ``min_cell`` goes to the table; its
-    hazard-ratio rows show no patient counts.
+    on the left (the primary analysis marked "(primary)") and ``HR (lower-upper)`` on
+    the right (under the label below 120 mm, so the axis keeps its width). Marker:
+    square for the primary analysis (``role``), filled circle for a sensitivity
+    analysis, open circle for an alternative choice (``choice``). A long
+    truncated-weights label is shortened in the row and spelt out in the caption. A row
+    whose hazard ratio is not estimable keeps its label and reads "not estimable" (no
+    marker); when none is estimable the figure is that message. Ticks: 1-2-5 on the log
+    scale, thinned so labels never touch. No title: :func:`robustness_forest_caption`.
+    ``min_cell`` goes to the table; its hazard-ratio rows show no patient counts.
     """
-    rows, omitted = _hazard_ratio_rows(summary, min_cell)
-    if rows.empty:
-        return _not_estimable_figure(omitted, reconstructed, width_mm,
-                                     compact.fonts(width_mm))
+    rows, plottable = _hazard_ratio_rows(summary, min_cell)
+    if not plottable.any():
+        return _not_estimable_figure([str(a) for a in rows["analysis"]], reconstructed,
+                                     width_mm, compact.fonts(width_mm))
     est, lo, hi = (rows[c].to_numpy(float) for c in ("estimate", "lower", "upper"))
-    names, notes = _row_names(rows["analysis"])
-    cis = [f"{_hr(e)} ({_hr(lw)}\u2013{_hr(up)})" for e, lw, up in zip(est, lo, hi, strict=True)]
+    names, _ = _row_names(rows)
+    cis = [f"{_hr(e)} ({_hr(lw)}\u2013{_hr(up)})" if ok else NOT_ESTIMABLE
+           for e, lw, up, ok in zip(est, lo, hi, plottable, strict=True)]
     cols = _columns(names, cis, width_mm)
     width, f = cols.width, cols.fonts
-    title = compact.wrap("Hazard ratio of death, surgical vs non-surgical, by analysis",
-                         width - 0.1, f["title"])
-    if omitted:  # e.g. no deaths in one arm: HR 0 or infinite, no finite interval
-        notes.append("Not estimable, omitted: " + "; ".join(omitted) + ".")
-    notes = ["Square: naive Cox model (reference); filled: main analyses; open: alternative "
-             "choices shown beside them. Lines: 95% confidence intervals.", *notes,
-             caption(reconstructed)]
+    notes = [caption(reconstructed)]
     xlabel = ("Hazard ratio (log scale)\n< 1 favours surgery" if cols.narrow
               else "Hazard ratio (log scale); < 1 favours surgery")
     footer_h = compact.footer_height(notes, width)
     axis_h = 0.12 + f["tick"] / 72 + 0.08 + compact.lines(xlabel) * f["text"] * 1.2 / 72
     row_h = cols.row_h
     plot_h = sum(row_h)
-    height = compact.title_height(title, f["title"]) + 0.26 + plot_h + axis_h + footer_h + 0.1
+    height = 0.1 + 0.26 + plot_h + axis_h + footer_h + 0.1
     fig = plt.figure(figsize=(width, height))
     bottom = footer_h + axis_h
     ax = compact.axes_in(fig, cols.x0, bottom, cols.plot_w, plot_h)
     edges = np.concatenate([[0.0], np.cumsum(row_h)])
     centres = (edges[:-1] + edges[1:]) / 2
-    limits = (min(float(np.nanmin(lo)), 1.0) / 1.35, max(float(np.nanmax(hi)), 1.0) * 1.35)
+    limits = (min(float(np.min(lo[plottable])), 1.0) / 1.35,
+              max(float(np.max(hi[plottable])), 1.0) * 1.35)
     ax.set_xscale("log")
     ax.set_xlim(*limits)
     ax.set_ylim(plot_h, 0)
     ax.axvline(1.0, color="#777777", linewidth=0.8, zorder=1)
-    _draw_intervals(ax, rows, centres)
+    _draw_intervals(ax, rows, centres, plottable)
     _draw_row_texts(fig, cols, centres, cis, bottom + plot_h)
     for y in edges[1:-1]:
         ax.axhline(y, color="#EEEEEE", linewidth=0.6, zorder=0)
     _finish_axis(ax, limits, cols, xlabel)
-    compact.title(fig, title, width, height, f["title"])
     compact.footer(fig, notes, width)
     return fig

@@ -104,15 +104,17 @@ def robustness_summary(
         label = "adjusted Cox" + (" (penalized)" if adjusted.penalized else "")
         rows.append(_hr_row(label, adjusted.surgical, adjusted.n))
     if iptw is not None:
-        rows.append(_hr_row("IPTW Cox", iptw.hazard_ratio, iptw.n))
+        rows.append(_hr_row(f"IPTW Cox, {iptw.estimand}", iptw.hazard_ratio, iptw.n))
     if iptw_ate is not None:
-        rows.append(_hr_row("IPTW Cox, ATE", iptw_ate.hazard_ratio, iptw_ate.n))
+        rows.append(_hr_row(f"IPTW Cox, {iptw_ate.estimand}", iptw_ate.hazard_ratio,
+                            iptw_ate.n))
     if iptw_truncated is not None:
         bounds = iptw_truncated.propensity.truncate
         how = ("" if bounds is None else
                f" at percentiles {100 * bounds[0]:g} and {100 * bounds[1]:g}")
-        rows.append(_hr_row(f"IPTW Cox, weights truncated{how}", iptw_truncated.hazard_ratio,
-                            iptw_truncated.n, choice="alternative"))
+        rows.append(_hr_row(f"IPTW Cox, {iptw_truncated.estimand}, weights truncated{how}",
+                            iptw_truncated.hazard_ratio, iptw_truncated.n,
+                            choice="alternative"))
     for lm, choice in [(lm, "main") for lm in landmarks] + [
             (lm, "alternative") for lm in landmark_alternatives]:
         rows.append(_hr_row(f"landmark {lm.at_months:g} months", lm.hazard_ratio, lm.n,

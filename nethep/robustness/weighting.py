@@ -331,6 +331,7 @@ class IPTWCox:
     boot_infinite: int = 0  # resamples with no non-surgical death (HR infinite)
     boot_separated: int = 0  # resamples whose propensity model separates
     seed: int | None = None
+    frame: pd.DataFrame | None = None  # T, E, surgical, w per patient (numbers at risk)
 
     @property
     def estimand(self) -> Estimand:
@@ -351,6 +352,16 @@ class IPTWCox:
     def curve(self, arm: str) -> pd.DataFrame:
         """Weighted survival curve of one arm: time, surv (step function, right-continuous)."""
         return self.curves[self.curves["arm"] == arm][["time", "surv"]].reset_index(drop=True)
+
+    def at_risk(self, arm: str, times: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Patients at risk (follow-up >= t) in ``arm`` at each of ``times``: the count and
+        the sum of their weights (the weighted number at risk)."""
+        if self.frame is None:
+            raise ValueError("this fit holds no per-patient data")
+        sub = self.frame[self.frame["surgical"].to_numpy(bool) == (arm == ARMS[0])]
+        t, w = sub["T"].to_numpy(float), sub["w"].to_numpy(float)
+        at = t[None, :] >= np.asarray(times, dtype=float)[:, None]
+        return at.sum(axis=1), (at * w).sum(axis=1)
 
     def truncation_sentence(self, untruncated: IPTWCox) -> str:
         """Where this fit's weights were capped, beside the range of the ``untruncated``
@@ -465,7 +476,7 @@ def iptw_cox(df: pd.DataFrame, covariates: Sequence[str] = DEFAULT_COVARIATES,
         frames.append(curve.assign(arm=arm))
     curves = pd.concat(frames, ignore_index=True)[["arm", "time", "n_risk", "n_event", "surv"]]
     common = {"n": len(data), "events": int(data["E"].sum()), "propensity": prop,
-              "curves": curves}
+              "curves": curves, "frame": data[["T", "E", "surgical", "w"]].copy()}
     reason = no_death_reason(data)
     if reason is not None:
         nan = float("nan")
