@@ -5,11 +5,14 @@ Steps, in order, each reporting every problem it finds before validation proper
 
 1. :func:`nethep.readers.read_text_table` reads CSV, TSV, Excel (.xlsx) or Parquet
    with every cell as text, indexed by the line of each row in the file.
-2. :func:`identifier_columns` finds direct identifiers (HIPAA Safe Harbor
-   categories: names, record numbers, SSN, phone, fax, email, street address, ZIP
-   code, exact dates of birth, ...) by column name. They are refused, naming the
-   columns and never echoing a value, unless ``allow_identifiers=True``; even then
-   they are dropped before anything else happens.
+2. :func:`nethep.identifiers.screen_identifiers` finds direct identifiers (HIPAA
+   Safe Harbor categories and their European counterparts: names, dates of birth,
+   addresses, postcodes, phone, e-mail, national health and hospital numbers, ...) by
+   header in six languages and by value (e-mail, phone, national numbers with their
+   checksums, postcodes, dates of birth, long free text); docs/identifiers.md. They
+   are refused, naming the columns and never echoing a value, unless
+   ``allow_identifiers=True``; then they are dropped before anything else happens
+   (a contract column, such as ``patient_id`` holding NHS numbers, is refused still).
 3. :func:`apply_mapping` renames the user's columns and recodes their labels to
    the contract's with a YAML mapping file (see ``data/template_map.yaml``).
 4. :func:`derive_months` turns ISO dates (``date_of_diagnosis``,
@@ -35,25 +38,11 @@ import yaml
 
 from nethep.contract import DAYS_PER_MONTH, fields
 from nethep.errors import CohortValidationError, Problem, fail
+from nethep.identifiers import screen_headers, screen_identifiers
 from nethep.readers import LINE, read_text_table
 
 DATE_COLUMNS = ("date_of_diagnosis", "date_of_treatment", "date_last_contact", "date_of_death")
 _ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-
-# Column-name patterns of direct identifiers (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)).
-IDENTIFIER_PATTERNS: Mapping[str, str] = MappingProxyType({
-    "name": r"(^|_)(first|last|given|family|full|patient|middle|maiden)?_?(name|surname)s?($|_)",
-    "medical record number": r"(^|_)(mrn|medical_record|record_number|chart_number|"
-                             r"hospital_number|nhs_number|health_plan|beneficiary)",
-    "social security number": r"(^|_)(ssn|social_security|national_id|insurance_number)",
-    "phone or fax": r"(^|_)(phone|telephone|tel|mobile|cell|fax)($|_)",
-    "email": r"(^|_)e_?mail($|_)",
-    "street address": r"(^|_)(address|street|addr|city|zip|zipcode|postcode|postal_code)($|_)",
-    "exact birth date": r"(^|_)(dob|date_of_birth|birth_?date|birthday)($|_)",
-    "other identifier": r"(^|_)(ip_address|url|account_number|licen[cs]e_number|"
-                        r"device_serial|vehicle|biometric|photo)($|_)",
-})
-
 
 @dataclass(frozen=True)
 class Intake:
@@ -79,23 +68,11 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
 
 
-# Names that match a pattern above but are not identifiers: the contract's own id and
-# REDCap's system column for the event (visit) of a longitudinal project.
-NOT_IDENTIFIERS = frozenset({"patient_id", "redcap_event_name"})
-
-
 def identifier_columns(columns: list[str]) -> dict[str, str]:
-    """Columns whose names look like direct identifiers, with the Safe Harbor category."""
-    found = {}
-    for col in columns:
-        norm = normalise_name(col)
-        if norm in NOT_IDENTIFIERS:
-            continue
-        for category, pattern in IDENTIFIER_PATTERNS.items():
-            if re.search(pattern, norm):
-                found[col] = category
-                break
-    return found
+    """Columns whose headers name direct identifiers, with the kind (six-language
+    vocabulary, :func:`nethep.identifiers.header_match`); :func:`read_intake` also
+    screens the values (:func:`nethep.identifiers.screen_identifiers`)."""
+    return screen_headers(columns).kinds()
 
 
 def _line_of(frame: pd.DataFrame, position: int) -> int:
@@ -509,13 +486,11 @@ def read_intake(path: Path, map_path: Path | None = None, allow_identifiers: boo
     skipped = tuple(raw.attrs.get("skipped_empty_rows", ()))
     raw.columns = [str(c) for c in raw.columns]
     problems: list[Problem] = []
-    found = identifier_columns(list(raw.columns))
-    if found and not allow_identifiers:
-        listed = "; ".join(f"'{c}' ({k})" for c, k in found.items())
-        problems.append(Problem.at(
-            file, f"the file holds direct identifiers: {listed} (values not shown)",
-            "remove these columns before analysis (they are never needed), or pass "
-            "--allow-identifiers to have nethep drop them on reading"))
+    screen = screen_identifiers(raw, today)
+    if screen.findings and (not allow_identifiers or screen.needed):
+        problems.append(screen.problem(file))
+    # --allow-identifiers drops them, except a contract column (reported above)
+    found = {f.column: f.kind for f in screen.findings if not f.needed}
     raw = raw.drop(columns=list(found))
     explained: set[str] = set()
     recoded: tuple[str, ...] = ()
