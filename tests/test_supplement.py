@@ -26,10 +26,14 @@ import matplotlib
 import pypdf
 import pytest
 
+from nethep.cohort import load_cohort
+from nethep.paths import TEMPLATE_MAP
 from nethep.results import flatten, lookup
 from nethep.supplement import DOCX_FILENAME, PDF_FILENAME, write_supplement
 from nethep.supplement.content import ETable
 from nethep.supplement.document import Document, build_document, run_date
+from nethep.supplement.notebook_tables import TABLE_ONE_NOTEBOOK
+from nethep.tableone import table_one
 
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
@@ -283,12 +287,47 @@ def assert_tables_text_from_results(pages: list[str], results: dict[str, Any],
     """Every number in the eTables section of the PDF is a results.json value at its
     printed rounding (or part of the tables' fixed wording: 95% CI, 12 months...)."""
     text = section(pages, "eTables", "eFigures" if document.figures else "eReferences")
+    if displayed(document.tables[0]):  # its numbers are checked against Table 1 itself
+        text = text[text.find("eTable 2."):]
     text = re.sub(r"eTable \d+|eFigure \d+|\(Table 1\)|02_treatment_groups|log\(-log\)", "",
                   text)
     values = allowed_numbers(results)
     bad = [t for t in NUMBER.findall(text)
            if t not in FIXED_NUMBERS and not number_matches(t, values)]
     assert not bad, bad
+
+
+def displayed(table: ETable) -> bool:
+    """Whether the eTable is Table 1 as the notebook displayed it."""
+    return table.label == "etab-baseline" and "Data source" in table.columns
+
+
+def assert_table_one(table: ETable, expected: Any) -> None:
+    """The eTable shows Table 1's display text cell for cell (a variable's name on its
+    first row only)."""
+    assert displayed(table)
+    rows = [[str(x) for x in r] for r in expected.itertuples(index=False)]
+    previous = None
+    for row in rows:
+        if row[0] == previous:
+            row[0] = ""
+        else:
+            previous = row[0]
+    assert table.texts() == rows
+
+
+def write_table_one_notebook(out: Path, min_cell: int) -> Any:
+    """An executed notebook 02 whose output is Table 1 of the bundled cohort, displayed
+    as notebook 02 displays it; returns that display table."""
+    shown = table_one(load_cohort()).table(min_cell).round(3)
+    html = shown.set_index(["variable", "level"]).to_html()
+    nb = {"cells": [{"cell_type": "code", "source": "nb.show(t1)", "metadata": {},
+                     "outputs": [{"output_type": "execute_result", "metadata": {},
+                                  "data": {"text/html": html, "text/plain": "t"}}]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (out / "notebooks").mkdir(exist_ok=True)
+    (out / "notebooks" / TABLE_ONE_NOTEBOOK).write_text(json.dumps(nb), encoding="utf-8")
+    return shown
 
 
 def assert_order(pages: list[str], document: Document) -> None:
@@ -322,6 +361,23 @@ def test_every_etable_and_efigure_present_in_order(synthetic):
     assert [f.name for f in document.figures] == ["km_surgical_vs_nonsurgical",
                                                   "zz_extra_figure"]
     assert_order(pdf_text(out / PDF_FILENAME), document)
+
+
+def test_table_one_as_the_notebook_displayed_it(tmp_path):
+    out = make_run(tmp_path / "run", synthetic_results(MIN_CELL))
+    shown = write_table_one_notebook(out, MIN_CELL)
+    document = write_supplement(out, environ=EPOCH, commit=COMMIT).document
+    assert_table_one(document.tables[0], shown)
+    assert f"<{MIN_CELL}" in [c for row in document.tables[0].texts() for c in row]
+    assert any(f"shown as <{MIN_CELL}" in n for n in document.tables[0].notes)
+    text = " ".join(pdf_text(out / PDF_FILENAME))
+    assert "eTable 1. Baseline characteristics by treatment group (Table 1)" in text
+    _, tables = docx_tables(out / DOCX_FILENAME)
+    assert tables[0][1:] == document.tables[0].texts()
+    # a wide eTable gets a landscape page
+    sizes = {(round(float(p.mediabox.width)), round(float(p.mediabox.height)))
+             for p in pypdf.PdfReader(out / PDF_FILENAME).pages}
+    assert sizes == {(595, 842), (842, 595)}
 
 
 def test_optional_sections_are_optional(tmp_path):
@@ -497,6 +553,7 @@ def test_bundled_run_writes_both_files(bundled_run):
 
 def test_bundled_run_numbers_equal_results(bundled_run):
     document = _document(bundled_run)
+    assert_table_one(document.tables[0], table_one(load_cohort()).table(0).round(3))
     for table in document.tables:
         check_cells(table, bundled_run.results)
     assert_tables_text_from_results(pdf_text(bundled_run.output_dir / PDF_FILENAME),
@@ -537,6 +594,8 @@ def test_user_run_suppression_holds(user_run):
     assert "reconstruct" not in pdf_text(pdf)[0]
     for table in document.tables:
         check_cells(table, results)
+    df = load_cohort(user_run.data_path, map_path=TEMPLATE_MAP, allow_identifiers=True)
+    assert_table_one(document.tables[0], table_one(df).table(MIN_CELL).round(3))
 
 
 def _docx_xml(raw: bytes) -> bytes:

@@ -20,6 +20,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import Any
 
+import pandas as pd
+
 from nethep import results as keys
 from nethep.contract import GROUP_LABELS, GROUPS
 from nethep.formats import NOT_ESTIMABLE, finite_or_none, format_p
@@ -140,25 +142,46 @@ def label(name: str) -> Cell:
 # --------------------------------------------------------------------------- eTables
 
 
-def baseline_table(v: Values) -> ETable | None:
-    """Table 1: group sizes, then per-variable tests (from ``treatment_groups``).
+#: Table 1 headings as the eTable prints them (others as displayed).
+TABLE_ONE_HEADINGS = MappingProxyType({
+    "variable": "Characteristic", "level": "", "test": "Test", "P (chi-square)":
+    "P, chi-square", "SMD (max pairwise)": "SMD", "missing": "Missing, n",
+    "provenance": "Data source"})
 
-    When the section holds the display rows (``treatment_groups.table1``: a list of
-    ``{label, level, cells: {column: text}}``), they are shown as they are.
-    """
+
+def displayed_table_one(display: pd.DataFrame, v: Values) -> ETable:
+    """Table 1 as the run's notebook displayed it (text, small counts as ``<N``); a
+    variable's name is printed on its first row only."""
+    rows, previous = [], None
+    for record in display.itertuples(index=False):
+        cells = [str(x) for x in record]
+        if cells[0] == previous:
+            cells[0] = ""
+        else:
+            previous = cells[0]
+        rows.append(tuple(Cell(c) for c in cells))
+    columns = tuple(TABLE_ONE_HEADINGS.get(c, c) for c in display.columns)
+    notes = [f"{ABBREVIATIONS}; IQR, interquartile range; SMD, standardized mean "
+             "difference (largest absolute pairwise).",
+             "n (%) of the patients of the column with a value; continuous variables as "
+             "median [Q1, Q3]. P across the three groups: Kruskal-Wallis test for "
+             "continuous variables, Fisher-Freeman-Halton exact test for categorical "
+             "variables; Pearson chi-square P beside it for comparison only (expected "
+             "counts are small). A dash: a treatment that cannot occur in the group.",
+             "Data source: published (the article's numbers), calibrated (fitted to "
+             "them) or simulated (no information: any difference is an artefact)."]
+    if v.min_cell > 1:
+        notes.append(f"Counts below {v.min_cell} are shown as <{v.min_cell}, and so are "
+                     "their percentages.")
+    return ETable("etab-baseline", "Baseline characteristics by treatment group (Table 1)",
+                  columns, tuple(rows), tuple(notes))
+
+
+def baseline_table(v: Values) -> ETable | None:
+    """Table 1 from ``treatment_groups``: the tests, SMDs and missing counts per variable
+    (used when the notebook's displayed table is not available)."""
     if not isinstance(v.get("treatment_groups"), Mapping):
         return None
-    rows_in = v.get("treatment_groups.table1")
-    if isinstance(rows_in, list) and rows_in:
-        columns = tuple(str(c) for c in rows_in[0].get("cells", {}))
-        rows = tuple(
-            (Cell(str(r.get("label", ""))), Cell(str(r.get("level") or "")),
-             *(Cell(str(r.get("cells", {}).get(c, ""))) for c in columns))
-            for r in rows_in)
-        return ETable("etab-baseline", "Baseline characteristics by treatment group "
-                      "(Table 1)", ("Characteristic", "Level", *columns), rows,
-                      (ABBREVIATIONS, "P values: Kruskal-Wallis test for continuous "
-                       "variables; Fisher-Freeman-Halton exact test for categorical ones."))
     sizes = ", ".join(f"{GROUP_LABELS[g]} {v.count(key('treatment_groups.n_by_group', g)).text}"
                       for g in GROUPS)
     tests = v.get("treatment_groups.p_values") or {}
@@ -405,7 +428,13 @@ TABLE_BUILDERS: tuple[Callable[[Values], ETable | None], ...] = (
 )
 
 
-def etables(results: Mapping[str, Any]) -> tuple[ETable, ...]:
-    """The eTables of a run, in order (those whose section is absent are left out)."""
+def etables(results: Mapping[str, Any],
+            table_one: pd.DataFrame | None = None) -> tuple[ETable, ...]:
+    """The eTables of a run, in order (those whose section is absent are left out);
+    ``table_one``: Table 1 as the run displayed it, shown instead of the results.json
+    part of it."""
     v = Values(results)
-    return tuple(t for t in (build(v) for build in TABLE_BUILDERS) if t is not None)
+    built = [build(v) for build in TABLE_BUILDERS]
+    if table_one is not None and not table_one.empty:
+        built[0] = displayed_table_one(table_one, v)
+    return tuple(t for t in built if t is not None)

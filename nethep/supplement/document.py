@@ -29,9 +29,12 @@ from nethep import results as keys
 from nethep.paths import PUBLISHED, REPO_DIR
 from nethep.run import FIGURES_DIRNAME
 from nethep.supplement.content import ETable, etables
+from nethep.supplement.notebook_tables import table_one_display
 
 PAPERS = ("a4", "letter")
 FIGURE_WIDTH_MM = 180
+#: An eTable with more columns than this gets a landscape page of its own.
+LANDSCAPE_COLUMNS = 8
 CITATION_FILE = REPO_DIR / "CITATION.cff"
 #: Titles of the figures the notebooks make, in their order (a caption recorded under
 #: ``figures.<name>.caption`` is used instead); any other figure follows, by name.
@@ -119,7 +122,8 @@ class Document:
         out["figures"] = [{**asdict(f), "title": f.title} for f in self.figures]
         out["tables"] = [
             {"label": t.label, "title": t.title, "columns": list(t.columns),
-             "rows": t.texts(), "notes": list(t.notes)} for t in self.tables]
+             "rows": t.texts(), "notes": list(t.notes),
+             "landscape": len(t.columns) > LANDSCAPE_COLUMNS} for t in self.tables]
         return out
 
 
@@ -231,7 +235,10 @@ def efigures(output_dir: Path, results: Mapping[str, Any]) -> tuple[EFigure, ...
                                                            if n not in FIGURE_TITLES]
     out = []
     for name in ordered:
+        title = keys.lookup(results, f"figures.{name}.title")
         caption = keys.lookup(results, f"figures.{name}.caption")
+        if caption and title and not str(caption).startswith(str(title)):
+            caption = f"{str(title).rstrip('.')}. {caption}"
         out.append(EFigure(f"efig-{name.replace('_', '-')}", name,
                            f"{FIGURES_DIRNAME}/{name}{suffix}",
                            str(caption) if caption else _derived_caption(name)))
@@ -247,7 +254,7 @@ def build_document(output_dir: str | Path, results: Mapping[str, Any], *,
     if paper not in PAPERS:
         raise ValueError(f"paper must be one of {', '.join(PAPERS)}, not {paper!r}")
     citation, doi = article()
-    tables = etables(results)
+    tables = etables(results, table_one_display(output_dir))
     comparison = next((f"eTable {i}" for i, t in enumerate(tables, 1)
                        if t.label == "etab-comparison"), "")
     return Document(
