@@ -94,12 +94,15 @@ class HazardRatio:
         """True when the estimate and both confidence limits are finite and positive."""
         return all(math.isfinite(v) and v > 0 for v in (self.hr, self.lower, self.upper))
 
-    def words(self, label: str = "HR", digits: int = 2) -> str:
-        """``"HR 0.16 (95% CI 0.05 to 0.54)"``, or ``"HR not estimable (<reason>)"``."""
+    def words(self, label: str = "HR", ci: str = "") -> str:
+        """``"HR 0.16 (95% CI 0.037 to 0.69)"`` (two decimals from 0.1 up, two significant
+        digits below), ``ci`` naming the interval (``"profile-likelihood "``); or
+        ``"HR not estimable (<reason>)"``."""
         if not self.estimable:
             return f"{label} not estimable ({self.note or 'no finite estimate'})"
-        return (f"{label} {self.hr:.{digits}f} ({100 * self.conf_level:g}% CI "
-                f"{self.lower:.{digits}f} to {self.upper:.{digits}f})")
+        hr, lo, up = (f"{v:.2f}" if v >= 0.1 else f"{v:.2g}"
+                      for v in (self.hr, self.lower, self.upper))
+        return f"{label} {hr} ({100 * self.conf_level:g}% {ci}CI {lo} to {up})"
 
     @classmethod
     def wald(cls, coef: float, se: float, conf_level: float = 0.95,

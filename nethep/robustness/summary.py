@@ -200,9 +200,9 @@ class RobustnessSection:
     def primary_sentence(self, min_cell: int = 0) -> str:
         """The primary estimate in words, with the rule that chose it."""
         model = "Firth-penalised Cox" if self.small_events.firth_is_primary else "Cox"
-        ci = "profile-likelihood" if self.small_events.firth_is_primary else "Wald"
+        ci = "profile-likelihood " if self.small_events.firth_is_primary else "Wald "
         return (f"Primary analysis: {model} hazard ratio of death, surgical vs non-surgical, "
-                f"{self.small_events.primary.words()} ({ci} interval). "
+                f"{self.small_events.primary.words(ci=ci)}. "
                 f"{self.small_events.reason(min_cell)} Everything else in this notebook is a "
                 "sensitivity analysis.")
 
