@@ -8,10 +8,11 @@ Cox model Heinze and Schemper, Biometrics 2001;57:114, R package ``coxphf``).
 - :func:`firth_coxph`: maximises the penalised log partial likelihood
   ``l*(b) = l(b) + 0.5 log det I(b)`` (``l`` and the observed information ``I`` of
   :mod:`nethep.cox`'s partial likelihood, Efron ties by default as everywhere in
-  nethep; ``ties="breslow"`` gives R ``coxphf``'s). Newton steps with the information
-  ``I(b)`` as the metric and step halving on ``l*``, from b = 0, until the largest step
-  is below ``tol`` (1e-10); the gradient of ``0.5 log det I(b)`` is taken by central
-  differences (step 1e-5, truncation error ~1e-10). Per coefficient: the
+  nethep; ``ties="breslow"`` gives R ``coxphf``'s). Newton steps on ``l*`` from b = 0
+  with step halving, until a full step is below ``tol`` (1e-10); the gradient and
+  Hessian of ``log det I(b)`` by central differences (steps 1e-5 and 1e-4; the
+  gradient's error ~1e-10), falling back to ``I(b)`` as the metric (coxphf's
+  modified-score step) where the Hessian is not negative definite. Per coefficient: the
   profile-penalised-likelihood CI (the values of ``b_j`` where
   ``2 (l*(b_hat) - max over the others l*(b_j fixed)) = qchisq(conf_level, 1)``, found
   by Brent's root finder) and the penalised likelihood-ratio test of ``b_j = 0``
@@ -40,6 +41,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from nethep.cox import (
+    TOLER_CHOL,
     CoxFit,
     HazardRatio,
     Ties,
@@ -51,8 +53,9 @@ from nethep.cox import (
     coxph,
 )
 
-#: Central-difference step for the gradient of 0.5 log det I(b).
+#: Central-difference steps for the gradient and the Hessian of log det I(b).
 DIFF_STEP = 1e-5
+HESS_STEP = 1e-4
 
 
 # --------------------------------------------------------------------------------- engine
@@ -77,26 +80,63 @@ def _penalised(rs: _RiskSets, beta: np.ndarray) -> tuple[float, np.ndarray, np.n
     return loglik + 0.5 * float(logdet), score + 0.5 * grad, info
 
 
+def _logdet_hessian(rs: _RiskSets, beta: np.ndarray) -> np.ndarray:
+    """Second derivatives of log det I(b) by central differences (step :data:`HESS_STEP`)."""
+    p = len(beta)
+    h = HESS_STEP
+    unit = np.eye(p) * h
+    centre = _logdet(rs, beta)
+    hess = np.empty((p, p))
+    for k in range(p):
+        hess[k, k] = (_logdet(rs, beta + unit[k]) - 2 * centre
+                      + _logdet(rs, beta - unit[k])) / h**2
+        for m in range(k):
+            hess[k, m] = hess[m, k] = (
+                _logdet(rs, beta + unit[k] + unit[m]) - _logdet(rs, beta + unit[k] - unit[m])
+                - _logdet(rs, beta - unit[k] + unit[m])
+                + _logdet(rs, beta - unit[k] - unit[m])) / (4 * h**2)
+    return hess
+
+
+def _newton_step(rs: _RiskSets, beta: np.ndarray, grad: np.ndarray, info: np.ndarray,
+                 idx: np.ndarray) -> np.ndarray:
+    """Newton step on l* over the coefficients ``idx``: the negative Hessian
+    I(b) - 0.5 d2 log det I(b) when it is positive definite, else I(b) (Firth's
+    modified-score step, as coxphf)."""
+    sub = np.ix_(idx, idx)
+    metric = info[sub] - 0.5 * _logdet_hessian(rs, beta)[sub]
+    try:
+        np.linalg.cholesky(metric)
+    except np.linalg.LinAlgError:
+        metric = info[sub]
+    step = np.zeros_like(beta)
+    step[idx] = np.linalg.solve(metric, grad[idx])
+    return step
+
+
 def _maximise(rs: _RiskSets, beta: np.ndarray, free: np.ndarray, max_iter: int,
               tol: float) -> tuple[np.ndarray, float, int]:
     """Maximise l* over the coefficients where ``free`` is True (the others held at
-    ``beta``); returns (beta, l*, iterations). Raises if it does not converge."""
+    ``beta``); returns (beta, l*, iterations). Converged when a full Newton step is below
+    ``tol`` (relative to the coefficients' size). Raises if it does not converge."""
     beta = beta.astype(float).copy()
     value, grad, info = _penalised(rs, beta)
     if not free.any():
         return beta, value, 0
     idx = np.flatnonzero(free)
     for iteration in range(1, max_iter + 1):
-        step = np.zeros_like(beta)
-        step[idx] = np.linalg.solve(info[np.ix_(idx, idx)], grad[idx])
+        step = _newton_step(rs, beta, grad, info, idx)
+        full = float(np.max(np.abs(step)))
         for _ in range(60):  # step halving until l* does not decrease
             new_value, new_grad, new_info = _penalised(rs, beta + step)
             if new_value >= value - 1e-12 * (1.0 + abs(value)):
                 break
             step = step / 2
+        else:
+            break
         beta = beta + step
         value, grad, info = new_value, new_grad, new_info
-        if float(np.max(np.abs(step))) <= tol * max(1.0, float(np.max(np.abs(beta)))):
+        if full <= tol * max(1.0, float(np.max(np.abs(beta)))):
             return beta, value, iteration
     raise RuntimeError(f"Firth-penalised Cox model did not converge in {max_iter} iterations")
 
@@ -179,7 +219,10 @@ def firth_coxph(
 
     Defaults: Efron ties, 95% profile-likelihood CI, penalised likelihood-ratio P.
     Finite even when an arm has no deaths. Raises if there are no events, a covariate
-    is constant, or the covariates are collinear (the penalty is then undefined).
+    is constant, or the information at b = 0 is singular (smallest eigenvalue below
+    ``TOLER_CHOL`` times deaths times the largest covariate variance: collinear
+    covariates, or a covariate constant within every risk set at a death), where the
+    penalty is undefined.
     """
     t, e = _check(time, event)
     if names is None:
@@ -198,8 +241,12 @@ def firth_coxph(
         raise ValueError("a covariate is constant: its coefficient is undefined")
     rs = _risk_sets(t, e, xm, ties)
     zero = np.zeros(p)
-    if not math.isfinite(_penalised(rs, zero)[0]):
-        raise ValueError("the covariates are collinear: the Firth penalty is undefined")
+    scale = float(e.sum()) * float(np.max(np.var(xm, axis=0)))
+    info0 = _derivatives(rs, zero)[2]
+    if float(np.linalg.eigvalsh(info0).min()) <= TOLER_CHOL * scale:
+        raise ValueError("the information matrix is singular at b = 0 (collinear "
+                         "covariates, or a covariate constant within every risk set at a "
+                         "death): the Firth penalty is undefined")
     free = np.ones(p, dtype=bool)
     beta, value, iterations = _maximise(rs, zero, free, max_iter, tol)
     info = _derivatives(rs, beta)[2]
