@@ -329,3 +329,16 @@ COX_TESTS = "robustness.cox_tests"  # .wald_p, .lr_p, .score_p, .estimable
 RMST = "robustness.rmst"  # .tau, .tau_rule, .diff, .lower, .upper, ...; .extended.<tau>
 POWER_DESIGN = "robustness.power.design"  # .hr_0_3|hr_0_5|hr_0_7 .{hr, power, events_80, n_80, ...}
 PH_TEST_INFORMATIVE = "survival.cox.surgical_vs_nonsurgical.ph_test_informative"
+
+# Issue 12 item 8, methods.md and figure captions (H4): read by nethep.report.
+COULD_DIFFER = "robustness.could_differ"  # .<analysis>: one sentence each
+EXACT_LOGRANK_ARMS = "robustness.exact_logrank.surgical_vs_nonsurgical"  # .p, .n_assignments
+PERMUTATION_GROUPS = "robustness.permutation_logrank.three_groups"  # .p, .n_permutations
+FIRTH_BRESLOW = "robustness.firth_breslow"  # .hr, .lower, .upper, .p_lr, .ties
+IPTW_ATE = "robustness.iptw_ate"  # .hr, .lower, .upper, .boot_lower, .boot_upper, .boot_note
+LANDMARK = "robustness.landmark"  # .<months>.{hr, lower, upper, n}
+LANDMARK_ALTERNATIVE_MONTHS = "robustness.choices.landmark_alternative_months"
+BOOTSTRAP_S36 = "robustness.bootstrap.survival_36_diff"  # .estimate, .lower, .upper, .interval
+EVALUE_SECTION = "robustness.evalue"  # .point, .ci_limit, .hr, .conversion, .hr_from
+POWER = "robustness.power"  # .events, .alpha, .design (POWER_DESIGN)
+FIGURES = "figures"  # .<figure name>.{title, caption} (nethep.notebook.Notebook.figure)
