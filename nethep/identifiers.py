@@ -276,7 +276,8 @@ def _sample_positions(n: int) -> pd.Index | slice:
 
 
 def _value_match(col: str, column: pd.Series, sample: pd.Series, sampled: bool,
-                 dates: dict[str, pd.Series], today: date) -> ValueMatch | None:
+                 dates: pd.Series | None, other_dates: list[pd.Series],
+                 today: date) -> ValueMatch | None:
     match = email_match(column)
     if match is not None:
         return match
@@ -292,9 +293,9 @@ def _value_match(col: str, column: pd.Series, sample: pd.Series, sampled: bool,
         match = check()
         if match is not None:
             return match
-    if col in dates and col not in SYSTEM_COLUMNS and not any(t in EVENT_WORDS for t in tokens):
-        others = [d for c, d in dates.items() if c != col]
-        match = birth_date_match(dates[col].dropna(), others, today, len(values), sampled)
+    if dates is not None and col not in SYSTEM_COLUMNS and not any(
+            t in EVENT_WORDS for t in tokens):
+        match = birth_date_match(dates.dropna(), other_dates, today, len(values), sampled)
         if match is not None:
             return match
     return free_text_match(values, sampled)
@@ -317,24 +318,28 @@ def screen_identifiers(frame: pd.DataFrame, today: date | None = None) -> Identi
     if any(dtype != "object" for dtype in frame.dtypes) or frame.isna().to_numpy().any():
         text = frame.fillna("").astype(str)
     rows = text.iloc[positions] if sampled else text
-    dates = {}
-    for col in text.columns:
-        if str(col) in flagged:
+    names = [str(c) for c in frame.columns]
+    dates: dict[int, pd.Series] = {}  # by column position, on the sample's row positions
+    for i, col in enumerate(names):
+        if col in flagged:
             continue
-        cells = rows[col].str.strip()
-        parsed = parse_dates(cells[cells != ""])
+        cells = rows.iloc[:, i].str.strip().reset_index(drop=True)
+        filled = cells != ""
+        parsed = parse_dates(cells[filled])
         if parsed is not None:
-            dates[str(col)] = parsed.reindex(cells.index)
+            dates[i] = parsed.reindex(cells.index)
     needed = set(fields())
     found = list(by_header.findings)
-    for col in text.columns:
-        if str(col) in flagged:
+    for i, col in enumerate(names):
+        if col in flagged:
             continue
-        match = _value_match(str(col), text[col], rows[col], sampled, dates, today)
+        others = [d for j, d in dates.items() if j != i]
+        match = _value_match(col, text.iloc[:, i], rows.iloc[:, i], sampled,
+                             dates.get(i), others, today)
         if match is not None:
-            found.append(IdentifierFinding(str(col), match.kind, "values", match.rule,
-                                           needed=str(col) in needed))
-    order = {str(c): i for i, c in enumerate(frame.columns)}
+            found.append(IdentifierFinding(col, match.kind, "values", match.rule,
+                                           needed=col in needed))
+    order = {c: i for i, c in reversed(list(enumerate(names)))}
     found.sort(key=lambda f: order[f.column])
     return IdentifierScreen(tuple(found), len(frame.columns), len(frame),
                             SAMPLE if sampled else len(frame))
