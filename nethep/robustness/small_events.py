@@ -43,23 +43,6 @@ _COVARIATE = "surgical"
 _ARM_WORDS = MappingProxyType({"surgical": "surgical", "nonsurgical": "non-surgical"})
 
 
-def ratio_text(x: float) -> str:
-    """A hazard ratio or limit for a sentence: two decimals from 0.1 up, two
-    significant digits below (0.00033, never 0.00)."""
-    return f"{x:.2f}" if x >= 0.1 else f"{x:.2g}"
-
-
-def hr_words(hr: HazardRatio, ci: str = "") -> str:
-    """"0.19 (95% CI 0.039 to 0.62)", or "not estimable" when the estimate is NaN or
-    infinite; ``ci`` names the interval ("profile-likelihood ")."""
-    if finite_or_none(hr.hr) is None:
-        return "not estimable"
-    limits = [ratio_text(v) if finite_or_none(v) is not None else "infinity"
-              for v in (hr.lower, hr.upper)]
-    level = f"{100 * hr.conf_level:g}%"
-    return f"{ratio_text(hr.hr)} ({level} {ci}CI {limits[0]} to {limits[1]})"
-
-
 @dataclass(frozen=True)
 class SmallEventInference:
     """Ordinary Cox (Wald, LR and score tests) beside Firth-penalised Cox, and the
@@ -130,15 +113,15 @@ class SmallEventInference:
         """The three ordinary P values, the Firth estimate and the primary, in words."""
         c, f = self.cox, self.firth_hr
         if c.estimable:
-            cox_words = (f"the Cox hazard ratio is {hr_words(self.cox_hr)}; its Wald, "
+            cox_words = (f"Cox {self.cox_hr.words()}; its Wald, "
                          f"likelihood-ratio and score tests give {p_text(c.wald_p)}, "
                          f"{p_text(c.lr_p)} and {p_text(c.score_p)}")
         else:
             cox_words = ("the Cox hazard ratio and its Wald test are not estimable (the "
                          "likelihood is monotone); its likelihood-ratio and score tests "
                          f"give {p_text(c.lr_p)} and {p_text(c.score_p)}")
-        return (f"Small-event inference: {cox_words}. The Firth-penalised hazard ratio is "
-                f"{hr_words(f, 'profile-likelihood ')}, penalised likelihood-ratio "
+        return (f"Small-event inference: {cox_words}. Firth-penalised "
+                f"{f.words(ci='profile-likelihood ')}, penalised likelihood-ratio "
                 f"{p_text(f.p)}. {self.reason(min_cell)}")
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
