@@ -32,18 +32,22 @@ from nethep.survival import cox_surgical, logrank
 
 REQUIRED = [
     *(f"permutation_logrank.{c}.{k}" for c in ("surgical_vs_nonsurgical", "three_groups")
-      for k in ("p", "mc_se", "n_permutations")),
+      for k in ("p", "mc_se", "n_permutations", "p_bound")),
     *(f"exact_logrank.surgical_vs_nonsurgical.{k}" for k in ("p", "p_lower", "p_upper")),
     *(f"bootstrap.survival_36_diff.{k}" for k in ("estimate", "lower", "upper")),
+    *(f"primary.{k}" for k in ("hr", "lower", "upper", "p")),
     *(f"cox_adjusted.surgical.{k}" for k in ("hr", "lower", "upper")),
-    *(f"iptw.{k}" for k in ("hr", "lower", "upper")),
-    "evalue.point", "evalue.ci_limit",
+    *(f"{w}.{k}" for w in ("iptw", "iptw_att", "iptw_ate")
+      for k in ("hr", "lower", "upper", "boot_upper", "n_boot")),
+    *(f"positivity.{k}" for k in ("overlap_lower", "overlap_upper", "share_outside",
+                                  "max_weight", "ess.surgical", "ess.nonsurgical",
+                                  "ps_min.surgical", "ps_max.nonsurgical")),
+    "evalue.point", "evalue.ci_limit", "evalue.rr", "evalue.rr_limit",
     *(f"landmark.{m}.{k}" for m in ("3", "6") for k in ("hr", "lower", "upper", "n")),
     *(f"time_varying.{k}" for k in ("hr", "lower", "upper")),
-    *(f"rmst.{t}.{k}" for t in ("36", "60")
-      for k in ("surgical", "nonsurgical", "diff", "lower", "upper")),
-    *(f"power.{k}" for k in ("observed_hr", "power_at_observed", "n_for_80", "n_for_90")),
 ]
+COULD_DIFFER = ("small_events", "exact_tests", "bootstrap", "adjusted", "iptw", "evalue",
+                "landmark", "time_varying", "rmst", "power")
 
 R_O_MINUS_E = -6.21421663395997  # surgical arm
 R_SURVDIFF_VAR = 4.95415918996205
@@ -59,12 +63,13 @@ def df() -> pd.DataFrame:
 
 def build_section(df: pd.DataFrame, **inference) -> rb.RobustnessSection:
     """The section as notebook 05 builds it, from the objects it displays."""
-    adjusted = rb.cox_adjusted(df)
+    small_events = rb.small_event_inference(df)
     return rb.RobustnessSection(
         naive=cox_surgical(df), inference=rb.small_sample_inference(df, **inference),
-        adjusted=adjusted, iptw=rb.iptw_cox(df),
+        small_events=small_events, adjusted=rb.cox_adjusted(df), iptw=rb.iptw_cox(df),
+        iptw_ate=rb.iptw_cox(df, estimand="ATE"),
         iptw_truncated=rb.iptw_cox(df, truncate=rb.TRUNCATION_ALTERNATIVE),
-        evalue=adjusted.evalue(rare_outcome=not rb.outcome_is_common(df)),
+        evalue=rb.primary_evalue(small_events.primary, df),
         landmarks=rb.landmarks(df), time_varying=rb.time_varying_cox(df),
         rmst=rb.restricted_means(df), power=rb.power(df))
 
@@ -95,35 +100,49 @@ def test_every_required_key_is_saved(flat):
         assert math.isfinite(value), key
 
 
-def test_saved_values_are_sane(flat):
+def test_saved_values_are_sane(flat, robustness):
     for comp in ("surgical_vs_nonsurgical", "three_groups"):
         assert flat[f"permutation_logrank.{comp}.n_permutations"] == rb.N_PERMUTATIONS
         assert 0 < flat[f"permutation_logrank.{comp}.p"] < 1
     ex = "exact_logrank.surgical_vs_nonsurgical"
     assert flat[f"{ex}.p_lower"] <= flat[f"{ex}.p"] <= flat[f"{ex}.p_upper"]
-    for prefix in ("cox_adjusted.surgical", "iptw", "time_varying", "landmark.3",
-                   "landmark.6", "bootstrap.survival_36_diff"):
+    for prefix in ("primary", "cox_adjusted.surgical", "iptw", "iptw_ate", "time_varying",
+                   "landmark.3", "landmark.6", "bootstrap.survival_36_diff"):
         lo, mid, hi = (flat[f"{prefix}.{k}"] for k in ("lower",
                                                         "estimate" if "bootstrap" in prefix
                                                         else "hr", "upper"))
         assert lo <= mid <= hi, prefix
     assert flat["evalue.point"] >= flat["evalue.ci_limit"] >= 1
-    assert flat["evalue.hr_from"] == "cox_adjusted"
+    assert flat["evalue.hr_from"] == "primary" and flat["evalue.rare_outcome"] is False
+    # the E-value is that of the primary estimate, as stated
+    assert flat["evalue.hr"] == flat["primary.hr"] and flat["evalue.upper"] == flat[
+        "primary.upper"]
     assert flat["landmark.3.n"] == 46 and flat["landmark.6.n"] == 42
-    assert flat["power.n_for_90"] >= flat["power.n_for_80"] > 0
+    # the primary weighting is the ATT; iptw and iptw_att are the same numbers
+    assert flat["iptw.estimand"] == flat["iptw_att.estimand"] == "ATT"
+    assert flat["iptw.hr"] == flat["iptw_att.hr"] and flat["iptw_ate.estimand"] == "ATE"
+    assert flat["iptw.n_boot"] == 2000
+    # the bootstrap lower limit is 0 here (no surgical death in > 2.5% of resamples):
+    # null with the reason, never 0.00
+    assert flat["iptw.boot_lower"] is None and "not bounded away from 0" in flat[
+        "iptw.boot_note"]
+    assert "power.power_at_observed" not in flat  # no observed power anywhere
     # the alternatives are saved beside the main choices
     assert "landmark.12.hr" in flat and "iptw_truncated.hr" in flat
     assert flat["choices.weight_trimming"] is None
     assert flat["choices.weight_truncation_alternative"] == [0.01, 0.99]
+    for key in COULD_DIFFER:
+        assert flat[f"could_differ.{key}"] == robustness.could_differ()[key]
 
 
-def test_choices_are_read_from_the_objects(df, section):
+def test_choices_are_read_from_the_objects(df, section, robustness):
     assert section["choices"] == {
         "covariates": ["tumor_type", "liver_involvement_pct", "age_years"],
-        "evalue_hr": "cox_adjusted.surgical", "landmark_alternative_months": [12.0],
+        "evalue_hr": "primary", "landmark_alternative_months": [12.0],
         "landmark_months": [3.0, 6.0], "n_permutations": 100_000, "n_resamples": 10_000,
-        "rmst_tau_months": [36.0, 60.0], "seed": 20061001, "weight_trimming": None,
-        "weight_truncation_alternative": [0.01, 0.99]}
+        "primary": "firth", "iptw_estimand": "ATT", "iptw_n_boot": 2000,
+        "rmst_tau_months": [r.tau for r in robustness.rmst.results], "seed": 20061001,
+        "weight_trimming": None, "weight_truncation_alternative": [0.01, 0.99]}
     small = build_section(df, n_permutations=200, n_resamples=50, seed=7)
     choices = small.to_results()["choices"]
     assert (choices["n_permutations"], choices["n_resamples"], choices["seed"]) == (200, 50, 7)
@@ -135,28 +154,77 @@ def test_section_is_json_and_saves_as_it_is(section, tmp_path):
     assert json.loads(path.read_text(encoding="utf-8")) == json.loads(text)
 
 
-def test_evalue_must_be_of_the_adjusted_hazard_ratio(robustness):
+def test_evalue_must_be_of_the_primary_estimate(robustness):
     other = rb.evalue(0.5, 0.3, 0.8)
-    with pytest.raises(ValueError, match="adjusted hazard ratio"):
+    with pytest.raises(ValueError, match="primary estimate"):
         dataclasses.replace(robustness, evalue=other)
+    with pytest.raises(ValueError, match="missing"):
+        dataclasses.replace(robustness, evalue=None)
+
+
+def test_evalue_conversion_is_stated(robustness, df):
+    ev = robustness.evalue
+    hr = robustness.small_events.primary
+    died = float(df["died"].mean())
+    assert died >= 0.15 and not ev.rare_outcome
+    rr = (1 - 0.5 ** math.sqrt(hr.hr)) / (1 - 0.5 ** math.sqrt(1 / hr.hr))
+    assert ev.rr == pytest.approx(rr, rel=1e-12)
+    rr_limit = (1 - 0.5 ** math.sqrt(hr.upper)) / (1 - 0.5 ** math.sqrt(1 / hr.upper))
+    assert ev.ci_limit == pytest.approx(1 / rr_limit + math.sqrt(1 / rr_limit * (
+        1 / rr_limit - 1)), rel=1e-12)
+    assert ev.conversion().startswith(f"{died:.0%} of patients died by the end of follow-up")
+    assert "RR = (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))" in ev.conversion()
+    assert "no measured factor is accounted for" in ev.sentence()
 
 
 def test_findings_one_line_per_question(robustness):
     lines = robustness.findings().split("\n")
-    assert [line.split(":")[0] for line in lines[:5]] == [
-        "Exact inference", "Confounding", "Immortal time", "Size", "Power"]
-    assert lines[0] == robustness.inference.finding()
-    s, ev = robustness.adjusted.surgical, robustness.evalue
-    assert (f"adjusted HR {s.hr:.2f} ({s.lower:.2f} to {s.upper:.2f}) with 6.0 events per "
-            "parameter") in lines[1]
-    assert f"E-value of the adjusted HR {ev.point:.1f} (confidence limit {ev.ci_limit:.1f})" \
-        in lines[1]
-    assert lines[2].startswith(f"Immortal time: {robustness.landmarks.hazard_ratios()}; ")
-    assert lines[2].endswith(f"against the naive {robustness.naive.hazard_ratio.hr:.2f}.")
-    assert lines[3] == robustness.rmst.finding()
-    assert lines[4] == "Power: " + robustness.power.needed_sentence("HR 0.5")
-    assert lines[5].startswith("All 8 hazard ratios point the same way as the naive one")
-    assert robustness.findings(min_cell=30).split("\n")[4].endswith("this study had <30.")
+    assert [line.split(":")[0] for line in lines[:8]] == [
+        "Primary analysis", "Exact inference", "Small-event inference",
+        "Confounding (sensitivity)", lines[4].split(":")[0], "Immortal time (sensitivity)",
+        "Size", "Design"]
+    ev = robustness.evalue
+    assert lines[4] == (f"E-value of the primary estimate {ev.point:.1f} (confidence limit "
+                        f"{ev.ci_limit:.1f}).")
+    assert lines[0] == robustness.primary_sentence()
+    assert "Firth-penalised Cox" in lines[0] and "HR 0.19 (95% profile-likelihood CI" in lines[0]
+    assert lines[1] == robustness.inference.finding()
+    assert lines[2] == robustness.small_events.finding()
+    s = robustness.adjusted.surgical
+    assert f"adjusted {s.words()} with 6.0 events per parameter" in lines[3]
+    assert robustness.iptw.sentence() in lines[3] and robustness.iptw_ate.sentence() in lines[3]
+    assert lines[5].startswith(
+        f"Immortal time (sensitivity): {robustness.landmarks.hazard_ratios()}; ")
+    assert lines[6] == robustness.rmst.finding()
+    assert lines[7] == "Design: " + robustness.power.design_sentence()
+    assert "not independent confirmation" in lines[8]
+    text = robustness.findings()
+    for phrase in ("point the same way", "How robust", "robust conclusion", "0.00 (0.00"):
+        assert phrase not in text
+
+
+def test_could_differ_says_why_on_the_reconstruction_only(robustness, df):
+    said = robustness.could_differ()
+    assert set(said) == set(COULD_DIFFER)
+    assert all('notebook 06 ("What these methods can detect")' in t for t in said.values())
+    assert said["adjusted"].startswith("Could it have differed on the bundled "
+                                       "reconstruction? No, except by chance")
+    assert "simulated independently of survival" in said["iptw"]
+    wait = robustness.time_varying.waiting_months
+    surgical = df.loc[df["surgical"], "months_to_treatment"].astype(float)
+    assert wait == (surgical.median(), surgical.max())
+    assert f"at most {surgical.max():.1f} months" in said["landmark"]
+    assert "nobody could die while waiting" in said["time_varying"]
+    assert said["small_events"].startswith("Could it have differed on the bundled "
+                                           "reconstruction? Yes")
+    own = df.copy()
+    own.attrs["reconstructed"] = False
+    mine = dataclasses.replace(robustness, adjusted=rb.cox_adjusted(own),
+                               time_varying=rb.time_varying_cox(own))
+    assert not mine.reconstructed
+    for text in mine.could_differ().values():
+        assert text.startswith("On this cohort the analysis can detect")
+        assert "reconstruction" not in text and "simulated independently" not in text
 
 
 def test_inference_sentences(robustness):
@@ -194,22 +262,41 @@ def test_summary_rows_and_roles(section):
     rows = section["summary"]
     analyses = [r["analysis"] for r in rows]
     assert analyses == [
-        "naive Cox", "adjusted Cox", "IPTW Cox",
-        "IPTW Cox, weights truncated at percentiles 1 and 99",
+        "naive Cox", "Firth Cox", "adjusted Cox", "IPTW Cox, ATT", "IPTW Cox, ATE",
+        "IPTW Cox, ATT, weights truncated at percentiles 1 and 99",
         "landmark 3 months", "landmark 6 months", "landmark 12 months", "time-varying Cox",
-        "RMST difference, 36 months", "RMST difference, 60 months", "permutation test"]
+        *[a for a in analyses if a.startswith("RMST difference, ")], "exact log-rank test"]
+    assert len([a for a in analyses if a.startswith("RMST")]) == 2
     roles = dict(zip(analyses, (r["role"] for r in rows), strict=True))
-    assert roles["naive Cox"] == "reference"
-    assert {a for a, r in roles.items() if r == "alternative"} == {
-        "IPTW Cox, weights truncated at percentiles 1 and 99", "landmark 12 months"}
-    assert rows[-1]["estimate"] == section["permutation_logrank"][
-        "surgical_vs_nonsurgical"]["p"]
+    assert [a for a, r in roles.items() if r == "primary"] == ["Firth Cox"]
+    assert set(roles.values()) == {"primary", "sensitivity"}
+    choices = dict(zip(analyses, (r["choice"] for r in rows), strict=True))
+    assert {a for a, c in choices.items() if c == "alternative"} == {
+        "IPTW Cox, ATT, weights truncated at percentiles 1 and 99", "landmark 12 months"}
+    assert rows[-1]["estimate"] == section["exact_logrank"]["surgical_vs_nonsurgical"]["p"]
+    assert rows[1]["estimate"] == section["primary"]["hr"]
 
 
-def test_summary_without_alternatives_is_unchanged(df):
+def test_summary_without_small_events_makes_the_naive_model_primary(df):
     summary = rb.robustness_summary(cox_surgical(df), landmarks=[rb.landmark(df, 3)])
     assert summary.table()["analysis"].tolist() == ["naive Cox", "landmark 3 months"]
-    assert summary.table()["role"].tolist() == ["reference", "main"]
+    assert summary.table()["role"].tolist() == ["primary", "sensitivity"]
+    assert summary.primary_sentence().startswith("Primary analysis: naive Cox.")
+
+
+def test_not_estimable_rows_say_why(df):
+    no_deaths = df.copy()
+    no_deaths.loc[no_deaths["surgical"], "died"] = 0
+    summary = rb.robustness_summary(cox_surgical(df), adjusted=rb.cox_adjusted(no_deaths),
+                                    iptw=rb.iptw_cox(no_deaths, n_boot=0),
+                                    landmarks=[rb.landmark(no_deaths, 3)],
+                                    time_varying=rb.time_varying_cox(no_deaths))
+    rows = summary.table().set_index("analysis")
+    for name in ("adjusted Cox (penalized)", "IPTW Cox, ATT", "landmark 3 months",
+                 "time-varying Cox"):
+        assert math.isnan(rows.loc[name, "estimate"]), name
+        assert rows.loc[name, "note"].startswith("not estimable: no deaths in the surgical "
+                                                 "arm"), name
 
 
 def test_logrank_comparison_matches_r(df):
@@ -236,19 +323,6 @@ def test_logrank_comparison_needs_two_groups(df):
     with pytest.raises(ValueError, match="2-group"):
         rb.logrank_comparison(logrank(df, "treatment_group"),
                               permutation_logrank(t, e, df["treatment_group"], 10))
-
-
-def test_power_note_numbers_by_hand(df):
-    naive = cox_surgical(df)
-    note = rb.power_note(rb.power(df), naive)
-    p = 13 / 48
-    se_formula = 1 / math.sqrt(24 * p * (1 - p))
-    wald_power = stats.norm.cdf(abs(math.log(naive.hazard_ratio.hr)) / naive.se
-                                - stats.norm.ppf(0.975))
-    assert f"= {se_formula:.2f}," in note and f"is {naive.se:.2f}." in note
-    assert f"would be {wald_power:.0%}" in note
-    assert f"Wald {p_text(naive.hazard_ratio.p)} restated" in note
-    assert round(se_formula, 2) == 0.46 and round(wald_power, 2) == 0.69
 
 
 def test_weight_summary_and_compare_tables(df):
