@@ -10,8 +10,9 @@ Nothing is typed by hand, so a different cohort gives a different paragraph.
 
 from __future__ import annotations
 
+import math
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -19,7 +20,9 @@ from nethep import __version__
 from nethep import results as keys
 from nethep.contract import COVARIATE_WORDS, GROUPS
 from nethep.formats import join_and, p_text
-from nethep.results import flatten, key
+from nethep.plots.survival import MIN_AT_RISK
+from nethep.results import flatten, key, lookup
+from nethep.survival import PH_MIN_DEATHS_PER_ARM
 
 PACKAGES = ("numpy", "pandas", "scipy", "lifelines", "statsmodels", "matplotlib",
             "pandera", "papermill")
@@ -56,19 +59,180 @@ def _suppressed(results: Mapping[str, Any]) -> tuple[int, set[str]]:
     return threshold, hidden
 
 
-def methods_text(results: Mapping[str, Any]) -> str:
-    """A statistical-methods paragraph (Markdown) filled in from ``results.json``.
+Getter = Callable[..., Any]
 
-    A count that small-cell suppression nulled (``suppressed`` in its section) reads
-    ``<N``; a missing or null estimate reads "not estimable". The robustness sentence
-    is written only when the robustness section is present.
+
+def _estimable(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+def _hr(get: Getter, prefix: str, ci: str = "95% CI") -> str:
+    """``HR 0.16 (95% CI 0.04 to 0.69)``; a missing, zero or infinite HR or limit is said
+    in words (never ``0.00 (0.00 to 0.00)``)."""
+    hr, lower, upper = (get(prefix, part) for part in keys.HR_PARTS)
+    if not _estimable(hr):
+        return "HR not estimable"
+    if not (_estimable(lower) and _estimable(upper)):
+        return f"HR {hr:.2f} ({ci} not estimable)"
+    return f"HR {hr:.2f} ({ci} {lower:.2f} to {upper:.2f})"
+
+
+def _could_differ(get: Getter, analysis: str) -> str:
+    """The robustness notebook's sentence on whether ``analysis`` could have differed on
+    this cohort (its question in italics), or "" when the run did not record one."""
+    text = get(keys.COULD_DIFFER, analysis)
+    if not isinstance(text, str) or not text:
+        return ""
+    question, sep, answer = text.partition("? ")
+    return f" *{question}?* {answer}" if sep else f" {text}"
+
+
+def _primary(get: Getter) -> tuple[str, str]:
+    """The primary analysis sentence and the model it names ("firth" or "cox")."""
+    model = get(keys.PRIMARY, "model")
+    if model is None:
+        return ("**Primary analysis.** The hazard ratio of death, surgical versus "
+                "non-surgical treatment, by Cox regression with Efron's method for ties: "
+                f"{_hr(get, keys.COX)}, Wald {p_text(get(keys.COX, 'p'))}. (The robustness "
+                "notebook, which applies the small-event rule for the primary estimate, did "
+                "not run; this estimate is therefore reported as primary.)", "cox")
+    return ("**Primary analysis.** The hazard ratio of death, surgical versus non-surgical "
+            f"treatment, by {get(keys.PRIMARY, 'method')}: {_hr(get, keys.PRIMARY)}, "
+            f"{p_text(get(keys.PRIMARY, 'p'))}. {get(keys.PRIMARY, 'rule') or ''}".rstrip(),
+            str(model))
+
+
+def _sensitivity(get: Getter, primary_model: str) -> list[str]:
+    """One bullet per sensitivity analysis of the primary comparison, each with whether it
+    could have differed on this cohort (notebook 05) and a pointer to notebook 06."""
+    items: list[str] = []
+    if primary_model == "firth" or get(keys.FIRTH, "hr") is None:
+        tests = [f"{name} {p_text(get(keys.COX_TESTS, part))}"
+                 for name, part in (("Wald", "wald_p"), ("likelihood-ratio", "lr_p"),
+                                    ("score", "score_p"))
+                 if get(keys.COX_TESTS, part) is not None]
+        side = f"; {join_and(tests)}, side by side" if tests else ""
+        items.append("Cox regression without penalty (Efron ties, Wald CI): "
+                     f"{_hr(get, keys.COX)}{side}." + _could_differ(get, "small_events"))
+    if primary_model != "firth" and get(keys.FIRTH, "hr") is not None:
+        items.append("Firth-penalised Cox regression (Heinze and Schemper 2001; profile-"
+                     f"likelihood CI): {_hr(get, keys.FIRTH)}, penalised likelihood-ratio "
+                     f"{p_text(get(keys.FIRTH, 'p_lr'))}." + _could_differ(get, "small_events"))
+    if get(keys.FIRTH_BRESLOW, "hr") is not None:
+        items.append("Firth-penalised Cox regression with Breslow ties (R coxphf's "
+                     f"default): {_hr(get, keys.FIRTH_BRESLOW)}.")
+    informative = get(keys.PH_TEST_INFORMATIVE)
+    items.append("Proportional hazards: scaled Schoenfeld residual test"
+                 + (" (not informative here: an arm had fewer than "
+                    f"{PH_MIN_DEATHS_PER_ARM} deaths)." if informative is False else "."))
+    lr2, lr3 = keys.LOGRANK_ARMS, keys.LOGRANK_GROUPS
+    exact = get(keys.EXACT_LOGRANK_ARMS, "p")
+    perm = (f"; exact permutation log-rank test over all assignments, {p_text(exact)}"
+            if exact is not None else
+            f"; Monte Carlo permutation log-rank test, {p_text(get(keys.PERMUTATION_ARMS, 'p'))}"
+            if get(keys.PERMUTATION_ARMS, "p") is not None else "")
+    groups_perm = get(keys.PERMUTATION_GROUPS, "p")
+    b = get(keys.PERMUTATION_GROUPS, "n_permutations")
+    perm3 = (f" (Monte Carlo permutation, {b:,} permutations: {p_text(groups_perm)}; no "
+             "exact test is computed for three groups)" if groups_perm is not None and b
+             else "")
+    items.append("Log-rank test, the comparison the abstract reports: surgical versus "
+                 f"non-surgical chi-square {_num(get(lr2, 'statistic'), 2)}, "
+                 f"{p_text(get(lr2, 'p'))}{perm}; across the three groups chi-square "
+                 f"{_num(get(lr3, 'statistic'), 2)}, {p_text(get(lr3, 'p'))}{perm3}, with "
+                 "Holm-adjusted pairwise comparisons." + _could_differ(get, "exact_tests"))
+    boot = keys.BOOTSTRAP_S36
+    if get(boot, "estimate") is not None:
+        lo, up = get(boot, "lower"), get(boot, "upper")
+        ci = ("CI not estimable" if lo is None or up is None
+              else f"{get(boot, 'interval') or 'bootstrap'} 95% CI {100 * lo:.0f} to "
+                   f"{100 * up:.0f}")
+        items.append("Three-year survival difference, surgical minus non-surgical, with a "
+                     f"stratified bootstrap interval: {100 * get(boot, 'estimate'):.0f} "
+                     f"percentage points ({ci})." + _could_differ(get, "bootstrap"))
+    if get(keys.COX_ADJUSTED, "hr") is not None:
+        covariates = join_and([COVARIATE_WORDS.get(c, c) for c in get(keys.COVARIATES) or []])
+        items.append(f"Cox model adjusted for {covariates}: {_hr(get, keys.COX_ADJUSTED)}."
+                     + _could_differ(get, "adjusted"))
+    if get(keys.IPTW, "hr") is not None or get(keys.IPTW, "estimand") is not None:
+        estimand = get(keys.IPTW, "estimand") or "ATT"
+        boot_note = get(keys.IPTW, "boot_note")
+        boot_text = f"; {boot_note}" if isinstance(boot_note, str) and boot_note else ""
+        ate = (f"; the average effect in the whole cohort (ATE, stabilized weights): "
+               f"{_hr(get, keys.IPTW_ATE, 'robust 95% CI')}"
+               if get(keys.IPTW_ATE, "estimand") is not None else "")
+        items.append("Inverse-probability-of-treatment weighting, primary estimand the effect "
+                     f"in patients like those resected ({estimand}): "
+                     f"{_hr(get, keys.IPTW, 'robust (sandwich) 95% CI')}{boot_text}{ate}."
+                     + _could_differ(get, "iptw"))
+    months = [*(get(keys.LANDMARK_MONTHS) or []), *(get(keys.LANDMARK_ALTERNATIVE_MONTHS) or [])]
+    alternative = set(get(keys.LANDMARK_ALTERNATIVE_MONTHS) or [])
+    marks = [f"at {m:g} months{' (an alternative landmark)' if m in alternative else ''} "
+             f"{_hr(get, key(keys.LANDMARK, f'{m:g}'))}" for m in months
+             if get(keys.LANDMARK, f"{m:g}", "hr") is not None
+             or get(keys.LANDMARK, f"{m:g}", "n") is not None]
+    if marks:
+        items.append("Landmark analyses (patients alive at the landmark, surgery as of the "
+                     f"landmark): {join_and(marks)}." + _could_differ(get, "landmark"))
+    if get(keys.TIME_VARYING, "hr") is not None:
+        items.append("Surgery as a time-varying covariate (from the date of surgery): "
+                     f"{_hr(get, keys.TIME_VARYING)}." + _could_differ(get, "time_varying"))
+    if get(keys.RMST, "diff") is not None:
+        rm = keys.RMST
+        ci = ("95% CI not estimable" if get(rm, "lower") is None else
+              f"95% CI {get(rm, 'lower'):.1f} to {get(rm, 'upper'):.1f}")
+        boot_ci = ("" if get(rm, "boot_lower") is None or get(rm, "boot_upper") is None else
+                   f"; bootstrap 95% CI {get(rm, 'boot_lower'):.1f} to "
+                   f"{get(rm, 'boot_upper'):.1f}")
+        items.append("Restricted mean survival time, difference surgical minus non-surgical: "
+                     f"{get(rm, 'diff'):.1f} months ({ci}{boot_ci}); "
+                     f"{get(rm, 'tau_rule') or ''}. Horizons past the shorter arm's follow-up "
+                     "are flagged as extended and kept out of the main results."
+                     + _could_differ(get, "rmst"))
+    ev = keys.EVALUE_SECTION
+    if get(ev, "point") is not None:
+        limit = get(ev, "ci_limit")
+        limit_text = (f" and {limit:.2f} for the confidence limit closer to 1"
+                      if limit is not None else "")
+        conversion = get(ev, "conversion")
+        items.append("E-value for unmeasured confounding (VanderWeele and Ding 2017), from "
+                     f"the primary estimate: {get(ev, 'point'):.2f}{limit_text}."
+                     + (f" {conversion}" if isinstance(conversion, str) else "")
+                     + _could_differ(get, "evalue"))
+    design = get(keys.POWER_DESIGN)
+    if isinstance(design, Mapping) and design:
+        rows = sorted(design.values(), key=lambda d: d.get("hr") or 0)
+        needed = join_and([f"{d['events_80']} deaths for HR {d['hr']:g}" for d in rows
+                           if d.get("events_80") is not None and d.get("hr") is not None])
+        events = get(keys.POWER, "events")
+        have = f" (this study had {events})" if events is not None else ""
+        items.append("Power is given as a design table, not as observed (post hoc) power: "
+                     f"80% power at the two-sided 5% level needs {needed}{have}."
+                     + _could_differ(get, "power"))
+    return items
+
+
+def methods_text(results: Mapping[str, Any]) -> str:
+    """A statistical-methods section (Markdown) filled in from ``results.json`` alone.
+
+    It names one primary analysis (``robustness.primary``: the small-event rule of
+    notebook 05; the ordinary Cox model, said so, when that notebook did not run) and
+    labels every other analysis of the surgical comparison as sensitivity, each with
+    notebook 05's sentence on whether it could have differed on this cohort and a
+    pointer to notebook 06. P values are in the journal's style
+    (:func:`nethep.formats.p_text`); a count that small-cell suppression nulled reads
+    ``<N``; a missing, zero or infinite estimate is said in words.
     """
     r = flatten(results)
     threshold, hidden = _suppressed(results)
 
     def get(*parts: object) -> Any:
         dotted = key(*parts)
-        return f"<{threshold}" if dotted in hidden else r.get(dotted)
+        if dotted in hidden:
+            return f"<{threshold}"
+        if dotted in r:
+            return r[dotted]
+        return lookup(results, dotted)  # a mapping (e.g. the power design)
 
     n_groups = ", ".join(f"{g} {get(keys.N_BY_GROUP, g)}" for g in GROUPS)
     versions = software_versions()
@@ -80,7 +244,7 @@ def methods_text(results: Mapping[str, Any]) -> str:
             "of Musunuru et al. (Arch Surg 2006), not the original patient records; the "
             "numbers below describe the reconstruction.*", ""]
     at36 = (keys.SURVIVAL_AT, 36)
-    cox, lr2, lr3 = keys.COX, keys.LOGRANK_ARMS, keys.LOGRANK_GROUPS
+    primary, model = _primary(get)
     para = [
         f"We analysed {get(keys.N_PATIENTS)} patients ({n_groups}). Overall survival "
         "was measured from the diagnosis of liver metastases to death or last contact; "
@@ -88,49 +252,35 @@ def methods_text(results: Mapping[str, Any]) -> str:
         f"{_num(get(keys.FOLLOWUP_MEDIAN))} months as the simple median of observed "
         f"times and {_num(get(keys.FOLLOWUP_REVERSE_KM_MEDIAN))} months by the reverse "
         "Kaplan-Meier method.",
-        "Survival was estimated by the Kaplan-Meier method with Greenwood standard errors "
-        "and pointwise 95% confidence intervals on the log(-log) scale; median survival "
-        "intervals were read from the interval curves (Brookmeyer-Crowley, as in R's "
-        "survival package). Three-year survival was "
+        primary,
+        "**Descriptive analyses.** Survival was estimated by the Kaplan-Meier method with "
+        "Greenwood standard errors and pointwise 95% confidence intervals on the log(-log) "
+        "scale; median survival intervals were read from the interval curves "
+        "(Brookmeyer-Crowley, as in R's survival package). In the figures each curve stops "
+        f"at the first time fewer than {MIN_AT_RISK} patients remain at risk; the numbers "
+        "at risk are shown beneath. Three-year survival was "
         f"{_pct(get(*at36, 'surgical', 'estimate'))} (95% CI "
         f"{_pct(get(*at36, 'surgical', 'lower'))} to "
         f"{_pct(get(*at36, 'surgical', 'upper'))}) after surgical treatment and "
         f"{_pct(get(*at36, 'nonsurgical', 'estimate'))} (95% CI "
         f"{_pct(get(*at36, 'nonsurgical', 'lower'))} to "
         f"{_pct(get(*at36, 'nonsurgical', 'upper'))}) after medical treatment "
-        "or embolization.",
-        "Survival was compared by the log-rank test, surgical versus non-surgical "
-        f"(chi-square {_num(get(lr2, 'statistic'), 2)}, {p_text(get(lr2, 'p'))}) and across "
-        f"the three groups (chi-square {_num(get(lr3, 'statistic'), 2)}, "
-        f"{p_text(get(lr3, 'p'))}), with Holm-adjusted pairwise comparisons. The hazard ratio "
-        "for surgical versus non-surgical treatment was estimated by Cox regression with "
-        f"Efron's method for ties (HR {_num(get(cox, 'hr'), 2)}, 95% CI "
-        f"{_num(get(cox, 'lower'), 2)} to {_num(get(cox, 'upper'), 2)}, "
-        f"Wald {p_text(get(cox, 'p'))}); proportional hazards were checked with the scaled "
-        "Schoenfeld residual test.",
-        "Baseline characteristics were compared across the three groups with the "
-        "Kruskal-Wallis test for continuous variables and the Fisher-Freeman-Halton exact "
-        "test for categorical variables (Pearson chi-square shown beside it), with "
-        "standardized mean differences. Palliation of symptoms among symptomatic patients "
-        "was compared by the Fisher-Freeman-Halton exact test "
-        f"({p_text(get(keys.PALLIATION_EXACT_P))}); rates are given with Clopper-Pearson exact "
-        "95% confidence intervals.",
+        "or embolization. Baseline characteristics were compared across the three groups "
+        "with the Kruskal-Wallis test for continuous variables and the "
+        "Fisher-Freeman-Halton exact test for categorical variables (Pearson chi-square "
+        "shown beside it), with standardized mean differences.",
     ]
-    if get(keys.COX_ADJUSTED, "hr") is not None:
-        adjusted = keys.COX_ADJUSTED
-        covariates = join_and([COVARIATE_WORDS.get(c, c) for c in get(keys.COVARIATES) or []])
-        landmarks = join_and([f"{m:g}" for m in get(keys.LANDMARK_MONTHS) or []])
-        para.append(
-            f"Sensitivity analyses: a Cox model adjusted for {covariates} "
-            f"(HR {_num(get(adjusted, 'hr'), 2)}, 95% CI "
-            f"{_num(get(adjusted, 'lower'), 2)} to {_num(get(adjusted, 'upper'), 2)}); "
-            "inverse-probability-of-treatment weighting with stabilized weights and a "
-            f"robust variance (HR {_num(get(keys.IPTW, 'hr'), 2)}); landmark analyses at "
-            f"{landmarks} months and surgery as a time-varying covariate to address "
-            f"immortal-time bias (HR {_num(get(keys.TIME_VARYING, 'hr'), 2)}); a "
-            f"permutation log-rank test ({p_text(get(keys.PERMUTATION_ARMS, 'p'))}); "
-            "restricted mean survival time; and the E-value for unmeasured confounding "
-            f"({_num(get(keys.EVALUE), 2)}).")
+    items = _sensitivity(get, model)
+    para.append("**Sensitivity analyses** of the surgical comparison (each beside the primary "
+                "estimate; whether it could have differed on this cohort is stated, and "
+                'notebook 06, "What these methods can detect", shows on simulated cohorts '
+                "with a known true effect what each method detects):\n\n"
+                + "\n".join(f"- {item}" for item in items))
+    para.append(
+        "**Secondary outcome.** Palliation of symptoms among symptomatic patients was "
+        "compared across the three groups by the Fisher-Freeman-Halton exact test "
+        f"({p_text(get(keys.PALLIATION_EXACT_P))}); rates are given with Clopper-Pearson "
+        "exact 95% confidence intervals.")
     para.append(
         "All tests were two-sided at the 5% level. Analyses used Python "
         f"{versions['python']} ({soft}); Kaplan-Meier, log-rank and Cox estimates were "

@@ -1,7 +1,142 @@
-"""The methods paragraph is generated from results, and the STROBE map is complete."""
+"""methods.md is generated from results.json alone: one primary analysis, every other
+analysis of the surgical comparison labelled sensitivity, and every number traceable.
+
+The number check parses every number printed in the methods text and looks for it in
+results.json at its printed rounding (a proportion also as a percentage), in a string
+that results.json holds (e.g. the primary rule, the could-differ sentences), or in the
+stated allow-list below. It runs on the session's ``nethep run`` of the bundled cohort
+and of a clinician's export (``bundled_run``, ``user_run``), and on a synthetic results
+dict; a drifted number (results changed after the text was written) makes it fail.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
 
 from nethep import __version__
+from nethep.plots.survival import MIN_AT_RISK
 from nethep.report import STROBE, methods_text, software_versions, strobe_markdown
+from nethep.survival import PH_MIN_DEATHS_PER_ARM
+
+#: Numbers the text may print that are not results: the confidence and power levels,
+#: "closer to 1", the journal's P threshold, the notebook it points to, the years of
+#: the works it cites, and the rules stated in code (curves stop below MIN_AT_RISK at
+#: risk; the PH test needs PH_MIN_DEATHS_PER_ARM deaths per arm).
+ALLOWED = frozenset({"95", "80", "1", ".001", ".99", "06", "2001", "2006", "2017", "2020",
+                     str(MIN_AT_RISK), str(PH_MIN_DEATHS_PER_ARM)})
+NUMBER = re.compile(r"(?<![A-Za-z0-9_.^])(-?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?)(?![\d])")
+
+
+def _leaves(obj: Any) -> Iterator[Any]:
+    if isinstance(obj, Mapping):
+        for value in obj.values():
+            yield from _leaves(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _leaves(value)
+    else:
+        yield obj
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in NUMBER.findall(text) if any(c.isdigit() for c in t)]
+
+
+def unmatched_numbers(text: str, results: Mapping[str, Any]) -> list[str]:
+    """Every number in ``text`` that is neither a results.json value at its printed
+    rounding, nor in a results.json string, nor allowed; software versions excepted."""
+    for version in software_versions().values():
+        text = text.replace(version, "")
+    leaves = list(_leaves(results))
+    numbers = [float(v) for v in leaves if isinstance(v, int | float)
+               and not isinstance(v, bool) and math.isfinite(v)]
+    in_strings = {t for v in leaves if isinstance(v, str) for t in _tokens(v)}
+    missing = []
+    for token in _tokens(text):
+        if token in ALLOWED or token in in_strings:
+            continue
+        x = float(token.replace(",", ""))
+        decimals = len(token.split(".")[1]) if "." in token else 0
+        tol = 0.5 * 10.0 ** -decimals + 1e-9
+        if any(abs(v - x) <= tol or (abs(v) <= 1 and abs(100 * v - x) <= tol)
+               for v in numbers):
+            continue
+        missing.append(token)
+    return missing
+
+
+# --------------------------------------------------------------------------- a full run
+
+
+def test_every_number_of_the_bundled_methods_is_in_results(bundled_run):
+    results = bundled_run.results
+    text = methods_text(results)
+    assert (bundled_run.output_dir / "methods.md").read_text(encoding="utf-8") == text
+    assert unmatched_numbers(text, results) == []
+    assert len(_tokens(text)) > 60  # the check covers the whole text
+
+
+def test_every_number_of_a_users_methods_is_in_results(user_run):
+    results = user_run.results
+    text = (user_run.output_dir / "methods.md").read_text(encoding="utf-8")
+    assert unmatched_numbers(text, results) == []
+    assert "0.00" not in text and "inf" not in text
+
+
+def test_a_drifted_number_is_caught(bundled_run):
+    results = bundled_run.results
+    text = methods_text(results)
+    drifted = copy.deepcopy(results)
+    for name in ("hr", "lower", "upper"):
+        drifted["robustness"]["primary"][name] *= 1.3
+    drifted["robustness"]["landmark"]["3"]["hr"] = 0.16  # issue 12: "HR 0.16" credited
+    for part in ("hr",):
+        drifted["robustness"]["firth"][part] *= 1.3
+        drifted["robustness"]["evalue"][part] *= 1.3
+    missing = unmatched_numbers(text, drifted)
+    assert missing, "a number printed from the old results was not caught"
+    assert unmatched_numbers(methods_text(drifted), drifted) == []
+
+
+def test_the_issue_12_fixes_on_the_bundled_cohort(bundled_run):
+    results = bundled_run.results
+    rob = results["robustness"]
+    text = methods_text(results)
+    # one primary analysis, named, with its CI and P in journal style
+    assert text.count("**Primary analysis.**") == 1
+    primary = rob["primary"]
+    assert (f"HR {primary['hr']:.2f} (95% CI {primary['lower']:.2f} to "
+            f"{primary['upper']:.2f})") in text
+    assert primary["method"] in text and primary["rule"] in text
+    # everything else of the surgical comparison under "Sensitivity analyses"
+    head, sensitivity = text.split("**Sensitivity analyses**", 1)
+    assert "landmark" not in head.lower() and "weighting" not in head
+    # the landmark HRs are their own (0.18 and 0.17), not the naive 0.16
+    for months in ("3", "6"):
+        lm = rob["landmark"][months]
+        assert (f"at {months} months HR {lm['hr']:.2f} (95% CI {lm['lower']:.2f} to "
+                f"{lm['upper']:.2f})") in sensitivity
+    # the IPTW HR with its CI; the exact log-rank P, not the Monte Carlo one
+    iptw = rob["iptw"]
+    assert f"HR {iptw['hr']:.2f} (robust (sandwich) 95% CI {iptw['lower']:.2f}" in text
+    assert "exact permutation log-rank test over all assignments, P = .002" in text
+    assert "0.00178" not in text and ".0018" not in text
+    # P values in the journal's style
+    assert not re.search(r"P = 0\.\d", text) and not re.search(r"P = \.\d{4}", text)
+    # could it have differed, and where to look
+    assert text.count("*Could it have differed on the bundled reconstruction?*") >= 8
+    assert 'notebook 06, "What these methods can detect"' in text
+    assert "post hoc" in text and "power_at_observed" not in text
+
+
+# --------------------------------------------------------------------------- synthetic
+
 
 RESULTS = {
     "data": {"reconstructed": True},
@@ -15,7 +150,7 @@ RESULTS = {
         "logrank": {"surgical_vs_nonsurgical": {"statistic": 7.801, "p": 0.0052},
                     "three_groups": {"statistic": 8.34, "p": 0.0154}},
         "cox": {"surgical_vs_nonsurgical": {"hr": 0.16, "lower": 0.037, "upper": 0.694,
-                                            "p": 0.0143}},
+                                            "p": 0.0143, "ph_test_informative": False}},
     },
     "palliation": {"exact_p": 0.2146},
 }
@@ -26,10 +161,19 @@ def test_numbers_come_from_the_results():
     assert "We analysed 48 patients (medical 17, embolization 18, surgical 13)" in text
     assert "83% (95% CI 27% to 97%)" in text
     assert "chi-square 7.80, P = .005" in text
-    assert "HR 0.16, 95% CI 0.04 to 0.69" in text
     assert "(P = .21)" in text
     assert "reconstruction" in text
     assert f"lifelines {software_versions()['lifelines']}" in text
+    assert unmatched_numbers(text, RESULTS) == []
+
+
+def test_without_the_robustness_notebook_the_cox_model_is_primary_and_says_why():
+    text = methods_text(RESULTS)
+    assert ("**Primary analysis.** The hazard ratio of death, surgical versus non-surgical "
+            "treatment, by Cox regression with Efron's method for ties: HR 0.16 (95% CI 0.04 "
+            "to 0.69), Wald P = .01.") in text
+    assert "did not run; this estimate is therefore reported as primary" in text
+    assert "not informative here: an arm had fewer than 5 deaths" in text
 
 
 def test_text_changes_with_the_cohort():
@@ -46,6 +190,43 @@ def test_missing_values_say_not_estimable():
     assert "not estimable" in text
 
 
+def test_a_zero_or_missing_hazard_ratio_is_said_in_words():
+    robustness = {"iptw": {"hr": 0.0, "lower": 0.0, "upper": 0.0, "estimand": "ATT"},
+                  "time_varying": {"hr": 0.2, "lower": None, "upper": None},
+                  "primary": {"model": "firth", "method": "Firth", "hr": 0.3, "lower": 0.05,
+                              "upper": 1.4, "p": 0.2, "rule": "A rule."}}
+    text = methods_text({**RESULTS, "robustness": robustness})
+    assert "(ATT): HR not estimable" in text
+    assert "HR 0.20 (95% CI not estimable)" in text
+    assert "0.00" not in text
+
+
+def test_sensitivity_list_reads_the_choices_from_the_results():
+    robustness = {
+        "primary": {"model": "cox", "method": "Cox", "hr": 0.16, "lower": 0.037,
+                    "upper": 0.694, "p": 0.0143, "rule": "Cox unless few deaths."},
+        "firth": {"hr": 0.19, "lower": 0.039, "upper": 0.62, "p_lr": 0.0035},
+        "cox_adjusted": {"surgical": {"hr": 0.11, "lower": 0.02, "upper": 0.52}},
+        "landmark": {"3": {"hr": 0.18, "lower": 0.04, "upper": 0.78, "n": 46},
+                     "6": {"hr": 0.17, "lower": 0.04, "upper": 0.75, "n": 42}},
+        "choices": {"covariates": ["tumor_type", "liver_involvement_pct", "age_years"],
+                    "landmark_months": [3.0, 6.0]},
+        "could_differ": {"adjusted": "Could it have differed? No, by construction."},
+    }
+    text = methods_text({**RESULTS, "robustness": robustness})
+    assert ("Cox model adjusted for tumour type, liver involvement and age: HR 0.11 (95% CI "
+            "0.02 to 0.52). *Could it have differed?* No, by construction.") in text
+    assert ("at 3 months HR 0.18 (95% CI 0.04 to 0.78) and at 6 months HR 0.17 (95% CI "
+            "0.04 to 0.75)") in text
+    assert "Firth-penalised Cox regression (Heinze and Schemper 2001" in text
+    assert unmatched_numbers(text, {**RESULTS, "robustness": robustness}) == []
+    other = {**robustness, "choices": {"covariates": ["age_years", "sex"],
+                                       "landmark_months": [3.0]}}
+    text = methods_text({**RESULTS, "robustness": other})
+    assert "adjusted for age and sex: HR" in text
+    assert "at 6 months" not in text
+
+
 def test_strobe_map_lists_all_22_cohort_items():
     assert [item for item, _, _ in STROBE] == [str(i) for i in range(1, 23)]
     md = strobe_markdown()
@@ -53,28 +234,14 @@ def test_strobe_map_lists_all_22_cohort_items():
     assert "not addressable from these data" in md
 
 
-def test_sensitivity_sentence_reads_the_choices_from_the_results():
-    robustness = {
-        "cox_adjusted": {"surgical": {"hr": 0.11, "lower": 0.02, "upper": 0.52}},
-        "iptw": {"hr": 0.16}, "time_varying": {"hr": 0.155}, "evalue": {"point": 7.98},
-        "permutation_logrank": {"surgical_vs_nonsurgical": {"p": 0.0004}},
-        "choices": {"covariates": ["tumor_type", "liver_involvement_pct", "age_years"],
-                    "landmark_months": [3.0, 6.0]},
-    }
-    text = methods_text({**RESULTS, "robustness": robustness})
-    assert "adjusted for tumour type, liver involvement and age (HR 0.11, 95% CI 0.02 to " \
-           "0.52)" in text
-    assert "landmark analyses at 3 and 6 months" in text
-    assert "permutation log-rank test (P < .001)" in text
-    other = {**robustness, "choices": {"covariates": ["age_years", "sex"],
-                                       "landmark_months": [1.5, 3.0, 12.0]}}
-    text = methods_text({**RESULTS, "robustness": other})
-    assert "adjusted for age and sex (HR" in text
-    assert "landmark analyses at 1.5, 3 and 12 months" in text
-    assert "Sensitivity analyses" not in methods_text(RESULTS)
-
-
 def test_versions_are_looked_up_in_one_place():
     versions = software_versions()
     assert versions["nethep"] == __version__
     assert set(versions) >= {"python", "numpy", "lifelines", "papermill"}
+
+
+@pytest.mark.parametrize(("token", "found"), [("0.16", True), ("0.17", False), ("83%", True),
+                                              ("100,000", True), ("12", False)])
+def test_the_number_check_itself(token, found):
+    results = {"a": {"hr": 0.1601, "s": 0.8333, "b": 100000}}
+    assert (unmatched_numbers(f"value {token} here", results) == []) is found
