@@ -32,6 +32,7 @@ from nethep.robustness.scenarios import (
     true_rmst_difference,
 )
 from nethep.robustness.scenarios import methods as M
+from nethep.robustness.scenarios.simulate import WAIT_MAX
 
 TOL = 1e-8
 
@@ -247,6 +248,18 @@ def test_true_rmst_difference_matches_the_closed_form(shape):
     expected = area(lam * 0.5) - area(lam)
     assert true_rmst_difference(shape, Scenario("null", 0.5), tau) == pytest.approx(
         expected, rel=1e-6)
+
+
+def test_true_rmst_difference_of_immortal_time_matches_numerical_integration(shape):
+    """The closed form over W ~ U(0, WAIT_MAX) against a brute-force double integral."""
+    lam, hr, tau = shape.lambda0, 0.5, 36.0
+    t = np.linspace(0, tau, 3001)
+    w = (np.arange(2000) + 0.5) / 2000 * WAIT_MAX
+    cum = lam * (np.minimum(t[None], w[:, None]) + hr * np.maximum(t[None] - w[:, None], 0))
+    s1 = np.exp(-cum).mean(axis=0)
+    expected = np.trapezoid(s1 - np.exp(-lam * t), t)
+    got = true_rmst_difference(shape, Scenario("immortal", hr), tau)
+    assert got == pytest.approx(expected, rel=1e-5)
 
 
 def test_scenario_keys_name_their_kind_without_dots():

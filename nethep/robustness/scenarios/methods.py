@@ -1,6 +1,8 @@
 """Every method of notebook 05, applied to all replicates of a scenario at once.
 
-Each function takes :class:`~nethep.robustness.scenarios.simulate.Replicates` and returns
+Each function takes :class:`~nethep.robustness.scenarios.simulate.Replicates` (and,
+where it fits the unweighted data of all patients, optionally their
+:func:`nethep.coxbatch.risk_sets`, computed once and shared) and returns
 :class:`Estimates` (arrays over the replicates: estimate and 95% CI on the log-HR scale,
 or in months for the RMST difference; two-sided P; ``ok`` False where the method has no
 finite estimate, e.g. no deaths in one arm). Model fits are vectorised across the
@@ -67,28 +69,28 @@ def _from_fit(result: coxbatch.BatchFit, estimable: np.ndarray) -> Estimates:
                      np.where(ok, p, nan), ok)
 
 
-def naive_cox(reps: Replicates) -> Estimates:
+def naive_cox(reps: Replicates, rs: coxbatch.RiskSets | None = None) -> Estimates:
     """Cox model of the group as counted (Efron ties, Wald 95% CI and P), as
     :func:`nethep.cox.coxph`; not estimable with no deaths in an arm."""
     z = reps.surgical.astype(float)
-    rs = coxbatch.risk_sets(reps.time, reps.event)
+    rs = coxbatch.risk_sets(reps.time, reps.event) if rs is None else rs
     estimable = _deaths_in_both_arms(reps.event, reps.surgical)
     return _from_fit(coxbatch.fit(rs, z[..., None], active=estimable), estimable)
 
 
-def firth_cox(reps: Replicates) -> Estimates:
+def firth_cox(reps: Replicates, rs: coxbatch.RiskSets | None = None) -> Estimates:
     """Firth-penalised Cox (Efron ties, profile penalised-likelihood 95% CI, penalised LR
     P), as :func:`nethep.firth.firth_coxph`; finite even with no deaths in an arm."""
-    rs = coxbatch.risk_sets(reps.time, reps.event)
+    rs = coxbatch.risk_sets(reps.time, reps.event) if rs is None else rs
     f = coxbatch.firth(rs, reps.surgical.astype(float))
     return Estimates(f.beta, f.lower, f.upper, f.p_lr, f.ok)
 
 
-def adjusted_cox(reps: Replicates) -> Estimates:
+def adjusted_cox(reps: Replicates, rs: coxbatch.RiskSets | None = None) -> Estimates:
     """Cox model of surgery + tumour type + liver involvement + age (notebook 05's
     adjusted model; Efron ties, Wald CI), as :func:`nethep.cox.coxph` with those terms."""
     x = np.concatenate([reps.surgical[..., None].astype(float), reps.covariates], axis=2)
-    rs = coxbatch.risk_sets(reps.time, reps.event)
+    rs = coxbatch.risk_sets(reps.time, reps.event) if rs is None else rs
     varies = (np.ptp(reps.covariates, axis=1) > 0).all(axis=1)
     estimable = _deaths_in_both_arms(reps.event, reps.surgical) & varies
     return _from_fit(coxbatch.fit(rs, x, active=estimable), estimable)
@@ -169,12 +171,12 @@ def landmark(reps: Replicates, at_months: float) -> Estimates:
                      estimable)
 
 
-def time_varying(reps: Replicates) -> Estimates:
+def time_varying(reps: Replicates, rs: coxbatch.RiskSets | None = None) -> Estimates:
     """Cox model with surgery switching on at the operation (counting-process data as
     :func:`nethep.robustness.immortal_time.counting_process`: exposed at a death time t
     when operated before t), Efron ties, Wald CI."""
     switched = reps.surgical[:, None, :] & (reps.wait[:, None, :] < reps.time[:, :, None])
-    rs = coxbatch.risk_sets(reps.time, reps.event)
+    rs = coxbatch.risk_sets(reps.time, reps.event) if rs is None else rs
     exposed_deaths = (reps.event & reps.surgical & (reps.wait < reps.time)).any(axis=1)
     unexposed_deaths = (reps.event & ~(reps.surgical & (reps.wait < reps.time))).any(axis=1)
     estimable = exposed_deaths & unexposed_deaths
@@ -252,18 +254,22 @@ def permutation_logrank(reps: Replicates, rng: np.random.Generator,
     """Two-sided Monte Carlo permutation log-rank test per replicate (``n_permutations``
     random relabellings each), as :func:`nethep.permutation.permutation_logrank`:
     P = share of relabellings whose standardised surgical score sum is at least as far
-    from its mean as observed. A test only: estimate and CI are NaN."""
+    from its mean as observed. The same random relabellings serve every replicate (each
+    test is valid on its own; their Monte Carlo errors are correlated across
+    replicates). A test only: estimate and CI are NaN."""
     scores = logrank_scores(reps.time, reps.event)
     z = reps.surgical.astype(float)
     observed = (scores * z).sum(axis=1)
     center = z.sum(axis=1) * scores.mean(axis=1)
     threshold = np.abs(observed - center) - 1e-8
     n_extreme = np.zeros(len(z))
+    n = z.shape[1]
     for start in range(0, n_permutations, PERMUTATION_BLOCK):  # blocks bound the memory
         size = min(PERMUTATION_BLOCK, n_permutations - start)
-        labels = rng.permuted(np.broadcast_to(z[:, None, :], (len(z), size, z.shape[1])),
-                              axis=2)
-        permuted = np.einsum("rbn,rn->rb", labels, scores)
+        # one set of random relabellings (sigma_b) serves every replicate: replicate r's
+        # relabelled sum is sum_j z_r[j] s_r[sigma_b(j)]
+        sigma = rng.random((size, n)).argsort(axis=1)
+        permuted = np.einsum("rbn,rn->rb", scores[:, sigma], z)
         n_extreme += (np.abs(permuted - center[:, None]) >= threshold[:, None]).sum(axis=1)
     p = n_extreme / n_permutations
     ok = reps.event.any(axis=1)
@@ -273,12 +279,13 @@ def permutation_logrank(reps: Replicates, rng: np.random.Generator,
 
 def apply_all(reps: Replicates, rng: np.random.Generator) -> dict[str, Estimates]:
     """Every method of :data:`METHOD_LABELS`, by key."""
-    out = {"naive": naive_cox(reps), "firth": firth_cox(reps),
-           "adjusted": adjusted_cox(reps), "iptw_att": iptw(reps, "att"),
+    rs = coxbatch.risk_sets(reps.time, reps.event)  # shared by the unweighted fits
+    out = {"naive": naive_cox(reps, rs), "firth": firth_cox(reps, rs),
+           "adjusted": adjusted_cox(reps, rs), "iptw_att": iptw(reps, "att"),
            "iptw_ate": iptw(reps, "ate")}
     for m in LANDMARK_MONTHS:
         out[f"landmark_{m:g}"] = landmark(reps, m)
-    out["time_varying"] = time_varying(reps)
+    out["time_varying"] = time_varying(reps, rs)
     out["rmst"] = rmst_difference(reps)
     out["permutation"] = permutation_logrank(reps, rng)
     return out

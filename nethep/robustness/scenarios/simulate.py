@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from nethep import privacy
 from nethep.km import kaplan_meier
 
 #: Confounding: log-odds of surgery per SD of liver involvement, log-hazard per SD.
@@ -118,9 +119,10 @@ class CohortShape:
     liver_sd: float
     intercept: float  # a0 of the confounding scenario's propensity model
 
-    def describe(self) -> str:
-        """The shape in one sentence."""
-        return (f"{self.n} patients ({self.n_surgical} surgical), non-surgical death rate "
+    def describe(self, min_cell: int = 0) -> str:
+        """The shape in one sentence; counts from 1 to ``min_cell - 1`` read ``<N``."""
+        n, n1 = privacy.mark(self.n, min_cell), privacy.mark(self.n_surgical, min_cell)
+        return (f"{n} patients ({n1} surgical), non-surgical death rate "
                 f"{self.lambda0:.4f} per month (median survival "
                 f"{math.log(2) / self.lambda0:.1f} months), potential follow-up up to "
                 f"{self.censor_times[-1]:.1f} months")
@@ -229,7 +231,7 @@ def true_rmst_difference(shape: CohortShape, scenario: Scenario, tau: float,
     no censoring or dropout: E[RMST(1)] - E[RMST(0)], survival integrated by the
     trapezoidal rule on ``grid`` points. Operated means surgical from diagnosis, except
     in the immortal-time scenario: operated W ~ Uniform(0, WAIT_MAX) months after it
-    (averaged over W on a midpoint grid). Covariates: the cohort's own rows (the
+    (survival averaged over W in closed form). Covariates: the cohort's own rows (the
     resampling distribution, exactly); frailty: 60-point Gauss-Hermite quadrature."""
     lam, hr = shape.lambda0, scenario.true_hr
     t = np.linspace(0.0, tau, grid)
@@ -244,10 +246,13 @@ def true_rmst_difference(shape: CohortShape, scenario: Scenario, tau: float,
     cum0 = lam * mult[:, None] * t[None, :]
     s0 = weight @ np.exp(-cum0)
     if scenario.kind == "immortal":
-        w = (np.arange(grid) + 0.5) / grid * WAIT_MAX
-        cum = lam * (np.minimum(t[None, :], w[:, None])
-                     + hr * np.maximum(t[None, :] - w[:, None], 0.0))
-        s1 = np.exp(-cum).mean(axis=0)
+        # E over W ~ U(0, a) of exp(-lam (min(t, W) + HR (t - W)+)), in closed form:
+        # (1/a) [exp(-lam HR t) int_0^m exp(-lam (1 - HR) W) dW + (a - m) exp(-lam t)]
+        a = WAIT_MAX
+        m = np.minimum(t, a)
+        k = lam * (1 - hr)
+        inner = m if k == 0 else -np.expm1(-k * m) / k
+        s1 = (np.exp(-lam * hr * t) * inner + (a - m) * np.exp(-lam * t)) / a
     else:
         s1 = weight @ np.exp(-cum0 * hr)
     return float(np.trapezoid(s1 - s0, t))

@@ -165,10 +165,11 @@ class ScenarioStudy:
             "per scenario; Firth's penalised model always had one.")
         return "\n".join(lines)
 
-    def methods_text(self) -> str:
-        """The shape the simulated cohorts copy, in one sentence."""
+    def methods_text(self, min_cell: int = 0) -> str:
+        """The shape the simulated cohorts copy, in one sentence (counts from 1 to
+        ``min_cell - 1`` read ``<N``)."""
         return (f"Each of the {len(self.scenarios)} scenarios: {self.n_replicates} cohorts "
-                f"like the analysed one ({self.shape.describe()}); seed {self.seed}; "
+                f"like the analysed one ({self.shape.describe(min_cell)}); seed {self.seed}; "
                 f"{self.n_permutations} permutations per replicate for the permutation "
                 f"test; RMST to {self.rmst_tau:g} months.")
 
