@@ -386,8 +386,9 @@ def test_evalue_rare_hr_below_one_and_ci_crossing_one():
     assert "already includes no effect" in e.sentence()
     assert rb.evalue(1.0, 0.5, 2.0).point == 1.0
     assert e.detail() == ("E-value of the hazard ratio (HR 0.50, 95% CI 0.20 to 1.30): 3.41 "
-                          "for the estimate, 1.00 for the confidence limit closer to 1 "
-                          "(rare-outcome conversion to a risk ratio).")
+                          "for the estimate, 1.00 for the confidence limit closer to 1. "
+                          "Conversion: the outcome is rare (under 15%) and the hazard ratio "
+                          "is taken as the risk ratio (RR ~ HR; VanderWeele and Ding 2017).")
 
 
 def test_evalue_of_the_adjusted_model_names_it(df, adjusted):
@@ -397,7 +398,8 @@ def test_evalue_of_the_adjusted_model_names_it(df, adjusted):
     assert ev.detail().startswith(
         "E-value of the adjusted hazard ratio (Cox model with tumor_type, "
         "liver_involvement_pct, age_years; HR 0.11, 95% CI 0.02 to 0.52): ")
-    assert ev.detail().endswith("(common-outcome conversion to a risk ratio).")
+    assert "the outcome is common (15% or more)" in ev.detail()
+    assert "over and above the factors already accounted for" in ev.sentence()
 
 
 def test_evalue_sentence_carries_the_numbers(df):
@@ -496,22 +498,18 @@ def test_rmst_flags_tau_beyond_last_followup(rmsts):
     assert "52" in rmsts[60].notes[0] and "R's rule" in rmsts[60].notes[0]
 
 
-def test_restricted_means_sentences(df, rmsts):
+def test_restricted_means_sentences(df):
+    """The RMST section as notebook 05 shows it (H1's rule and numbers are tested in
+    tests/test_effect_size.py): the main horizon is the shorter arm's last follow-up,
+    a horizon beyond it is kept apart."""
     both = rb.restricted_means(df)
-    assert [r.tau for r in both.results] == [36.0, 60.0]
-    assert both.p_sentence() == "P of the difference: <.001 at 36 months, <.001 at 60 months."
-    assert both.notes() == rmsts[60].notes[0]
-    r36, r60 = both.results
-    assert both.finding() == (
-        f"Size: surgical patients lived on average {r36.diff:.1f} more months within 36 "
-        f"months ({r36.lower:.1f} to {r36.upper:.1f}) and {r60.diff:.1f} more within 60 "
-        f"({r60.lower:.1f} to {r60.upper:.1f}); the longer horizon extends beyond the "
-        "surgical arm's follow-up.")
-    short = rb.RestrictedMeans(results=(r36,))
-    assert short.notes() == "Both horizons lie within each arm's follow-up."
-    assert short.finding().endswith(f"({r36.lower:.1f} to {r36.upper:.1f}).")
-    table = both.table()
-    assert "p" not in table and table["tau"].tolist() == [36.0] * 3 + [60.0] * 3
+    last = min(df.loc[df["arm"] == arm, "followup_months"].max() for arm in ("surgical",
+                                                                            "nonsurgical"))
+    assert both.main.tau == last and not both.main.extended
+    assert [r.tau for r in both.results] == sorted([36.0, last])
+    assert all(r.extended for r in both.extended_results)
+    assert both.p_sentence().startswith("P of the difference: ")
+    assert both.finding().startswith(f"Size: within {last:g} months")
     assert join_and(["a"]) == "a" and join_and(["a", "b", "c"]) == "a, b and c"
 
 
@@ -519,7 +517,7 @@ def test_restricted_means_sentences(df, rmsts):
 
 
 def test_power_hand_computed(df):
-    res = rb.power(df, hr=0.5)
+    res = rb.power(df)
     # D = 24, p = 13/48, p(1-p) = 0.1974826; sqrt(24 * 0.1974826) * ln 2 - 1.959964
     # = -0.450942, Phi(-0.450942) = 0.326016
     row = res.scenario("HR 0.5")
@@ -529,58 +527,49 @@ def test_power_hand_computed(df):
     assert (row["events_90"], row["n_90"]) == (111, 222)
     # Schoenfeld's classic: 1:1 allocation, HR 0.5, 80% power -> 65.3 events
     assert _schoenfeld_events(0.5, 0.5, 0.05, 0.8) == pytest.approx(65.345, abs=1e-3)
-
-
-def test_power_defaults_to_the_naive_hr(df):
-    res = rb.power(df)
-    assert close(res.observed_hr, REFERENCE["naive"]["hr"])
-    assert set(res.to_results()) == {"observed_hr", "power_at_observed", "n_for_80", "n_for_90"}
-    assert any("Hoenig" in a for a in res.assumptions())
-    assert "(13 of 48)" in res.assumptions_text() and "(<20 of 48)" in res.assumptions_text(20)
-    assert res.needed_sentence(min_cell=30).endswith("this study had <30.")
+    assert "power_at_observed" not in json.dumps(res.to_results())  # no observed power
 
 
 # ---------------------------------------------------------------------- results shapes
 
 
-def test_to_results_shapes(df, adjusted, iptw, landmarks, tv, rmsts):
+def test_to_results_shapes(df, adjusted, iptw, landmarks, tv):
     assert adjusted.to_results().keys() == {"surgical"}
     assert adjusted.to_results()["surgical"].keys() == {"hr", "lower", "upper"}
     assert iptw.to_results().keys() >= {"hr", "lower", "upper", "boot_lower", "boot_upper",
                                         "n_boot", "estimand"}
     assert landmarks[3].to_results().keys() == {"hr", "lower", "upper", "n"}
     assert tv.to_results().keys() == {"hr", "lower", "upper"}
-    assert rmsts[36].to_results().keys() == {"surgical", "nonsurgical", "diff", "lower", "upper"}
-    assert rb.evalue(0.5, 0.3, 0.8).to_results().keys() == {"point", "ci_limit"}
+    assert rb.evalue(0.5, 0.3, 0.8).to_results().keys() >= {"point", "ci_limit", "rr",
+                                                            "rr_limit", "conversion"}
     json.dumps(iptw.propensity.to_results())
+    json.dumps(iptw.propensity.positivity.to_results())
 
 
-def test_summary_table(df, adjusted, iptw, landmarks, tv, rmsts):
+def test_summary_table(df, adjusted, iptw, landmarks, tv):
     summary = rb.robustness_summary(
         cox_surgical(df), adjusted, iptw, [landmarks[3], landmarks[6]], tv,
-        [rmsts[36], rmsts[60]], permutation_p=0.012)
+        permutation_p=0.012)
     table = summary.table()
     assert table["analysis"].tolist() == [
-        "naive Cox", "adjusted Cox", "IPTW Cox", "landmark 3 months", "landmark 6 months",
-        "time-varying Cox", "RMST difference, 36 months", "RMST difference, 60 months",
-        "permutation test"]
-    assert table["same_direction"].iloc[:-1].tolist() == [True] * 8
-    assert table["same_direction"].iloc[-1] is None
+        "naive Cox", "adjusted Cox", "IPTW Cox, ATE", "landmark 3 months",
+        "landmark 6 months", "time-varying Cox", "permutation test"]
+    assert table["role"].tolist() == ["primary"] + ["sensitivity"] * 6
+    assert "same_direction" not in table
     assert table.loc[1, "estimate"] == adjusted.surgical.hr
     assert table.loc[5, "upper"] == tv.hazard_ratio.upper
-    assert summary.direction_sentence() == (
-        f"All 6 hazard ratios point the same way as the naive one; their upper 95% limits "
-        f"range from {table['upper'].iloc[:6].min():.2f} to "
-        f"{table['upper'].iloc[:6].max():.2f}.")
+    assert (table["note"] == "").all()
 
 
-def test_summary_direction_flags_disagreement(df, rmsts, landmarks):
-    class Naive:  # a naive HR above 1: the landmark HR (< 1) and RMST difference (> 0) disagree
-        hazard_ratio, n = HazardRatio(1.5, 0.8, 2.8), 48
-
-    summary = rb.robustness_summary(Naive(), rmsts=[rmsts[36]], landmarks=[landmarks[3]])
-    assert summary.table()["same_direction"].tolist() == [True, False, False]
-    assert summary.direction_sentence().startswith("1 of 2 hazard ratios point the same way")
+def test_hazard_ratio_words_and_estimable():
+    hr = HazardRatio(0.16, 0.037, 0.69)
+    assert hr.estimable and hr.words() == "HR 0.16 (95% CI 0.037 to 0.69)"
+    assert hr.words(ci="profile-likelihood ") == "HR 0.16 (95% profile-likelihood CI 0.037 to 0.69)"
+    for bad in (HazardRatio(0.0, 0.0, 0.5), HazardRatio(0.2, 0.1, math.inf),
+                HazardRatio(math.nan, math.nan, math.nan)):
+        assert not bad.estimable and bad.words() == "HR not estimable (no finite estimate)"
+    ne = HazardRatio.not_estimable("no deaths in the surgical arm")
+    assert ne.words("IPTW HR") == "IPTW HR not estimable (no deaths in the surgical arm)"
 
 
 def test_reference_file_has_versions_and_no_dates():
