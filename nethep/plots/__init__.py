@@ -7,6 +7,7 @@
 - :mod:`~nethep.plots.survival`: Kaplan-Meier with numbers at risk (03).
 - :mod:`~nethep.plots.literature`: the literature forest plot (03).
 - :mod:`~nethep.plots.palliation`: palliation rate by group (04).
+- :mod:`~nethep.plots.ensemble`: the ensemble's survival curves (07).
 - :mod:`~nethep.plots.compact`, :mod:`~nethep.plots.robustness`,
   :mod:`~nethep.plots.confounding`: the robustness figures (05).
 
@@ -21,6 +22,7 @@ from nethep.plots.cohort import (
     values_by_group_figure,
 )
 from nethep.plots.confounding import iptw_km_figure, propensity_overlap_figure
+from nethep.plots.ensemble import ensemble_km_caption, ensemble_km_figure
 from nethep.plots.export import SavedFigure, export_figure
 from nethep.plots.literature import literature_caption, literature_forest_figure
 from nethep.plots.palliation import palliation_caption, palliation_figure
@@ -33,6 +35,8 @@ __all__ = [
     "Caption",
     "SavedFigure",
     "at_risk_table",
+    "ensemble_km_caption",
+    "ensemble_km_figure",
     "export_figure",
     "figure_caption",
     "iptw_km_figure",

@@ -13,8 +13,9 @@
   ``s60_*``: Kaplan-Meier S(t) (NaN: follow-up ends sooner);
 - ``adjusted_hr``: Cox of surgical adjusted for islet cell tumour, liver
   involvement (per %) and age (per year), notebook 05's default covariates;
-  ``iptw_hr``: Cox of surgical weighted by stabilized inverse-probability weights
-  from a logistic propensity score on the same covariates; ``landmark3_hr``,
+  ``iptw_hr``: Cox of surgical weighted for the ATT (notebook 05's primary
+  estimand: weight 1 if surgical, e(x) / (1 - e(x)) otherwise) from a logistic
+  propensity score e(x) on the same covariates; ``landmark3_hr``,
   ``landmark6_hr``: Cox among patients followed beyond 3 (6) months, surgical only
   if operated by then, time from the landmark. A fit without a finite maximum is
   NaN (not estimable); notebook 05 instead refits the adjusted model with a ridge
@@ -89,8 +90,7 @@ def _iptw_hr(a: dict[str, np.ndarray]) -> np.ndarray:
     y = a["surgical"].astype(float)
     x = np.stack([np.ones_like(y), a["islet"], a["liver"], a["age"]], axis=-1)
     ps = batch.logistic_fit(y, x)
-    p1 = y.mean(axis=1, keepdims=True)
-    w = np.where(y == 1, p1 / ps, (1 - p1) / (1 - ps))
+    w = np.where(y == 1, 1.0, ps / (1 - ps))  # ATT weights, notebook 05's primary
     return _cox_hr(a, [y], w)
 
 

@@ -1,0 +1,282 @@
+"""What the abstract determines: the ensemble's ranges beside the bundled cohort's values.
+
+:func:`ensemble_summary` reads the shipped ``data/ensemble/`` (never rebuilds it)
+and the bundled cohort, and returns :class:`EnsembleSummary`:
+
+- :meth:`~EnsembleSummary.table`: for every unpublished quantity the bundled
+  cohort's value beside the ensemble median and its 2.5-97.5 percentile range
+  (numpy linear interpolation, R ``quantile`` type 7), over the members where the
+  quantity is estimable (reached, finite), with their number;
+  :meth:`~EnsembleSummary.by_model`: the same per survival model (or any design
+  column);
+- :meth:`~EnsembleSummary.conclusions`: statements a reader might draw, with the
+  share of members in which each holds;
+- :meth:`~EnsembleSummary.tipping`: the tipping point (log-rank P of surgical vs
+  the rest reaching .05 when censored surgical patients are made to die at their
+  last contact): bundled value and distribution over members.
+
+The ensemble describes the published study (every member reproduces its
+abstract); it says nothing about a user's own cohort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nethep.formats import finite_or_none
+from nethep.km import kaplan_meier
+from nethep.reconstruct.quantities import COLUMNS, cohort_arrays, quantities
+from nethep.reconstruct.single import Targets
+from nethep.reconstruct.store import ENSEMBLE_DIR, load_ensemble
+
+#: Quantity name -> label for tables (in the order shown).
+LABELS = {
+    "hr": "Hazard ratio, surgical vs non-surgical (Cox)",
+    "hr_lower": "HR 95% CI, lower limit",
+    "hr_upper": "HR 95% CI, upper limit",
+    "logrank_p": "Log-rank P",
+    "cox_wald_p": "Cox Wald P",
+    "cox_score_p": "Cox score P",
+    "rmst36_diff": "RMST to 36 months, difference (months)",
+    "rmst36_surgical": "RMST to 36 months, surgical (months)",
+    "rmst36_nonsurgical": "RMST to 36 months, non-surgical (months)",
+    "deaths_surgical": "Deaths, surgical (of 13)",
+    "deaths_nonsurgical": "Deaths, non-surgical (of 35)",
+    "first_death_surgical_months": "First surgical death (months)",
+    "median_surgical": "Median survival, surgical (months)",
+    "median_nonsurgical": "Median survival, non-surgical (months)",
+    "s12_surgical": "S(12 months), surgical",
+    "s12_nonsurgical": "S(12 months), non-surgical",
+    "s60_surgical": "S(60 months), surgical",
+    "s60_nonsurgical": "S(60 months), non-surgical",
+    "adjusted_hr": "Adjusted HR (islet cell, liver %, age)",
+    "iptw_hr": "IPTW HR (ATT weights)",
+    "landmark3_hr": "Landmark HR at 3 months",
+    "landmark6_hr": "Landmark HR at 6 months",
+    "palliation_medical": "Palliation rate, medical",
+    "palliation_embolization": "Palliation rate, embolization",
+    "palliation_surgical": "Palliation rate, surgical",
+    "tipping_earliest": "Tipping point, earliest censored first (deaths)",
+    "tipping_worst": "Tipping point, worst case (deaths)",
+}
+LOWER_Q, UPPER_Q = 0.025, 0.975
+
+#: Statement -> (quantity columns it needs, test on the quantities frame).
+CONCLUSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("HR < 1", ("hr",)),
+    ("HR 95% CI excludes 1", ("hr_upper",)),
+    ("HR < 0.25", ("hr",)),
+    ("RMST difference at 36 months > 0", ("rmst36_diff",)),
+    ("RMST difference at 36 months > 10 months", ("rmst36_diff",)),
+    ("Log-rank P < .05", ("logrank_p",)),
+    ("Cox Wald P < .05", ("cox_wald_p",)),
+    ("Adjusted HR < 1", ("adjusted_hr",)),
+    ("IPTW HR < 1", ("iptw_hr",)),
+    ("Landmark HR at 6 months < 1", ("landmark6_hr",)),
+    ("Palliation rate highest after surgery", ("palliation_surgical",)),
+    ("Median survival after surgery not reached", ("median_surgical",)),
+    ("No surgical death before 35 months", ("first_death_surgical_months",)),
+    ("Significance lost with 2 or fewer extra surgical deaths (worst case)",
+     ("tipping_worst",)),
+)
+
+
+def _holds(q: pd.DataFrame, statement: str) -> pd.Series:
+    """Whether ``statement`` holds per member (NaN where its quantity is not estimable)."""
+    tests = {
+        "HR < 1": q["hr"] < 1,
+        "HR 95% CI excludes 1": q["hr_upper"] < 1,
+        "HR < 0.25": q["hr"] < 0.25,
+        "RMST difference at 36 months > 0": q["rmst36_diff"] > 0,
+        "RMST difference at 36 months > 10 months": q["rmst36_diff"] > 10,
+        "Log-rank P < .05": q["logrank_p"] < 0.05,
+        "Cox Wald P < .05": q["cox_wald_p"] < 0.05,
+        "Adjusted HR < 1": q["adjusted_hr"] < 1,
+        "IPTW HR < 1": q["iptw_hr"] < 1,
+        "Landmark HR at 6 months < 1": q["landmark6_hr"] < 1,
+        "Palliation rate highest after surgery":
+            q["palliation_surgical"] > q[["palliation_medical", "palliation_embolization"]]
+            .max(axis=1),
+        "Median survival after surgery not reached": q["median_surgical"].isna(),
+        "No surgical death before 35 months": ~(q["first_death_surgical_months"] < 35),
+        "Significance lost with 2 or fewer extra surgical deaths (worst case)":
+            q["tipping_worst"] <= 2,
+    }
+    out = tests[statement].astype(float)
+    needs = dict(CONCLUSIONS)[statement]
+    if statement not in ("Median survival after surgery not reached",
+                         "No surgical death before 35 months"):
+        out[q[list(needs)].isna().any(axis=1)] = np.nan
+    return out
+
+
+def _ranges(values: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for col in COLUMNS:
+        v = values[col].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if len(v):
+            med, lo, hi = np.quantile(v, [0.5, LOWER_Q, UPPER_Q])
+        else:
+            med = lo = hi = np.nan
+        rows.append({"quantity": col, "median": med, "lower": lo, "upper": hi,
+                     "n_estimable": len(v)})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class EnsembleSummary:
+    """The ensemble's quantities and the bundled cohort's (see the module docstring)."""
+
+    quantities: pd.DataFrame  # one row per member: design columns + COLUMNS
+    bundled: pd.Series        # COLUMNS for data/cohort.csv
+    manifest: dict[str, Any]
+
+    @property
+    def n_members(self) -> int:
+        return len(self.quantities)
+
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """Quantity, bundled value, ensemble median, 2.5% and 97.5% points, the bundled
+        value's percentile in the ensemble, and members where estimable.
+        (No patient counts: ``min_cell`` does not apply.)"""
+        out = _ranges(self.quantities)
+        out.insert(1, "label", out["quantity"].map(LABELS))
+        out.insert(2, "bundled", [self.bundled[c] for c in out["quantity"]])
+        pct = []
+        for col, b in zip(out["quantity"], out["bundled"], strict=True):
+            v = self.quantities[col].to_numpy(float)
+            v = v[np.isfinite(v)]
+            pct.append(100 * np.mean(v <= b) if np.isfinite(b) and len(v) else np.nan)
+        out["bundled_percentile"] = pct
+        return out
+
+    def by_model(self, column: str = "model") -> pd.DataFrame:
+        """Median and 2.5-97.5% range of every quantity within each level of ``column``
+        (a design column: model, palliation, test, rounding)."""
+        parts = []
+        for level, sub in self.quantities.groupby(column, sort=False):
+            parts.append(_ranges(sub).assign(**{column: level}))
+        return pd.concat(parts, ignore_index=True)[
+            [column, "quantity", "median", "lower", "upper", "n_estimable"]]
+
+    def conclusions(self) -> pd.DataFrame:
+        """Each statement, the share of members (where its quantities are estimable) in
+        which it holds, and whether it holds for the bundled cohort."""
+        bundled = self.bundled.to_frame().T
+        rows = []
+        for statement, _ in CONCLUSIONS:
+            h = _holds(self.quantities, statement)
+            b = _holds(bundled, statement).iloc[0]
+            rows.append({"statement": statement, "share": float(np.nanmean(h)),
+                         "n_members": int(h.notna().sum()),
+                         "bundled": None if np.isnan(b) else bool(b)})
+        return pd.DataFrame(rows)
+
+    def tipping(self) -> pd.DataFrame:
+        """Members by tipping point (deaths needed), earliest-first and worst case."""
+        out = []
+        for kind in ("earliest", "worst"):
+            v = self.quantities[f"tipping_{kind}"]
+            counts = v.fillna(-1).astype(int).value_counts().sort_index()
+            for k, n in counts.items():
+                out.append({"rule": kind, "deaths_needed": "not reached" if k < 0 else str(k),
+                            "members": int(n), "share": n / len(v)})
+        return pd.DataFrame(out)
+
+    def tipping_sentence(self) -> str:
+        """The bundled cohort's tipping point beside the ensemble's."""
+        q = self.quantities
+        e, w = self.bundled["tipping_earliest"], self.bundled["tipping_worst"]
+        med_e, med_w = q["tipping_earliest"].median(), q["tipping_worst"].median()
+        return (f"In the bundled cohort the log-rank P of surgical vs non-surgical reaches .05 "
+                f"if {e:.0f} censored surgical patients had died instead (earliest censored "
+                f"first), or {w:.0f} chosen in the worst way; across the {self.n_members:,} "
+                f"members the median is {med_e:.0f} (earliest first) and {med_w:.0f} (worst "
+                f"case), range {q['tipping_worst'].min():.0f} to "
+                f"{q['tipping_earliest'].max():.0f}.")
+
+    def to_results(self) -> dict[str, Any]:
+        """``ensemble.{n_members, models, rules, quantities.<name>.{median, lower,
+        upper, bundled, n_estimable}, conclusions}``."""
+        t = self.table()
+        m = self.manifest
+        return {
+            "n_members": self.n_members, "seed": m["seed"],
+            "models": m["models"], "rules": m["rules"],
+            "quantities": {r.quantity: {"median": finite_or_none(r.median),
+                                        "lower": finite_or_none(r.lower),
+                                        "upper": finite_or_none(r.upper),
+                                        "bundled": finite_or_none(r.bundled),
+                                        "n_estimable": int(r.n_estimable)}
+                           for r in t.itertuples()},
+            "conclusions": {f"c{i + 1:02d}": {"statement": r.statement, "share": r.share,
+                                              "bundled": r.bundled}
+                            for i, r in enumerate(self.conclusions().itertuples())},
+        }
+
+    def tipping_results(self) -> dict[str, Any]:
+        """``tipping_point.{bundled.{earliest, worst}, ensemble.{earliest, worst}.
+        {median, lower, upper, min, max}, test, alpha}``."""
+        q = self.quantities
+
+        def dist(col: str) -> dict[str, float | None]:
+            v = q[col].dropna().to_numpy(float)
+            return {"median": float(np.median(v)), "lower": float(np.quantile(v, LOWER_Q)),
+                    "upper": float(np.quantile(v, UPPER_Q)), "min": float(v.min()),
+                    "max": float(v.max()), "not_reached": int(q[col].isna().sum())}
+
+        return {
+            "test": "log-rank, surgical vs non-surgical", "alpha": 0.05,
+            "bundled": {"earliest": finite_or_none(self.bundled["tipping_earliest"]),
+                        "worst": finite_or_none(self.bundled["tipping_worst"])},
+            "ensemble": {"earliest": dist("tipping_earliest"), "worst": dist("tipping_worst")},
+        }
+
+
+def ensemble_summary(bundled: pd.DataFrame, folder: Any = ENSEMBLE_DIR) -> EnsembleSummary:
+    """Summarise the shipped ensemble beside ``bundled`` (the bundled cohort, validated)."""
+    stored = load_ensemble(folder, members=False)
+    b = quantities(cohort_arrays(bundled)).iloc[0]
+    return EnsembleSummary(stored.quantities, b, stored.manifest)
+
+
+@dataclass(frozen=True)
+class EnsembleCurves:
+    """Kaplan-Meier step curves per arm of the first ``n`` members and of the bundled
+    cohort (time, survival after each step), and the published 3-year points."""
+
+    curves: pd.DataFrame      # member (0 = bundled), arm, time, surv; starts at (0, 1)
+    published: dict[str, float]  # arm -> published S(36)
+    n_members: int
+
+    def table(self, min_cell: int = 0) -> pd.DataFrame:
+        """The curves (aggregates: no patient counts)."""
+        return self.curves
+
+
+def ensemble_curves(members: pd.DataFrame, bundled: pd.DataFrame,
+                    n: int = 100) -> EnsembleCurves:
+    """Kaplan-Meier curves (:func:`nethep.km.kaplan_meier`) per arm of members 1..``n``
+    of the long members table and of ``bundled`` (member 0)."""
+    sub = members[members["member"] <= n]
+    frames = [bundled.assign(member=0), sub]
+    rows = []
+    for df in frames:
+        for member, g in df.groupby("member", sort=True):
+            surg = (g["treatment_group"] == "surgical").to_numpy()
+            for arm, m in (("surgical", surg), ("nonsurgical", ~surg)):
+                km = kaplan_meier(g["followup_months"].to_numpy(float)[m],
+                                  g["died"].to_numpy(int)[m])
+                rows.append(pd.DataFrame({"member": member, "arm": arm,
+                                          "time": np.r_[0.0, km.time],
+                                          "surv": np.r_[1.0, km.surv]}))
+    targets = Targets.load()
+    return EnsembleCurves(pd.concat(rows, ignore_index=True),
+                          {"surgical": targets.s36("surgical"),
+                           "nonsurgical": targets.s36("nonsurgical")},
+                          int(sub["member"].nunique()))
