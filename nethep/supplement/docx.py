@@ -20,13 +20,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 from docx import Document as new_docx
-from docx.enum.section import WD_ORIENT
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from docx.table import Table
 
-from nethep.supplement.document import Document
+from nethep.supplement.document import LANDSCAPE_COLUMNS, Document
 
 FONT = "Times New Roman"
 RULE_OUTER = "12"  # eighths of a point: 1.5 pt
@@ -67,25 +67,37 @@ def _text(cell: object, text: str, bold: bool = False, size: float = 9) -> None:
     run.font.size = Pt(size)
 
 
+def _page(section: object, paper: str, landscape: bool) -> None:
+    """Paper size, orientation and 20 mm margins of a section."""
+    width, height = PAPER_MM[paper]
+    if landscape:
+        width, height = height, width
+    section.orientation = (  # type: ignore[attr-defined]
+        WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT)
+    section.page_width, section.page_height = Mm(width), Mm(height)  # type: ignore[attr-defined]
+    for margin in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, margin, Mm(20))
+
+
 def docx_bytes(document: Document) -> bytes:
     """The Word file of every eTable (deterministic bytes, see the module docstring)."""
     doc = new_docx()
     style = doc.styles["Normal"]
     style.font.name = FONT
     style.font.size = Pt(10)
-    section = doc.sections[0]
-    width, height = PAPER_MM[document.paper]
-    section.orientation = WD_ORIENT.PORTRAIT
-    section.page_width, section.page_height = Mm(width), Mm(height)
-    for margin in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
-        setattr(section, margin, Mm(20))
+    _page(doc.sections[0], document.paper, landscape=False)
     doc.add_heading("eTables", level=1)
     doc.add_paragraph(
         f"Supplementary tables of the analysis of {document.citation} doi:{document.doi}. "
         f"nethep {document.version}" + (f", commit {document.commit}" if document.commit
                                         else "") + f"; {document.date}. "
         + " ".join(document.data_statement[:1]))
+    landscape = False
     for i, t in enumerate(document.tables, 1):
+        wide = len(t.columns) > LANDSCAPE_COLUMNS
+        if wide != landscape:  # a wide eTable gets landscape pages, as in the PDF
+            _page(doc.add_section(WD_SECTION.NEW_PAGE), document.paper, landscape=wide)
+            landscape = wide
         title = doc.add_paragraph()
         title.paragraph_format.keep_with_next = True
         title.add_run(f"eTable {i}. ").bold = True
