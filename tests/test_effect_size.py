@@ -22,7 +22,6 @@ from nethep.robustness.effect_size import (
     _batched_rmst,
     default_tau,
     power,
-    power_note,
     restricted_means,
     rmst,
 )
@@ -136,7 +135,7 @@ def test_no_observed_power_anywhere(df):
     assert "observed" not in flat and set(out["design"]) == {"hr_0_3", "hr_0_5", "hr_0_7"}
     assert out["design"]["hr_0_5"]["events_80"] == 83
     assert "observed" not in " ".join(res.rows["scenario"])
-    assert "post-hoc" in power_note(res) and "Hoenig" in res.note()
+    assert "post-hoc" in res.note() and "Hoenig" in res.note()
     assert res.design_sentence().startswith("With 24 deaths")
     assert "<30 deaths" in res.design_sentence(min_cell=30)
     with pytest.raises(ValueError, match="not 1"):

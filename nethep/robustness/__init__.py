@@ -50,12 +50,14 @@ from nethep.robustness.confounding import (
 from nethep.robustness.could_differ import could_differ
 from nethep.robustness.design import DEFAULT_COVARIATES, compare_tables, simulated_inputs
 from nethep.robustness.effect_size import (
+    DESIGN_HRS,
+    N_RMST_RESAMPLES,
     RMST_TAUS,
     PowerResult,
     RestrictedMeans,
     RMSTResult,
+    default_tau,
     power,
-    power_note,
     restricted_means,
     rmst,
 )
@@ -97,11 +99,13 @@ from nethep.robustness.weighting import (
 __all__ = [
     "BOOTSTRAP_MONTHS",
     "DEFAULT_COVARIATES",
+    "DESIGN_HRS",
     "LANDMARK_ALTERNATIVES",
     "LANDMARK_MONTHS",
     "MIN_DEATHS_PER_ARM",
     "N_PERMUTATIONS",
     "N_RESAMPLES",
+    "N_RMST_RESAMPLES",
     "RMST_TAUS",
     "TRUNCATION_ALTERNATIVE",
     "AdjustedCox",
@@ -121,6 +125,7 @@ __all__ = [
     "compare_tables",
     "counting_process",
     "cox_adjusted",
+    "default_tau",
     "evalue",
     "iptw_cox",
     "landmark",
@@ -128,7 +133,6 @@ __all__ = [
     "logrank_comparison",
     "outcome_is_common",
     "power",
-    "power_note",
     "propensity",
     "restricted_means",
     "rmst",

@@ -29,7 +29,6 @@ from nethep.contract import ARMS
 from nethep.formats import finite_or_none, format_p, join_and
 from nethep.km import restricted_mean_survival
 from nethep.permutation import DEFAULT_SEED
-from nethep.survival import CoxResult
 
 #: Other restricted mean survival horizons shown beside the main one (months).
 RMST_TAUS: tuple[float, ...] = (36.0, 60.0)
@@ -412,9 +411,3 @@ def power(df: pd.DataFrame, hrs: Sequence[float] = DESIGN_HRS,
                      "n_80": math.ceil(d80 / event_prop), "n_90": math.ceil(d90 / event_prop)})
     return PowerResult(alpha=alpha, n=n, events=events, n_surgical=int(df["surgical"].sum()),
                        allocation=p, event_proportion=event_prop, rows=pd.DataFrame(rows))
-
-
-def power_note(power_result: PowerResult, naive: CoxResult | None = None) -> str:
-    """:meth:`PowerResult.note`: why no observed power is given. ``naive`` is not used
-    (kept so that existing calls ``power_note(pw, naive)`` keep working)."""
-    return power_result.note()
