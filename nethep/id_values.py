@@ -41,19 +41,20 @@ FREE_TEXT_SHARE = 0.2
 BIRTH_GAP_YEARS = 15.0
 ADULT_YEARS = 18.0
 
+# Number formats use [0-9], not \d (which also matches other scripts' digits).
 EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
 
-_NHS = r"\d{10}"
-_BSN = r"\d{8,9}"
-_BE_NN = r"\d{11}"
-_NIR = r"[1-478]\d{2}(?:0[1-9]|1[0-2]|[2-9]\d)(?:\d{2}|2[AB])\d{8}"
+_NHS = r"[0-9]{10}"
+_BSN = r"[0-9]{8,9}"
+_BE_NN = r"[0-9]{11}"
+_NIR = r"[1-478][0-9]{2}(?:0[1-9]|1[0-2]|[2-9][0-9])(?:[0-9]{2}|2[AB])[0-9]{8}"
 _CF_DIGIT = "[0-9LMNPQRSTUV]"
 _CODICE_FISCALE = (f"[A-Z]{{6}}{_CF_DIGIT}{{2}}[ABCDEHLMPRST]{_CF_DIGIT}{{2}}[A-Z]"
                    f"{_CF_DIGIT}{{3}}[A-Z]")
-_DNI = r"\d{8}[A-Z]"
-_NIE = r"[XYZ]\d{7}[A-Z]"
-_KVNR = r"[A-Z]\d{9}"
-_US_SSN = r"(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}"
+_DNI = r"[0-9]{8}[A-Z]"
+_NIE = r"[XYZ][0-9]{7}[A-Z]"
+_KVNR = r"[A-Z][0-9]{9}"
+_US_SSN = r"(?!000|666|9[0-9]{2})[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}"
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 _CF_ODD = MappingProxyType(dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
                    (1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 1, 0, 5, 7, 9, 13, 15, 17, 19, 21,

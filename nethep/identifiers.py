@@ -315,7 +315,8 @@ def screen_identifiers(frame: pd.DataFrame, today: date | None = None) -> Identi
     positions = _sample_positions(len(frame))
     sampled = not isinstance(positions, slice)
     text = frame
-    if any(dtype != "object" for dtype in frame.dtypes) or frame.isna().to_numpy().any():
+    if not all(pd.api.types.infer_dtype(frame.iloc[:, i], skipna=False) in ("string", "empty")
+               for i in range(frame.shape[1])):
         text = frame.fillna("").astype(str)
     rows = text.iloc[positions] if sampled else text
     names = [str(c) for c in frame.columns]
