@@ -32,15 +32,21 @@ from nethep.plots import (  # noqa: E402
     robustness_forest_figure,
     set_style,
 )
+from nethep.plots.confounding import (  # noqa: E402
+    iptw_km_caption,
+    propensity_overlap_caption,
+    stop_time,
+)
 from nethep.plots.export import JOURNAL_WIDTHS_MM  # noqa: E402
 from nethep.plots.layout import MM_PER_INCH  # noqa: E402
+from nethep.plots.robustness import robustness_forest_caption  # noqa: E402
 from nethep.plots.style import RECONSTRUCTED_NOTE  # noqa: E402
 from nethep.survival import cox_surgical, fit_by  # noqa: E402
 
 NAMES = ("robustness_forest", "propensity_overlap", "iptw_km")
-#: The Monte Carlo permutation P notebook 05 gets (100,000 permutations, seed 20061001),
-#: so the forest plot drawn here is the one the session's ``nethep run`` draws.
-PERMUTATION_P = 0.00178
+#: The exact log-rank P of notebook 05's closing table (a P value row: not drawn, so its
+#: value does not change the forest plot the session's ``nethep run`` draws).
+EXACT_P = 0.0021
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +62,15 @@ def iptw(df) -> rb.IPTWCox:
 
 @pytest.fixture(scope="module")
 def summary(df, iptw) -> rb.RobustnessSummary:
-    adjusted = rb.cox_adjusted(df)
+    """The closing table's hazard-ratio rows as notebook 05 builds them."""
     return rb.robustness_summary(
-        cox_surgical(df), adjusted, iptw, [rb.landmark(df, m) for m in rb.LANDMARK_MONTHS],
-        rb.time_varying_cox(df), [rb.rmst(df, t) for t in rb.RMST_TAUS],
-        permutation_p=PERMUTATION_P,
+        cox_surgical(df), rb.cox_adjusted(df), iptw,
+        [rb.landmark(df, m) for m in rb.LANDMARK_MONTHS], rb.time_varying_cox(df),
+        rb.restricted_means(df).results,
         iptw_truncated=rb.iptw_cox(df, truncate=rb.TRUNCATION_ALTERNATIVE),
-        landmark_alternatives=[rb.landmark(df, m) for m in rb.LANDMARK_ALTERNATIVES])
+        landmark_alternatives=[rb.landmark(df, m) for m in rb.LANDMARK_ALTERNATIVES],
+        small_events=rb.small_event_inference(df), iptw_ate=rb.iptw_cox(df, estimand="ATE"),
+        exact_p=EXACT_P)
 
 
 @pytest.fixture(scope="module")
@@ -134,20 +142,28 @@ def test_forest_rows_follow_the_summary(summary):
             "estimate:")]
         assert [m.get_gid().split(":", 1)[1] for m in marks] == hr["analysis"].tolist()
         np.testing.assert_allclose([m.get_xdata()[0] for m in marks], hr["estimate"])
-        for mark, role in zip(marks, hr["role"], strict=True):
-            assert mark.get_marker() == ("s" if role == "reference" else "o")
+        for mark, role, choice in zip(marks, hr["role"], hr["choice"], strict=True):
+            assert mark.get_marker() == ("s" if role == "primary" else "o")
             open_marker = to_hex(mark.get_markerfacecolor()) == "#ffffff"
-            assert open_marker == (role == "alternative")
+            assert open_marker == (choice == "alternative")
+        assert [m.get_marker() for m in marks].count("s") == 1
         cis = [t.get_text() for t in fig.texts if t.get_gid() == "forest_ci"]
         assert cis[0] == (f"{hr['estimate'][0]:.2f} ({hr['lower'][0]:.2f}\u2013"
                           f"{hr['upper'][0]:.2f})")
         assert len(cis) == len(hr)
+        labels = [t.get_text().replace("\n", " ") for t in fig.texts
+                  if t.get_gid() == "forest_label"]
+        assert [lab for lab in labels if lab.endswith("(primary)")] == ["Firth Cox (primary)"]
         assert ax.get_xscale() == "log"
         lo, hi = ax.get_xlim()
         assert lo < hr["lower"].min() and hi > max(1.0, hr["upper"].max())
         assert 1.0 in ax.get_xticks()
-        notes = "\n".join(t.get_text() for t in fig.texts if t.get_gid() == "notes")
-        assert "percentiles 1 and 99" in notes.replace("\n", " ")
+        drawn = " ".join(t.get_text() for t in fig.texts)
+        assert "Hazard ratio of death, surgical vs non-surgical" not in drawn  # no title
+    cap = robustness_forest_caption(summary, reconstructed=True)
+    assert cap.title == "Hazard ratio of death, surgical vs non-surgical, by analysis"
+    assert "Square: the primary analysis (Firth Cox)" in cap.text
+    assert "percentiles 1 and 99" in cap.text and "not independent confirmation" in cap.text
 
 
 def test_forest_needs_hazard_ratio_rows():
@@ -167,7 +183,8 @@ def test_overlap_counts_every_patient_and_shows_the_balance(iptw):
         hist, love = fig.axes
         heights = {"ps:surgical": 0.0, "ps:nonsurgical": 0.0}
         for patch in hist.patches:  # one bar per bin and arm, tagged with its arm
-            heights[patch.get_gid()] += abs(patch.get_height())
+            if (patch.get_gid() or "").startswith("ps:"):
+                heights[patch.get_gid()] += abs(patch.get_height())
         assert heights == {"ps:surgical": 13, "ps:nonsurgical": 35}
         below = [p.get_height() for p in hist.patches if p.get_gid() == "ps:nonsurgical"]
         assert max(below) <= 0  # non-surgical patients are drawn below the line
@@ -179,6 +196,13 @@ def test_overlap_counts_every_patient_and_shows_the_balance(iptw):
         lo, hi = love.get_xlim()
         assert lo <= prop.balance[["smd_before", "smd_after"]].min().min()
         assert hi >= prop.balance[["smd_before", "smd_after"]].max().max()
+        band = [p for p in hist.patches if p.get_gid() == "common_support"]
+        assert len(band) == 1
+        x0, width = band[0].get_x(), band[0].get_width()  # a Rectangle (axvspan)
+        assert (x0, x0 + width) == pytest.approx(prop.positivity.overlap)
+    cap = propensity_overlap_caption(prop, reconstructed=True)
+    assert cap.title == "Propensity of surgery: overlap and covariate balance"
+    assert "ATT weights" in cap.text and f"({prop.positivity.overlap[0]:.2f} to" in cap.text
 
 
 def test_iptw_km_draws_the_weighted_curves(df, iptw):
@@ -188,19 +212,40 @@ def test_iptw_km_draws_the_weighted_curves(df, iptw):
     lines = {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
     for arm in ("surgical", "nonsurgical"):
         curve = iptw.curve(arm)
+        stop = stop_time(iptw, arm)
+        # the curve stops at the first time fewer than 5 patients remain at risk
+        t = df.loc[df["arm"] == arm, "followup_months"].astype(float)
+        assert (t > stop).sum() < 5 <= (t >= stop).sum()
+        curve = curve[curve["time"] <= stop]
         np.testing.assert_allclose(lines[f"weighted:{arm}"].get_xdata(), curve["time"])
         np.testing.assert_allclose(lines[f"weighted:{arm}"].get_ydata(), curve["surv"])
-        np.testing.assert_allclose(lines[f"unweighted:{arm}"].get_ydata()[1:], fits[arm].surv)
-        assert len(lines[f"censored:{arm}"].get_xdata()) == int((fits[arm].n_censor > 0).sum())
+        unweighted = fits[arm].surv[fits[arm].time <= stop]
+        np.testing.assert_allclose(lines[f"unweighted:{arm}"].get_ydata()[1:], unweighted)
     text = " ".join(t.get_text().replace("\n", " ") for t in fig.texts)
-    hr = iptw.hazard_ratio
-    assert f"hazard ratio {hr.hr:.2f} (95% CI {hr.lower:.2f}" in text
+    assert "hazard ratio" not in text.lower()  # no title, no subtitle: the caption has them
+    cap = iptw_km_caption(iptw, fits, reconstructed=True)
+    assert iptw.hazard_ratio.words() in cap.text and "bootstrap percentile 95% CI" in cap.text
+    assert "(ATT)" in cap.title and "fewer than 5 patients remain at risk" in cap.text
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["Surgical (n = 13)", "Non-surgical (n = 35)", "Unweighted"]
     bare = iptw_km_figure(iptw, reconstructed=False, width_mm=180)
     assert not any((line.get_gid() or "").startswith("unweighted")
                    for line in bare.axes[0].get_lines())
     assert RECONSTRUCTED_NOTE not in " ".join(t.get_text() for t in bare.texts)
+
+
+def test_iptw_km_numbers_at_risk_unweighted_and_weighted(df, iptw):
+    fig = iptw_km_figure(iptw, fit_by(df, "arm"), reconstructed=True, width_mm=180)
+    risk = fig.axes[1]
+    ticks = list(fig.axes[0].get_xticks())
+    for arm, label in (("surgical", "Surgical"), ("nonsurgical", "Non-surgical")):
+        t = df.loc[df["arm"] == arm, "followup_months"].astype(float).to_numpy()
+        w = iptw.propensity.scores.loc[df["arm"] == arm, "weight"].to_numpy()
+        counts = [t.get_text() for t in risk.texts if t.get_gid() == f"at_risk:{arm}:{label}"]
+        assert counts == [str(int((t >= x).sum())) for x in ticks]
+        weighted = [t.get_text() for t in risk.texts
+                    if t.get_gid() == f"at_risk:{arm}:weighted"]
+        assert weighted == [f"{w[t >= x].sum():.1f}" for x in ticks]
 
 
 def test_export_writes_both_widths_byte_identical(makers, bundled_run, tmp_path):
@@ -240,7 +285,7 @@ def test_overlap_draws_boxes_when_a_bin_is_a_small_cell(iptw, width_mm):
                 for x in line.get_xdata()]
         assert min(ends) == pytest.approx(scores.min())
         assert max(ends) == pytest.approx(scores.max())
-    text = " ".join(t.get_text().replace("\n", " ") for t in fig.texts)
+    text = propensity_overlap_caption(prop, reconstructed=True, min_cell=5).text
     assert "instead of a histogram: some bins hold fewer than 5 patients" in text
     assert "Small-cell suppression: counts below 5 are shown as <5." in text
 
@@ -255,8 +300,13 @@ def test_iptw_km_legend_and_note_under_suppression(df):
                          width_mm=180)
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["Surgical (n = <5)", "Non-surgical (n = 35)", "Unweighted"]
-    assert "counts below 5 are shown as <5" in " ".join(
-        t.get_text().replace("\n", " ") for t in fig.texts)
+    assert "counts below 5 are shown as <5" in iptw_km_caption(
+        weighted, fit_by(sub, "arm"), reconstructed=True, min_cell=5).text
+    risk = [t.get_text() for t in fig.axes[1].texts if t.get_gid() == "at_risk:surgical:Surgical"]
+    assert risk[0] == "<5"
+    blank = [t.get_text() for t in fig.axes[1].texts
+             if t.get_gid() == "at_risk:surgical:weighted"]
+    assert blank[0] == ""  # the weighted number would reveal the suppressed count
 
 
 class _TableOnly:
@@ -269,17 +319,20 @@ class _TableOnly:
         return self._table.copy()
 
 
-def test_forest_omits_non_estimable_rows_and_says_so(summary):
+def test_forest_says_not_estimable_for_a_row_without_an_estimate(summary):
     table = summary.table()
     hr_rows = table.index[table["measure"] == "hazard ratio"]
-    table.loc[hr_rows[1], ["estimate", "lower", "upper"]] = [0.0, 0.0, np.inf]
-    dropped = table.loc[hr_rows[1], "analysis"]
+    table.loc[hr_rows[2], ["estimate", "lower", "upper"]] = [np.nan, np.nan, np.nan]
+    dropped = table.loc[hr_rows[2], "analysis"]
     fig = robustness_forest_figure(_TableOnly(table), reconstructed=True, width_mm=180)
     marks = [line.get_gid() for line in fig.axes[0].get_lines()
              if (line.get_gid() or "").startswith("estimate:")]
     assert f"estimate:{dropped}" not in marks and len(marks) == len(hr_rows) - 1
-    assert any(f"Not estimable, omitted: {dropped}" in t.get_text().replace("\n", " ")
-               for t in fig.texts)
+    cis = [t.get_text() for t in fig.texts if t.get_gid() == "forest_ci"]
+    assert cis[2] == "not estimable" and len(cis) == len(hr_rows)
+    assert not any("0.00 (0.00" in c for c in cis)
+    cap = robustness_forest_caption(_TableOnly(table), reconstructed=True)
+    assert f"Not estimable, shown without an interval: {dropped}" in cap.text
     plt.close(fig)
 
 

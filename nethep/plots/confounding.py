@@ -397,7 +397,11 @@ def _draw_at_risk(fig: Figure, iptw: IPTWCox, arms: list[str], ticks: list[float
                 risk.text(t, y, v, ha="center", va="center", fontsize=f["tick"] - 0.5,
                           color=color, gid=f"at_risk:{arm}:{label}")
     risk.set_ylim(rows - 0.5, -0.5)
-    risk.set_axis_off()
+    risk.set_xticks([])
+    risk.set_yticks([])
+    for spine in risk.spines.values():
+        spine.set_visible(False)
+    risk.patch.set_visible(False)
     return risk
 
 
