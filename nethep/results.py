@@ -342,3 +342,9 @@ BOOTSTRAP_S36 = "robustness.bootstrap.survival_36_diff"  # .estimate, .lower, .u
 EVALUE_SECTION = "robustness.evalue"  # .point, .ci_limit, .hr, .conversion, .hr_from
 POWER = "robustness.power"  # .events, .alpha, .design (POWER_DESIGN)
 FIGURES = "figures"  # .<figure name>.{title, caption} (nethep.notebook.Notebook.figure)
+
+# Issue 12 item 4, IPTW estimands and positivity (H3): written by
+# robustness.weighting (IPTWCox, Positivity); robustness.iptw is the ATT (primary weighting).
+IPTW_ATT = "robustness.iptw_att"  # .hr, .lower, .upper, .boot_lower, .boot_upper, .n_boot
+# .ps_min|ps_max.<arm>, .overlap_lower|upper, .n_outside.<arm>, .share_outside, .max_weight
+POSITIVITY = "robustness.positivity"
