@@ -45,6 +45,16 @@ VOCABULARY: Mapping[str, Mapping[str, tuple[str, ...]]] = _V({
         "it": ("posta elettronica", "indirizzo email", "=pec"),
         "nl": ("*mailadres", "emailadres", "e-mailadres"),
     }),
+    "IP address or URL": _V({
+        "en": ("ip address", "ipaddress", "=ip", "url", "website", "web address", "homepage",
+               "web page", "social media", "facebook", "twitter", "instagram", "linkedin",
+               "mac address"),
+        "fr": ("adresse ip", "site web", "page web"),
+        "de": ("ip adresse", "webseite", "internetseite"),
+        "es": ("direccion ip", "sitio web", "pagina web"),
+        "it": ("indirizzo ip", "sito web"),
+        "nl": ("ip adres", "webpagina", "website"),
+    }),
     "phone or fax": _V({
         "en": ("phone", "telephone", "tel", "phone number", "telephone number", "phone no",
                "cellphone", "cell phone", "cell number", "=cell", "=mobile", "mobile number",
@@ -224,16 +234,6 @@ VOCABULARY: Mapping[str, Mapping[str, tuple[str, ...]]] = _V({
         "es": ("numero de cuenta", "cuenta bancaria", "numero de poliza"),
         "it": ("numero di conto", "conto corrente", "numero polizza"),
         "nl": ("rekeningnummer", "bankrekening", "lidnummer"),
-    }),
-    "IP address or URL": _V({
-        "en": ("ip address", "ipaddress", "=ip", "url", "website", "web address", "homepage",
-               "web page", "social media", "facebook", "twitter", "instagram", "linkedin",
-               "mac address"),
-        "fr": ("adresse ip", "site web", "page web"),
-        "de": ("ip adresse", "webseite", "internetseite"),
-        "es": ("direccion ip", "sitio web", "pagina web"),
-        "it": ("indirizzo ip", "sito web"),
-        "nl": ("ip adres", "webpagina", "website"),
     }),
     "device serial number": _V({
         "en": ("serial number", "serial no", "=serial", "device serial", "device id",

@@ -109,6 +109,8 @@ def test_the_contract_columns_pass():
     ("IPP", "medical record number"), ("Fall-Nummer", "medical record number"),
     ("Nº de historia clínica", "medical record number"), ("MRN", "medical record number"),
     ("PAT_ID", "EHR patient id"), ("person_source_value", "EHR patient id"),
+    ("IP address", "IP address or URL"), ("Adresse IP", "IP address or URL"),
+    ("Email address", "email"), ("Home address", "street address"),
     ("race___1", None), ("Race (choice=White)", None)])
 def test_header_kinds(header, kind):
     match = header_match(header)
