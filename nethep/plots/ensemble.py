@@ -25,7 +25,10 @@ def ensemble_km_figure(result: EnsembleCurves, *, reconstructed: bool = True,
     cohort's in black, the published S(36) as a marker. No counts are shown
     (``min_cell`` does not apply); no title (it heads :func:`ensemble_km_caption`)."""
     w = width_in(width_mm)
-    fig, axes = plt.subplots(1, 2, figsize=(w, w * 0.42), sharey=True)
+    narrow = width_mm < 120  # 85 mm: panels stacked, legend in one column
+    fig, axes = plt.subplots(2 if narrow else 1, 1 if narrow else 2,
+                             figsize=(w, w * (1.45 if narrow else 0.42)), sharey=True,
+                             sharex=narrow)
     curves = result.curves
     for ax, arm in zip(axes, ARMS, strict=True):
         color = group_color(arm)
@@ -37,20 +40,27 @@ def ensemble_km_figure(result: EnsembleCurves, *, reconstructed: bool = True,
         ax.plot([36], [result.published[arm]], marker="D", color="white", mec="black",
                 ms=6, zorder=4, ls="none")
         ax.set_title(group_label(arm, short=True), fontsize=9, color=color)
-        ax.set_xlim(0, 120)
-        ax.set_xticks(range(0, 121, 24))
+        ax.set_xlim(0, 72)
+        ax.set_xticks(range(0, 73, 12))
         ax.set_ylim(0, 1.02)
+        ax.set_ylabel("Survival probability")
+    for ax in axes[-1:] if narrow else axes:
         ax.set_xlabel("Months from diagnosis of liver metastases")
-    axes[0].set_ylabel("Survival probability")
+    if not narrow:
+        axes[1].set_ylabel("")
     handles = [Line2D([], [], color="#777777", lw=0.8, alpha=0.6,
                       label=f"{result.n_members} ensemble members"),
                Line2D([], [], color="black", lw=1.4, label="Bundled cohort"),
                Line2D([], [], marker="D", color="white", mec="black", ls="none",
                       label="Published 3-year survival")]
-    fig.legend(handles=handles, loc="upper center", ncol=3, fontsize=8,
+    fig.legend(handles=handles, loc="upper center", ncol=1 if narrow else 3, fontsize=8,
                bbox_to_anchor=(0.5, 1.0))
-    fig.text(0.01, 0.01, caption(reconstructed), fontsize=7, color="#555555")
-    fig.subplots_adjust(left=0.09, right=0.98, top=0.80, bottom=0.22, wspace=0.08)
+    fig.text(0.01, 0.005, caption(reconstructed), fontsize=7, color="#555555",
+             wrap=True)
+    if narrow:
+        fig.subplots_adjust(left=0.17, right=0.96, top=0.80, bottom=0.14, hspace=0.3)
+    else:
+        fig.subplots_adjust(left=0.09, right=0.98, top=0.80, bottom=0.22, wspace=0.08)
     return fig
 
 
@@ -62,7 +72,7 @@ def ensemble_km_caption(result: EnsembleCurves, *, reconstructed: bool = True,
         [f"Kaplan-Meier curves of members 1-{result.n_members} of the ensemble (each "
          "reproduces every number in the abstract: counts, 3-year survival 83% and 31%, "
          "P = .01, median follow-up 20 months, palliation P = .2), per arm; black: the "
-         "bundled cohort; diamonds: the published 3-year survival. The curves agree at 36 "
+         "bundled cohort; diamonds: the published 3-year survival. Each curve stops where fewer than 5 patients remain at risk. The curves agree at 36 "
          "months by construction and nowhere else by necessity: the shape, the deaths per "
          "arm and the hazard ratio are not fixed by the abstract."],
         reconstructed=reconstructed, min_cell=min_cell)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nethep.formats import finite_or_none
+from nethep.formats import finite_or_none, format_p
 from nethep.km import kaplan_meier
 from nethep.reconstruct.quantities import COLUMNS, cohort_arrays, quantities
 from nethep.reconstruct.single import Targets
@@ -64,6 +64,9 @@ LABELS = {
     "tipping_worst": "Tipping point, worst case (deaths)",
 }
 LOWER_Q, UPPER_Q = 0.025, 0.975
+#: Curves stop at the first time fewer than this many remain at risk (as notebook 03's
+#: figure, Pocock, Clayton & Altman, Lancet 2002).
+MIN_AT_RISK = 5
 
 #: Statement -> (quantity columns it needs, test on the quantities frame).
 CONCLUSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -112,6 +115,31 @@ def _holds(q: pd.DataFrame, statement: str) -> pd.Series:
                          "No surgical death before 35 months"):
         out[q[list(needs)].isna().any(axis=1)] = np.nan
     return out
+
+
+def fmt(quantity: str, value: float) -> str:
+    """A value of ``quantity`` for display: P in journal style (:func:`format_p`),
+    months to 1 decimal, deaths and tipping points whole, the rest to 2 decimals."""
+    if quantity.endswith("_p"):
+        return format_p(value)
+    if quantity.startswith(("deaths_", "tipping_")):
+        return f"{value:.0f}"
+    if quantity.startswith(("rmst", "median_", "first_death")):
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _missing_words(quantity: str) -> str:
+    """Why ``quantity`` has no value, in words."""
+    if quantity.startswith("median_"):
+        return "not reached"
+    if quantity.startswith("s60_") or quantity.startswith("s12_"):
+        return "follow-up ends sooner"
+    if quantity.startswith("tipping_"):
+        return "not reached (P stays < .05)"
+    if quantity == "first_death_surgical_months":
+        return "no surgical death"
+    return "not estimable"
 
 
 def _ranges(values: pd.DataFrame) -> pd.DataFrame:
@@ -163,6 +191,28 @@ class EnsembleSummary:
             parts.append(_ranges(sub).assign(**{column: level}))
         return pd.concat(parts, ignore_index=True)[
             [column, "quantity", "median", "lower", "upper", "n_estimable"]]
+
+    def wide(self, column: str = "model") -> pd.DataFrame:
+        """Each quantity (rows, labelled) by level of ``column``: "median (2.5% to
+        97.5%)" (P values in journal style, months to 1 decimal, counts whole, the rest
+        to 2 decimals), and the bundled cohort's value; "not estimable" where no member
+        has one."""
+        def cell(r: pd.Series) -> str:
+            if r["n_estimable"] == 0:
+                return "not estimable"
+            q = r["quantity"]
+            return (f"{fmt(q, r['median'])} ({fmt(q, r['lower'])} to {fmt(q, r['upper'])})")
+
+        overall = _ranges(self.quantities).assign(**{column: "all members"})
+        long = pd.concat([overall, self.by_model(column)], ignore_index=True)
+        long["text"] = long.apply(cell, axis=1)
+        out = long.pivot(index="quantity", columns=column, values="text")
+        levels = ["all members", *pd.unique(self.quantities[column])]
+        out = out.reindex(index=list(COLUMNS), columns=levels)
+        out.insert(0, "bundled", [fmt(c, self.bundled[c]) if np.isfinite(self.bundled[c])
+                                  else _missing_words(c) for c in COLUMNS])
+        out.index = [LABELS[c] for c in out.index]
+        return out
 
     def conclusions(self) -> pd.DataFrame:
         """Each statement, the share of members (where its quantities are estimable) in
@@ -262,7 +312,8 @@ class EnsembleCurves:
 def ensemble_curves(members: pd.DataFrame, bundled: pd.DataFrame,
                     n: int = 100) -> EnsembleCurves:
     """Kaplan-Meier curves (:func:`nethep.km.kaplan_meier`) per arm of members 1..``n``
-    of the long members table and of ``bundled`` (member 0)."""
+    of the long members table and of ``bundled`` (member 0), each stopped where fewer
+    than :data:`MIN_AT_RISK` patients remain at risk."""
     sub = members[members["member"] <= n]
     frames = [bundled.assign(member=0), sub]
     rows = []
@@ -272,9 +323,10 @@ def ensemble_curves(members: pd.DataFrame, bundled: pd.DataFrame,
             for arm, m in (("surgical", surg), ("nonsurgical", ~surg)):
                 km = kaplan_meier(g["followup_months"].to_numpy(float)[m],
                                   g["died"].to_numpy(int)[m])
+                shown = km.n_risk >= MIN_AT_RISK
                 rows.append(pd.DataFrame({"member": member, "arm": arm,
-                                          "time": np.r_[0.0, km.time],
-                                          "surv": np.r_[1.0, km.surv]}))
+                                          "time": np.r_[0.0, km.time[shown]],
+                                          "surv": np.r_[1.0, km.surv[shown]]}))
     targets = Targets.load()
     return EnsembleCurves(pd.concat(rows, ignore_index=True),
                           {"surgical": targets.s36("surgical"),
