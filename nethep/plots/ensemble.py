@@ -72,7 +72,8 @@ def ensemble_km_caption(result: EnsembleCurves, *, reconstructed: bool = True,
         [f"Kaplan-Meier curves of members 1-{result.n_members} of the ensemble (each "
          "reproduces every number in the abstract: counts, 3-year survival 83% and 31%, "
          "P = .01, median follow-up 20 months, palliation P = .2), per arm; black: the "
-         "bundled cohort; diamonds: the published 3-year survival. Each curve stops where fewer than 5 patients remain at risk. The curves agree at 36 "
+         "bundled cohort; diamonds: the published 3-year survival. Each curve stops where "
+         "fewer than 5 patients remain at risk. The curves agree at 36 "
          "months by construction and nowhere else by necessity: the shape, the deaths per "
          "arm and the hazard ratio are not fixed by the abstract."],
         reconstructed=reconstructed, min_cell=min_cell)
