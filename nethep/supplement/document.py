@@ -68,6 +68,10 @@ METHOD_REFERENCES = (
     "J Am Stat Assoc. 1977;72(359):557-565.",
     "Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based on weighted "
     "residuals. Biometrika. 1994;81(3):515-526.",
+    "Holm S. A simple sequentially rejective multiple test procedure. Scand J Stat. "
+    "1979;6(2):65-70.",
+    "Kruskal WH, Wallis WA. Use of ranks in one-criterion variance analysis. "
+    "J Am Stat Assoc. 1952;47(260):583-621.",
     "Freeman GH, Halton JH. Note on an exact treatment of contingency, goodness of fit and "
     "other problems of significance. Biometrika. 1951;38(1-2):141-149.",
     "Clopper CJ, Pearson ES. The use of confidence or fiducial limits illustrated in the "
@@ -75,11 +79,21 @@ METHOD_REFERENCES = (
     "Austin PC. Balance diagnostics for comparing the distribution of baseline covariates "
     "between treatment groups in propensity-score matched samples. Stat Med. "
     "2009;28(25):3083-3107.",
+    "Yang D, Dalton JE. A unified approach to measuring the effect size between two groups "
+    "using SAS. SAS Global Forum 2012; paper 335-2012.",
+    "Cole SR, Hernán MA. Adjusted survival curves with inverse probability weights. "
+    "Comput Methods Programs Biomed. 2004;75(1):45-49.",
+    "Anderson JR, Cassileth PA, Cain KC. Analysis of survival by tumor response. "
+    "J Clin Oncol. 1983;1(11):710-719.",
+    "Royston P, Parmar MKB. Restricted mean survival time: an alternative to the hazard "
+    "ratio for the design and analysis of randomized trials with a time-to-event outcome. "
+    "BMC Med Res Methodol. 2013;13:152.",
     "Heinze G, Schemper M. A solution to the problem of monotone likelihood in Cox "
     "regression. Biometrics. 2001;57(1):114-119.",
     "VanderWeele TJ, Ding P. Sensitivity analysis in observational research: introducing "
     "the E-value. Ann Intern Med. 2017;167(4):268-274.",
-    "Therneau TM. A Package for Survival Analysis in R. R package survival.",
+    "Therneau TM, Grambsch PM. Modeling Survival Data: Extending the Cox Model. Springer; "
+    "2000.",
 )
 
 
