@@ -66,6 +66,14 @@ def _estimable(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
+def _ratio(value: float) -> str:
+    """A hazard ratio or limit: two decimals, or two significant digits below 0.01 (a
+    limit of 0.0004 must not read 0.00)."""
+    if value >= 0.01:
+        return f"{value:.2f}"
+    return f"{value:.{1 - math.floor(math.log10(value))}f}"
+
+
 def _hr(get: Getter, prefix: str, ci: str = "95% CI") -> str:
     """``HR 0.16 (95% CI 0.04 to 0.69)``; a missing, zero or infinite HR or limit is said
     in words (never ``0.00 (0.00 to 0.00)``)."""
@@ -73,8 +81,8 @@ def _hr(get: Getter, prefix: str, ci: str = "95% CI") -> str:
     if not _estimable(hr):
         return "HR not estimable"
     if not (_estimable(lower) and _estimable(upper)):
-        return f"HR {hr:.2f} ({ci} not estimable)"
-    return f"HR {hr:.2f} ({ci} {lower:.2f} to {upper:.2f})"
+        return f"HR {_ratio(hr)} ({ci} not estimable)"
+    return f"HR {_ratio(hr)} ({ci} {_ratio(lower)} to {_ratio(upper)})"
 
 
 def _could_differ(get: Getter, analysis: str) -> str:

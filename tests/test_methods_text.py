@@ -245,3 +245,12 @@ def test_versions_are_looked_up_in_one_place():
 def test_the_number_check_itself(token, found):
     results = {"a": {"hr": 0.1601, "s": 0.8333, "b": 100000}}
     assert (unmatched_numbers(f"value {token} here", results) == []) is found
+
+
+def test_a_tiny_limit_keeps_two_significant_digits():
+    robustness = {"primary": {"model": "firth", "method": "Firth", "hr": 0.046,
+                              "lower": 0.000412, "upper": 0.35, "p": 0.0004, "rule": "R."}}
+    results = {**RESULTS, "robustness": robustness}
+    text = methods_text(results)
+    assert "HR 0.05 (95% CI 0.00041 to 0.35), P < .001" in text
+    assert unmatched_numbers(text, results) == []
