@@ -320,4 +320,4 @@ def test_findings_name_each_scenario(study):
     text = study.findings()
     for s in study.scenarios:
         assert s.label in text
-    assert "naive Cox" in text
+    assert "naive Cox" in text and "best" in text

@@ -43,7 +43,7 @@ def scenario_caption(study: ScenarioStudy, *, reconstructed: bool,
          "type I error at true HR 1, the power at true HR 0.5); one panel row per true "
          "HR.",
          "Points: the mean over the replicates where the method was estimable; bars: "
-         "+-1.96 Monte Carlo SE. Dotted lines: no bias, 95% coverage, 5% rejection.",
+         "±1.96 Monte Carlo SE. Dotted lines: no bias, 95% coverage, 5% rejection.",
          "The RMST difference (bias in months, in the table) and the permutation test "
          "(a test only) appear in the columns they have."],
         reconstructed=reconstructed, min_cell=min_cell)
