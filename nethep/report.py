@@ -309,21 +309,28 @@ STROBE: tuple[tuple[str, str, str], ...] = (
      "02_treatment_groups: Table 1"),
     ("8", "Data sources/measurement", "data/README.md (what the reconstruction fixes, "
      "calibrates or simulates)"),
-    ("9", "Bias", "05_robustness: confounding, propensity weighting, immortal time"),
-    ("10", "Study size", "05_robustness: power (Schoenfeld); 01_cohort: patient flow"),
+    ("9", "Bias", "05_robustness: confounding, propensity weighting, immortal time, and "
+     "whether each could have differed on this cohort; 06: what each method detects on "
+     "simulated cohorts with a known true effect"),
+    ("10", "Study size", "05_robustness: design table (Schoenfeld), no observed power; "
+     "01_cohort: patient flow"),
     ("11", "Quantitative variables", "02_treatment_groups: liver involvement continuous and "
      "in categories"),
     ("12", "Statistical methods", "methods.md (generated); each notebook's methods cell"),
-    ("13", "Participants (numbers at each stage)", "01_cohort: patient flow; nethep "
-     "validate: rows read, excluded by reason, analysed"),
+    ("13", "Participants (numbers at each stage)", "01_cohort: patient flow (rows read, "
+     "excluded by reason, analysed; per group deaths, alive at last contact and lost to "
+     "follow-up); nethep validate: the same intake counts"),
     ("14", "Descriptive data", "02_treatment_groups: Table 1 with missing values counted; "
      "01_cohort: follow-up"),
     ("15", "Outcome data", "03_survival: events and survival by group; 04_palliation"),
-    ("16", "Main results", "03_survival: unadjusted HR with CI; 05_robustness: adjusted HR"),
-    ("17", "Other analyses", "05_robustness: sensitivity analyses; 03_survival: pairwise tests"),
+    ("16", "Main results", "05_robustness and methods.md: the primary estimate (named, "
+     "with its rule) and its CI; 03_survival: unadjusted HR with CI"),
+    ("17", "Other analyses", "05_robustness and methods.md: sensitivity analyses, each "
+     "labelled; 03_survival: pairwise tests"),
     ("18", "Key results", "each notebook's closing 'What this notebook found'"),
     ("19", "Limitations", "caveat cells in 03_survival, 04_palliation and 05_robustness"),
-    ("20", "Interpretation", "05_robustness: how robust is the conclusion"),
+    ("20", "Interpretation", "05_robustness: what each analysis could and could not show "
+     "on this cohort; 06_what_methods_detect: what the methods detect"),
     ("21", "Generalisability", "not addressable from these data: one tertiary centre; "
      "rerun on other cohorts with nethep run --data"),
     ("22", "Funding", "not addressable from these data: stated in the original article"),
