@@ -29,6 +29,7 @@ from PIL import Image  # noqa: E402
 from nethep.cohort import load_cohort  # noqa: E402
 from nethep.describe import patient_flow  # noqa: E402
 from nethep.literature import literature_table  # noqa: E402
+from nethep.notebook import Notebook  # noqa: E402
 from nethep.palliation import palliation  # noqa: E402
 from nethep.plots import (  # noqa: E402
     export_figure,
@@ -306,3 +307,20 @@ def test_every_figure_listed_in_the_report_exists_at_both_widths(bundled_run):
     assert set(FIGURES) <= set(by_figure), sorted(set(FIGURES) - set(by_figure))
     on_disk = {p.name for p in bundled_run.figures_dir.iterdir() if not p.name.startswith(".")}
     assert on_disk == {href.rsplit("/", 1)[1] for href in listed}
+
+
+def test_notebook_figure_writes_its_caption_for_results_json(df, tmp_path):
+    """``Notebook.figure(caption=...)`` calls the caption function with the figure's
+    arguments and the notebook's ``reconstructed``/``min_cell``, shows it under the
+    figure and writes ``results/figures/<name>.json`` (merged as ``figures.<name>``)."""
+    nb = Notebook(df=df, output_dir=tmp_path, min_cell=5)
+    fits = fit_by(df, "arm")
+    saved = nb.figure("km_arms", km_figure, fits, "Overall survival", caption=km_caption)
+    expected = km_caption(fits, "Overall survival", reconstructed=True, min_cell=5)
+    assert saved.caption == expected
+    stored = json.loads((tmp_path / "results" / "figures" / "km_arms.json").read_text())
+    assert stored == {"title": "Overall survival", "caption": str(expected)}
+    assert "counts below 5 are shown as <5" in stored["caption"]
+    plain = nb.figure("km_plain", km_figure, fits)  # no caption: nothing written
+    assert plain.caption is None
+    assert not (tmp_path / "results" / "figures" / "km_plain.json").exists()
