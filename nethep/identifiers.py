@@ -66,6 +66,8 @@ CONTACT_KINDS = frozenset({"email", "phone or fax", "street address", "town or c
 SEED = 20240613  # the row sample for value screening
 FIX = ("remove the column from the file (it is never needed), or pass --allow-identifiers "
        "to have nethep drop it on reading")
+FIX_MANY = ("remove these columns from the file (they are never needed), or pass "
+            "--allow-identifiers to have nethep drop them on reading")
 FIX_CONTRACT = ("replace these values by the study's own numbers (e.g. S001, S002...): "
                 "this column is needed, so --allow-identifiers cannot drop it")
 
@@ -248,10 +250,12 @@ class IdentifierScreen:
     def problem(self, file: str) -> Problem:
         """All flagged columns in one problem (the intake's message)."""
         listed = "; ".join(f.describe() for f in self.findings)
-        fix = FIX_CONTRACT if self.needed else FIX
-        if self.needed and len(self.needed) < len(self.findings):
-            fix = (f"{', '.join(repr(f.column) for f in self.needed)}: {FIX_CONTRACT}; the "
-                   f"others: {FIX}")
+        droppable = len(self.findings) - len(self.needed)
+        fix = FIX_MANY if droppable > 1 else FIX
+        if self.needed:
+            fix = (FIX_CONTRACT if not droppable else
+                   f"{', '.join(repr(f.column) for f in self.needed)}: {FIX_CONTRACT}; "
+                   f"the others: {fix}")
         return Problem.at(file, f"the file holds direct identifiers: {listed} (values not "
                           "shown)", fix)
 
