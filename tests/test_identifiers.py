@@ -12,6 +12,7 @@ python-stdnum 2.2 when written); no real person's data.
 from __future__ import annotations
 
 import csv
+import json
 import re
 import time
 from datetime import date
@@ -174,6 +175,19 @@ def kvnr(rng: np.random.Generator) -> str:
     return letter + body + str(total % 10)
 
 
+def belgian(rng: np.random.Generator) -> str:
+    body = (f"{rng.integers(30, 99):02d}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
+            f"{rng.integers(1, 998):03d}")
+    return body + f"{97 - int(body) % 97:02d}"
+
+
+def nie(rng: np.random.Generator) -> str:
+    prefix = int(rng.integers(0, 3))
+    number = int(rng.integers(0, 10**7))
+    letter = "TRWAGMYFPDXBNJZSQVHLCKE"[(prefix * 10**7 + number) % 23]
+    return "XYZ"[prefix] + f"{number:07d}" + letter
+
+
 def spoil(number: str) -> str:
     """The same number with its last character changed (so its check fails)."""
     last = number[-1]
@@ -206,6 +220,7 @@ def test_published_example_numbers(kind, example):
 @pytest.mark.parametrize(("make", "kind", "scheme"), [
     (nhs, "national health number", "NHS number"), (bsn, "national identity number", "BSN"),
     (nir, "social security number", "NIR"), (dni, "national identity number", "DNI"),
+    (belgian, "national identity number", "Belgian"), (nie, "national identity number", "NIE"),
     (kvnr, "national health number", "KVNR")])
 def test_synthetic_numbers_with_valid_and_invalid_checks(make, kind, scheme):
     rng = np.random.default_rng(7)
@@ -218,6 +233,17 @@ def test_synthetic_numbers_with_valid_and_invalid_checks(make, kind, scheme):
     assert not any(v in text for v in valid)
     invalid = pd.DataFrame({"Code": [spoil(v) for v in valid]})
     assert screen_identifiers(invalid, TODAY).findings == ()
+
+
+def test_result_table_and_json_name_no_value():
+    frame = pd.DataFrame({"E-mail": ["x@example.org"], "Tel": ["+44 20 7946 0958"],
+                          "age_years": ["63"]})
+    screen = screen_identifiers(frame, TODAY)
+    assert list(screen.table()["column"]) == ["E-mail", "Tel"]
+    text = json.dumps(screen.to_results()) + screen.table().to_csv()
+    assert "example.org" not in text and "7946" not in text
+    assert screen.to_results()["flagged"][0] == {"column": "E-mail", "kind": "email",
+                                                 "by": "header"}
 
 
 def test_random_ids_of_the_same_shape_pass():
