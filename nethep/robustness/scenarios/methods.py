@@ -129,13 +129,15 @@ def propensity_scores(reps: Replicates, max_iter: int = 25) -> tuple[np.ndarray,
     return ps, done & inside
 
 
-def iptw(reps: Replicates, estimand: str) -> Estimates:
+def iptw(reps: Replicates, estimand: str,
+         scores: tuple[np.ndarray, np.ndarray] | None = None) -> Estimates:
     """Weighted Cox model of surgery with R's robust sandwich SE (Wald CI and P), as
     :func:`nethep.cox.weighted_cox_robust`. Weights from :func:`propensity_scores`:
     ``"ate"``, stabilised, P(surgical)/e for the surgical and (1 - P(surgical))/(1 - e)
     for the others (as :func:`nethep.robustness.weighting.propensity`); ``"att"``, 1 for
-    the surgical and e/(1 - e) for the others. The SE treats the weights as known."""
-    ps, converged = propensity_scores(reps)
+    the surgical and e/(1 - e) for the others. The SE treats the weights as known.
+    ``scores``: :func:`propensity_scores` of ``reps`` when already computed."""
+    ps, converged = propensity_scores(reps) if scores is None else scores
     z = reps.surgical
     if estimand not in ("ate", "att"):
         raise ValueError(f"estimand must be 'ate' or 'att', not {estimand!r}")
@@ -281,8 +283,10 @@ def apply_all(reps: Replicates, rng: np.random.Generator) -> dict[str, Estimates
     """Every method of :data:`METHOD_LABELS`, by key."""
     rs = coxbatch.risk_sets(reps.time, reps.event)  # shared by the unweighted fits
     out = {"naive": naive_cox(reps, rs), "firth": firth_cox(reps, rs),
-           "adjusted": adjusted_cox(reps, rs), "iptw_att": iptw(reps, "att"),
-           "iptw_ate": iptw(reps, "ate")}
+           "adjusted": adjusted_cox(reps, rs)}
+    scores = propensity_scores(reps)
+    out["iptw_att"] = iptw(reps, "att", scores)
+    out["iptw_ate"] = iptw(reps, "ate", scores)
     for m in LANDMARK_MONTHS:
         out[f"landmark_{m:g}"] = landmark(reps, m)
     out["time_varying"] = time_varying(reps, rs)
