@@ -250,16 +250,15 @@ class GroupedValues:
     n_missing: dict[str, int]
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
-        """Per group: n, missing, median, Q1, Q3 (numpy linear quantiles), min, max;
-        n and missing from 1 to ``min_cell`` - 1 read ``<N``."""
+        """Per group: n, missing, median, Q1, Q3, 10th and 90th percentiles (numpy linear
+        quantiles, R type 7); no minimum or maximum, which are single patients' values
+        (issue 13). n and missing from 1 to ``min_cell`` - 1 read ``<N``."""
         rows = []
         for g, vals in self.values.items():
             v = np.asarray(vals, dtype=float)
-            q = np.quantile(v, [0.25, 0.5, 0.75]) if len(v) else [np.nan] * 3
+            q = np.quantile(v, [0.1, 0.25, 0.5, 0.75, 0.9]) if len(v) else [np.nan] * 5
             rows.append({"group": g, "n": len(v), "missing": self.n_missing[g],
-                         "median": q[1], "q1": q[0], "q3": q[2],
-                         "min": v.min() if len(v) else np.nan,
-                         "max": v.max() if len(v) else np.nan})
+                         "median": q[2], "q1": q[1], "q3": q[3], "p10": q[0], "p90": q[4]})
         return privacy.suppress_table(pd.DataFrame(rows), ["n", "missing"], min_cell)
 
     def medians(self) -> dict[str, float | None]:

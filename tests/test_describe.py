@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -140,3 +141,12 @@ def test_flow_outcomes_on_the_bundled_cohort(df):
     assert "24 died and 24 were alive at last contact, 17 of them lost" in flow.sentence()
     table = flow.table().set_index(["step", "level"])
     assert table.loc[("lost", "surgical"), "n"] == flow.outcome["surgical"].lost
+
+
+def test_values_by_group_table_shows_no_single_patient_value(df):
+    grouped = values_by_group(df, "liver_involvement_pct")
+    table = grouped.table().set_index("group")
+    assert {"min", "max"}.isdisjoint(table.columns)
+    surgical = np.asarray(grouped.values["surgical"])
+    assert table.loc["surgical", "p10"] == pytest.approx(np.percentile(surgical, 10))
+    assert table.loc["surgical", "p90"] == pytest.approx(np.percentile(surgical, 90))
