@@ -105,9 +105,9 @@ class RMSTResult:
         out = self.rows.assign(lower=self.rows["rmst"] - _Z * self.rows["se"],
                                upper=self.rows["rmst"] + _Z * self.rows["se"],
                                boot_lower=np.nan, boot_upper=np.nan, p=np.nan)
-        return privacy.suppress_table(
-            pd.concat([out, diff], ignore_index=True).assign(tau=self.tau), ["n", "events"],
-            min_cell)
+        both = pd.concat([out, diff], ignore_index=True).astype({"n": "Int64",
+                                                                "events": "Int64"})
+        return privacy.suppress_table(both.assign(tau=self.tau), ["n", "events"], min_cell)
 
     def to_results(self) -> dict[str, Any]:
         """``{tau, surgical, nonsurgical, diff, lower, upper, p, boot_lower, boot_upper,
@@ -322,7 +322,7 @@ class PowerResult:
         return (
             "proportional hazards between surgical and non-surgical patients",
             "unadjusted two-sided log-rank test at alpha = "
-            f"{self.alpha:g} (Schoenfeld's approximation; the opposite tail ignored)",
+            f"{format_p(self.alpha)} (Schoenfeld's approximation; the opposite tail ignored)",
             f"allocation as observed: {self.allocation:.3f} surgical "
             f"({mark(self.n_surgical)} of {mark(self.n)})",
             f"the proportion dying during follow-up as observed: {self.event_proportion:.3f} "
