@@ -100,14 +100,20 @@ def synthetic_results(min_cell: int = 0) -> dict[str, Any]:
                  "upper": None, "measure": "P value", "n": 34, "role": "main"},
             ],
             "firth": {"hr": 0.1234, "lower": 0.0101, "upper": 0.8765, "p_lr": 0.0312,
-                      "ties": "Efron"},
+                      "ties": "efron"},
+            "primary": {"model": "firth", "rule": "Firth is primary when an arm has fewer "
+                        "than 5 deaths."},
             "cox_tests": {"wald_p": 0.014325, "lr_p": 0.0051, "score_p": 0.0049},
         },
         "ensemble": {"n_members": 200, "quantities": {
-            "cox_hr": {"bundled": 0.16016, "median": 0.2, "lower": 0.09, "upper": 0.41}}},
+            "hr": {"bundled": 0.16016, "median": 0.2, "lower": 0.09, "upper": 0.41},
+            "logrank_p": {"bundled": 0.0052, "median": 0.011, "lower": 0.0004,
+                          "upper": 0.0149}}},
         "scenarios": {"null_hr1": {"naive": {"bias": 0.0123, "coverage": 0.948,
                                              "rejection": 0.052, "n_replicates": 1000,
-                                             "true_hr": 1.0}}},
+                                             "n_failed": 0, "true_hr": 1.0,
+                                             "scale": "log HR"}},
+                      "choices": {"n_replicates": 1000, "seed": 1}},
         "comparison": {"paper_vs_ours": [
             {"quantity": "48 patients", "published": "48", "ours": "48", "matches": True}]},
     }
@@ -397,9 +403,13 @@ def test_optional_sections_are_optional(tmp_path):
 def test_firth_ensemble_and_scenarios_shown(synthetic):
     out, document = synthetic
     text = " ".join(pdf_text(out / PDF_FILENAME))
-    assert "Firth penalized Cox, Efron ties 0.12 (0.01 to 0.88)" in text
+    assert "Firth penalized Cox, Efron ties 0.12 (0.01 to 0.88) .03 penalized likelihood " \
+           "ratio primary" in text
+    assert "Cox, Efron ties 0.16 (0.04 to 0.69) .01 Wald sensitivity" in text
+    assert "Primary analysis: Firth is primary when an arm has fewer than 5 deaths." in text
     assert "ensemble of 200 abstract-consistent" in text
-    assert "null hr1 naive 1.00 0.012 0.948 0.052 1000" in text
+    assert "Log-rank P .005 .01 <.001 to .01" in text
+    assert "null hr1 naive 1.00 log HR 0.012 0.948 0.052 1000 0" in text
 
 
 def test_numbers_in_cells_equal_results(synthetic):

@@ -25,6 +25,8 @@ import pandas as pd
 from nethep import results as keys
 from nethep.contract import GROUP_LABELS, GROUPS
 from nethep.formats import NOT_ESTIMABLE, finite_or_none, format_p
+from nethep.reconstruct.summary import LABELS as ENSEMBLE_LABELS
+from nethep.reconstruct.summary import fmt as ensemble_fmt
 from nethep.results import key, lookup
 from nethep.tableone import TABLE_ONE_VARIABLES
 
@@ -247,31 +249,43 @@ def _median(v: Values, base: str) -> Cell:
 
 
 def cox_table(v: Values) -> ETable | None:
-    """Cox hazard ratio, surgical vs non-surgical (and the Firth estimate when present)."""
+    """Hazard ratio, surgical vs non-surgical: Cox (Wald, likelihood-ratio and score
+    tests) and, when present, Firth's penalized Cox; the primary one named."""
     if v.get(keys.COX) is None:
         return None
+    primary = v.get(key(keys.PRIMARY, "model"))
+
+    def role(model: str) -> Cell:
+        if primary is None:
+            return Cell("")
+        return Cell("primary" if primary == model else "sensitivity", (key(keys.PRIMARY,
+                                                                          "model"),))
+
     rows = [(Cell("Cox, Efron ties"), v.interval(keys.COX, 2), v.p(key(keys.COX, "p")),
-             Cell("Wald"))]
+             Cell("Wald"), role("cox"))]
     notes = [f"{ABBREVIATIONS}. Surgical vs non-surgical (medical or embolization); "
              "HR below 1: lower hazard of death in the surgical group."]
     if v.has(key(keys.COX, "ph_p")):
         notes.append("Proportional hazards, scaled Schoenfeld residual test: "
                      f"P = {v.p(key(keys.COX, 'ph_p')).text}.")
-    tests = "robustness.cox_tests"
     for name, test in (("lr_p", "likelihood ratio"), ("score_p", "score")):
-        if v.has(key(tests, name)):
-            rows.append((Cell("Cox, Efron ties"), Cell(""), v.p(key(tests, name)), Cell(test)))
-    if isinstance(v.get("robustness.firth"), Mapping):
-        firth = "robustness.firth"
-        ties = v.get(key(firth, "ties"))
-        rows.append((Cell("Firth penalized Cox" + (f", {ties} ties" if ties else "")),
-                     v.interval(firth, 2), v.p(key(firth, "p_lr")),
-                     Cell("penalized likelihood ratio")))
+        if v.has(key(keys.COX_TESTS, name)):
+            rows.append((Cell("Cox, Efron ties"), Cell(""), v.p(key(keys.COX_TESTS, name)),
+                         Cell(test), Cell("")))
+    for base, ties in ((keys.FIRTH, "Efron"), (keys.FIRTH_BRESLOW, "Breslow")):
+        if isinstance(v.get(base), Mapping):
+            rows.append((Cell(f"Firth penalized Cox, {ties} ties"), v.interval(base, 2),
+                         v.p(key(base, "p_lr")), Cell("penalized likelihood ratio"),
+                         role("firth") if ties == "Efron" else Cell("")))
+    if isinstance(v.get(keys.FIRTH), Mapping):
         notes.append("Firth: penalized partial likelihood (Heinze and Schemper, see "
                      "eReferences) with profile-likelihood CI; finite when a group has no "
                      "deaths.")
+    rule = v.get(key(keys.PRIMARY, "rule"))
+    if rule:
+        notes.append(f"Primary analysis: {rule}")
     return ETable("etab-cox", "Hazard ratio for death, surgical vs non-surgical treatment",
-                  ("Model", "HR (95% CI)", "P", "Test"), tuple(rows), tuple(notes))
+                  ("Model", "HR (95% CI)", "P", "Test", "Role"), tuple(rows), tuple(notes))
 
 
 def palliation_table(v: Values) -> ETable | None:
@@ -352,32 +366,40 @@ def _row_interval(row: Mapping[str, Any], places: int, base: str) -> Cell:
     return Cell(f"{fixed(est, places)} ({fixed(lo, places)} to {fixed(hi, places)})", dotted)
 
 
+def _ensemble_value(v: Values, name: str, part: str) -> Cell:
+    dotted = key("ensemble.quantities", name, part)
+    value = finite_or_none(v.get(dotted))
+    return Cell(NOT_ESTIMABLE if value is None else ensemble_fmt(name, value), (dotted,))
+
+
 def ensemble_table(v: Values) -> ETable | None:
     """Ranges over the ensemble of abstract-consistent reconstructions (``ensemble``)."""
     quantities = v.get("ensemble.quantities")
     if not isinstance(quantities, Mapping) or not quantities:
         return None
     rows = []
-    for name in sorted(quantities):
-        base = key("ensemble.quantities", name)
-        rows.append((label(name), v.number(key(base, "bundled"), 3, "not available"),
-                     v.number(key(base, "median"), 3),
-                     Cell(f"{v.number(key(base, 'lower'), 3).text} to "
-                          f"{v.number(key(base, 'upper'), 3).text}",
-                          (key(base, "lower"), key(base, "upper")))))
+    for name in quantities:
+        rows.append((Cell(ENSEMBLE_LABELS.get(name, name.replace("_", " "))),
+                     _ensemble_value(v, name, "bundled"), _ensemble_value(v, name, "median"),
+                     Cell(f"{_ensemble_value(v, name, 'lower').text} to "
+                          f"{_ensemble_value(v, name, 'upper').text}",
+                          (key("ensemble.quantities", name, "lower"),
+                           key("ensemble.quantities", name, "upper")))))
     n = v.get("ensemble.n_members")
     members = f"{int(n)} members" if n is not None else "its members"
     return ETable("etab-ensemble", "Quantities the abstract does not fix: the analysed "
                   "cohort beside the ensemble of abstract-consistent reconstructions",
                   ("Quantity", "Analysed cohort", "Ensemble median", "2.5% to 97.5%"),
                   tuple(rows),
-                  (f"Ensemble of {members}, each consistent with every number of the "
-                   "published abstract; values as recorded under ensemble.quantities.",))
+                  (f"{ABBREVIATIONS}; RMST, restricted mean survival time.",
+                   f"Ensemble of {members}, each consistent with every number of the "
+                   "published abstract; P values in the journal's style, months to one "
+                   "decimal, deaths whole."))
 
 
 SCENARIO_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("true_hr", "True HR", 2), ("bias", "Bias, log HR", 3), ("coverage", "Coverage", 3),
-    ("rejection", "Rejection at .05", 3), ("n_replicates", "Replicates", 0),
+    ("bias", "Bias", 3), ("coverage", "Coverage", 3), ("rejection", "Rejection at .05", 3),
+    ("n_replicates", "Replicates", 0), ("n_failed", "Not estimable", 0),
 )
 
 
@@ -387,22 +409,30 @@ def scenarios_table(v: Values) -> ETable | None:
     if not isinstance(scenarios, Mapping):
         return None
     rows = []
-    for scenario in sorted(s for s, m in scenarios.items()
-                           if isinstance(m, Mapping) and s != keys.SUPPRESSED):
-        methods = scenarios[scenario]
-        for method in sorted(m for m in methods if isinstance(methods[m], Mapping)):
+    for scenario, methods in scenarios.items():
+        if not isinstance(methods, Mapping):
+            continue
+        for method, numbers in methods.items():
+            if not isinstance(numbers, Mapping) or "bias" not in numbers:
+                continue
             base = key("scenarios", scenario, method)
-            rows.append((label(scenario), label(method), *(
-                v.number(key(base, part), places, "not available")
-                for part, _, places in SCENARIO_COLUMNS)))
+            truth = "true_rmst_difference" if "true_rmst_difference" in numbers else "true_hr"
+            rows.append((label(scenario), label(method),
+                         v.number(key(base, truth), 2, "not available"),
+                         Cell(str(numbers.get("scale") or "")),
+                         *(v.number(key(base, part), places, "not available")
+                           for part, _, places in SCENARIO_COLUMNS)))
     if not rows:
         return None
     return ETable("etab-scenarios", "Known-truth simulation scenarios: bias, coverage of "
                   "the 95% CI and rejection rate of each method",
-                  ("Scenario", "Method", *(h for _, h, _ in SCENARIO_COLUMNS)), tuple(rows),
-                  (f"{ABBREVIATIONS}. Bias on the log-hazard-ratio scale; coverage: share "
-                   "of replicates whose 95% CI holds the true value; rejection: share with "
-                   "P < .05.",))
+                  ("Scenario", "Method", "True value", "Scale",
+                   *(h for _, h, _ in SCENARIO_COLUMNS)), tuple(rows),
+                  (f"{ABBREVIATIONS}. True value: the hazard ratio of the generating model "
+                   "(for RMST, the true difference in months). Bias on the scale shown; "
+                   "coverage: share of replicates whose 95% CI holds the true value; "
+                   "rejection: share with P < .05; not estimable: replicates without an "
+                   "estimate (counted, never dropped silently).",))
 
 
 def comparison_table(v: Values) -> ETable | None:
