@@ -25,8 +25,7 @@ import pandas as pd
 from nethep import results as keys
 from nethep.contract import GROUP_LABELS, GROUPS
 from nethep.formats import NOT_ESTIMABLE, finite_or_none, format_p
-from nethep.reconstruct.summary import LABELS as ENSEMBLE_LABELS
-from nethep.reconstruct.summary import fmt as ensemble_fmt
+from nethep.reconstruct import summary as ensemble_summary
 from nethep.results import key, lookup
 from nethep.tableone import TABLE_ONE_VARIABLES
 
@@ -369,7 +368,8 @@ def _row_interval(row: Mapping[str, Any], places: int, base: str) -> Cell:
 def _ensemble_value(v: Values, name: str, part: str) -> Cell:
     dotted = key("ensemble.quantities", name, part)
     value = finite_or_none(v.get(dotted))
-    return Cell(NOT_ESTIMABLE if value is None else ensemble_fmt(name, value), (dotted,))
+    text = NOT_ESTIMABLE if value is None else ensemble_summary.fmt(name, value)
+    return Cell(text, (dotted,))
 
 
 def ensemble_table(v: Values) -> ETable | None:
@@ -379,7 +379,7 @@ def ensemble_table(v: Values) -> ETable | None:
         return None
     rows = []
     for name in quantities:
-        rows.append((Cell(ENSEMBLE_LABELS.get(name, name.replace("_", " "))),
+        rows.append((Cell(ensemble_summary.LABELS.get(name, name.replace("_", " "))),
                      _ensemble_value(v, name, "bundled"), _ensemble_value(v, name, "median"),
                      Cell(f"{_ensemble_value(v, name, 'lower').text} to "
                           f"{_ensemble_value(v, name, 'upper').text}",
