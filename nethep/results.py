@@ -348,3 +348,19 @@ FIGURES = "figures"  # .<figure name>.{title, caption} (nethep.notebook.Notebook
 IPTW_ATT = "robustness.iptw_att"  # .hr, .lower, .upper, .boot_lower, .boot_upper, .n_boot
 # .ps_min|ps_max.<arm>, .overlap_lower|upper, .n_outside.<arm>, .share_outside, .max_weight
 POSITIVITY = "robustness.positivity"
+
+# Issue 11, the ensemble of abstract-consistent reconstructions (H7): written by notebook
+# 07 from nethep.reconstruct.summary.EnsembleSummary (bundled data only; a user's cohort
+# writes neither section).
+ENSEMBLE_N_MEMBERS = "ensemble.n_members"
+ENSEMBLE_MODELS = "ensemble.models"  # .survival, .censoring, .palliation_rates, .tests
+ENSEMBLE_RULES = "ensemble.rules"  # .readings.<strict|lenient>.{lower, upper}, ...
+ENSEMBLE_QUANTITIES = "ensemble.quantities"  # .<name>.{median, lower, upper, bundled, n_estimable}
+ENSEMBLE_CONCLUSIONS = "ensemble.conclusions"  # .cNN.{statement, share, bundled}
+TIPPING_POINT = "tipping_point"  # .bundled.{earliest, worst}; .ensemble.<rule>.{median, ...}
+
+# Issue 12 item 1, known-truth scenarios (H2): written by
+# robustness.scenarios.ScenarioStudy (notebook 06, section "scenarios").
+SCENARIOS = "scenarios"  # .<scenario key>.<method key>.{bias, coverage, rejection, ...}
+SCENARIO_PARTS = ("bias", "coverage", "rejection", "n_replicates", "n_failed", "true_hr")
+SCENARIO_CHOICES = "scenarios.choices"  # .n_replicates, .seed, .n_permutations, ...

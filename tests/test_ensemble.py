@@ -28,7 +28,9 @@ from nethep.logrank import survdiff
 from nethep.published import computed_targets, load_published, matches
 from nethep.reconstruct import batch, store
 from nethep.reconstruct.ensemble import CELLS, READINGS, build_ensemble
-from nethep.reconstruct.quantities import cohort_arrays, quantities, tipping_points
+from nethep.reconstruct.quantities import COLUMNS, cohort_arrays, quantities, tipping_points
+from nethep.reconstruct.summary import ensemble_summary
+from nethep.results import to_jsonable
 from nethep.robustness import iptw_cox, landmark
 from nethep.survival import cox_surgical, logrank
 from nethep.tableone import kruskal_p
@@ -235,3 +237,24 @@ def test_quantities_agree_with_r_for_48_members(shipped):
                 assert got == pytest.approx(want, rel=1e-6, abs=1e-12), (j, col)
             checked += 1
     assert len(ref["members"]) >= 20 and checked >= 20 * 25
+
+
+def test_summary_ranges_conclusions_and_results_keys(shipped):
+    s = ensemble_summary(load_cohort())
+    q = shipped.quantities
+    t = s.table().set_index("quantity")
+    hr = q["hr"].dropna()
+    assert t.loc["hr", "median"] == pytest.approx(np.median(hr))
+    assert t.loc["hr", "lower"] == pytest.approx(np.quantile(hr, 0.025))
+    assert t.loc["median_surgical", "n_estimable"] == q["median_surgical"].notna().sum()
+    c = s.conclusions().set_index("statement")
+    assert c.loc["HR 95% CI excludes 1", "share"] == pytest.approx((q["hr_upper"] < 1).mean())
+    res = to_jsonable(s.to_results())
+    json.dumps(res, allow_nan=False)
+    assert res["n_members"] == len(q)
+    assert set(res["quantities"]) == set(COLUMNS)
+    assert set(res["quantities"]["hr"]) == {"median", "lower", "upper", "bundled", "n_estimable"}
+    tip = to_jsonable(s.tipping_results())
+    json.dumps(tip, allow_nan=False)
+    assert tip["bundled"]["earliest"] == s.bundled["tipping_earliest"]
+    assert s.wide("model").shape == (len(COLUMNS), 2 + 4)
