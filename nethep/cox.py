@@ -86,8 +86,7 @@ class HazardRatio:
     @classmethod
     def not_estimable(cls, reason: str, method: str = "") -> HazardRatio:
         """A hazard ratio that has no finite estimate, with the reason (NaN numbers)."""
-        return cls(hr=math.nan, lower=math.nan, upper=math.nan, p=math.nan, method=method,
-                   note=reason)
+        return cls(math.nan, math.nan, math.nan, method=method, note=reason)
 
     @property
     def estimable(self) -> bool:
@@ -95,14 +94,17 @@ class HazardRatio:
         return all(math.isfinite(v) and v > 0 for v in (self.hr, self.lower, self.upper))
 
     def words(self, label: str = "HR", ci: str = "") -> str:
-        """``"HR 0.16 (95% CI 0.037 to 0.69)"`` (two decimals from 0.1 up, two significant
-        digits below), ``ci`` naming the interval (``"profile-likelihood "``); or
-        ``"HR not estimable (<reason>)"``."""
+        """``"HR 0.16 (95% CI 0.037 to 0.69)"`` (:meth:`number`), ``ci`` naming the interval
+        (``"profile-likelihood "``); or ``"HR not estimable (<reason>)"``."""
         if not self.estimable:
             return f"{label} not estimable ({self.note or 'no finite estimate'})"
-        hr, lo, up = (f"{v:.2f}" if v >= 0.1 else f"{v:.2g}"
-                      for v in (self.hr, self.lower, self.upper))
+        hr, lo, up = (self.number(v) for v in (self.hr, self.lower, self.upper))
         return f"{label} {hr} ({100 * self.conf_level:g}% {ci}CI {lo} to {up})"
+
+    @staticmethod
+    def number(x: float) -> str:
+        """A ratio for text: two decimals from 0.1 up, else two significant digits."""
+        return f"{x:.2f}" if x >= 0.1 else f"{x:.2g}"
 
     @classmethod
     def wald(cls, coef: float, se: float, conf_level: float = 0.95,

@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from nethep.cox import HazardRatio
 from nethep.formats import join_and
 from nethep.plots import compact
 from nethep.plots.layout import MM_PER_INCH
@@ -31,7 +32,7 @@ NOT_ESTIMABLE = "not estimable"
 
 
 def _hr(x: float) -> str:
-    return f"{x:.2f}" if x >= 0.01 else f"{x:.3f}"
+    return HazardRatio.number(x)  # 0.16, 0.037, 0.00033: never 0.000
 
 
 def _not_estimable_figure(omitted: list[str], reconstructed: bool, width_mm: float,

@@ -39,6 +39,7 @@ from nethep.robustness.design import (
 )
 
 DEFAULT_PENALIZER = 0.1
+num = HazardRatio.number  # a ratio in text: 0.16, 0.037, never 0.00
 EPV_THRESHOLD = 10.0
 # A standardized log hazard ratio beyond this (a hazard ratio above e^10 per standard
 # deviation) only arises when the partial likelihood has no finite maximum.
@@ -281,8 +282,8 @@ class EValue:
         return (f"{died}the outcome is common (15% or more) and each hazard ratio is "
                 "converted to a risk ratio by RR = (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)) "
                 "(VanderWeele and Ding 2017; VanderWeele 2020): "
-                f"HR {self.hr:.2f} gives RR {self.rr:.2f}, the CI limit closer to 1 gives "
-                f"RR {self.rr_limit:.2f}; then E = RR + sqrt(RR (RR - 1)) on RR or 1/RR.")
+                f"HR {num(self.hr)} gives RR {num(self.rr)}, the CI limit closer to 1 gives "
+                f"RR {num(self.rr_limit)}; then E = RR + sqrt(RR (RR - 1)) on RR or 1/RR.")
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
         """The E-value of the estimate and of the confidence limit closer to 1."""
@@ -296,8 +297,8 @@ class EValue:
     def detail(self) -> str:
         """The numbers in one sentence: which hazard ratio, both E-values, the conversion."""
         model = f"{self.model}; " if self.model else ""
-        return (f"E-value of {self.label} ({model}HR {self.hr:.2f}, 95% CI {self.lower:.2f} "
-                f"to {self.upper:.2f}): {self.point:.2f} for the estimate, "
+        return (f"E-value of {self.label} ({model}HR {num(self.hr)}, 95% CI "
+                f"{num(self.lower)} to {num(self.upper)}): {self.point:.2f} for the estimate, "
                 f"{self.ci_limit:.2f} for the confidence limit closer to 1. Conversion: "
                 f"{self.conversion()}")
 
@@ -311,7 +312,7 @@ class EValue:
         else:
             effect, change = "higher", f"raise the risk of death about {self.point:.1f}-fold"
         head = (f"To explain away the {effect} risk of death with surgery (hazard ratio "
-                f"{self.hr:.2f}), an unmeasured factor such as fitness for operation would have "
+                f"{num(self.hr)}), an unmeasured factor such as fitness for operation would have "
                 f"to be about {self.point:.1f} times as common among operated patients and "
                 f"{change}"
                 + (", over and above the factors already accounted for" if self.adjusted

@@ -46,6 +46,15 @@ EXACT_RTOL = 0.01
 EXACT_MAX_COLUMNS = 1 << 19
 
 
+def _p_equals(p: float, places: int) -> str:
+    """``"= .00210"`` with ``places`` decimals, or ``"< .00001"`` when P rounds to zero
+    there (never ``= .00000``)."""
+    smallest = 10.0 ** -places
+    if p < smallest / 2:
+        return f"< {p_digits(smallest, places)}"
+    return f"= {p_digits(p, places)}"
+
+
 def logrank_comparison(survdiff: LogRank, permutation: PermutationTest,
                        exact: ExactTest | None = None,
                        group: str = "surgical") -> pd.DataFrame:
@@ -119,7 +128,7 @@ class SmallSampleInference:
                         "Monte Carlo SEs from the exact P.")
         return "\n".join([
             f"Surgical vs non-surgical: Monte Carlo permutation {perm.p_words(5)}, "
-            f"{perm.n_permutations:,} permutations; exact P = {p_digits(exact.p, 6)} "
+            f"{perm.n_permutations:,} permutations; exact P {_p_equals(exact.p, 6)} "
             f"(bounds {p_digits(exact.p_lower, 6)} to {p_digits(exact.p_upper, 6)}).",
             distance,
             f"Three groups: Monte Carlo permutation {groups.p_words(5)}.",
@@ -156,8 +165,8 @@ class SmallSampleInference:
         # The two-group Monte Carlo and exact P keep more digits than the journal's style
         # (p_digits) so they can be compared through the Monte Carlo SE; the others do not.
         return (
-            f"Exact inference: the exact log-rank P for surgical vs non-surgical was "
-            f"{p_digits(exact.p, 5)} ({p_digits(exact.p_lower, 6)} to "
+            f"Exact inference: the exact log-rank P for surgical vs non-surgical "
+            f"{_p_equals(exact.p, 5)} (bounds {p_digits(exact.p_lower, 6)} to "
             f"{p_digits(exact.p_upper, 6)}; Monte Carlo permutation {perm.p_words(5)}); "
             f"across the three groups, permutation {groups}. "
             "The survdiff-style log-rank test that matches "

@@ -380,8 +380,9 @@ class IPTWCox:
         if self.n_boot == 0 or not self.hazard_ratio.estimable:
             return "no bootstrap interval (the hazard ratio is not estimable)"
         lo = ("not bounded away from 0" if not self.boot_lower > 0
-              else f"{self.boot_lower:.2f}")
-        hi = "unbounded" if not np.isfinite(self.boot_upper) else f"{self.boot_upper:.2f}"
+              else HazardRatio.number(self.boot_lower))
+        hi = ("unbounded" if not np.isfinite(self.boot_upper)
+              else HazardRatio.number(self.boot_upper))
         why = []
         if self.boot_zero:
             why.append(f"{self.boot_zero / self.n_boot:.1%} of resamples had no surgical "
