@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,16 @@ from nethep.cox import (
     coxph,
 )
 
+#: Why a model has no estimate when the information at b = 0 is singular.
+NO_INFORMATION = ("no information about the covariate: collinear covariates, or a "
+                  "covariate constant within every risk set at a death, as when no patient "
+                  "of one arm is at risk at any death")
+
+
+class NotEstimable(ValueError):
+    """The model has no estimate for these data (the message says why)."""
+
+
 #: Central-difference steps for the gradient and the Hessian of log det I(b).
 DIFF_STEP = 1e-5
 HESS_STEP = 1e-4
@@ -64,6 +74,14 @@ HESS_STEP = 1e-4
 def _logdet(rs: _RiskSets, beta: np.ndarray) -> float:
     sign, logdet = np.linalg.slogdet(_derivatives(rs, beta)[2])
     return float(logdet) if sign > 0 else -math.inf
+
+
+def _no_information(rs: _RiskSets) -> bool:
+    """True when the information at b = 0 is singular: its smallest eigenvalue is below
+    ``TOLER_CHOL`` times the deaths times the largest covariate variance."""
+    scale = float(rs.event.sum()) * float(np.max(np.var(rs.x, axis=0)))
+    info0 = _derivatives(rs, np.zeros(rs.x.shape[1]))[2]
+    return float(np.linalg.eigvalsh(info0).min()) <= TOLER_CHOL * scale
 
 
 def _penalised(rs: _RiskSets, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -182,6 +200,16 @@ class FirthFit:
     events: int
     ties: Ties
     conf_level: float
+    note: str = ""  # why there is no estimate (empty when there is)
+
+    @classmethod
+    def not_estimable(cls, names: Sequence[str], n: int, events: int, ties: Ties,
+                      conf_level: float, reason: str) -> FirthFit:
+        """A fit with no estimate (NaN throughout) and the reason."""
+        nan = np.full(len(names), math.nan)
+        return cls(names=tuple(names), coef=nan, se=nan, hr=nan, lower=nan, upper=nan,
+                   chisq=nan, p=nan, loglik=(math.nan, math.nan), iterations=0, n=n,
+                   events=events, ties=ties, conf_level=conf_level, note=reason)
 
     def table(self) -> pd.DataFrame:
         """One row per covariate: coefficient, SE, HR, profile CI, penalised LR test."""
@@ -198,7 +226,11 @@ class FirthFit:
                 "penalised likelihood-ratio P")
 
     def hazard_ratio(self, name: str) -> HazardRatio:
-        """One covariate's hazard ratio with its profile CI and penalised LR P."""
+        """One covariate's hazard ratio with its profile CI and penalised LR P
+        (:meth:`HazardRatio.not_estimable` with the reason when there is no estimate)."""
+        if self.note:
+            return replace(HazardRatio.not_estimable(self.note, method=self.method),
+                           conf_level=self.conf_level, ci="profile")
         i = self.names.index(name)
         return HazardRatio(hr=float(self.hr[i]), lower=float(self.lower[i]),
                            upper=float(self.upper[i]), p=float(self.p[i]),
@@ -241,12 +273,8 @@ def firth_coxph(
         raise ValueError("a covariate is constant: its coefficient is undefined")
     rs = _risk_sets(t, e, xm, ties)
     zero = np.zeros(p)
-    scale = float(e.sum()) * float(np.max(np.var(xm, axis=0)))
-    info0 = _derivatives(rs, zero)[2]
-    if float(np.linalg.eigvalsh(info0).min()) <= TOLER_CHOL * scale:
-        raise ValueError("the information matrix is singular at b = 0 (collinear "
-                         "covariates, or a covariate constant within every risk set at a "
-                         "death): the Firth penalty is undefined")
+    if _no_information(rs):
+        raise NotEstimable(NO_INFORMATION)
     free = np.ones(p, dtype=bool)
     beta, value, iterations = _maximise(rs, zero, free, max_iter, tol)
     info = _derivatives(rs, beta)[2]
@@ -279,24 +307,24 @@ def firth_coxph(
 class CoxTests:
     """The ordinary Cox fit and its three global tests (see :func:`cox_tests`)."""
 
-    fit: CoxFit
-    estimable: bool          # False: monotone likelihood, the estimate is infinite
+    fit: CoxFit | None       # None when there is no information to fit
+    estimable: bool          # False: no finite estimate (``note`` says why)
     wald_statistic: float    # NaN when not estimable
     wald_p: float
-    lr_statistic: float
+    lr_statistic: float      # NaN when there is no information
     lr_p: float
     score_statistic: float
     score_p: float
     df: int
+    ties: Ties = "efron"
+    note: str = ""  # why the estimate is not estimable (empty when it is)
 
     def hazard_ratio(self, name: str) -> HazardRatio:
-        """The ordinary Cox HR with its Wald CI and P; NaN throughout when not
-        estimable (:attr:`estimable` False)."""
-        if not self.estimable:
+        """The ordinary Cox HR with its Wald CI and P; :meth:`HazardRatio.not_estimable`
+        with the reason when :attr:`estimable` is False."""
+        if not self.estimable or self.fit is None:
             return HazardRatio.not_estimable(
-                "monotone likelihood: the estimate is infinite, as when an arm has no "
-                "deaths", method=f"Cox partial likelihood, {self.fit.ties.title()} ties, "
-                "Wald CI")
+                self.note, method=f"Cox partial likelihood, {self.ties.title()} ties, Wald CI")
         return self.fit.hazard_ratio(name)
 
     def table(self) -> pd.DataFrame:
@@ -322,9 +350,17 @@ def cox_tests(
     is the log-rank test). A fit whose coefficients do not converge (monotone
     likelihood, e.g. an arm with no deaths) is not estimable: Wald NaN; the
     likelihood-ratio statistic is taken at the last iterate, where the log-likelihood
-    has reached its supremum (as R reports it)."""
+    has reached its supremum (as R reports it). With no information at b = 0 (the rule
+    of :func:`firth_coxph`) nothing is tested: every statistic NaN, said in ``note``.
+    Raises as :func:`nethep.cox.coxph` on no events or a constant covariate."""
     t, e = _check(time, event)
     xm = _covariates(x, len(t))
+    if e.sum() > 0 and np.ptp(xm, axis=0).min() > 0 and _no_information(
+            _risk_sets(t, e, xm, ties)):
+        nan = math.nan
+        return CoxTests(fit=None, estimable=False, wald_statistic=nan, wald_p=nan,
+                        lr_statistic=nan, lr_p=nan, score_statistic=nan, score_p=nan,
+                        df=xm.shape[1], ties=ties, note=NO_INFORMATION)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = coxph(t, e, x, names=names, ties=ties, conf_level=conf_level)
@@ -332,7 +368,6 @@ def cox_tests(
     for w in caught:
         if "may be infinite" not in str(w.message):
             warnings.warn(w.message, w.category, stacklevel=2)
-    p = xm.shape[1]
     keep = np.isfinite(fit.coef)
     if estimable:
         coef = fit.coef[keep]
@@ -343,10 +378,12 @@ def cox_tests(
     rs = _risk_sets(t, e, xm[:, keep], ties)
     _, score, info = _derivatives(rs, np.zeros(int(keep.sum())))
     sc = float(score @ np.linalg.solve(info, score))
-    df = int(keep.sum()) if p else 0
+    df = int(keep.sum())
     return CoxTests(
         fit=fit, estimable=estimable, wald_statistic=wald,
         wald_p=float(stats.chi2.sf(wald, df)) if estimable else math.nan,
         lr_statistic=lr, lr_p=float(stats.chi2.sf(lr, df)),
-        score_statistic=sc, score_p=float(stats.chi2.sf(sc, df)), df=df,
+        score_statistic=sc, score_p=float(stats.chi2.sf(sc, df)), df=df, ties=ties,
+        note="" if estimable else ("monotone likelihood: the estimate is infinite, as when "
+                                   "an arm has no deaths"),
     )

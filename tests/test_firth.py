@@ -20,7 +20,7 @@ from scipy import stats
 
 from nethep.cohort import load_cohort
 from nethep.cox import _derivatives, _risk_sets, coxph
-from nethep.firth import cox_tests, firth_coxph
+from nethep.firth import NotEstimable, cox_tests, firth_coxph
 from nethep.robustness.small_events import (
     MIN_DEATHS_PER_ARM,
     SmallEventInference,
@@ -129,7 +129,7 @@ def test_firth_rejects_what_it_cannot_fit():
         firth_coxph(t, e, x, ties="exact")
     # every x = 1 patient censored before the first death: no information about x
     t2, e2, x2 = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [0, 0, 1, 0, 1, 0], [1.0, 1.0, 0, 0, 0, 0]
-    with pytest.raises(ValueError, match="singular"):
+    with pytest.raises(NotEstimable, match="no information"):
         firth_coxph(t2, e2, x2)
 
 
@@ -231,3 +231,20 @@ def test_ph_test_marked_uninformative_with_few_deaths_in_an_arm(cohort):
     df.loc[alive[:3], "died"] = 1  # 5 surgical deaths: informative
     enough = cox_surgical(df)
     assert enough.ph_test_informative and "uninformative" not in enough.ph_text()
+
+
+def test_no_information_is_said_in_words(cohort):
+    """Every surgical patient censored before the first death: neither model has an
+    estimate; both say why, and nothing is printed as a number."""
+    df = cohort.copy()
+    first = df.loc[df["died"] == 1, "followup_months"].min()
+    df.loc[df["arm"] == "surgical", ["followup_months", "died"]] = (first / 2, 0)
+    res = small_event_inference(df)
+    assert not res.cox.estimable and res.cox.fit is None and math.isnan(res.cox.score_p)
+    assert not res.primary.estimable and "no information" in res.primary.note
+    assert res.primary.ci == "profile"
+    out = res.to_results()
+    assert out["primary"]["hr"] is None and out["cox_tests"]["lr_p"] is None
+    text = res.finding()
+    assert "neither the Cox nor the Firth-penalised model has an estimate (no information" in text
+    assert re.search(r"\d\.\d\d \(", text) is None

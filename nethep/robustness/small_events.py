@@ -34,7 +34,7 @@ import pandas as pd
 from nethep import privacy
 from nethep.contract import ARMS
 from nethep.cox import HazardRatio
-from nethep.firth import CoxTests, FirthFit, cox_tests, firth_coxph
+from nethep.firth import CoxTests, FirthFit, NotEstimable, Ties, cox_tests, firth_coxph
 from nethep.formats import finite_or_none, join_and, p_text
 
 #: Fewer deaths than this in either arm makes the Firth estimate primary.
@@ -67,8 +67,8 @@ class SmallEventInference:
 
     @property
     def firth_is_primary(self) -> bool:
-        """True when an arm has fewer than ``min_deaths`` deaths or the Cox likelihood
-        is monotone."""
+        """True when an arm has fewer than ``min_deaths`` deaths or the Cox hazard ratio
+        is not estimable (monotone likelihood)."""
         return min(self.deaths) < self.min_deaths or not self.cox.estimable
 
     @property
@@ -100,8 +100,10 @@ class SmallEventInference:
                             f"{_ARM_WORDS[arm]} patients"
                             for arm, d, n in zip(ARMS, self.deaths, self.patients,
                                                  strict=True)])
+        if self.cox.fit is None:
+            return f"Deaths: {per_arm}."
         if not self.cox.estimable:
-            why = "the Cox likelihood is monotone (its estimate is infinite)"
+            why = "the Cox hazard ratio is not estimable"
         elif self.firth_is_primary:
             why = f"an arm has fewer than {self.min_deaths} deaths"
         else:
@@ -112,14 +114,17 @@ class SmallEventInference:
     def finding(self, min_cell: int = 0) -> str:
         """The three ordinary P values, the Firth estimate and the primary, in words."""
         c, f = self.cox, self.firth_hr
+        if c.fit is None:
+            return (f"Small-event inference: neither the Cox nor the Firth-penalised model "
+                    f"has an estimate ({c.note}). {self.reason(min_cell)}")
         if c.estimable:
             cox_words = (f"Cox {self.cox_hr.words()}; its Wald, "
                          f"likelihood-ratio and score tests give {p_text(c.wald_p)}, "
                          f"{p_text(c.lr_p)} and {p_text(c.score_p)}")
         else:
-            cox_words = ("the Cox hazard ratio and its Wald test are not estimable (the "
-                         "likelihood is monotone); its likelihood-ratio and score tests "
-                         f"give {p_text(c.lr_p)} and {p_text(c.score_p)}")
+            cox_words = (f"the Cox hazard ratio and its Wald test are not estimable ({c.note}); "
+                         f"its likelihood-ratio and score tests give {p_text(c.lr_p)} and "
+                         f"{p_text(c.score_p)}")
         return (f"Small-event inference: {cox_words}. Firth-penalised "
                 f"{f.words(ci='profile-likelihood ')}, penalised likelihood-ratio "
                 f"{p_text(f.p)}. {self.reason(min_cell)}")
@@ -187,11 +192,18 @@ def small_event_inference(df: pd.DataFrame, min_deaths: int = MIN_DEATHS_PER_ARM
     e = df["died"].to_numpy(int)
     x = df["surgical"].to_numpy(float)
     per_arm = [df[df["arm"] == arm] for arm in ARMS]
+
+    def firth(ties: Ties) -> FirthFit:
+        try:
+            return firth_coxph(t, e, x, names=[_COVARIATE], ties=ties, conf_level=conf_level)
+        except NotEstimable as exc:
+            return FirthFit.not_estimable([_COVARIATE], len(t), int(e.sum()), ties,
+                                          conf_level, str(exc))
+
     return SmallEventInference(
         cox=cox_tests(t, e, x, names=[_COVARIATE], conf_level=conf_level),
-        firth=firth_coxph(t, e, x, names=[_COVARIATE], conf_level=conf_level),
-        firth_breslow=firth_coxph(t, e, x, names=[_COVARIATE], ties="breslow",
-                                  conf_level=conf_level),
+        firth=firth("efron"),
+        firth_breslow=firth("breslow"),
         deaths=tuple(int(sub["died"].sum()) for sub in per_arm),
         patients=tuple(len(sub) for sub in per_arm),
         min_deaths=min_deaths,
