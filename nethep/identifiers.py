@@ -58,7 +58,7 @@ from nethep.id_vocabulary import (
 SYSTEM_COLUMNS = frozenset({
     "date_of_diagnosis", "date_of_treatment", "date_last_contact", "date_of_death",
     "record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
-    "redcap_data_access_group", "redcap_survey_identifier_timestamp",
+    "redcap_data_access_group",
 })
 #: Kinds that an activity word (DISMISS) in the header cancels.
 CONTACT_KINDS = frozenset({"email", "phone or fax", "street address", "town or city",
