@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import sys
 import tempfile
 import threading
@@ -24,15 +25,24 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from nethep import __version__, pages, run
-from nethep.cohort import load_cohort
+from nethep.cohort import (
+    DEFAULT_LABEL,
+    USER_MIN_CELL,
+    analysable_problems,
+    default_min_cell,
+    load_cohort,
+    refuse_unanalysable,
+)
 from nethep.contract import DAYS_PER_MONTH, GROUPS
 from nethep.errors import CohortValidationError
-from nethep.intake import needs_prepared_copy, write_prepared
+from nethep.intake import MONTHS_PER_UNIT, needs_prepared_copy, write_prepared
 
 EXIT_OK = 0
 EXIT_NOTEBOOK_FAILED = 1
 EXIT_INVALID = 1  # the cohort file did not validate
 EXIT_USAGE = 2
+#: The neutral name of the private copy of a user's data that the notebooks read.
+PRIVATE_NAME = "cohort.csv"
 
 
 # --------------------------------------------------------------------------- run
@@ -51,14 +61,17 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help="notebooks executed at the same time (default: the cores available; "
                         "the outputs are the same bytes for any N)")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-    p.add_argument("--min-cell", type=int, default=0, metavar="N",
-                   help="suppress every count from 1 to N-1 in tables, numbers at risk and "
-                        "results.json (data-use agreements); default 0: none")
+    p.add_argument("--min-cell", type=int, default=None, metavar="N",
+                   help="suppress every count from 1 to N-1 in tables, figures, numbers at "
+                        f"risk and results.json; default {USER_MIN_CELL} for your own data "
+                        "(--data), 0 for the bundled reconstruction (public); --min-cell 0 "
+                        "turns it off for your data (with a warning)")
     p.add_argument("--paper", choices=("a4", "letter"), default=None,
                    help="page size of supplement.pdf (default: a4)")
     p.add_argument("--label", metavar="TEXT", default=None,
-                   help="how supplement.pdf names your data (e.g. 'Clinic X, 2010-2020'); "
-                        "never a file path (default: 'a cohort supplied by the user')")
+                   help="how the notebooks, pages, results.json and supplement.pdf name your "
+                        f"data (e.g. 'Clinic X, 2010-2020'; default '{DEFAULT_LABEL}'); no path "
+                        "or file name of yours is written into any output")
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
@@ -68,11 +81,22 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sheet", default=None, help="the sheet to read from an .xlsx workbook")
     p.add_argument("--allow-identifiers", action="store_true",
                    help="drop direct-identifier columns on reading instead of refusing the file")
+    p.add_argument("--header-row", type=int, default=None, metavar="N",
+                   help="the line (sheet row) of the column names, when title rows stand "
+                        "above them (default: the first non-empty line)")
+    p.add_argument("--time-unit", choices=tuple(MONTHS_PER_UNIT), default="months",
+                   help="the unit of followup_months and months_to_treatment in your file "
+                        "(default months); nethep converts to months of 30.4375 days")
+    p.add_argument("--date-format", default=None, metavar="FORMAT",
+                   help="how your dates are written, as a strptime format, e.g. %%d/%%m/%%Y "
+                        "(default: YYYY-MM-DD)")
 
 
 def _load(args: argparse.Namespace, path: str) -> pd.DataFrame:
     return load_cohort(path, map_path=args.map, allow_identifiers=args.allow_identifiers,
-                       sheet=args.sheet)
+                       sheet=args.sheet, label=getattr(args, "label", None),
+                       header_row=args.header_row, time_unit=args.time_unit,
+                       date_format=args.date_format)
 
 
 class Progress:
@@ -130,19 +154,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if args.min_cell is not None and args.min_cell < 0:
+        print(f"nethep run: --min-cell {args.min_cell}: give 0 (none) or a positive whole "
+              "number", file=sys.stderr)
+        return EXIT_USAGE
     with tempfile.TemporaryDirectory(prefix="nethep-") as private:
         data = args.data
+        min_cell = 0 if args.min_cell is None else args.min_cell
         if data is not None:
             try:
                 df = _load(args, data)
+                refuse_unanalysable(df, data)
             except CohortValidationError as exc:
                 print(f"nethep run: the cohort did not validate; nothing was run.\n{exc}",
                       file=sys.stderr)
                 return EXIT_INVALID
+            min_cell = (default_min_cell(bool(df.attrs.get("reconstructed")))
+                        if args.min_cell is None else args.min_cell)
+            if min_cell == 0 and not df.attrs.get("reconstructed"):
+                print("nethep run: WARNING: small-cell suppression is off (--min-cell 0): "
+                      "every count of your data, however small, is shown in the outputs.",
+                      file=sys.stderr)
+            # The notebooks read a private copy with a neutral name, removed afterwards: a
+            # contract-conforming CSV when the input was mapped, dated, identifier-stripped
+            # or not CSV, else the file's own bytes. No name of the user's reaches them.
+            target = Path(private) / PRIVATE_NAME
             if needs_prepared_copy(df, Path(data)):
-                # Mapped, dated, identifier-stripped or non-CSV input: the notebooks read a
-                # contract-conforming copy in a private temporary folder, removed afterwards.
-                data = str(write_prepared(df, Path(private), Path(data).stem + ".csv"))
+                data = str(write_prepared(df, Path(private), PRIVATE_NAME))
+            else:
+                data = str(shutil.copyfile(data, target))
         try:
             total = len(run.find_notebooks(args.notebooks))
             with pages.PageWriter() as writer:
@@ -150,7 +190,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 try:
                     execution = run.run_notebooks(
                         output_dir=args.output, data_path=data, notebooks_dir=args.notebooks,
-                        min_cell=args.min_cell, jobs=args.jobs, on_event=view,
+                        min_cell=min_cell, jobs=args.jobs, on_event=view,
+                        label=args.label or DEFAULT_LABEL,
                     )
                 except run.NotebookFailed as exc:
                     # pages of what ran, the traceback in context; a page that cannot be
@@ -183,12 +224,13 @@ def _validate_options(p: argparse.ArgumentParser) -> None:
     _add_input_options(p)
 
 
-def summary_text(df: pd.DataFrame) -> str:
-    """What ``nethep validate`` prints for a valid file: aggregates only, no rows."""
+def summary_text(df: pd.DataFrame, heading: str | None = None) -> str:
+    """What ``nethep validate`` prints for a valid file, under ``heading`` (default "NAME:
+    valid"): aggregates only, no rows."""
     groups = df["treatment_group"].value_counts()
     empty = df.attrs.get("skipped_empty_rows", [])
     lines = [
-        f"{df.attrs.get('source', 'cohort')}: valid",
+        heading or f"{df.attrs.get('source', 'cohort')}: valid",
         f"  rows read {len(df) + len(empty)}: empty rows skipped {len(empty)}"
         + (f" (lines {', '.join(map(str, empty))})" if empty else "")
         + f", patients excluded 0, patients analysed {len(df)}",
@@ -205,16 +247,30 @@ def summary_text(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _print_problems(heading: str, problems: Sequence[object]) -> None:
+    n = len(problems)
+    print(f"{heading}, {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
+    for problem in problems:  # every one, not only the first that fit the message
+        print(f"  - {problem}", file=sys.stderr)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     try:
         df = _load(args, args.path)
     except CohortValidationError as exc:
-        n = len(exc.problems)
-        print(f"{args.path}: INVALID, {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
-        for problem in exc.problems:  # every one, not only the first that fit the message
-            print(f"  - {problem}", file=sys.stderr)
+        _print_problems(f"{args.path}: INVALID", exc.problems)
         return EXIT_INVALID
-    print(summary_text(df))
+    unanalysable = analysable_problems(df, args.path)
+    name = Path(args.path).name
+    print(summary_text(df, f"{name}: valid for the data contract" if unanalysable
+                       else f"{name}: valid"))
+    if unanalysable:  # what validate accepts, run completes: refused here, not there
+        _print_problems(f"{args.path}: valid for the data contract, but the analysis cannot "
+                        "run on it", unanalysable)
+        return EXIT_INVALID
+    if not df.attrs.get("reconstructed"):
+        print(f"  nethep run shows counts below {USER_MIN_CELL} as <{USER_MIN_CELL} "
+              "(--min-cell)")
     return EXIT_OK
 
 

@@ -36,6 +36,12 @@ _INT64_MAX = 2**63 - 1
 #: How a user's own cohort is named in every output unless ``label`` says otherwise
 #: (never by its file name or path).
 DEFAULT_LABEL = "your cohort"
+#: The environment variable that carries the label into a notebook's kernel (``nethep run``).
+LABEL_ENV = "NETHEP_LABEL"
+#: Small-cell suppression for a user's own data unless asked otherwise: counts from 1 to
+#: 10 are hidden (the common threshold of data-use agreements, e.g. CMS's cell size
+#: suppression policy). The bundled reconstruction is public: 0, nothing hidden.
+USER_MIN_CELL = 11
 #: Longest time read as months: 30 years. A neuroendocrine liver-metastasis cohort has no
 #: follow-up that long; such values are days or weeks written in a month column.
 MAX_PLAUSIBLE_MONTHS = 360.0
@@ -186,13 +192,13 @@ def _as_text(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _missing_column_fix(name: str, field: dict[str, Any], present: list[str]) -> str:
-    if name in ("followup_months", "months_to_treatment"):
-        stem = name.replace("_months", "").replace("months_", "")
-        for column in present:
-            unit = unit_in_name(column)
-            if unit and stem.split("_")[0] in normalise_name(column):
-                return (f"the file has a column '{column}' in {unit}: map it to '{name}' "
-                        f"with --map and pass --time-unit {unit} (nethep converts to months)")
+    words = {"followup_months": {"fu", "follow", "followup", "survival", "os", "time"},
+             "months_to_treatment": {"treatment", "treat", "tx", "therapy"}}.get(name, set())
+    for column in present:
+        unit = unit_in_name(column)
+        if unit and words & set(normalise_name(column).split("_")):
+            return (f"the file has a column '{column}' in {unit}: map it to '{name}' with "
+                    f"--map and pass --time-unit {unit} (nethep converts to months)")
     norm = {normalise_name(c): c for c in present}
     near = norm.get(name) or next(iter(difflib.get_close_matches(name, present, n=1,
                                                                  cutoff=0.75)), None)
@@ -322,9 +328,10 @@ def check(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame | None, list[Probl
     it cannot be built) and every problem, located.
 
     ``raw`` holds text cells ("" is missing; None/NaN are taken as missing too).
-    Repeated column names and missing contract columns stop validation at once;
-    otherwise every unparseable cell, field constraint and cross-field rule is
-    reported together, located by line (see :func:`_locate`) and patient id.
+    Repeated column names stop validation at once; missing contract columns are
+    reported and the other columns still checked: every unparseable cell, field
+    constraint, cross-field rule and plausibility check is reported together, located
+    by line (see :func:`_locate`) and patient id.
     """
     spec = fields()
     problems: list[Problem] = []
@@ -341,12 +348,13 @@ def check(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame | None, list[Probl
         problems.append(Problem(file, 1, None, name, None, "required column is missing",
                                 _missing_column_fix(name, spec[name],
                                                     [n for n in names if n not in spec])))
-    if missing:
-        return None, problems
+    if missing:  # the present columns are still checked; nothing is said of the absent
+        raw = raw.assign(**{name: "" for name in missing})
     raw = _as_text(raw)
     if raw.empty:
-        return None, [Problem(file, None, None, None, None, "the file has a header but no "
-                              "patients", "add one row per patient below the header")]
+        return None, [*problems, Problem(file, None, None, None, None, "the file has a header "
+                                         "but no patients", "add one row per patient below "
+                                         "the header")]
     typed = {}
     unparsed = pd.DataFrame(False, index=raw.index, columns=list(spec))
     for name, field in spec.items():
@@ -390,7 +398,75 @@ def check(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame | None, list[Probl
                     for p in problems]
     problems.sort(key=lambda p: (p.line or 0, list(spec).index(p.column) if p.column in spec
                                  else -1))
+    if missing:
+        return None, [p for p in problems
+                      if p.column not in missing or p.rule == "required column is missing"]
     return df, problems
+
+
+#: What the analysis needs beyond the contract: patients in each arm it compares.
+MIN_PER_ARM = 5
+#: The paper's endpoint: survival at 3 years (36 months), estimated in each arm.
+ENDPOINT_MONTHS = 36.0
+
+
+def analysable_problems(df: pd.DataFrame, file: str) -> list[Problem]:
+    """What a valid cohort lacks for the notebooks to run, each with its reason.
+
+    The notebooks compare surgical with non-surgical patients (Kaplan-Meier, log-rank,
+    Cox, and in notebook 05 a Cox model adjusted for tumour type, liver involvement
+    and age), and estimate survival at :data:`ENDPOINT_MONTHS` in each arm. So: at
+    least :data:`MIN_PER_ARM` patients in each arm, at least one death, follow-up in
+    each arm that reaches 36 months (or ends in a death before), and both tumour
+    types (the adjusted model needs each covariate to vary). Smaller or narrower
+    cohorts were found to stop a notebook with an error; they are refused here, with
+    the reason, rather than there.
+    """
+    problems = []
+
+    def refuse(column: str, rule: str, fix: str) -> None:
+        problems.append(Problem(file, None, None, column, None, rule, fix))
+
+    arms = {"surgical": df[df["surgical"]], "non-surgical": df[~df["surgical"]]}
+    sizes = {arm: len(rows) for arm, rows in arms.items()}
+    if min(sizes.values()) < MIN_PER_ARM:
+        refuse("treatment_group",
+               f"the analysis compares surgical patients (resection, ablation or both) with "
+               f"non-surgical ones (medical or embolization), and the file has "
+               f"{sizes['surgical']} surgical and {sizes['non-surgical']} non-surgical "
+               "patient(s)",
+               f"the comparison needs at least {MIN_PER_ARM} patients in each arm")
+    if int(df["died"].sum()) == 0:
+        refuse("died", "no patient died, so survival cannot be compared",
+               "check the died column (1 died, 0 alive at last contact)")
+    for arm, rows in arms.items():
+        if len(rows) and int(df["died"].sum()):
+            last = rows.loc[rows["followup_months"].idxmax()]
+            if last["followup_months"] < ENDPOINT_MONTHS and not last["died"]:
+                refuse("followup_months",
+                       f"follow-up in the {arm} arm ends at "
+                       f"{float(last['followup_months']):.1f} months, before the 3-year "
+                       "(36-month) survival the analysis estimates",
+                       "the analysis needs follow-up to 36 months in each arm; update the "
+                       "last contact of patients followed longer")
+    if df["tumor_type"].nunique() < 2:
+        refuse("tumor_type", "every patient has the same tumour type, and the adjusted "
+               "analysis (notebook 05) adjusts for it",
+               "the analysis needs both tumour types (carcinoid and islet cell)")
+    return problems
+
+
+def refuse_unanalysable(df: pd.DataFrame, file: str) -> None:
+    """Raise :class:`CohortValidationError` with :func:`analysable_problems`, if any."""
+    problems = analysable_problems(df, file)
+    if problems:
+        raise CohortValidationError(problems)
+
+
+def default_min_cell(reconstructed: bool) -> int:
+    """The small-cell threshold when none is asked for: 0 for the bundled
+    reconstruction, :data:`USER_MIN_CELL` for a user's data."""
+    return 0 if reconstructed else USER_MIN_CELL
 
 
 def derive(df: pd.DataFrame) -> pd.DataFrame:
@@ -405,7 +481,7 @@ def _merge(intake: Intake, problems: list[Problem], map_path: Path | None) -> li
     """Intake problems first, then validation's, less those the former already explain (a
     month column missing because its dates or map line were wrong), with the fix for an
     unlisted code of a recoded column pointing at the mapping file's ``values:``."""
-    lines = {p.line for p in intake.problems if p.line is not None}
+    lines = {p.line for p in intake.problems if p.line is not None} | intake.date_problem_lines
     kept = []
     for p in problems:
         if p.column in intake.explained and (p.rule == "required column is missing"

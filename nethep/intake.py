@@ -61,6 +61,8 @@ class Intake:
     explained: frozenset[str] = frozenset()
     #: contract columns whose labels the mapping file recodes (``values:``)
     recoded: tuple[str, ...] = ()
+    #: file lines of rows whose month columns could not be derived from their dates
+    date_problem_lines: frozenset[int] = frozenset()
 
 
 def normalise_name(name: str) -> str:
@@ -237,7 +239,7 @@ def load_mapping(map_path: Path) -> dict[str, Any]:
 _SERIAL_DAYS = (18264, 73415)
 #: A day-month-year (or month-day-year) date with one separator, and an 8-digit date.
 _DMY = re.compile(r"([0-9]{1,2})([/.\-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})")
-SUMMARISE_AFTER = 3  # more unreadable dates in one column than this: one message for them
+SUMMARISE_AFTER = 1  # more unreadable dates in one column than this: one message for them
 
 
 def _parse_date(text: str, date_format: str | None = None) -> date | None | str:
@@ -340,6 +342,7 @@ def months_from_dates(raw: pd.DataFrame, file: str, today: date | None = None,
         problems.append(_row_problem(raw, position, file, column, rule, fix))
 
     parsed: dict[str, list[date | None]] = {}
+    unreadable_all: list[tuple[int, str, str]] = []
     for col in present:
         parsed[col] = []
         unreadable: list[tuple[int, str, str]] = []
@@ -353,6 +356,7 @@ def months_from_dates(raw: pd.DataFrame, file: str, today: date | None = None,
                        "check the year; dates must not be after today")
                 value = None
             parsed[col].append(value)
+        unreadable_all += unreadable
         hint = _format_hint([text for _, text, _ in unreadable])
         if len(unreadable) > SUMMARISE_AFTER:
             lines = [_line_of(raw, position) for position, _, _ in unreadable]
@@ -417,6 +421,10 @@ def months_from_dates(raw: pd.DataFrame, file: str, today: date | None = None,
         year.append("" if dx is None else str(dx.year))
         died_out.append("1" if death_text else "0")
     out = raw.drop(columns=present)
+    # rows whose months could not be derived (their problems may be summarised per column)
+    out.attrs["date_problem_lines"] = sorted(
+        {p.line for p in problems if p.line is not None}
+        | {_line_of(raw, position) for position, _, _ in unreadable_all})
     out["followup_months"] = followup
     out["months_to_treatment"] = to_treatment
     if "died" not in out.columns:
@@ -519,7 +527,8 @@ def read_intake(path: Path, map_path: Path | None = None, allow_identifiers: boo
                  + ", ".join(map(str, skipped)),)
     return Intake(table=table, file=file, dropped_identifiers=tuple(found),
                   derived_from_dates=dated, notes=notes, skipped_empty_rows=skipped,
-                  problems=tuple(problems), explained=frozenset(explained), recoded=recoded)
+                  problems=tuple(problems), explained=frozenset(explained), recoded=recoded,
+                  date_problem_lines=frozenset(table.attrs.get("date_problem_lines", ())))
 
 
 def needs_prepared_copy(df: pd.DataFrame, path: Path) -> bool:

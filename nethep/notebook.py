@@ -16,6 +16,7 @@ under the same threshold. Notebooks show aggregates only, never patient rows.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from nethep import privacy
-from nethep.cohort import load_cohort
+from nethep.cohort import DEFAULT_LABEL, LABEL_ENV, default_min_cell, load_cohort
 from nethep.plots import Caption, SavedFigure, export_figure, set_style
 from nethep.results import RESULTS_DIRNAME, Saveable, Tabular, dumps, save_fragment
 
@@ -44,18 +45,23 @@ RECONSTRUCTED_BANNER = (
 
 
 def banner(df: pd.DataFrame, min_cell: int = 0) -> Markdown:
-    """Which data this notebook analyses (reconstructed bundled cohort or a user file),
-    and, when small-cell suppression is on, that counts below ``min_cell`` read ``<N``."""
+    """Which data this notebook analyses (reconstructed bundled cohort, or a user's cohort
+    by its label, with every column as supplied), and whether small-cell suppression is
+    on (counts below ``min_cell`` read ``<N``) or, for a user's data, turned off."""
     if df.attrs.get("reconstructed"):
         text = RECONSTRUCTED_BANNER
     else:
-        text = (f"> **User cohort** `{df.attrs.get('source', 'unknown file')}`: "
-                f"{privacy.mark(len(df), min_cell)} patients. "
+        text = (f"> **{df.attrs.get('source', DEFAULT_LABEL)}** (your own data): "
+                f"{privacy.mark(len(df), min_cell)} patients, every column as supplied. "
                 "Published numbers are shown for comparison only.")
     if min_cell > 1:
         text += (f"\n>\n> **Small-cell suppression is on** (`min_cell = {min_cell}`): "
                  f"{privacy.note(min_cell)} in tables, figures and text, and are null in "
                  "results.json (primary suppression only).")
+    elif not df.attrs.get("reconstructed"):
+        text += ("\n>\n> **Small-cell suppression is off** (`min_cell = 0`, asked for): "
+                 "counts of every size are shown. Check your data-use agreement before "
+                 "sharing these pages.")
     return Markdown(text)
 
 
@@ -112,11 +118,22 @@ class Notebook:
 
 
 def setup(data_path: str | Path | None, output_dir: str | Path,
-          min_cell: int | None = 0) -> Notebook:
+          min_cell: int | None = None) -> Notebook:
     """Set the figure style, load and validate the cohort (:func:`nethep.cohort.load_cohort`),
-    display the data banner, and return the :class:`Notebook` that shows and saves."""
-    threshold = privacy.check_min_cell(min_cell)
+    display the data banner, and return the :class:`Notebook` that shows and saves.
+
+    ``data_path`` and ``output_dir`` may name environment variables (``"$NETHEP_DATA"``,
+    as ``nethep run`` passes them, so that no path is written into the notebook); a
+    user's cohort is named by ``$NETHEP_LABEL`` (default "your cohort"), never by its
+    file. ``min_cell=None`` means suppression below :data:`~nethep.cohort.USER_MIN_CELL`
+    for a user's data and none (0) for the bundled reconstruction.
+    """
     set_style()
-    df = load_cohort(data_path)
+    path = None if data_path is None else os.path.expandvars(str(data_path))
+    df = load_cohort(path or None, label=os.environ.get(LABEL_ENV) or None)
+    threshold = privacy.check_min_cell(
+        default_min_cell(bool(df.attrs.get("reconstructed"))) if min_cell is None
+        else min_cell)
     display(banner(df, threshold))
-    return Notebook(df=df, output_dir=Path(output_dir), min_cell=threshold)
+    return Notebook(df=df, output_dir=Path(os.path.expandvars(str(output_dir))),
+                    min_cell=threshold)

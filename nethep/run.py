@@ -17,9 +17,15 @@ cell timings recorded in the committed notebook) starts first. The pages built
 from these files are :mod:`nethep.pages`; what is printed is :mod:`nethep.cli`
 (this module prints nothing: it reports progress through ``on_event``).
 
-Each notebook receives three papermill parameters: ``data_path`` (absolute path
-string, or ``None`` for the bundled cohort), ``output_dir`` (absolute) and
-``min_cell`` (small-cell suppression threshold, 0 for none). The kernel runs with
+Each notebook receives three papermill parameters: ``data_path`` (``None`` for the
+bundled cohort, else ``"$NETHEP_DATA"``), ``output_dir`` (``"$NETHEP_OUTPUT"``) and
+``min_cell`` (small-cell suppression threshold, 0 for none). The paths themselves
+travel in those environment variables of the kernel (and the cohort's name in
+``NETHEP_LABEL``), which :func:`nethep.notebook.setup` expands: papermill writes its
+parameters into the executed notebook, so no path and no file name of the user's
+reaches a notebook, its HTML page or results.json. Papermill's own record of the
+input and output paths in the notebook's metadata is reduced to the notebook's
+name for the same reason. The kernel runs with
 the notebooks folder as working directory, with the folder that holds this
 ``nethep`` package first on its ``PYTHONPATH`` (so the notebooks import the same
 code as the runner), and with its own log at CRITICAL (ipykernel otherwise warns on
@@ -28,8 +34,9 @@ the console that its local TCP sockets are not encrypted).
 The runner only writes inside the output folder; it refuses an output folder
 inside the notebooks folder, the bundled ``data/`` folder, or equal to the folder
 of a user's data file. Before running, it removes the files it generates itself
-(fragments, executed notebooks, ``results.json``) so that nothing stale from an
-earlier run is merged; figures are left alone.
+(fragments, executed notebooks, ``results.json``, and the figures in ``figures/``)
+so that nothing stale from an earlier run is merged, and no earlier cohort's figure
+stays beside new ones.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ import nbformat
 import papermill
 
 from nethep import results
+from nethep.cohort import LABEL_ENV
 from nethep.paths import DATA_DIR, NOTEBOOKS_DIR, REPO_DIR
 from nethep.privacy import check_min_cell
 
@@ -61,6 +69,11 @@ EXECUTED_DIRNAME = "notebooks"
 FIGURES_DIRNAME = "figures"
 INJECTED_TAG = "injected-parameters"
 ERROR_MARKER_TAG = "papermill-error-cell-tag"
+#: Environment variables of the kernel that carry the data path, the output folder and
+#: the cohort's label (the parameters name the variables, never the paths).
+DATA_ENV, OUTPUT_ENV = "NETHEP_DATA", "NETHEP_OUTPUT"
+#: Suffixes of the figures a run writes into ``figures/`` (removed before the next run).
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".tif", ".tiff", ".eps", ".jpg")
 
 #: ``on_event(notebook, status)``: the source notebook's path, and "started", "done" or
 #: "failed" (then its partial output is written, when a cell raised); it may be called
@@ -167,6 +180,7 @@ def run_notebooks(
     min_cell: int = 0,
     jobs: int | None = None,
     on_event: EventCallback | None = None,
+    label: str | None = None,
 ) -> Execution:
     """Execute every ``NN_*.ipynb`` notebook, ``jobs`` at a time, and merge the results.
 
@@ -177,7 +191,8 @@ def run_notebooks(
     ``ValueError`` if the output folder would write into the notebooks or data
     folder or ``min_cell`` is not a whole number >= 0, and :class:`NotebookFailed`
     if a notebook raises: notebooks not yet started are then skipped, those running
-    finish, and the first failure in name order is raised.
+    finish, and the first failure in name order is raised. ``label`` names a user's
+    cohort in the outputs (default: "your cohort").
     """
     out = Path(output_dir).resolve()
     data: Path | None = None
@@ -190,8 +205,10 @@ def run_notebooks(
     if not notebooks:
         raise FileNotFoundError(f"no notebooks matching {NOTEBOOK_GLOB} in {nb_dir}")
     _check_output_dir(out, nb_dir, data)
-    parameters = {"data_path": None if data is None else str(data), "output_dir": str(out),
-                  "min_cell": check_min_cell(min_cell)}
+    parameters = {"data_path": None if data is None else f"${DATA_ENV}",
+                  "output_dir": f"${OUTPUT_ENV}", "min_cell": check_min_cell(min_cell)}
+    environment = {DATA_ENV: "" if data is None else str(data), OUTPUT_ENV: str(out),
+                   LABEL_ENV: label or ""}
     workers = max(1, min(jobs or available_cores(), len(notebooks)))
 
     _remove_generated(out)
@@ -201,7 +218,7 @@ def run_notebooks(
     # the longest first, so that it does not start last
     order = notebooks if workers == 1 else sorted(notebooks, key=_expected_seconds,
                                                   reverse=True)
-    with (_kernel_imports_this_nethep(),
+    with (_kernel_imports_this_nethep(), _kernel_environment(environment),
           ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nethep-run") as pool):
         try:
             failures = dict(zip(order, pool.map(runner.execute, order), strict=True))
@@ -259,6 +276,9 @@ class _Runner:
             )
         except Exception as exc:  # a cell raised, or the kernel died / failed to start
             self.failed.set()
+            if self.target(nb_path).is_file():  # the partial notebook: no path in it either
+                with contextlib.suppress(Exception):
+                    _merge_adjacent_streams(self.target(nb_path))
             self._event(nb_path, "failed")
             return exc
         _merge_adjacent_streams(self.target(nb_path))
@@ -269,9 +289,16 @@ class _Runner:
 def _merge_adjacent_streams(path: Path) -> None:
     """Join consecutive stream outputs of the same name (stdout, stderr) in each cell, as
     Jupyter shows them: the kernel sends printed text in batches whose boundaries
-    depend on timing, so only the joined text is the same on every run."""
+    depend on timing, so only the joined text is the same on every run. Papermill's
+    record of the input and output paths becomes the notebook's name (no path of the
+    machine or the user in the output)."""
     nb = nbformat.read(str(path), as_version=4)
+    record = nb.metadata.get("papermill", {})
     changed = False
+    for key in ("input_path", "output_path"):
+        if record.get(key):
+            record[key] = f"{EXECUTED_DIRNAME}/{path.name}"
+            changed = True
     for cell in nb.cells:
         merged: list[Any] = []
         for output in cell.get("outputs", []):
@@ -301,6 +328,21 @@ def _kernel_imports_this_nethep() -> Iterator[None]:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = old
+
+
+@contextlib.contextmanager
+def _kernel_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set ``values`` in the environment the kernels inherit, restoring it afterwards."""
+    old = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _expected_seconds(notebook: Path) -> tuple[float, int]:
@@ -336,10 +378,13 @@ def _check_output_dir(out: Path, nb_dir: Path, data: Path | None) -> None:
 
 
 def _remove_generated(out: Path) -> None:
-    """Delete what a previous run wrote here (never figures or other files)."""
+    """Delete what a previous run wrote here: results, executed notebooks and figures
+    (never other files)."""
     candidates: list[Path] = [out / results.RESULTS_FILENAME]
     candidates += (out / results.RESULTS_DIRNAME).glob("*.json")
     candidates += (out / EXECUTED_DIRNAME).glob(NOTEBOOK_GLOB)
+    candidates += [p for p in (out / FIGURES_DIRNAME).glob("*")
+                   if p.suffix.lower() in FIGURE_SUFFIXES]
     for path in candidates:
         if path.is_file():
             path.unlink()

@@ -23,7 +23,9 @@ Methods and defaults (each is also stated in notebook 02's methods cell):
   silently. ``months_to_treatment`` excludes patients under observation (they had
   no treatment); they are shown as an "excluded" row, not as missing.
 - Every row carries the provenance of its column from ``data/datapackage.json``
-  (published / calibrated / simulated).
+  (published / calibrated / simulated) for the bundled reconstruction only; a user's
+  cohort (``df.attrs["reconstructed"]`` false) reads "as supplied" in every row, and
+  its sentences say nothing of simulation.
 """
 
 from __future__ import annotations
@@ -57,13 +59,20 @@ Kind = Literal["continuous", "categorical", "binary"]
 # --------------------------------------------------------------------------- helpers
 
 
-def _provenance(column: str) -> tuple[str, str, str]:
+#: The provenance of every column of a user's own cohort.
+AS_SUPPLIED = "as supplied"
+
+
+def _provenance(column: str, reconstructed: bool = True) -> tuple[str, str, str]:
     """Provenance, its note, and the provenance of the column's split across groups.
 
     The split defaults to the column's provenance; a contract field may say otherwise
     with the optional key ``group_split_provenance`` (e.g. totals published, split
-    across treatment groups simulated).
+    across treatment groups simulated). A user's cohort (``reconstructed`` false):
+    :data:`AS_SUPPLIED`, no note.
     """
+    if not reconstructed:
+        return AS_SUPPLIED, "", AS_SUPPLIED
     spec = fields().get(column, {})
     provenance = spec.get("provenance", "unknown")
     return (provenance, spec.get("provenance_note", ""),
@@ -285,6 +294,8 @@ class TableOne:
         notes = [f"{r.label}: {r.provenance_note}" for r in self.results
                  if r.provenance == "published" and r.provenance_note]
         parts += notes
+        if all(r.provenance == AS_SUPPLIED for r in self.results):
+            return "Every row is computed from the data as supplied."
         return " ".join(parts) if parts else "Every row comes from published data."
 
     def findings(self, alpha: float = 0.05) -> str:
@@ -299,6 +310,13 @@ class TableOne:
             return "; ".join(hits) if hits else "none"
 
         parts = [f"{len(tested)} variables tested across the groups."]
+        if all(r.provenance == AS_SUPPLIED for r in self.results):
+            parts.append(f"P < {format_p(alpha)}: {listing(tested)}.")
+            smds = [r for r in tested if r.smd is not None]
+            if smds:
+                top = max(smds, key=lambda r: r.smd or 0.0)
+                parts.append(f"Largest SMD: {top.smd:.2f} ({top.label}).")
+            return " ".join(parts)
         parts.append(f"P < {format_p(alpha)} among rows from published or calibrated columns: "
                      f"{listing(informative)}.")
         if simulated:
@@ -384,7 +402,7 @@ def _contingency_tests(table: np.ndarray, groups: Sequence[str]) -> dict[str, An
 
 
 def _variable_block(
-    df: pd.DataFrame, var: Variable
+    df: pd.DataFrame, var: Variable, reconstructed: bool = True
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], VariableTest, GroupedValues | None]:
     """Rows of one variable, the count behind each count cell of those rows (same keys),
     its test result and, for a continuous variable, its values by group."""
@@ -393,7 +411,7 @@ def _variable_block(
                 else pd.Series(False, index=df.index))
     groups = df["treatment_group"]
     prov_col = var.provenance_column or var.column
-    provenance, note, split = _provenance(prov_col)
+    provenance, note, split = _provenance(prov_col, reconstructed)
     cols = [*GROUPS, "overall"]
     in_col = {g: (groups == g) & ~excluded for g in GROUPS}
     in_col["overall"] = ~excluded
@@ -493,15 +511,19 @@ def table_one(
     n (%) of non-missing, Fisher-Freeman-Halton exact P with Pearson chi-square P
     (no continuity correction) beside it, max pairwise Yang-Dalton SMD. Groups with
     no patients keep their column (n = 0, cells "-"); tests use the groups present.
-    See the module docstring for every default.
+    Provenance from the data contract for the bundled reconstruction; "as supplied"
+    for a user's cohort (``df.attrs["reconstructed"]`` false; a frame without that
+    attribute is taken as the reconstruction). See the module docstring for every
+    default.
     """
     group_n = counts_by_level(df["treatment_group"], GROUPS)
+    reconstructed = bool(df.attrs.get("reconstructed", True))
     rows: list[dict[str, Any]] = []
     counted: list[dict[str, Any]] = []
     results: list[VariableTest] = []
     grouped: dict[str, GroupedValues] = {}
     for var in variables:
-        block, block_counts, result, values = _variable_block(df, var)
+        block, block_counts, result, values = _variable_block(df, var, reconstructed)
         rows += block
         counted += block_counts
         results.append(result)

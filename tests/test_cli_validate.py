@@ -38,28 +38,80 @@ def copy_template(tmp_path: Path, name: str = "cohort.csv") -> Path:
     return path
 
 
-def test_valid_file_prints_the_summary(tmp_path, validate_cli):
-    path = copy_template(tmp_path)
+def test_valid_file_prints_the_summary(tmp_path, validate_cli, edge_cohort):
+    """An analysable cohort (conftest's edge cohort): the summary, computed here from the
+    rows, and where run's small-cell suppression starts; exit 0, the file untouched."""
+    path = edge_cohort(tmp_path / "cohort.csv")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    groups = {g: sum(r["treatment_group"] == g for r in rows)
+              for g in ("medical", "embolization", "surgical")}
+    deaths = sum(r["died"] == "1" for r in rows)
+    months = [float(r["followup_months"]) for r in rows]
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     code, out, err = validate_cli(path)
     assert code == 0 and err == ""
     assert out.splitlines() == [
         "cohort.csv: valid",
-        "  rows read 4: empty rows skipped 0, patients excluded 0, patients analysed 4",
-        "  groups: medical 2, embolization 1, surgical 1",
-        "  deaths 2, censored 2",
-        "  follow-up 12.0 to 48.0 months",
+        f"  rows read {len(rows)}: empty rows skipped 0, patients excluded 0, "
+        f"patients analysed {len(rows)}",
+        "  groups: " + ", ".join(f"{g} {n}" for g, n in groups.items()),
+        f"  deaths {deaths}, censored {len(rows) - deaths}",
+        f"  follow-up {min(months):.1f} to {max(months):.1f} months",
+        "  nethep run shows counts below 11 as <11 (--min-cell)",
     ]
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
     assert sorted(os.listdir(tmp_path)) == ["cohort.csv"]
+
+
+def test_the_template_is_valid_but_too_small_to_analyse(tmp_path, validate_cli):
+    """What validate accepts, run completes: the 4-row template passes the contract, and
+    validate says why the analysis cannot run on it (exit 1), not run's notebooks."""
+    code, out, err = validate_cli(copy_template(tmp_path))
+    assert code == 1
+    assert out.splitlines()[:3] == [
+        "cohort.csv: valid for the data contract",
+        "  rows read 4: empty rows skipped 0, patients excluded 0, patients analysed 4",
+        "  groups: medical 2, embolization 1, surgical 1",
+    ]
+    assert err.startswith(f"{tmp_path / 'cohort.csv'}: valid for the data contract, but the "
+                          "analysis cannot run on it, 1 problem\n")
+    assert "the file has 1 surgical and 3 non-surgical patient(s)" in err
+    assert "at least 5 patients in each arm" in err
+
+
+def _shorter(row: dict[str, str], months: float = 30.0) -> None:
+    """Follow-up (and treatment time) cut to ``months``."""
+    for column in ("followup_months", "months_to_treatment"):
+        if row[column]:
+            row[column] = str(min(float(row[column]), months))
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda r: r.update(died="0"), "no patient died"),
+    (_shorter, "follow-up in the surgical arm ends at 30.0 months, before the 3-year"),
+    (lambda r: r.update(tumor_type="carcinoid"), "every patient has the same tumour type"),
+])
+def test_cohorts_the_notebooks_cannot_analyse_are_refused(tmp_path, validate_cli,
+                                                          edge_cohort, change, reason):
+    path = edge_cohort(tmp_path / "cohort.csv")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        change(row)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    code, _, err = validate_cli(path)
+    assert code == 1 and reason in err
 
 
 def test_empty_rows_are_counted_not_dropped_silently(tmp_path, validate_cli):
     path = copy_template(tmp_path)
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines[:2], ",,,,,,,,,,,,", *lines[2:]]) + "\n")
-    code, out, _ = validate_cli(path)
-    assert code == 0
+    _, out, _ = validate_cli(path)
     assert "rows read 5: empty rows skipped 1 (lines 3), patients excluded 0, " \
         "patients analysed 4" in out
 
@@ -105,7 +157,7 @@ def test_dated_redcap_export_with_map_is_summarised_without_dates(tmp_path, vali
         csv.writer(fh, lineterminator="\n").writerows([header, *rows])
     shutil.copyfile(TEMPLATE_MAP, tmp_path / "map.yaml")
     code, out, err = validate_cli(path, "--map", str(tmp_path / "map.yaml"))
-    assert code == 0, err
+    assert code == 1 and "valid for the data contract" in out, err  # 2 patients: too few
     assert "groups: medical 1, embolization 0, surgical 1" in out
     assert "deaths 1, censored 1" in out
     assert "months derived from: date_of_diagnosis" in out
@@ -123,7 +175,8 @@ def test_identifiers_refused_then_dropped_with_the_flag(tmp_path, validate_cli):
     code, out, err = validate_cli(path)
     assert code == 1 and "'Patient Name' (name)" in err and "Ottoline" not in err + out
     code, out, err = validate_cli(path, "--allow-identifiers")
-    assert code == 0 and "identifier columns dropped: Patient Name" in out
+    assert "valid for the data contract" in out  # (too small to analyse: exit 1)
+    assert "identifier columns dropped: Patient Name" in out
     assert "Ottoline" not in err + out
 
 
@@ -141,7 +194,7 @@ def test_sheet_option(tmp_path, validate_cli):
     code, _, err = validate_cli(path)
     assert code == 1 and "the workbook has 2 sheets (README, data)" in err
     code, out, _ = validate_cli(path, "--sheet", "data")
-    assert code == 0 and out.startswith("cohort.xlsx: valid")
+    assert out.startswith("cohort.xlsx: valid for the data contract")
     code, _, err = validate_cli(path, "--sheet", "Data")
     assert code == 1 and "no sheet named 'Data'" in err
 

@@ -66,7 +66,8 @@ def test_messy_export_runs_to_a_clean_report(user_run):
     for path in out.rglob("*"):
         if path.suffix in {".html", ".json", ".ipynb", ".svg", ".md"}:
             text = path.read_text(encoding="utf-8")
-            for leak in ("UWX-", "Zebediah", "Patient name", "Diagnosis date"):
+            for leak in ("UWX-", "Zebediah", "Patient name", "Diagnosis date",
+                         "export.csv", str(export.parent)):
                 assert leak not in text, f"{path.name} shows {leak!r}"
             # no calendar date (papermill's own run timestamps end in T...: allowed)
             assert not DATE.search(text), f"{path.name} shows a date"

@@ -59,9 +59,42 @@ def test_no_patient_rows_in_any_output(bundled_run):
 
 
 def test_user_cohort_is_named_and_not_called_reconstructed(user_run):
-    assert flatten(user_run.results)[keys.RECONSTRUCTED] is False
+    flat = flatten(user_run.results)
+    assert flat[keys.RECONSTRUCTED] is False
+    assert user_run.results["data"]["source"] == "your cohort"  # the default --label
     index = user_run.index_path.read_text(encoding="utf-8")
-    assert "the data file export.csv" in index and 'class="banner"' not in index
+    assert 'class="banner"' not in index
+
+
+def test_no_path_or_file_name_of_the_input_in_any_output(user_run):
+    """Privacy defaults: the data's folder, its file name and the output folder's path
+    appear in no executed notebook, page, results file, figure or text output (the
+    notebooks read a private copy through $NETHEP_DATA), and the cohort is never called
+    published, calibrated or simulated."""
+    data, out = user_run.data_path, user_run.output_dir
+    secrets = {str(data.parent), str(data.parent.resolve()), data.name, data.stem + ".",
+               str(out), str(out.resolve()), "/tmp/nethep-"}
+    checked = 0
+    for path in out.rglob("*"):
+        if path.suffix in {".html", ".json", ".ipynb", ".svg", ".md", ".csv", ".txt"}:
+            text = path.read_text(encoding="utf-8")
+            leaked = sorted(s for s in secrets if s in text)
+            assert not leaked, f"{path.relative_to(out)} shows {leaked}"
+            checked += 1
+    assert checked >= 10
+    for page in user_run.executed:
+        text = page.read_text(encoding="utf-8")
+        assert "$NETHEP_DATA" in text  # the parameter names the variable, not the path
+        assert "nothing published behind them" not in text
+
+
+def test_small_cells_are_suppressed_by_default_for_a_users_data(user_run):
+    """Counts below the threshold are suppressed in results.json (user_run passes
+    --min-cell 5; without it the default for a user's data is 11: test_cli_validate and
+    cli's help say so)."""
+    suppressed = [f for f in (user_run.output_dir / "results").glob("*.json")
+                  if '"suppressed"' in f.read_text(encoding="utf-8")]
+    assert suppressed
 
 
 def test_an_arm_without_deaths_still_runs_every_notebook(user_run):

@@ -26,11 +26,16 @@ from nethep.paths import BUNDLED_COHORT
 from nethep.run import Execution, NotebookFailed, run_notebooks
 
 PARAMS = 'data_path = None\noutput_dir = "../build"'
+#: What a notebook does with the parameters (nethep.notebook.setup does the same): the
+#: runner passes environment variable names, never paths.
+EXPAND = ("import os\noutput_dir = os.path.expandvars(output_dir)\n"
+          "data_file = data_path and os.path.expandvars(data_path)\n")
 
 
 def _notebook(path: Path, title: str, *code: str) -> Path:
     params = new_code_cell(PARAMS)
     params.metadata["tags"] = ["parameters"]
+    code = (EXPAND + code[0], *code[1:]) if code else code
     nb = new_notebook(
         cells=[new_markdown_cell(f"# {title}\n\nA tiny test notebook."), params]
         + [new_code_cell(src) for src in code]
@@ -44,7 +49,8 @@ def _notebook(path: Path, title: str, *code: str) -> Path:
 FIRST = (
     "from nethep import results\n"
     "results.save_fragment('data', {'reconstructed': True, 'data_path': data_path,\n"
-    "                               'n_patients': 3}, output_dir)\n"
+    "                               'n_patients': 3, 'label': os.environ['NETHEP_LABEL'],\n"
+    "                               'read': os.path.isfile(data_file)}, output_dir)\n"
     "results.save_fragment('comparison', {'paper_vs_ours': [\n"
     "    {'quantity': 'median OS, months', 'published': 42.0, 'ours': 41.5,\n"
     "     'matches': True},\n"
@@ -68,7 +74,7 @@ SECOND_FIG = (
 SECOND_SAVE = (
     "import numpy as np\n"
     "from nethep import results\n"
-    "results.save_fragment('survival', {'logrank': {'surgical_vs_nonsurgical': {\n"
+    "saved = results.save_fragment('survival', {'logrank': {'surgical_vs_nonsurgical': {\n"
     "    'p': np.float64(0.0123)}}, 'median_months': np.nan}, output_dir)"
 )
 
@@ -102,7 +108,8 @@ def ran(project: dict[str, Path]) -> tuple[Execution, Pages, list[tuple[str, str
     events: list[tuple[str, str]] = []
     execution = run_notebooks(output_dir=project["out"], data_path=project["data"],
                               notebooks_dir=project["notebooks"], jobs=2,
-                              on_event=lambda nb, status: events.append((nb.name, status)))
+                              on_event=lambda nb, status: events.append((nb.name, status)),
+                              label="Clinic X")
     pages = write_pages(execution)
     assert _listing(project["notebooks"]) == before_nb
     assert _listing(project["data"].parent) == before_data
@@ -150,10 +157,25 @@ def test_run_writes_results_json(ran, project):
 
 
 @pytest.mark.notebooks
-def test_data_path_parameter_reaches_the_notebook(ran, project):
+def test_data_path_reaches_the_notebook_but_no_path_is_written(ran, project):
+    """The notebook reads the data file through $NETHEP_DATA; the parameters papermill
+    writes into the executed notebook, its metadata, the pages and results.json hold no
+    path of the data, the output folder or the notebooks folder, nor the data's name."""
     execution, _, _ = ran
     merged = json.loads(execution.results_path.read_text(encoding="utf-8"))
-    assert merged["data"]["data_path"] == str(project["data"].resolve())
+    assert merged["data"]["data_path"] == "$NETHEP_DATA" and merged["data"]["read"] is True
+    assert merged["data"]["label"] == "Clinic X"
+    out = project["out"]
+    secrets = [str(project["root"]), str(project["root"].resolve()), "mydata"]
+    for path in out.rglob("*"):
+        if path.suffix in {".ipynb", ".html", ".json", ".md"}:
+            text = path.read_text(encoding="utf-8")
+            leaked = [s for s in secrets if s in text]
+            assert not leaked, f"{path.relative_to(out)} shows {leaked}"
+    nb = nbformat.read(str(execution.executed[0]), as_version=4)
+    assert nb.metadata.papermill.input_path == "notebooks/01_first.ipynb"
+    assert nb.metadata.papermill.parameters == {"data_path": "$NETHEP_DATA",
+                                                "output_dir": "$NETHEP_OUTPUT", "min_cell": 0}
 
 
 @pytest.mark.notebooks
@@ -185,9 +207,12 @@ def test_cli_rerun_one_at_a_time_same_bytes_bar_and_result_lines_only(ran, proje
     stale = out / "results" / "stale.json"
     stale.write_text('{"old": 1}\n')
     (out / "99_removed.html").write_text("old page")
+    earlier_figure = out / "figures" / "an_earlier_cohorts_km.png"
+    earlier_figure.write_bytes(b"\x89PNG from an earlier run")
     capfd.readouterr()
     code = cli.main(["run", "--output", str(out), "--data", str(project["data"]),
-                     "--notebooks", str(project["notebooks"]), "--jobs", "1"])
+                     "--notebooks", str(project["notebooks"]), "--jobs", "1",
+                     "--label", "Clinic X"])
     captured = capfd.readouterr()
     assert code == 0, captured.err
     assert captured.out.splitlines() == [f"Report: {out.resolve() / 'index.html'}",
@@ -196,6 +221,7 @@ def test_cli_rerun_one_at_a_time_same_bytes_bar_and_result_lines_only(ran, proje
     assert "WARNING" not in captured.err and "IPKernelApp" not in captured.err, captured.err
     assert not stale.exists()
     assert not (out / "99_removed.html").exists()
+    assert not earlier_figure.exists()  # no earlier cohort's figure beside the new ones
     after = _listing(out)
     for name in ["results.json", "index.html", "methods.md", "01_first.html", "02_second.html",
                  "results/data.json", "results/survival.json", "figures/km.png"]:
@@ -328,7 +354,8 @@ def test_cli_run_success_and_failure(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.setattr(pagesmod, "write_pages", fake_write_pages)
     assert cli.main(["run", "--output", str(tmp_path / "o"), "--no-progress", "-j", "1"]) == 0
     assert calls == [{"output_dir": str(tmp_path / "o"), "data_path": None,
-                      "notebooks_dir": None, "min_cell": 0, "jobs": 1}]
+                      "notebooks_dir": None, "min_cell": 0, "jobs": 1,
+                      "label": "your cohort"}]
     assert str(tmp_path / "o" / "index.html") in capsys.readouterr().out
 
     def failing_run_notebooks(**kwargs):
@@ -353,3 +380,47 @@ def test_python_dash_m_nethep_version(monkeypatch, capsys):
         runpy.run_module("nethep", run_name="__main__", alter_sys=True)
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith("nethep ")
+
+
+def test_cli_run_on_a_users_data_suppresses_small_cells_and_passes_no_name(
+        tmp_path: Path, monkeypatch, capsys, edge_cohort):
+    """A user's data: --min-cell defaults to 11 (0 only when asked, with a warning), the
+    notebooks get a private copy with a neutral name and the label, and an invalid or
+    unanalysable file stops before any output folder is made."""
+    calls = []
+
+    def fake_run_notebooks(**kwargs):
+        data = Path(kwargs["data_path"] or runmod.DATA_DIR / "cohort.csv")
+        calls.append({**{k: v for k, v in kwargs.items() if k != "on_event"},
+                      "name": data.name, "same": data.read_bytes() == source.read_bytes()})
+        out = Path(kwargs["output_dir"]).resolve()
+        return Execution(output_dir=out, data_path=None, notebooks=(), executed=(),
+                         results_path=out / "results.json")
+
+    def fake_write_pages(execution, writer=None, **options):
+        out = execution.output_dir
+        return Pages(html_pages=(), index_path=out / "index.html",
+                     methods_path=out / "methods.md", strobe_path=out / "strobe.md")
+
+    monkeypatch.setattr(runmod, "run_notebooks", fake_run_notebooks)
+    monkeypatch.setattr(pagesmod, "write_pages", fake_write_pages)
+    source = edge_cohort(tmp_path / "clinic" / "my export.csv")
+    out = tmp_path / "report"
+    assert cli.main(["run", "--data", str(source), "--output", str(out), "--no-progress"]) == 0
+    assert calls[-1]["min_cell"] == 11 and calls[-1]["label"] == "your cohort"
+    assert calls[-1]["name"] == "cohort.csv" and calls[-1]["same"]
+    assert str(source.parent) not in calls[-1]["data_path"]
+    assert "WARNING" not in capsys.readouterr().err
+    assert cli.main(["run", "--data", str(source), "--output", str(out), "--no-progress",
+                     "--min-cell", "0", "--label", "Clinic X"]) == 0
+    assert calls[-1]["min_cell"] == 0 and calls[-1]["label"] == "Clinic X"
+    assert "WARNING: small-cell suppression is off" in capsys.readouterr().err
+    assert cli.main(["run", "--output", str(out), "--no-progress"]) == 0
+    assert calls[-1]["min_cell"] == 0  # the bundled reconstruction: public
+
+    too_small = tmp_path / "clinic" / "four.csv"
+    shutil.copyfile(runmod.DATA_DIR / "template.csv", too_small)
+    fresh = tmp_path / "never"
+    assert cli.main(["run", "--data", str(too_small), "--output", str(fresh)]) == 1
+    assert "at least 5 patients in each arm" in capsys.readouterr().err
+    assert not fresh.exists() and len(calls) == 3
