@@ -27,6 +27,7 @@ from nethep.robustness.scenarios import (
     Scenario,
     cohort_shape,
     default_scenarios,
+    marginal_hr,
     run_scenarios,
     simulate,
     true_rmst_difference,
@@ -262,6 +263,16 @@ def test_true_rmst_difference_of_immortal_time_matches_numerical_integration(sha
     assert got == pytest.approx(expected, rel=1e-5)
 
 
+def test_marginal_hr_is_attenuated_towards_1_by_a_prognostic_factor(shape):
+    """Non-collapsibility: with a prognostic covariate or frailty the marginal HR lies
+    between the conditional HR and 1; none without one, or at HR 1."""
+    for kind in ("confounding", "censoring"):
+        m = marginal_hr(shape, Scenario(kind, 0.5))
+        assert 0.52 < m < 0.7
+        assert marginal_hr(shape, Scenario(kind, 1.0)) == 1.0
+    assert marginal_hr(shape, Scenario("null", 0.5)) == 0.5
+
+
 def test_scenario_keys_name_their_kind_without_dots():
     keys = [s.key for s in default_scenarios()]
     assert keys == ["null_hr1", "null_hr05", "confounding_hr1", "confounding_hr05",
@@ -309,7 +320,7 @@ def test_results_keys_and_determinism(cohort):
     assert set(entry) == set(METHOD_LABELS)
     for method, values in entry.items():
         assert {"bias", "coverage", "rejection", "n_replicates", "true_hr",
-                "n_failed"} <= set(values), method
+                "n_failed", "marginal_hr"} <= set(values), method
         assert values["n_replicates"] == 20 and values["true_hr"] == 0.5
     assert entry["permutation"]["bias"] is None and entry["permutation"]["coverage"] is None
     assert entry["rmst"]["true_rmst_difference"] > 0

@@ -22,6 +22,7 @@ from nethep.robustness.scenarios.simulate import (
     Scenario,
     cohort_shape,
     default_scenarios,
+    marginal_hr,
     simulate,
     true_rmst_difference,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "ScenarioStudy",
     "cohort_shape",
     "default_scenarios",
+    "marginal_hr",
     "run_scenarios",
     "simulate",
     "true_rmst_difference",

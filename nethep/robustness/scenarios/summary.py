@@ -40,6 +40,7 @@ from nethep.robustness.scenarios.simulate import (
     Scenario,
     cohort_shape,
     default_scenarios,
+    marginal_hr,
     simulate,
     true_rmst_difference,
 )
@@ -155,6 +156,19 @@ class ScenarioStudy:
                 f"true HR: {', '.join(within)}; the naive Cox model is {naive} "
                 f"(largest |bias| {worst['naive']:.2f}).")
 
+    def marginal_sentence(self) -> str:
+        """The marginal HR beside the conditional one where they differ (a prognostic
+        factor makes the Cox HR non-collapsible)."""
+        first = self.rows.drop_duplicates("scenario")
+        differ = first[(first["marginal_hr"] - first["true_hr"]).abs() > 1e-9]
+        if differ.empty:
+            return "Marginal and conditional hazard ratios coincide in every scenario."
+        parts = [f"{s} {m:.2f} (conditional {t:g})" for s, m, t in
+                 zip(differ["scenario"], differ["marginal_hr"], differ["true_hr"],
+                     strict=True)]
+        return ("Marginal HR of the generating model (large randomised cohort; the naive "
+                "and IPTW models target a marginal HR): " + "; ".join(parts) + ".")
+
     def findings(self) -> str:
         """One line per scenario: the naive Cox model against the best other hazard-ratio
         method (:meth:`least_biased`; bias on the log-HR scale, coverage of the 95% CI,
@@ -163,6 +177,7 @@ class ScenarioStudy:
         lines = [self._pair(s) for s in self.scenarios]
         lines += [self.kind_sentence(kind) for kind in KINDS
                   if kind != "null" and any(s.kind == kind for s in self.scenarios)]
+        lines.append(self.marginal_sentence())
         failed = self.rows[self.rows["method"] == "naive"]["n_failed"]
         firth = int(self.rows[self.rows["method"] == "firth"]["n_failed"].max())
         lines.append(
@@ -182,13 +197,14 @@ class ScenarioStudy:
 
     def to_results(self) -> dict[str, Any]:
         """The ``scenarios`` section of results.json: ``<scenario>.<method>.{bias,
-        coverage, rejection, n_replicates, n_failed, true_hr, mcse_bias, mcse_coverage,
-        mcse_rejection}`` (RMST: also ``true_rmst_difference``), and ``choices``."""
+        coverage, rejection, n_replicates, n_failed, true_hr, marginal_hr, mcse_bias,
+        mcse_coverage, mcse_rejection, scale}`` (RMST: also ``true_rmst_difference``),
+        and ``choices``."""
         out: dict[str, Any] = {}
         for r in self.rows.to_dict(orient="records"):
             entry = {k: r[k] for k in ("bias", "coverage", "rejection", "n_replicates",
-                                       "n_failed", "true_hr", "mcse_bias", "mcse_coverage",
-                                       "mcse_rejection")}
+                                       "n_failed", "true_hr", "marginal_hr", "mcse_bias",
+                                       "mcse_coverage", "mcse_rejection")}
             if r["method"] == "rmst":
                 entry["true_rmst_difference"] = r["truth"]
             entry["scale"] = r["scale"]
@@ -216,12 +232,14 @@ def run_scenarios(df: pd.DataFrame, n_replicates: int = N_REPLICATES, seed: int 
         reps = simulate(shape, sc, n_replicates, _rng(seed, sc, 0))
         results = apply_all(reps, _rng(seed, sc, 1))
         rmst_truth = true_rmst_difference(shape, sc, RMST_TAU)
+        marginal = marginal_hr(shape, sc)
         for method, est in results.items():
             on_rmst = method == "rmst"
             truth = rmst_truth if on_rmst else math.log(sc.true_hr)
             scale = ("months" if on_rmst else "P value only" if method == "permutation"
                      else "log hazard ratio")
             rows.append({"scenario": sc.key, "kind": sc.kind, "true_hr": sc.true_hr,
+                         "marginal_hr": marginal,
                          "method": method, "label": METHOD_LABELS[method], "scale": scale,
                          "truth": truth, **summarise(est, truth)})
     return ScenarioStudy(rows=pd.DataFrame(rows), scenarios=chosen, shape=shape,
