@@ -305,13 +305,16 @@ def _value_match(col: str, column: pd.Series, sample: pd.Series, sampled: bool,
     return free_text_match(values, sampled)
 
 
-def screen_identifiers(frame: pd.DataFrame, today: date | None = None) -> IdentifierScreen:
+def screen_identifiers(frame: pd.DataFrame, today: date | None = None,
+                       needed: frozenset[str] | None = None) -> IdentifierScreen:
     """Identifier columns of a table of text cells, by header and then by value.
 
     Values are screened in the columns whose header passed (the contract's too: a
     ``patient_id`` of NHS numbers is found), e-mail in every cell, the other rules on
     a seeded sample of at most :data:`nethep.id_values.SAMPLE` rows. ``today`` (default
-    the current date) is the reference for ages of a lone date column.
+    the current date) is the reference for ages of a lone date column. ``needed``
+    (default the contract's columns) names the columns that cannot be dropped (add the
+    columns a mapping file renames to contract columns).
     """
     today = today or date.today()
     by_header = screen_headers([str(c) for c in frame.columns])
@@ -333,7 +336,7 @@ def screen_identifiers(frame: pd.DataFrame, today: date | None = None) -> Identi
         parsed = parse_dates(cells[filled])
         if parsed is not None:
             dates[i] = parsed.reindex(cells.index)
-    needed = set(fields())
+    needed = frozenset(fields()) if needed is None else needed
     found = list(by_header.findings)
     for i, col in enumerate(names):
         if col in flagged:

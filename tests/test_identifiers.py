@@ -324,6 +324,9 @@ def test_contract_columns_are_screened_by_value_and_cannot_be_dropped():
     finding, = screen.findings
     assert finding.column == "patient_id" and finding.needed
     assert "cannot drop it" in finding.fix() and screen.needed == (finding,)
+    mapped = frame.rename(columns={"patient_id": "Study ID"})
+    finding, = screen_identifiers(mapped, TODAY, needed=frozenset({"Study ID"})).findings
+    assert finding.needed and not screen_identifiers(mapped, TODAY).findings[0].needed
 
 
 def test_a_clean_export_passes(tmp_path):
