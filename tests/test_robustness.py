@@ -397,7 +397,8 @@ def test_evalue_of_the_adjusted_model_names_it(df, adjusted):
     assert (ev.hr, ev.lower, ev.upper) == (s.hr, s.lower, s.upper) and not ev.rare_outcome
     assert ev.detail().startswith(
         "E-value of the adjusted hazard ratio (Cox model with tumor_type, "
-        "liver_involvement_pct, age_years; HR 0.11, 95% CI 0.02 to 0.52): ")
+        f"liver_involvement_pct, age_years; HR {s.hr:.2f}, 95% CI {s.lower:.2g} to "
+        f"{s.upper:.2f}): ")
     assert "the outcome is common (15% or more)" in ev.detail()
     assert "over and above the factors already accounted for" in ev.sentence()
 
