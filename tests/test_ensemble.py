@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from scipy.spatial import distance
 
 from nethep import load_cohort
 from nethep.cohort import derive
@@ -29,7 +30,7 @@ from nethep.published import computed_targets, load_published, matches
 from nethep.reconstruct import batch, store
 from nethep.reconstruct.ensemble import CELLS, READINGS, build_ensemble
 from nethep.reconstruct.quantities import COLUMNS, cohort_arrays, quantities, tipping_points
-from nethep.reconstruct.summary import ensemble_summary
+from nethep.reconstruct.summary import MEDOID_QUANTITIES, ensemble_summary, medoid
 from nethep.results import to_jsonable
 from nethep.robustness import iptw_cox, landmark
 from nethep.survival import cox_surgical, logrank
@@ -258,3 +259,11 @@ def test_summary_ranges_conclusions_and_results_keys(shipped):
     json.dumps(tip, allow_nan=False)
     assert tip["bundled"]["earliest"] == s.bundled["tipping_earliest"]
     assert s.wide("model").shape == (len(COLUMNS), 2 + 4)
+
+
+def test_medoid_by_direct_computation(shipped):
+    q = shipped.quantities
+    sub = q.dropna(subset=list(MEDOID_QUANTITIES))
+    z = stats.zscore(sub[list(MEDOID_QUANTITIES)].to_numpy(float), ddof=1)
+    total = distance.cdist(z, z).sum(axis=1)
+    assert medoid(q) == int(sub["member"].iloc[int(np.argmin(total))])
