@@ -33,7 +33,7 @@ def test_keys_and_values_equal_the_objects(section):
     hr = section.cox.hazard_ratio
     assert res["cox"]["surgical_vs_nonsurgical"] == {
         "hr": hr.hr, "lower": hr.lower, "upper": hr.upper, "p": hr.p,
-        "ph_p": section.cox.ph_p}
+        "ph_p": section.cox.ph_p, "ph_test_informative": False}
     assert res["median"]["surgical"]["estimate"] is None  # not reached (NaN -> None)
     assert math.isnan(section.medians[0].rows.set_index("group").loc["surgical", "median"])
     assert res["median"]["nonsurgical"]["estimate"] == pytest.approx(26.4)
@@ -49,7 +49,8 @@ def test_findings_and_logrank_sentences(section):
     assert "Across the three groups, log-rank P = .02." in text
     hr = section.cox.hazard_ratio
     assert (f"hazard ratio of death for surgery was {hr.hr:.2f} (95% CI {hr.lower:.2f} to "
-            f"{hr.upper:.2f}; proportional-hazards test {p_text(section.cox.ph_p)})") in text
+            f"{hr.upper:.2f}; proportional-hazards test {p_text(section.cox.ph_p)}, "
+            "uninformative with fewer than 5 deaths in an arm)") in text
     assert text.endswith("18 of 19 abstract numbers match at the paper's rounding.")
     arms, groups = section.logranks["surgical_vs_nonsurgical"], section.logranks["three_groups"]
     assert arms.sentence() == (f"Surgical vs non-surgical: chi-square {arms.statistic:.3f} "

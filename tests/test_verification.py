@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import pytest
@@ -66,6 +67,8 @@ def is_numeric_leaf(value: Any) -> bool:
 # Each returns (R value, reference file, test file that checks the producing function).
 
 SURV = "survival_reference.json"
+FIRTH = "firth.json"
+RMST = "rmst.json"
 TESTS = "tests.json"
 ROBUST = "robustness.json"
 COIN = "coin.json"
@@ -172,11 +175,6 @@ def landmark(m: re.Match) -> tuple[Any, str, str]:
     return block[m["what"]], ROBUST, "tests/test_robustness.py"
 
 
-def rmst(m: re.Match) -> tuple[Any, str, str]:
-    block = next(b for b in ref(TESTS)["rmst_difference"] if float(b["tau"]) == float(m["tau"]))
-    return block[m["what"]], TESTS, "tests/test_reference_tests.py"
-
-
 def propensity(m: re.Match) -> tuple[Any, str, str]:
     p = ref(ROBUST)["propensity"]
     if m["what"] == "ess":
@@ -210,6 +208,62 @@ def bootstrap_km(m: re.Match) -> tuple[Any, str, str]:
 
 Lookup = Callable[[re.Match], tuple[Any, str, str]]
 
+
+def firth_cohort(ties: str) -> dict:
+    return next(c for c in ref(FIRTH)["cases"] if c["data"] == "cohort" and c["ties"] == ties)
+
+
+def firth_value(m: re.Match) -> tuple[Any, str, str]:
+    """robustness.firth(_breslow).<hr|lower|upper|p_lr> and robustness.primary.<hr|lower|
+    upper|p> (on the bundled cohort the stated rule makes Firth, Efron ties, primary)."""
+    f = firth_cohort("breslow" if m["which"] == "firth_breslow" else "efron")["firth"]
+    what = m["what"]
+    if what in ("p", "p_lr"):
+        return f["p"], FIRTH, "tests/test_firth.py"
+    return math.exp(f[{"hr": "coef"}.get(what, what)]), FIRTH, "tests/test_firth.py"
+
+
+def cox_three_tests(m: re.Match) -> tuple[Any, str, str]:
+    return firth_cohort("efron")["cox"][m["what"]], FIRTH, "tests/test_firth.py"
+
+
+def rmst_r(m: re.Match) -> tuple[Any, str, str]:
+    """robustness.rmst.<what> (the default horizon) and robustness.rmst.(extended.)<tau>.<what>:
+    summary(survfit, rmean = tau); difference, SE, normal CI and P from R's values."""
+    case = next(c for c in ref(RMST)["cases"] if c["data"] == "cohort" and (
+        c["default"] if m["tau"] is None else float(c["tau"]) == float(m["tau"])))
+    s, ns = case["groups"]["surgical"], case["groups"]["nonsurgical"]
+    diff, se = s["rmean"] - ns["rmean"], math.hypot(s["se"], ns["se"])
+    z = NormalDist().inv_cdf(0.975)
+    value = {"tau": case["tau"], "surgical": s["rmean"], "nonsurgical": ns["rmean"],
+             "diff": diff, "lower": diff - z * se, "upper": diff + z * se,
+             "p": math.erfc(abs(diff / se) / math.sqrt(2))}[m["what"]]
+    return value, RMST, "tests/test_effect_size.py"
+
+
+H1_R_RULES: list[tuple[str, Lookup]] = [
+    (r"robustness\.(?P<which>firth|firth_breslow)\.(?P<what>hr|lower|upper|p_lr)", firth_value),
+    (r"robustness\.(?P<which>primary)\.(?P<what>hr|lower|upper|p)", firth_value),
+    (r"robustness\.cox_tests\.(?P<what>wald_p|lr_p|score_p)", cox_three_tests),
+    (r"robustness\.rmst\.(?:(?:extended\.)?(?P<tau>\d+)\.)?"
+     r"(?P<what>tau|surgical|nonsurgical|diff|lower|upper|p)", rmst_r),
+]
+H1_COUNT = [r"robustness\.power\.events"]
+H1_CHOICE = [
+    r"robustness\.rmst\.(?:(?:extended\.)?\d+\.)?(n_resamples|seed)",
+    r"robustness\.power\.alpha",
+    r"robustness\.power\.design\.hr_\w+\.hr",
+]
+H1_UNVERIFIED = {
+    r"robustness\.rmst\.(?:(?:extended\.)?\d+\.)?boot_(lower|upper)":
+        "bootstrap CI of the RMST difference: random resampling; checked against R boot's "
+        "stratified percentile interval within Monte Carlo error (tests/test_effect_size.py)",
+    r"robustness\.power\.allocation":
+        "proportion of patients treated surgically: arithmetic on counts",
+    r"robustness\.power\.design\.hr_\w+\.(power|events_80|n_80|events_90|n_90)":
+        "power design table: Schoenfeld's formula, checked by hand (tests/test_effect_size.py)",
+}
+
 G = r"(?P<group>medical|embolization|surgical|nonsurgical)"
 R_RULES: list[tuple[str, Lookup]] = [
     (rf"survival\.at_months\.(?P<t>\d+)\.{G}\.(?P<what>estimate|lower|upper)", km_at),
@@ -230,7 +284,6 @@ R_RULES: list[tuple[str, Lookup]] = [
     (r"robustness\.(?P<which>cox_adjusted\.surgical|iptw|iptw_truncated|time_varying)\."
      r"(?P<what>hr|lower|upper)", robust_cox),
     (r"robustness\.landmark\.(?P<at>\d+)\.(?P<what>hr|lower|upper|n)", landmark),
-    (r"robustness\.rmst\.(?P<tau>\d+)\.(?P<what>surgical|nonsurgical|diff|lower|upper)", rmst),
     (r"robustness\.propensity\.(?P<what>ess)\.(?P<term>surgical|nonsurgical)", propensity),
     (r"robustness\.propensity\.(?P<what>smd_before|smd_after)\.(?P<term>.+)", propensity),
     (r"robustness\.permutation_logrank\.(?P<which>\w+)\.(?P<what>statistic|p_asymptotic)",
@@ -239,10 +292,7 @@ R_RULES: list[tuple[str, Lookup]] = [
      coin_statistic),
     (r"robustness\.bootstrap\.survival_36_diff\.(?P<what>estimate|surv_treated|surv_control)",
      bootstrap_km),
-    (r"robustness\.power\.observed_hr",
-     lambda m: (ref(SURV)["datasets"]["cohort"]["coxph"]["hr"], SURV,
-                "tests/test_reference_survival.py")),
-]
+] + H1_R_RULES
 
 MONTE_CARLO = r"robustness\.permutation_logrank\.(?P<which>\w+)\.p"
 
@@ -254,6 +304,7 @@ COUNT = [
     r"robustness\.permutation_logrank\.\w+\.(n_extreme|sizes\[\d+\])",
     r"robustness\.exact_logrank\.\w+\.(n_assignments|sizes\[\d+\])",
     r"robustness\.bootstrap\.\w+\.n_nonestimable(_control|_treated)?",
+    *H1_COUNT,
 ]
 CHOICE = [
     r"palliation\.conf_level",
@@ -261,6 +312,7 @@ CHOICE = [
     r"robustness\.permutation_logrank\.\w+\.(df|n_permutations|seed)",
     r"robustness\.bootstrap\.\w+\.(at|confidence_level|n_resamples|seed)",
     r"robustness\.exact_logrank\.\w+\.grid_factor",
+    *H1_CHOICE,
 ]
 UNVERIFIED = {
     r"treatment_groups\.smd\.\w+":
@@ -270,8 +322,6 @@ UNVERIFIED = {
     r"robustness\.evalue\.(point|ci_limit)":
         "E-value: closed-form formula (VanderWeele and Ding 2017) checked on the published "
         "example and hand-worked values (tests/test_robustness.py)",
-    r"robustness\.power\.(n_for_80|n_for_90|power_at_observed)":
-        "power: Schoenfeld's formula, checked by hand (tests/test_robustness.py)",
     r"robustness\.exact_logrank\.\w+\.(p|p_lower|p_upper|max_rounding|max_rounding_z)":
         "exact log-rank P for 48 patients: equals coin's exact P on small sets and full "
         "enumeration (tests/test_permutation.py); on the cohort bounded by the grid error "
@@ -282,6 +332,7 @@ UNVERIFIED = {
     r"percentile_upper|bootstrap_se|acceleration|bias_correction)":
         "bootstrap interval: random resampling; checked against scipy.stats.bootstrap on "
         "the same resamples (tests/test_permutation.py), not against R's boot",
+    **H1_UNVERIFIED,
 }
 
 
@@ -298,6 +349,8 @@ def same_as(results_flat: dict[str, Any], key: str, results: dict) -> str | None
         return f"robustness.landmark.{lm[1]}.n" if lm else "cohort.n_patients"
     if name == "naive Cox":
         return f"survival.cox.surgical_vs_nonsurgical.{hr[what]}"
+    if name == "Firth Cox":
+        return f"robustness.firth.{hr[what]}"
     if name == "adjusted Cox":
         return f"robustness.cox_adjusted.surgical.{hr[what]}"
     if name == "IPTW Cox":
@@ -309,7 +362,9 @@ def same_as(results_flat: dict[str, Any], key: str, results: dict) -> str | None
     if lm := re.fullmatch(r"landmark (\d+) months", name):
         return f"robustness.landmark.{lm[1]}.{hr[what]}"
     if rm := re.fullmatch(r"RMST difference, (\d+) months", name):
-        return f"robustness.rmst.{rm[1]}." + {"estimate": "diff"}.get(what, what)
+        main = float(rm[1]) == float(results["robustness"]["rmst"]["tau"])
+        base = "robustness.rmst" if main else f"robustness.rmst.{rm[1]}"
+        return f"{base}." + {"estimate": "diff"}.get(what, what)
     if name == "permutation test" and what == "estimate":
         return "robustness.permutation_logrank.surgical_vs_nonsurgical.p"
     if name == "permutation test":
