@@ -261,6 +261,21 @@ def test_iptw_estimands_match_r(df, estimand):
     assert close(pos.max_weight, ref["max_weight"])
 
 
+def test_att_balance_ess_and_truncation_match_r(df, iptw_att):
+    ref = IPTW_REFERENCE["att"]
+    balance = iptw_att.propensity.table().set_index("term")
+    for term, value in ref["smd_after"].items():
+        assert close(balance.loc[term, "smd_after"], value), term
+    for arm in ("surgical", "nonsurgical"):
+        assert close(iptw_att.propensity.ess[arm], ref["ess"][arm]), arm
+    fit, tref = rb.iptw_cox(df, truncate=rb.TRUNCATION_ALTERNATIVE), IPTW_REFERENCE[
+        "att_truncated"]
+    np.testing.assert_allclose(fit.propensity.weights, tref["weights"], rtol=REL, atol=0)
+    assert close(fit.coef, tref["coef"]) and close(fit.se_robust, tref["se_robust"])
+    assert close(fit.hazard_ratio.lower, tref["lower"])
+    assert close(fit.hazard_ratio.upper, tref["upper"])
+
+
 def test_att_weights_formula(iptw_att):
     s = iptw_att.propensity.scores
     treated = s["surgical"].to_numpy(bool)

@@ -4,7 +4,10 @@
 #   estimands   glm(surgical ~ islet + liver + age, binomial); ATT weights (1 for surgical,
 #               e / (1 - e) for non-surgical) and stabilized ATE weights (P(surgical) / e,
 #               (1 - P(surgical)) / (1 - e)); coxph(Surv(t, d) ~ surgical, weights = w,
-#               robust = TRUE, ties = "efron"); propensity range per arm
+#               robust = TRUE, ties = "efron"); propensity range per arm; SMD after
+#               weighting (cov.wt(method = "unbiased"), as make_robustness_reference.R)
+#               and Kish's effective sample size per arm; the ATT with its weights
+#               truncated at their 1st/99th percentiles (quantile type 7)
 #   resamples   25 bootstrap resamples drawn here (set.seed(20061001); sample() within
 #               each arm, so arm sizes stay fixed), their 1-based row indices, and for
 #               each the whole pipeline refitted on the resampled rows (duplicated rows
@@ -46,8 +49,25 @@ weights_for <- function(dd, estimand) {
   list(ps = unname(ps), w = unname(w))
 }
 
-fit_estimand <- function(dd, estimand) {
+smd <- function(x, tr, wt, binary) {
+  mom <- function(xs, ws) {
+    m <- weighted.mean(xs, ws)
+    v <- if (binary) m * (1 - m) else
+      cov.wt(matrix(xs), wt = ws / sum(ws), method = "unbiased")$cov[1, 1]
+    c(m, v)
+  }
+  a <- mom(x[tr == 1], wt[tr == 1])
+  b <- mom(x[tr == 0], wt[tr == 0])
+  (a[1] - b[1]) / sqrt((a[2] + b[2]) / 2)
+}
+kish <- function(x) sum(x)^2 / sum(x^2)
+
+fit_estimand <- function(dd, estimand, truncate = FALSE) {
   pw <- weights_for(dd, estimand)
+  if (truncate) {
+    q <- unname(quantile(pw$w, c(0.01, 0.99), type = 7))
+    pw$w <- pmin(pmax(pw$w, q[1]), q[2])
+  }
   fit <- coxph(Surv(t, d) ~ surgical, data = cbind(dd, wt = pw$w), weights = wt,
                robust = TRUE, ties = "efron")
   s <- summary(fit)
@@ -56,7 +76,12 @@ fit_estimand <- function(dd, estimand) {
        upper = unname(s$conf.int[1, "upper .95"]), weights = pw$w, ps = pw$ps,
        ps_range_surgical = range(pw$ps[dd$surgical == 1]),
        ps_range_nonsurgical = range(pw$ps[dd$surgical == 0]),
-       max_weight = max(pw$w))
+       max_weight = max(pw$w),
+       smd_after = list(`tumor_type=islet_cell` = smd(dd$islet, dd$surgical, pw$w, TRUE),
+                        liver_involvement_pct = smd(dd$liver, dd$surgical, pw$w, FALSE),
+                        age_years = smd(dd$age, dd$surgical, pw$w, FALSE)),
+       ess = list(surgical = kish(pw$w[dd$surgical == 1]),
+                  nonsurgical = kish(pw$w[dd$surgical == 0])))
 }
 
 set.seed(20061001)
@@ -84,6 +109,7 @@ out <- list(
   survival_version = as.character(packageVersion("survival")),
   att = fit_estimand(d, "ATT"),
   ate = fit_estimand(d, "ATE"),
+  att_truncated = fit_estimand(d, "ATT", truncate = TRUE),
   resamples = resamples
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"),
