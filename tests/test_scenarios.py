@@ -9,6 +9,7 @@ import dataclasses
 import json
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +21,7 @@ from nethep.cox import coxph, efron_score_residuals, weighted_cox_robust
 from nethep.firth import firth_coxph
 from nethep.km import restricted_mean_survival
 from nethep.permutation import logrank_scores
+from nethep.plots import scenario_caption, scenario_figure
 from nethep.results import dumps
 from nethep.robustness import cox_adjusted, landmark, propensity, time_varying_cox
 from nethep.robustness.scenarios import (
@@ -332,3 +334,13 @@ def test_findings_name_each_scenario(study):
     for s in study.scenarios:
         assert s.label in text
     assert "naive Cox" in text and "best" in text
+
+
+def test_figure_and_caption_from_the_study(study):
+    for width in (85, 180):
+        fig = scenario_figure(study, reconstructed=True, width_mm=width)
+        assert len(fig.axes) == 6
+        assert fig.get_figwidth() == pytest.approx(width / 25.4)
+        plt.close(fig)
+    text = str(scenario_caption(study, reconstructed=False))
+    assert f"{study.n_replicates} simulated cohorts" in text and "user-supplied" in text
