@@ -22,6 +22,7 @@ abstract); it says nothing about a user's own cohort.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ from nethep.reconstruct.single import Targets
 from nethep.reconstruct.store import ENSEMBLE_DIR, load_ensemble
 
 #: Quantity name -> label for tables (in the order shown).
-LABELS = {
+LABELS = MappingProxyType({
     "hr": "Hazard ratio, surgical vs non-surgical (Cox)",
     "hr_lower": "HR 95% CI, lower limit",
     "hr_upper": "HR 95% CI, upper limit",
@@ -62,7 +63,7 @@ LABELS = {
     "palliation_surgical": "Palliation rate, surgical",
     "tipping_earliest": "Tipping point, earliest censored first (deaths)",
     "tipping_worst": "Tipping point, worst case (deaths)",
-}
+})
 LOWER_Q, UPPER_Q = 0.025, 0.975
 #: Curves stop at the first time fewer than this many remain at risk (as notebook 03's
 #: figure, Pocock, Clayton & Altman, Lancet 2002).
