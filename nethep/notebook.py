@@ -51,9 +51,10 @@ def banner(df: pd.DataFrame, min_cell: int = 0) -> Markdown:
     if df.attrs.get("reconstructed"):
         text = RECONSTRUCTED_BANNER
     else:
-        text = (f"> **{df.attrs.get('source', DEFAULT_LABEL)}** (your own data): "
-                f"{privacy.mark(len(df), min_cell)} patients, every column as supplied. "
-                "Published numbers are shown for comparison only.")
+        label = df.attrs.get("source", DEFAULT_LABEL)
+        named = "" if label == DEFAULT_LABEL else f" ({label})"
+        text = (f"> **Your cohort**{named}: {privacy.mark(len(df), min_cell)} patients, "
+                "every column as supplied. Published numbers are shown for comparison only.")
     if min_cell > 1:
         text += (f"\n>\n> **Small-cell suppression is on** (`min_cell = {min_cell}`): "
                  f"{privacy.note(min_cell)} in tables, figures and text, and are null in "

@@ -5,6 +5,8 @@ import json
 import pandas as pd
 import pytest
 
+from nethep.cohort import USER_MIN_CELL, default_min_cell
+from nethep.notebook import banner
 from nethep.privacy import check_min_cell, mark, note, suppress_table, suppress_values
 from nethep.results import save_fragment
 
@@ -58,3 +60,31 @@ def test_save_fragment_applies_the_threshold(tmp_path):
 def test_save_fragment_refuses_a_bad_threshold(tmp_path):
     with pytest.raises(ValueError, match="min_cell"):
         save_fragment("cohort", {"n": 1}, tmp_path, min_cell=-1)
+
+
+# --------------------------------------------------------------- defaults for a user's data
+
+
+def _cohort(reconstructed: bool, source: str) -> pd.DataFrame:
+    df = pd.DataFrame({"patient_id": [f"P{i}" for i in range(30)]})
+    df.attrs = {"reconstructed": reconstructed, "source": source}
+    return df
+
+
+def test_user_min_cell_default_is_11_and_the_bundled_cohort_keeps_0():
+    assert USER_MIN_CELL == 11
+    assert default_min_cell(reconstructed=False) == 11
+    assert default_min_cell(reconstructed=True) == 0
+
+
+def test_banner_names_a_users_cohort_by_its_label_and_says_whether_cells_are_hidden():
+    on = banner(_cohort(False, "your cohort"), 11).data
+    assert on.startswith("> **Your cohort**: 30 patients, every column as supplied.")
+    assert "Small-cell suppression is on** (`min_cell = 11`)" in on
+    for word in ("simulated", "calibrated", "Reconstructed", ".csv"):
+        assert word not in on
+    off = banner(_cohort(False, "Clinic X, 2010-2020"), 0).data
+    assert off.startswith("> **Your cohort** (Clinic X, 2010-2020): 30 patients")
+    assert "Small-cell suppression is off** (`min_cell = 0`, asked for)" in off
+    bundled = banner(_cohort(True, "cohort.csv"), 0).data
+    assert bundled.startswith("> **Reconstructed data.**") and "suppression" not in bundled

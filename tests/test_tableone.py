@@ -64,6 +64,24 @@ def test_every_row_records_provenance(t1):
     assert "Age, years" in t1.provenance_sentence()
 
 
+def test_a_users_cohort_is_as_supplied_never_published_or_simulated(df, t1):
+    """The same rows as a user's cohort: every row 'as supplied', the same numbers, and
+    no sentence calls anything published, calibrated or simulated."""
+    user = df.copy()
+    user.attrs = {**df.attrs, "reconstructed": False, "source": "your cohort"}
+    mine = table_one(user)
+    assert set(mine.table()["provenance"]) == {"as supplied"}
+    assert mine.simulated_variables() == [] and mine.to_results()["simulated_variables"] == []
+    pd.testing.assert_frame_equal(mine.table().drop(columns="provenance"),
+                                  t1.table().drop(columns="provenance"))
+    words = mine.provenance_sentence() + " " + mine.findings()
+    assert mine.provenance_sentence() == "Every row is computed from the data as supplied."
+    for word in ("simulated", "published", "calibrated", "nothing published"):
+        assert word not in words.lower()
+    tested = [r for r in mine.results if r.p is not None and r.p < 0.05]
+    assert all(r.label in mine.findings() for r in tested)
+
+
 def test_months_to_treatment_excludes_observation_and_says_so(df, t1):
     r = t1.result("months_to_treatment")
     assert r.n_excluded == (df["treatment"] == "observation").sum() == 6
