@@ -103,10 +103,13 @@ class ScenarioStudy:
         return self.rows.copy()
 
     def wide(self, measure: str) -> pd.DataFrame:
-        """``measure`` (bias, coverage or rejection) as methods x scenarios."""
+        """``measure`` (bias, coverage or rejection) as methods x scenarios; a method
+        without that measure (the permutation test has no bias or coverage) is left out
+        rather than shown as NaN."""
         out = self.rows.pivot(index="method", columns="scenario", values=measure)
         order = [s.key for s in self.scenarios]
-        return out.loc[[m for m in METHOD_LABELS if m in out.index], order]
+        out = out.loc[[m for m in METHOD_LABELS if m in out.index], order]
+        return out.dropna(how="all")
 
     def row(self, scenario: str, method: str) -> pd.Series:
         """The row of one scenario key and method key."""
