@@ -324,6 +324,15 @@ def _rate(v: Values, group: str) -> Cell:
                 dotted)
 
 
+#: What each role of a robustness-summary row means.
+ROLE_WORDS = MappingProxyType({
+    "primary": "the stated primary analysis (its rule is given under the hazard-ratio eTable)",
+    "reference": "the unadjusted analysis", "main": "a main sensitivity analysis",
+    "sensitivity": "a sensitivity analysis",
+    "alternative": "an alternative to one choice of a main analysis",
+})
+
+
 def robustness_table(v: Values) -> ETable | None:
     """The robustness summary: every sensitivity analysis beside the reference."""
     rows_in = v.get("robustness.summary")
@@ -344,11 +353,13 @@ def robustness_table(v: Values) -> ETable | None:
             f"<{v.min_cell}" if v.suppressed(f"{base}.n") else "not available"))
         rows.append((Cell(str(r.get("analysis", ""))), Cell(str(r.get("role", ""))),
                      Cell(measure), value, n_cell))
-    notes = (f"{ABBREVIATIONS}; IPTW, inverse probability of treatment weighting; RMST, "
-             "restricted mean survival time.",
-             "Role: reference (the unadjusted analysis), main sensitivity analyses, and "
-             "alternatives to a main analysis's choice. Estimates are associations in "
-             "observational data, not effects of treatment.")
+    roles = [r for r in ROLE_WORDS if any(row.get("role") == r for row in rows_in)]
+    notes = (f"{ABBREVIATIONS}; ATE, average treatment effect (whole cohort); ATT, average "
+             "treatment effect in the treated; IPTW, inverse probability of treatment "
+             "weighting; RMST, restricted mean survival time.",
+             "Role: " + "; ".join(f"{r}, {ROLE_WORDS[r]}" for r in roles)
+             + ". Estimates are associations in observational data, not effects of "
+             "treatment.")
     return ETable("etab-robustness", "Sensitivity analyses of the survival difference "
                   "between surgical and non-surgical treatment",
                   ("Analysis", "Role", "Measure", "Estimate (95% CI)", "Patients, n"),
