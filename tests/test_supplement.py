@@ -26,6 +26,7 @@ import matplotlib
 import pypdf
 import pytest
 
+from nethep import cli
 from nethep.cohort import load_cohort
 from nethep.paths import TEMPLATE_MAP
 from nethep.results import flatten, lookup
@@ -619,3 +620,12 @@ def test_decimal_reading_is_independent():
     assert number_matches("83.3", [0.8333]) and not number_matches("83.4", [0.8333])
     assert number_matches(".99", [1.0]) and not number_matches(".99", [0.98])
     assert number_matches("<.001", [0.0004]) and not number_matches("<.001", [0.002])
+
+
+def test_run_options_paper_and_label():
+    args = cli.build_parser().parse_args(["run", "--paper", "letter", "--label", "Clinic X"])
+    assert (args.paper, args.label) == ("letter", "Clinic X")
+    defaults = cli.build_parser().parse_args(["run"])
+    assert (defaults.paper, defaults.label) == (None, None)  # write_pages' defaults apply
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "--paper", "a5"])
