@@ -247,7 +247,7 @@ def robustness_forest_figure(summary: RobustnessSummary, *, reconstructed: bool,
     axis_h = 0.12 + f["tick"] / 72 + 0.08 + compact.lines(xlabel) * f["text"] * 1.2 / 72
     row_h = cols.row_h
     plot_h = sum(row_h)
-    height = 0.1 + 0.26 + plot_h + axis_h + footer_h + 0.1
+    height = 0.28 + plot_h + axis_h + footer_h + 0.1  # 0.28: the column headings
     fig = plt.figure(figsize=(width, height))
     bottom = footer_h + axis_h
     ax = compact.axes_in(fig, cols.x0, bottom, cols.plot_w, plot_h)
