@@ -265,8 +265,11 @@ def cox_table(v: Values) -> ETable | None:
     notes = [f"{ABBREVIATIONS}. Surgical vs non-surgical (medical or embolization); "
              "HR below 1: lower hazard of death in the surgical group."]
     if v.has(key(keys.COX, "ph_p")):
-        notes.append("Proportional hazards, scaled Schoenfeld residual test: "
-                     f"P = {v.p(key(keys.COX, 'ph_p')).text}.")
+        note = ("Proportional hazards, scaled Schoenfeld residual test: "
+                f"P = {v.p(key(keys.COX, 'ph_p')).text}")
+        if v.get(keys.PH_TEST_INFORMATIVE) is False:
+            note += ", uninformative: an arm has fewer than 5 deaths"
+        notes.append(note + ".")
     for name, test in (("lr_p", "likelihood ratio"), ("score_p", "score")):
         if v.has(key(keys.COX_TESTS, name)):
             rows.append((Cell("Cox, Efron ties"), Cell(""), v.p(key(keys.COX_TESTS, name)),
