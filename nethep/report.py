@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import platform
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -59,6 +60,79 @@ def _suppressed(results: Mapping[str, Any]) -> tuple[int, set[str]]:
     return threshold, hidden
 
 
+@dataclass(frozen=True)
+class Cited:
+    """One number printed in methods.md: the results key it was read from, the factor it
+    was multiplied by (100 for a percentage), its format spec ("p": :func:`p_text`) and
+    the text printed."""
+
+    key: str
+    scale: float
+    spec: str
+    text: str
+
+
+class _CitedFloat(float):
+    """A float read from results.json that records how it is printed (into ``sink``)."""
+
+    key: str
+    scale: float
+    sink: list[Cited]
+
+    def __format__(self, spec: str) -> str:
+        text = float.__format__(float(self), spec)
+        self.sink.append(Cited(self.key, self.scale, spec, text))
+        return text
+
+    def __mul__(self, other: object) -> _CitedFloat:
+        if not isinstance(other, int | float):
+            return NotImplemented
+        return _cited_float(float(self) * other, self.key, self.sink, self.scale * other)
+
+    __rmul__ = __mul__
+
+
+class _CitedInt(int):
+    """An int read from results.json that records how it is printed (into ``sink``)."""
+
+    key: str
+    sink: list[Cited]
+
+    def __format__(self, spec: str) -> str:
+        text = int.__format__(int(self), spec)
+        self.sink.append(Cited(self.key, 1.0, spec, text))
+        return text
+
+    def __str__(self) -> str:
+        return self.__format__("")
+
+
+def _cited_float(value: float, dotted: str, sink: list[Cited], scale: float = 1.0
+                 ) -> _CitedFloat:
+    out = _CitedFloat(value)
+    out.key, out.sink, out.scale = dotted, sink, scale
+    return out
+
+
+def _cite(value: Any, dotted: str, sink: list[Cited]) -> Any:
+    """``value`` as a number that records its printing; anything else unchanged."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, int):
+        out = _CitedInt(value)
+        out.key, out.sink = dotted, sink
+        return out
+    return _cited_float(value, dotted, sink)
+
+
+def _p(value: Any) -> str:
+    """:func:`nethep.formats.p_text`, recorded when ``value`` came from results.json."""
+    text = p_text(value)
+    if isinstance(value, _CitedFloat):
+        value.sink.append(Cited(value.key, value.scale, "p", text))
+    return text
+
+
 Getter = Callable[..., Any]
 
 
@@ -101,12 +175,12 @@ def _primary(get: Getter) -> tuple[str, str]:
     if model is None:
         return ("**Primary analysis.** The hazard ratio of death, surgical versus "
                 "non-surgical treatment, by Cox regression with Efron's method for ties: "
-                f"{_hr(get, keys.COX)}, Wald {p_text(get(keys.COX, 'p'))}. (The robustness "
+                f"{_hr(get, keys.COX)}, Wald {_p(get(keys.COX, 'p'))}. (The robustness "
                 "notebook, which applies the small-event rule for the primary estimate, did "
                 "not run; this estimate is therefore reported as primary.)", "cox")
     return ("**Primary analysis.** The hazard ratio of death, surgical versus non-surgical "
             f"treatment, by {get(keys.PRIMARY, 'method')}: {_hr(get, keys.PRIMARY)}, "
-            f"{p_text(get(keys.PRIMARY, 'p'))}. {get(keys.PRIMARY, 'rule') or ''}".rstrip(),
+            f"{_p(get(keys.PRIMARY, 'p'))}. {get(keys.PRIMARY, 'rule') or ''}".rstrip(),
             str(model))
 
 
@@ -115,7 +189,7 @@ def _sensitivity(get: Getter, primary_model: str) -> list[str]:
     could have differed on this cohort (notebook 05) and a pointer to notebook 06."""
     items: list[str] = []
     if primary_model == "firth" or get(keys.FIRTH, "hr") is None:
-        tests = [f"{name} {p_text(get(keys.COX_TESTS, part))}"
+        tests = [f"{name} {_p(get(keys.COX_TESTS, part))}"
                  for name, part in (("Wald", "wald_p"), ("likelihood-ratio", "lr_p"),
                                     ("score", "score_p"))
                  if get(keys.COX_TESTS, part) is not None]
@@ -125,7 +199,7 @@ def _sensitivity(get: Getter, primary_model: str) -> list[str]:
     if primary_model != "firth" and get(keys.FIRTH, "hr") is not None:
         items.append("Firth-penalised Cox regression (Heinze and Schemper 2001; profile-"
                      f"likelihood CI): {_hr(get, keys.FIRTH)}, penalised likelihood-ratio "
-                     f"{p_text(get(keys.FIRTH, 'p_lr'))}." + _could_differ(get, "small_events"))
+                     f"{_p(get(keys.FIRTH, 'p_lr'))}." + _could_differ(get, "small_events"))
     if get(keys.FIRTH_BRESLOW, "hr") is not None:
         items.append("Firth-penalised Cox regression with Breslow ties (R coxphf's "
                      f"default): {_hr(get, keys.FIRTH_BRESLOW)}.")
@@ -135,19 +209,19 @@ def _sensitivity(get: Getter, primary_model: str) -> list[str]:
                     f"{PH_MIN_DEATHS_PER_ARM} deaths)." if informative is False else "."))
     lr2, lr3 = keys.LOGRANK_ARMS, keys.LOGRANK_GROUPS
     exact = get(keys.EXACT_LOGRANK_ARMS, "p")
-    perm = (f"; exact permutation log-rank test over all assignments, {p_text(exact)}"
+    perm = (f"; exact permutation log-rank test over all assignments, {_p(exact)}"
             if exact is not None else
-            f"; Monte Carlo permutation log-rank test, {p_text(get(keys.PERMUTATION_ARMS, 'p'))}"
+            f"; Monte Carlo permutation log-rank test, {_p(get(keys.PERMUTATION_ARMS, 'p'))}"
             if get(keys.PERMUTATION_ARMS, "p") is not None else "")
     groups_perm = get(keys.PERMUTATION_GROUPS, "p")
     b = get(keys.PERMUTATION_GROUPS, "n_permutations")
-    perm3 = (f" (Monte Carlo permutation, {b:,} permutations: {p_text(groups_perm)}; no "
+    perm3 = (f" (Monte Carlo permutation, {b:,} permutations: {_p(groups_perm)}; no "
              "exact test is computed for three groups)" if groups_perm is not None and b
              else "")
     items.append("Log-rank test, the comparison the abstract reports: surgical versus "
                  f"non-surgical chi-square {_num(get(lr2, 'statistic'), 2)}, "
-                 f"{p_text(get(lr2, 'p'))}{perm}; across the three groups chi-square "
-                 f"{_num(get(lr3, 'statistic'), 2)}, {p_text(get(lr3, 'p'))}{perm3}, with "
+                 f"{_p(get(lr2, 'p'))}{perm}; across the three groups chi-square "
+                 f"{_num(get(lr3, 'statistic'), 2)}, {_p(get(lr3, 'p'))}{perm3}, with "
                  "Holm-adjusted pairwise comparisons." + _could_differ(get, "exact_tests"))
     boot = keys.BOOTSTRAP_S36
     if get(boot, "estimate") is not None:
@@ -209,9 +283,11 @@ def _sensitivity(get: Getter, primary_model: str) -> list[str]:
                      + _could_differ(get, "evalue"))
     design = get(keys.POWER_DESIGN)
     if isinstance(design, Mapping) and design:
-        rows = sorted(design.values(), key=lambda d: d.get("hr") or 0)
-        needed = join_and([f"{d['events_80']} deaths for HR {d['hr']:g}" for d in rows
-                           if d.get("events_80") is not None and d.get("hr") is not None])
+        names = sorted(design, key=lambda n: float(design[n].get("hr") or 0))
+        needed = join_and([f"{get(keys.POWER_DESIGN, n, 'events_80')} deaths for HR "
+                           f"{get(keys.POWER_DESIGN, n, 'hr'):g}" for n in names
+                           if design[n].get("events_80") is not None
+                           and design[n].get("hr") is not None])
         events = get(keys.POWER, "events")
         have = f" (this study had {events})" if events is not None else ""
         items.append("Power is given as a design table, not as observed (post hoc) power: "
@@ -221,7 +297,19 @@ def _sensitivity(get: Getter, primary_model: str) -> list[str]:
 
 
 def methods_text(results: Mapping[str, Any]) -> str:
-    """A statistical-methods section (Markdown) filled in from ``results.json`` alone.
+    """A statistical-methods section (Markdown) filled in from ``results.json`` alone
+    (:func:`methods_and_citations`)."""
+    return methods_and_citations(results)[0]
+
+
+def methods_citations(results: Mapping[str, Any]) -> tuple[Cited, ...]:
+    """Where each number of :func:`methods_text` comes from (for the tests)."""
+    return methods_and_citations(results)[1]
+
+
+def methods_and_citations(results: Mapping[str, Any]) -> tuple[str, tuple[Cited, ...]]:
+    """A statistical-methods section (Markdown) filled in from ``results.json`` alone, and
+    where each number in it comes from.
 
     It names one primary analysis (``robustness.primary``: the small-event rule of
     notebook 05; the ordinary Cox model, said so, when that notebook did not run) and
@@ -229,17 +317,20 @@ def methods_text(results: Mapping[str, Any]) -> str:
     notebook 05's sentence on whether it could have differed on this cohort and a
     pointer to notebook 06. P values are in the journal's style
     (:func:`nethep.formats.p_text`); a count that small-cell suppression nulled reads
-    ``<N``; a missing, zero or infinite estimate is said in words.
+    ``<N``; a missing, zero or infinite estimate is said in words. Every number read from
+    the results is printed through a :class:`Cited` record (its key, scale, format and
+    text), so a test can re-derive each printed number from results.json.
     """
     r = flatten(results)
     threshold, hidden = _suppressed(results)
+    sink: list[Cited] = []
 
     def get(*parts: object) -> Any:
         dotted = key(*parts)
         if dotted in hidden:
             return f"<{threshold}"
         if dotted in r:
-            return r[dotted]
+            return _cite(r[dotted], dotted, sink)
         return lookup(results, dotted)  # a mapping (e.g. the power design)
 
     n_groups = ", ".join(f"{g} {get(keys.N_BY_GROUP, g)}" for g in GROUPS)
@@ -287,13 +378,13 @@ def methods_text(results: Mapping[str, Any]) -> str:
     para.append(
         "**Secondary outcome.** Palliation of symptoms among symptomatic patients was "
         "compared across the three groups by the Fisher-Freeman-Halton exact test "
-        f"({p_text(get(keys.PALLIATION_EXACT_P))}); rates are given with Clopper-Pearson "
+        f"({_p(get(keys.PALLIATION_EXACT_P))}); rates are given with Clopper-Pearson "
         "exact 95% confidence intervals.")
     para.append(
         "All tests were two-sided at the 5% level. Analyses used Python "
         f"{versions['python']} ({soft}); Kaplan-Meier, log-rank and Cox estimates were "
         "verified against R's survival package (reference values in tests/reference/).")
-    return "\n".join(lines + ["\n\n".join(para), ""])
+    return "\n".join(lines + ["\n\n".join(para), ""]), tuple(sink)
 
 
 # STROBE statement, cohort studies (von Elm et al. 2007): item, topic, where addressed.

@@ -14,14 +14,24 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
 from nethep import __version__
+from nethep.formats import p_text
 from nethep.plots.survival import MIN_AT_RISK
-from nethep.report import STROBE, methods_text, software_versions, strobe_markdown
+from nethep.report import (
+    STROBE,
+    Cited,
+    methods_and_citations,
+    methods_text,
+    software_versions,
+    strobe_markdown,
+)
+from nethep.results import lookup
 from nethep.survival import PH_MIN_DEATHS_PER_ARM
 
 #: Numbers the text may print that are not results: the confidence and power levels,
@@ -48,17 +58,40 @@ def _tokens(text: str) -> list[str]:
     return [t for t in NUMBER.findall(text) if any(c.isdigit() for c in t)]
 
 
-def unmatched_numbers(text: str, results: Mapping[str, Any]) -> list[str]:
-    """Every number in ``text`` that is neither a results.json value at its printed
-    rounding, nor in a results.json string, nor allowed; software versions excepted."""
+def miscited(results: Mapping[str, Any], cites: tuple[Cited, ...]) -> list[str]:
+    """Every number the text printed from a results key that the value now at that key
+    (times its scale, in its format) does not give."""
+    wrong = []
+    for cite in cites:
+        value = lookup(results, cite.key)
+        if cite.spec == "p":
+            expected = p_text(value)
+        elif value is None or isinstance(value, str):
+            expected = None
+        else:
+            expected = format(value if cite.scale == 1 else value * cite.scale, cite.spec)
+        if expected != cite.text:
+            wrong.append(f"{cite.key}: printed {cite.text!r}, results give {expected!r}")
+    return wrong
+
+
+def unmatched_numbers(text: str, results: Mapping[str, Any],
+                      cites: tuple[Cited, ...] = ()) -> list[str]:
+    """Every number in ``text`` that is neither printed from a results key (``cites``,
+    checked by :func:`miscited`), nor a results.json value at its printed rounding, nor
+    in a results.json string, nor allowed; software versions excepted."""
     for version in software_versions().values():
         text = text.replace(version, "")
     leaves = list(_leaves(results))
     numbers = [float(v) for v in leaves if isinstance(v, int | float)
                and not isinstance(v, bool) and math.isfinite(v)]
     in_strings = {t for v in leaves if isinstance(v, str) for t in _tokens(v)}
+    cited = Counter(t for cite in cites for t in _tokens(cite.text))
     missing = []
     for token in _tokens(text):
+        if cited[token] > 0:
+            cited[token] -= 1
+            continue
         if token in ALLOWED or token in in_strings:
             continue
         x = float(token.replace(",", ""))
@@ -71,37 +104,53 @@ def unmatched_numbers(text: str, results: Mapping[str, Any]) -> list[str]:
     return missing
 
 
+def check(results: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The methods text of ``results`` and its problems (miscited or unmatched numbers)."""
+    text, cites = methods_and_citations(results)
+    return text, miscited(results, cites) + unmatched_numbers(text, results, cites)
+
+
 # --------------------------------------------------------------------------- a full run
 
 
 def test_every_number_of_the_bundled_methods_is_in_results(bundled_run):
     results = bundled_run.results
-    text = methods_text(results)
+    text, problems = check(results)
     assert (bundled_run.output_dir / "methods.md").read_text(encoding="utf-8") == text
-    assert unmatched_numbers(text, results) == []
+    assert problems == []
     assert len(_tokens(text)) > 60  # the check covers the whole text
+    assert len(methods_and_citations(results)[1]) > 50  # most numbers carry their key
 
 
 def test_every_number_of_a_users_methods_is_in_results(user_run):
     results = user_run.results
-    text = (user_run.output_dir / "methods.md").read_text(encoding="utf-8")
-    assert unmatched_numbers(text, results) == []
-    assert "0.00" not in text and "inf" not in text
+    text, problems = check(results)
+    assert (user_run.output_dir / "methods.md").read_text(encoding="utf-8") == text
+    assert problems == []
+    assert not re.search(r"(?<![\d.])0\.00(?!\d)", text)  # never "0.00"
+    assert not re.search(r"\binf\b", text)
 
 
-def test_a_drifted_number_is_caught(bundled_run):
+@pytest.mark.parametrize("dotted", [
+    "robustness.evalue.point", "robustness.rmst.diff", "followup.reverse_km_median_months",
+    "survival.logrank.surgical_vs_nonsurgical.statistic", "robustness.landmark.6.upper",
+    "robustness.landmark.3.hr", "robustness.exact_logrank.surgical_vs_nonsurgical.p",
+    "survival.at_months.36.surgical.estimate", "cohort.n_patients"])
+def test_a_drifted_number_is_caught(bundled_run, dotted):
+    """The text and its citations from the run's results, checked against results in
+    which one printed value has drifted: the check fails; the text written from the
+    drifted results passes."""
     results = bundled_run.results
-    text = methods_text(results)
+    text, cites = methods_and_citations(results)
+    assert dotted in {c.key for c in cites}
     drifted = copy.deepcopy(results)
-    for name in ("hr", "lower", "upper"):
-        drifted["robustness"]["primary"][name] *= 1.3
-    drifted["robustness"]["landmark"]["3"]["hr"] = 0.16  # issue 12: "HR 0.16" credited
-    for part in ("hr",):
-        drifted["robustness"]["firth"][part] *= 1.3
-        drifted["robustness"]["evalue"][part] *= 1.3
-    missing = unmatched_numbers(text, drifted)
-    assert missing, "a number printed from the old results was not caught"
-    assert unmatched_numbers(methods_text(drifted), drifted) == []
+    *parents, last = dotted.split(".")
+    node = drifted
+    for part in parents:
+        node = node[part]
+    node[last] = node[last] + 1 if isinstance(node[last], int) else node[last] * 0.63
+    assert miscited(drifted, cites), f"{dotted} drifted and was not caught"
+    assert check(drifted)[1] == []
 
 
 def test_the_issue_12_fixes_on_the_bundled_cohort(bundled_run):
@@ -164,7 +213,7 @@ def test_numbers_come_from_the_results():
     assert "(P = .21)" in text
     assert "reconstruction" in text
     assert f"lifelines {software_versions()['lifelines']}" in text
-    assert unmatched_numbers(text, RESULTS) == []
+    assert check(RESULTS)[1] == []
 
 
 def test_without_the_robustness_notebook_the_cox_model_is_primary_and_says_why():
@@ -219,7 +268,7 @@ def test_sensitivity_list_reads_the_choices_from_the_results():
     assert ("at 3 months HR 0.18 (95% CI 0.04 to 0.78) and at 6 months HR 0.17 (95% CI "
             "0.04 to 0.75)") in text
     assert "Firth-penalised Cox regression (Heinze and Schemper 2001" in text
-    assert unmatched_numbers(text, {**RESULTS, "robustness": robustness}) == []
+    assert check({**RESULTS, "robustness": robustness})[1] == []
     other = {**robustness, "choices": {"covariates": ["age_years", "sex"],
                                        "landmark_months": [3.0]}}
     text = methods_text({**RESULTS, "robustness": other})
@@ -253,4 +302,4 @@ def test_a_tiny_limit_keeps_two_significant_digits():
     results = {**RESULTS, "robustness": robustness}
     text = methods_text(results)
     assert "HR 0.05 (95% CI 0.00041 to 0.35), P < .001" in text
-    assert unmatched_numbers(text, results) == []
+    assert check(results)[1] == []
