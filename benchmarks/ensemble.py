@@ -214,21 +214,22 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60.0,
                         help="seconds for each of the R and lifelines loops")
     args = parser.parse_args()
+    loops = {"R loop": bench_r(args.budget), "lifelines": bench_lifelines(args.budget)}
+    for name, res in loops.items():
+        if res is not None:
+            m, w, c = res
+            print(f"{name:<11} {m:>6,} members  wall {w:7.1f} s  CPU {c:7.1f} s  "
+                  f"{m / w:8.3f} members/s (wall), {m / c:8.3f} per CPU-second", flush=True)
     wall, cpu = bench_nethep(args.members)
-    rate = args.members / wall
+    rate, cpu_rate = args.members / wall, args.members / cpu
     print(f"nethep      {args.members:>6,} members  wall {wall:7.1f} s  CPU {cpu:7.1f} s  "
-          f"{rate:8.1f} members/s (wall), {args.members / cpu:8.1f} per CPU-second")
-    loops = (("R loop", bench_r(args.budget)), ("lifelines", bench_lifelines(args.budget)))
-    for name, res in loops:
-        if res is None:
+          f"{rate:8.1f} members/s (wall), {cpu_rate:8.1f} per CPU-second", flush=True)
+    for name, res in loops.items():
+        if res is None or res[0] == 0:
             continue
         m, w, c = res
-        r = m / w if m else float("nan")
-        print(f"{name:<11} {m:>6,} members  wall {w:7.1f} s  CPU {c:7.1f} s  {r:8.3f} "
-              f"members/s; 10,000 members ~ {10_000 / r / 3600 if m else float('nan'):.1f} h; "
-              f"nethep is {rate / r if m else float('nan'):.0f}x (wall), "
-              f"{(args.members / cpu) / (m / c) if m else float('nan'):.0f}x (CPU)")
-
+        print(f"nethep vs {name}: {rate / (m / w):.0f}x (wall), {cpu_rate / (m / c):.0f}x (CPU); "
+              f"{name} would need ~{10_000 / (m / w) / 3600:.1f} h for 10,000 members")
 
 if __name__ == "__main__":
     main()
