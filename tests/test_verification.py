@@ -159,11 +159,37 @@ def followup_simple(m: re.Match) -> tuple[Any, str, str]:
     return ref(TESTS)["followup"][m["what"]], TESTS, "tests/test_reference_tests.py"
 
 
+IPTW_REF = "iptw.json"
+
+
+def iptw_value(m: re.Match) -> tuple[Any, str, str]:
+    """robustness.iptw (the ATT, primary weighting), iptw_att, iptw_ate, iptw_truncated
+    (ATT weights truncated at the 1st/99th percentiles): R glm + coxph(robust = TRUE)."""
+    block = {"iptw": "att", "iptw_att": "att", "iptw_ate": "ate",
+             "iptw_truncated": "att_truncated"}[m["which"]]
+    return ref(IPTW_REF)[block][m["what"]], IPTW_REF, "tests/test_robustness.py"
+
+
+def positivity(m: re.Match) -> tuple[Any, str, str]:
+    """robustness.positivity: score ranges, overlap region, largest weight, ESS (ATT)."""
+    att = ref(IPTW_REF)["att"]
+    arm = m["arm"]
+    value = {"ps_min": lambda: att[f"ps_range_{arm}"][0],
+             "ps_max": lambda: att[f"ps_range_{arm}"][1],
+             "ess": lambda: att["ess"][arm],
+             "max_weight": lambda: att["max_weight"],
+             "overlap_lower": lambda: max(att["ps_range_surgical"][0],
+                                          att["ps_range_nonsurgical"][0]),
+             "overlap_upper": lambda: min(att["ps_range_surgical"][1],
+                                          att["ps_range_nonsurgical"][1])}[m["what"]]()
+    return value, IPTW_REF, "tests/test_robustness.py"
+
+
 def robust_cox(m: re.Match) -> tuple[Any, str, str]:
     r = ref(ROBUST)
     which, what = m["which"], m["what"]
-    block = {"cox_adjusted.surgical": r["adjusted"]["terms"][0], "iptw": r["iptw"],
-             "iptw_truncated": r["iptw_truncated"], "time_varying": r["time_varying"]}[which]
+    block = {"cox_adjusted.surgical": r["adjusted"]["terms"][0],
+             "time_varying": r["time_varying"]}[which]
     return block[what], ROBUST, "tests/test_robustness.py"
 
 
@@ -176,9 +202,14 @@ def landmark(m: re.Match) -> tuple[Any, str, str]:
 
 
 def propensity(m: re.Match) -> tuple[Any, str, str]:
+    """Balance before weighting (robustness.json); after weighting and ESS with the ATT
+    weights of the primary weighting (iptw.json)."""
     p = ref(ROBUST)["propensity"]
     if m["what"] == "ess":
-        return p["ess"][m["term"]], ROBUST, "tests/test_robustness.py"
+        return ref(IPTW_REF)["att"]["ess"][m["term"]], IPTW_REF, "tests/test_robustness.py"
+    if m["what"] == "smd_after":
+        return (ref(IPTW_REF)["att"]["smd_after"][m["term"]], IPTW_REF,
+                "tests/test_robustness.py")
     row = next(b for b in p["balance"] if b["term"] == m["term"])
     return row[m["what"]], ROBUST, "tests/test_robustness.py"
 
@@ -248,6 +279,36 @@ H1_R_RULES: list[tuple[str, Lookup]] = [
     (r"robustness\.rmst\.(?:(?:extended\.)?(?P<tau>\d+)\.)?"
      r"(?P<what>tau|surgical|nonsurgical|diff|lower|upper|p)", rmst_r),
 ]
+H3_R_RULES: list[tuple[str, Lookup]] = [
+    (r"robustness\.(?P<which>iptw|iptw_att|iptw_ate|iptw_truncated)\."
+     r"(?P<what>hr|lower|upper)", iptw_value),
+    (r"robustness\.positivity\.(?P<what>ps_min|ps_max|ess)\.(?P<arm>surgical|nonsurgical)",
+     positivity),
+    (r"robustness\.positivity\.(?P<what>max_weight|overlap_lower|overlap_upper)(?P<arm>)",
+     positivity),
+    (r"robustness\.(?P<which>evalue)\.(?P<what>hr|lower|upper)", firth_value),
+]
+H3_COUNT = [
+    r"robustness\.(iptw|iptw_att|iptw_ate|iptw_truncated)\.(boot_zero|boot_infinite)",
+    r"robustness\.positivity\.n_outside\.\w+",
+]
+H3_CHOICE = [r"robustness\.(iptw|iptw_att|iptw_ate|iptw_truncated)\.n_boot"]
+H3_UNVERIFIED = {
+    r"robustness\.(iptw|iptw_att|iptw_ate|iptw_truncated)\.boot_(lower|upper)":
+        "whole-pipeline bootstrap of IPTW (propensity model, weights and weighted Cox refitted "
+        "per resample): random resampling; the vectorised pipeline equals R's glm + coxph on "
+        "25 resamples drawn by R to 1e-6 (tests/test_robustness.py, iptw.json); null when a "
+        "limit is 0 (an arm with no deaths in > 2.5% of resamples) and for truncated "
+        "weights (not bootstrapped)",
+    r"robustness\.positivity\.share_outside":
+        "share of patients outside the common support: arithmetic on the R-checked score "
+        "ranges (tests/test_robustness.py)",
+    r"robustness\.evalue\.(rr|rr_limit)":
+        "E-value's risk ratios: VanderWeele-Ding conversion of the primary HR, checked by hand "
+        "(tests/test_robustness_results.py)",
+    r"robustness\.permutation_logrank\.\w+\.p_bound":
+        "(n_extreme + 1)/(B + 1): arithmetic on the permutation count",
+}
 H1_COUNT = [r"robustness\.power\.events"]
 H1_CHOICE = [
     r"robustness\.rmst\.(?:(?:extended\.)?\d+\.)?(n_resamples|seed)",
@@ -281,8 +342,9 @@ R_RULES: list[tuple[str, Lookup]] = [
     (rf"palliation\.(?P<what>rate_ci)\.{G}\.(?P<limit>lower|upper)", palliation_value),
     (r"palliation\.(?P<what>exact_p|chi2_p|chi2_statistic|chi2_df|n_expected_below_5)",
      palliation_value),
-    (r"robustness\.(?P<which>cox_adjusted\.surgical|iptw|iptw_truncated|time_varying)\."
+    (r"robustness\.(?P<which>cox_adjusted\.surgical|time_varying)\."
      r"(?P<what>hr|lower|upper)", robust_cox),
+    *H3_R_RULES,
     (r"robustness\.landmark\.(?P<at>\d+)\.(?P<what>hr|lower|upper|n)", landmark),
     (r"robustness\.propensity\.(?P<what>ess)\.(?P<term>surgical|nonsurgical)", propensity),
     (r"robustness\.propensity\.(?P<what>smd_before|smd_after)\.(?P<term>.+)", propensity),
@@ -305,6 +367,7 @@ COUNT = [
     r"robustness\.exact_logrank\.\w+\.(n_assignments|sizes\[\d+\])",
     r"robustness\.bootstrap\.\w+\.n_nonestimable(_control|_treated)?",
     *H1_COUNT,
+    *H3_COUNT,
 ]
 CHOICE = [
     r"palliation\.conf_level",
@@ -313,6 +376,7 @@ CHOICE = [
     r"robustness\.bootstrap\.\w+\.(at|confidence_level|n_resamples|seed)",
     r"robustness\.exact_logrank\.\w+\.grid_factor",
     *H1_CHOICE,
+    *H3_CHOICE,
 ]
 UNVERIFIED = {
     r"treatment_groups\.smd\.\w+":
@@ -333,6 +397,7 @@ UNVERIFIED = {
         "bootstrap interval: random resampling; checked against scipy.stats.bootstrap on "
         "the same resamples (tests/test_permutation.py), not against R's boot",
     **H1_UNVERIFIED,
+    **H3_UNVERIFIED,
 }
 
 
@@ -353,9 +418,11 @@ def same_as(results_flat: dict[str, Any], key: str, results: dict) -> str | None
         return f"robustness.firth.{hr[what]}"
     if name == "adjusted Cox":
         return f"robustness.cox_adjusted.surgical.{hr[what]}"
-    if name == "IPTW Cox":
+    if name == "IPTW Cox, ATT":
         return f"robustness.iptw.{hr[what]}"
-    if name.startswith("IPTW Cox, weights truncated"):
+    if name == "IPTW Cox, ATE":
+        return f"robustness.iptw_ate.{hr[what]}"
+    if name.startswith("IPTW Cox, ATT, weights truncated"):
         return f"robustness.iptw_truncated.{hr[what]}"
     if name == "time-varying Cox":
         return f"robustness.time_varying.{hr[what]}"
@@ -367,7 +434,9 @@ def same_as(results_flat: dict[str, Any], key: str, results: dict) -> str | None
         return f"{base}." + {"estimate": "diff"}.get(what, what)
     if name == "permutation test" and what == "estimate":
         return "robustness.permutation_logrank.surgical_vs_nonsurgical.p"
-    if name == "permutation test":
+    if name == "exact log-rank test" and what == "estimate":
+        return "robustness.exact_logrank.surgical_vs_nonsurgical.p"
+    if name in ("permutation test", "exact log-rank test"):
         return "(none: no interval for a P value)"
     raise AssertionError(f"robustness.summary row {name!r} has no rule in this test")
 
