@@ -311,7 +311,7 @@ def _header_record(file: str, records: list[tuple[int, list[str]]],
                    "give the line (sheet row) that holds the column names, counting from 1")
 
     def filled(cells: list[str]) -> int:
-        return sum(c.strip() != "" for c in cells)
+        return sum(c != "" for c in cells)
 
     first = filled(records[0][1])
     below = next(((line, n) for line, cells in records[1:20]
@@ -343,7 +343,7 @@ def _frame_from_records(file: str, records: list[tuple[int, list[str]]],
     problems = []
     rows, lines = [], []
     for line, cells in records[1:]:
-        if [c.strip() for c in cells[:width]] == [c.strip() for c in header] and any(header):
+        if cells[:width] == header and any(header):
             problems.append(Problem.at(
                 file, f"the row repeats the header line (line {header_line})",
                 "delete this line: two exports were probably pasted one below the other",
