@@ -179,7 +179,7 @@ def _primary(get: Getter) -> tuple[str, str]:
                 "notebook, which applies the small-event rule for the primary estimate, did "
                 "not run; this estimate is therefore reported as primary.)", "cox")
     return ("**Primary analysis.** The hazard ratio of death, surgical versus non-surgical "
-            f"treatment, by {get(keys.PRIMARY, 'method')}: {_hr(get, keys.PRIMARY)}, "
+            f"treatment ({get(keys.PRIMARY, 'method')}): {_hr(get, keys.PRIMARY)}, "
             f"{_p(get(keys.PRIMARY, 'p'))}. {get(keys.PRIMARY, 'rule') or ''}".rstrip(),
             str(model))
 
