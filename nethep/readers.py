@@ -233,7 +233,34 @@ def _read_excel(path: Path, sheet: str | None, header_row: int | None = None) ->
                 for number, cells in enumerate(book[chosen].iter_rows(), start=1)]
     finally:
         book.close()
+    _refuse_formulas_without_values(path, chosen, rows)
     return _frame_from_records(file, rows, header_row)
+
+
+def _refuse_formulas_without_values(path: Path, sheet: str,
+                                    rows: list[tuple[int, list[str]]]) -> None:
+    """Formula cells the workbook holds no computed value for (a file written by a
+    program, never opened and saved in Excel) read as empty: name them instead. Only
+    rows with an empty cell are looked up, in a second, formula-reading pass."""
+    with_gaps = {number for number, cells in rows if "" in cells}
+    if not with_gaps:
+        return
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        found = [(number, position + 1)
+                 for number, cells in enumerate(book[sheet].iter_rows(values_only=True), 1)
+                 if number in with_gaps
+                 for position, value in enumerate(cells)
+                 if isinstance(value, str) and value.startswith("=")
+                 and position < len(rows[number - 1][1]) and rows[number - 1][1][position] == ""]
+    finally:
+        book.close()
+    if found:
+        where = ", ".join(f"row {n} column {c}" for n, c in found[:10])
+        raise fail(str(path), f"{len(found)} formula cell(s) have no computed value saved in "
+                   f"the workbook ({where}{', ...' if len(found) > 10 else ''})",
+                   "open the workbook in Excel (or LibreOffice), let it calculate, and save "
+                   "it again; or paste the column as values")
 
 
 def _excel_cell(x: Any, number_format: str | None = None) -> str:

@@ -1056,3 +1056,15 @@ def test_a_map_line_for_a_dropped_identifier_is_named_not_matched(tmp_path):
     (problem,) = [p for p in problems if p.column == "Patient name"]
     assert "an identifier column (dropped, never analysed)" in problem.rule
     assert "did you mean" not in problem.fix
+
+
+def test_formula_cells_without_a_saved_value_are_named(tmp_path):
+    """openpyxl, like scripts that write workbooks, saves formulas without their values:
+    read as empty, they would be 'missing'; they are named instead."""
+    table = template_table()
+    age = COLUMNS.index("age_years")
+    table[2][age] = f"={chr(ord('A') + age)}2+1"  # row 3: age from row 2's, never computed
+    problem, msg = only(workbook(tmp_path / "book.xlsx", {"data": table}))
+    assert f"1 formula cell(s) have no computed value saved in the workbook (row 3 column " \
+        f"{age + 1})" in msg
+    assert "let it calculate, and save it again" in msg
