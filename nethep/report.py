@@ -148,15 +148,33 @@ def _ratio(value: float) -> str:
     return f"{value:.{1 - math.floor(math.log10(value))}f}"
 
 
-def _hr(get: Getter, prefix: str, ci: str = "95% CI") -> str:
-    """``HR 0.16 (95% CI 0.04 to 0.69)``; a missing, zero or infinite HR or limit is said
-    in words (never ``0.00 (0.00 to 0.00)``)."""
+#: A hazard ratio this far from 1 (either way) is a fit that ran off to the boundary
+#: (monotone likelihood: no deaths in an arm), not an estimate.
+HR_BOUNDARY = 1e-8
+
+
+def _hr(get: Getter, prefix: str, ci: str = "95% CI", estimable: Any = None) -> str:
+    """``HR 0.16 (95% CI 0.04 to 0.69)``; a missing, zero or infinite HR or limit, an HR
+    past :data:`HR_BOUNDARY` or one flagged ``estimable = False`` is said in words
+    (never ``0.00 (0.00 to 0.00)``)."""
     hr, lower, upper = (get(prefix, part) for part in keys.HR_PARTS)
     if not _estimable(hr):
         return "HR not estimable"
+    if estimable is False or not HR_BOUNDARY < hr < 1 / HR_BOUNDARY:
+        return "HR not estimable (the likelihood has no maximum, e.g. no deaths in an arm)"
     if not (_estimable(lower) and _estimable(upper)):
         return f"HR {_ratio(hr)} ({ci} not estimable)"
     return f"HR {_ratio(hr)} ({ci} {_ratio(lower)} to {_ratio(upper)})"
+
+
+def _survival(get: Getter, curve: str, months: int = 36) -> str:
+    """``83% (95% CI 27% to 97%)``; an interval that is not estimable (no death yet, or
+    past the last follow-up) is said once, in words."""
+    at = (keys.SURVIVAL_AT, months, curve)
+    estimate, lower, upper = (get(*at, part) for part in keys.LIMITS)
+    if lower is None or upper is None:
+        return f"{_pct(estimate)} (95% CI not estimable)"
+    return f"{_pct(estimate)} (95% CI {_pct(lower)} to {_pct(upper)})"
 
 
 def _could_differ(get: Getter, analysis: str) -> str:
@@ -195,7 +213,8 @@ def _sensitivity(get: Getter, primary_model: str) -> list[str]:
                  if get(keys.COX_TESTS, part) is not None]
         side = f"; {join_and(tests)}, side by side" if tests else ""
         items.append("Cox regression without penalty (Efron ties, Wald CI): "
-                     f"{_hr(get, keys.COX)}{side}." + _could_differ(get, "small_events"))
+                     f"{_hr(get, keys.COX, estimable=get(keys.COX_TESTS, 'estimable'))}"
+                     f"{side}." + _could_differ(get, "small_events"))
     if primary_model != "firth" and get(keys.FIRTH, "hr") is not None:
         items.append("Firth-penalised Cox regression (Heinze and Schemper 2001; profile-"
                      f"likelihood CI): {_hr(get, keys.FIRTH)}, penalised likelihood-ratio "
@@ -342,7 +361,6 @@ def methods_and_citations(results: Mapping[str, Any]) -> tuple[str, tuple[Cited,
             "*The analysed cohort is a reconstruction built from the published aggregates "
             "of Musunuru et al. (Arch Surg 2006), not the original patient records; the "
             "numbers below describe the reconstruction.*", ""]
-    at36 = (keys.SURVIVAL_AT, 36)
     primary, model = _primary(get)
     para = [
         f"We analysed {get(keys.N_PATIENTS)} patients ({n_groups}). Overall survival "
@@ -358,12 +376,8 @@ def methods_and_citations(results: Mapping[str, Any]) -> tuple[str, tuple[Cited,
         "(Brookmeyer-Crowley, as in R's survival package). In the figures each curve stops "
         f"at the first time fewer than {MIN_AT_RISK} patients remain at risk; the numbers "
         "at risk are shown beneath. Three-year survival was "
-        f"{_pct(get(*at36, 'surgical', 'estimate'))} (95% CI "
-        f"{_pct(get(*at36, 'surgical', 'lower'))} to "
-        f"{_pct(get(*at36, 'surgical', 'upper'))}) after surgical treatment and "
-        f"{_pct(get(*at36, 'nonsurgical', 'estimate'))} (95% CI "
-        f"{_pct(get(*at36, 'nonsurgical', 'lower'))} to "
-        f"{_pct(get(*at36, 'nonsurgical', 'upper'))}) after medical treatment "
+        f"{_survival(get, 'surgical')} after surgical treatment and "
+        f"{_survival(get, 'nonsurgical')} after medical treatment "
         "or embolization. Baseline characteristics were compared across the three groups "
         "with the Kruskal-Wallis test for continuous variables and the "
         "Fisher-Freeman-Halton exact test for categorical variables (Pearson chi-square "

@@ -303,3 +303,21 @@ def test_a_tiny_limit_keeps_two_significant_digits():
     text = methods_text(results)
     assert "HR 0.05 (95% CI 0.00041 to 0.35), P < .001" in text
     assert check(results)[1] == []
+
+
+def test_a_boundary_cox_fit_and_an_undefined_interval_are_said_in_words():
+    results = copy.deepcopy(RESULTS)
+    results["survival"]["cox"]["surgical_vs_nonsurgical"].update(
+        hr=1.6e-15, lower=None, upper=None, p=None)
+    results["survival"]["at_months"]["36"]["surgical"].update(estimate=1.0, lower=None,
+                                                              upper=None)
+    results["robustness"] = {"cox_tests": {"estimable": False, "lr_p": 0.0002},
+                             "primary": {"model": "firth", "method": "Firth", "hr": 0.05,
+                                         "lower": 0.00036, "upper": 0.35, "p": 0.0002,
+                                         "rule": "R."}}
+    text, problems = check(results)
+    assert problems == []
+    assert ("Cox regression without penalty (Efron ties, Wald CI): HR not estimable (the "
+            "likelihood has no maximum, e.g. no deaths in an arm)") in text
+    assert "100% (95% CI not estimable) after surgical treatment" in text
+    assert "0.0000" not in text and "not estimable to not estimable" not in text
