@@ -10,8 +10,10 @@ screen resolution), so a figure is not rendered again to be shown, with its
 
 from __future__ import annotations
 
+import inspect
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -19,7 +21,9 @@ from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from fontTools.ttLib import TTFont
 from IPython.display import Markdown, display
+from matplotlib.backends import _backend_pdf_ps
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -37,6 +41,16 @@ METADATA = MappingProxyType({
 })
 #: The notebook preview is the 300 dpi PNG reduced 3 times (100 dpi, the screen's).
 PREVIEW_REDUCTION = 3
+#: The PDF backend's private subsetting call that :func:`_reused_font_subsets` wraps,
+#: checked on the matplotlib series it was written for (3.11: glyph indices in, a context
+#: manager of ``SubsetResults(font, glyph_index_map)`` out). Elsewhere no wrapping: the
+#: same files, only slower. tests/test_figures_journal.py fails when this turns False.
+SUBSET_HOOK_ACTIVE = (
+    mpl.__version__.startswith("3.11.")
+    and hasattr(_backend_pdf_ps, "SubsetResults")
+    and list(inspect.signature(_backend_pdf_ps.get_glyphs_subset).parameters)
+    == ["fontfile", "glyphs"]
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -84,18 +98,23 @@ def export_figure(name: str, output_dir: str | Path, make: Callable[..., Figure]
     """
     folder = Path(output_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    png = b""
+    png, subsets = b"", {}  # font subsets shared by the two widths (same text, mostly)
     for width in JOURNAL_WIDTHS_MM:
         fig = make(*args, width_mm=width, **kwargs)
         try:
-            png = _save(fig, folder / f"{name}_{width}mm")
+            png = _save(fig, folder / f"{name}_{width}mm", subsets)
         finally:
             plt.close(fig)
     return SavedFigure(name, folder, preview(png), caption)
 
 
-def _save(fig: Figure, stem: Path) -> bytes:
-    """Write ``fig`` as ``stem.png``, ``.pdf`` and ``.svg``; return the PNG's bytes."""
+def _save(fig: Figure, stem: Path,
+          subsets: MutableMapping[tuple[str, int, frozenset[int]], tuple[bytes, dict[int, int]]]
+          | None = None) -> bytes:
+    """Write ``fig`` as ``stem.png``, ``.pdf`` and ``.svg``; return the PNG's bytes.
+
+    ``subsets`` (default: none kept) holds the PDF font subsets already made, to be
+    reused by the next figure (:func:`_reused_font_subsets`)."""
     png = b""
     # dpi and the SVG id salt are fixed here, not left to rcParams: the files are
     # 300 dpi and byte-identical on rerun even if set_style() was not called
@@ -103,11 +122,48 @@ def _save(fig: Figure, stem: Path) -> bytes:
                          "pdf.fonttype": 42}):
         for fmt in FORMATS:
             buffer = io.BytesIO()
-            fig.savefig(buffer, format=fmt, metadata=dict(METADATA[fmt]), dpi=EXPORT_DPI)
+            with _reused_font_subsets({} if subsets is None else subsets, fmt == "pdf"):
+                fig.savefig(buffer, format=fmt, metadata=dict(METADATA[fmt]),
+                            dpi=EXPORT_DPI)
             stem.with_suffix(f".{fmt}").write_bytes(buffer.getvalue())
             if fmt == "png":
                 png = buffer.getvalue()
     return png
+
+
+@contextmanager
+def _reused_font_subsets(
+        store: MutableMapping[tuple[str, int, frozenset[int]], tuple[bytes, dict[int, int]]],
+        active: bool = True) -> Iterator[None]:
+    """While open, the PDF backend's font subsetting (fontTools, about 0.1 s CPU per font
+    and subset, most of a PDF's time) is done once per font file, face and glyph set:
+    the subset font's bytes and glyph map are kept in ``store`` and the next request
+    with the same key gets a copy read back from those bytes. Matplotlib's own
+    subsetting makes each font, so the PDFs are byte-identical to plain ``savefig``
+    (tested). Wraps a private matplotlib function, only when :data:`SUBSET_HOOK_ACTIVE`;
+    restored on exit."""
+    if not (active and SUBSET_HOOK_ACTIVE):
+        yield
+        return
+    original = _backend_pdf_ps.get_glyphs_subset
+
+    @contextmanager
+    def subset(fontfile: Any, glyphs: Any) -> Iterator[Any]:
+        key = (str(fontfile), fontfile.face_index, frozenset(glyphs))
+        if key not in store:
+            with original(fontfile, glyphs) as made:
+                store[key] = (_backend_pdf_ps.font_as_file(made.font).getvalue(),
+                              dict(made.glyph_index_map))
+        data, index_map = store[key]
+        # read back as written: no new timestamp or bounds, so saved again the same bytes
+        with TTFont(io.BytesIO(data), recalcTimestamp=False, recalcBBoxes=False) as font:
+            yield _backend_pdf_ps.SubsetResults(font, dict(index_map))
+
+    _backend_pdf_ps.get_glyphs_subset = subset
+    try:
+        yield
+    finally:
+        _backend_pdf_ps.get_glyphs_subset = original
 
 
 def preview(png: bytes) -> bytes:
