@@ -211,8 +211,9 @@ def _check_keys(obj: Any, where: str) -> None:
 def collect(output_dir: str | Path) -> dict[str, Any]:
     """Merge every ``<output_dir>/results/*.json`` into one dict keyed by section.
 
-    Returns ``{}`` if there are no fragments. A fragment that is not valid JSON
-    raises ``ValueError`` naming the file.
+    The figure captions, one file per figure in ``results/figures/<name>.json``, are
+    merged under ``figures.<name>``. Returns ``{}`` if there are no fragments. A
+    fragment that is not valid JSON raises ``ValueError`` naming the file.
     """
     folder = Path(output_dir) / RESULTS_DIRNAME
     merged: dict[str, Any] = {}
@@ -223,6 +224,15 @@ def collect(output_dir: str | Path) -> dict[str, Any]:
             merged[path.stem] = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ValueError(f"result fragment {path} is not valid JSON: {exc}") from exc
+    # one file per figure (notebooks run concurrently), merged under FIGURES
+    captions = {}
+    for path in sorted((folder / FIGURES).glob("*.json")):
+        try:
+            captions[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"figure caption {path} is not valid JSON: {exc}") from exc
+    if captions:
+        merged[FIGURES] = captions
     return merged
 
 

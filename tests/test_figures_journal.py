@@ -324,3 +324,11 @@ def test_notebook_figure_writes_its_caption_for_results_json(df, tmp_path):
     plain = nb.figure("km_plain", km_figure, fits)  # no caption: nothing written
     assert plain.caption is None
     assert not (tmp_path / "results" / "figures" / "km_plain.json").exists()
+
+
+def test_every_saved_figure_has_its_caption_in_results(bundled_run):
+    saved = {FILE_NAME.match(p.name).group(1) for p in bundled_run.figures_dir.glob("*.svg")}
+    captions = bundled_run.results["figures"]
+    assert saved and saved == set(captions), "a figure saved without a caption, or the reverse"
+    for name, caption in captions.items():
+        assert caption["title"].strip() and len(caption["caption"]) > 40, name

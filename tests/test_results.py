@@ -136,3 +136,16 @@ def test_lookup_reads_a_dotted_key_or_none():
     assert results.lookup(merged, results.PAPER_VS_OURS) == [{"matches": True}]
     assert results.lookup(merged, results.key(results.COX, "p")) is None
     assert results.lookup(merged, "survival.cox.surgical_vs_nonsurgical.hr.x") is None
+
+
+def test_collect_merges_figure_captions_under_figures(tmp_path):
+    folder = tmp_path / results.RESULTS_DIRNAME
+    (folder / results.FIGURES).mkdir(parents=True)
+    (folder / "survival.json").write_text('{"n": 1}', encoding="utf-8")
+    (folder / results.FIGURES / "km.json").write_text(
+        '{"title": "T", "caption": "C"}', encoding="utf-8")
+    merged = results.collect(tmp_path)
+    assert merged == {"survival": {"n": 1}, "figures": {"km": {"title": "T", "caption": "C"}}}
+    (folder / results.FIGURES / "bad.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ValueError, match="figure caption"):
+        results.collect(tmp_path)
