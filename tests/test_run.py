@@ -8,7 +8,9 @@ prints), and a run that fails in its second notebook.
 
 from __future__ import annotations
 
+import csv
 import json
+import random
 import runpy
 import shutil
 import sys
@@ -424,3 +426,35 @@ def test_cli_run_on_a_users_data_suppresses_small_cells_and_passes_no_name(
     assert cli.main(["run", "--data", str(too_small), "--output", str(fresh)]) == 1
     assert "at least 5 patients in each arm" in capsys.readouterr().err
     assert not fresh.exists() and len(calls) == 3
+
+
+def smallest_accepted_cohort(path: Path) -> Path:
+    """5 surgical patients (none died) and 5 non-surgical ones, drawn from the bundled
+    cohort with a fixed seed: as small as ``nethep validate`` accepts."""
+    with BUNDLED_COHORT.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    rng = random.Random(1)
+    surgical = rng.sample([r for r in rows if r["treatment_group"] == "surgical"], 5)
+    others = rng.sample([r for r in rows if r["treatment_group"] != "surgical"], 5)
+    for row in surgical:
+        row["died"] = "0"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([*surgical, *others])
+    return path
+
+
+@pytest.mark.notebooks
+def test_what_validate_accepts_run_completes_on_the_smallest_cohort(tmp_path: Path, capsys):
+    """The real notebooks on the smallest cohort validate accepts (5 + 5 patients, no
+    death in one arm): validate exits 0, and run completes (exit 0, no traceback)."""
+    data = smallest_accepted_cohort(tmp_path / "small.csv")
+    assert cli.main(["validate", str(data)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "report"
+    code = cli.main(["run", "--data", str(data), "--output", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert (out / "results.json").is_file() and (out / "index.html").is_file()
