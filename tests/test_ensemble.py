@@ -30,7 +30,7 @@ from nethep.published import computed_targets, load_published, matches
 from nethep.reconstruct import batch, store
 from nethep.reconstruct.ensemble import CELLS, READINGS, build_ensemble
 from nethep.reconstruct.quantities import COLUMNS, cohort_arrays, quantities, tipping_points
-from nethep.reconstruct.summary import MEDOID_QUANTITIES, ensemble_summary, medoid
+from nethep.reconstruct.summary import LABELS, MEDOID_QUANTITIES, ensemble_summary, medoid
 from nethep.results import to_jsonable
 from nethep.robustness import iptw_cox, landmark
 from nethep.survival import cox_surgical, logrank
@@ -259,6 +259,11 @@ def test_summary_ranges_conclusions_and_results_keys(shipped):
     json.dumps(tip, allow_nan=False)
     assert tip["bundled"]["earliest"] == s.bundled["tipping_earliest"]
     assert s.wide("model").shape == (len(COLUMNS), 2 + 4)
+    rows = s.overall(("deaths_surgical", "hr"))
+    assert list(rows.index) == [LABELS["deaths_surgical"], LABELS["hr"]]
+    assert rows.iloc[1].tolist() == s.overall().loc[LABELS["hr"]].tolist()
+    with pytest.raises(ValueError, match="unknown ensemble quantities"):
+        s.overall(("hazard",))
 
 
 def test_medoid_by_direct_computation(shipped):

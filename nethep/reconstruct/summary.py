@@ -193,11 +193,18 @@ class EnsembleSummary:
         return pd.concat(parts, ignore_index=True)[
             [column, "quantity", "median", "lower", "upper", "n_estimable"]]
 
-    def overall(self) -> pd.DataFrame:
+    def overall(self, quantities: tuple[str, ...] | None = None) -> pd.DataFrame:
         """:meth:`table` for reading: bundled value and "median (2.5% to 97.5%)" as text
-        (P in journal style), the bundled value's percentile, members where estimable."""
+        (P in journal style), the bundled value's percentile, members where estimable;
+        only the rows of ``quantities`` (keys of :data:`LABELS`, in that order) if given."""
         t = self.table().set_index("quantity")
         wide = self.wide("model")
+        if quantities is not None:
+            unknown = [q for q in quantities if q not in LABELS]
+            if unknown:
+                raise ValueError(f"unknown ensemble quantities {unknown}; known: {list(LABELS)}")
+            t = t.loc[list(quantities)]
+            wide = wide.loc[[LABELS[q] for q in quantities]]
         return pd.DataFrame({
             "bundled cohort": wide["bundled"].to_numpy(),
             "ensemble median (2.5% to 97.5%)": wide["all members"].to_numpy(),
