@@ -7,7 +7,8 @@ the analysis itself adds. Both use the same runner (notebooks executed concurren
 on the available cores). Goal (issue 10): ratio at most 1.5x. The two are timed
 alternately, best of N each, so a busy machine slows both alike; the CPU seconds of
 the runner and its kernels are printed too, a ratio that other load on the machine
-changes less. Not a test: prints numbers.
+changes less, and each notebook's seconds in the best full run beside its floor (the
+longest notebook bounds the run however many cores there are). Not a test: prints numbers.
 
     .venv/bin/python benchmarks/run_all.py [--repeats 3]
 """
@@ -52,8 +53,16 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kernels.ru_utime + kernels.ru_stime
 
 
-def timed_run(notebooks_dir: Path | None) -> tuple[float, float]:
-    """Wall and CPU seconds of one `nethep run` (no progress bar) into a fresh folder."""
+def notebook_seconds(out: Path) -> dict[str, float]:
+    """Wall seconds of each executed notebook (papermill's record, kernel start included)."""
+    return {path.stem: float(nbformat.read(path, as_version=4).metadata
+                             .get("papermill", {}).get("duration") or 0.0)
+            for path in sorted((out / "notebooks").glob("*.ipynb"))}
+
+
+def timed_run(notebooks_dir: Path | None) -> tuple[float, float, dict[str, float]]:
+    """Wall and CPU seconds of one `nethep run` (no progress bar) into a fresh folder,
+    and each notebook's wall seconds."""
     with tempfile.TemporaryDirectory() as out:
         args = ["run", "--output", out, "--no-progress"]
         if notebooks_dir is not None:
@@ -61,9 +70,10 @@ def timed_run(notebooks_dir: Path | None) -> tuple[float, float]:
         cpu, start = _cpu_seconds(), time.perf_counter()
         code = cli.main(args)
         elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+        per_notebook = notebook_seconds(Path(out))
     if code != cli.EXIT_OK:
         raise SystemExit(f"nethep run exited {code}")
-    return elapsed, cpu
+    return elapsed, cpu, per_notebook
 
 
 def main() -> None:
@@ -80,13 +90,17 @@ def main() -> None:
         for _ in range(args.repeats):
             floors.append(timed_run(floor_dir))
             fulls.append(timed_run(None))
-    (floor, floor_cpu), (full, full_cpu) = min(floors), min(fulls)
+    (floor, floor_cpu, floor_nbs), (full, full_cpu, full_nbs) = (min(floors, key=lambda r: r[0]),
+                                                            min(fulls, key=lambda r: r[0]))
     print(f"notebooks: {len(notebooks)}, cores: {available_cores()}, best of {args.repeats}")
     print(f"floor (imports only): {floor:.2f} s ({floor_cpu:.1f} s CPU)")
     print(f"nethep run (full):    {full:.2f} s ({full_cpu:.1f} s CPU)")
     verdict = "meets" if full / floor <= GOAL else "misses"
     print(f"ratio full / floor:   {full / floor:.2f}x ({verdict} the goal <= {GOAL}x); "
           f"CPU {full_cpu / floor_cpu:.2f}x")
+    print("seconds per notebook (wall, best full run vs its floor; the longest bounds the run):")
+    for name, seconds in sorted(full_nbs.items(), key=lambda item: -item[1]):
+        print(f"  {name:<40}{seconds:7.2f}{floor_nbs.get(name, float('nan')):7.2f}")
 
 
 if __name__ == "__main__":
