@@ -90,8 +90,8 @@ def main() -> None:
         for _ in range(args.repeats):
             floors.append(timed_run(floor_dir))
             fulls.append(timed_run(None))
-    (floor, floor_cpu, floor_nbs), (full, full_cpu, full_nbs) = (min(floors, key=lambda r: r[0]),
-                                                            min(fulls, key=lambda r: r[0]))
+    floor, floor_cpu, floor_nbs = min(floors, key=lambda run: run[0])  # best wall time
+    full, full_cpu, full_nbs = min(fulls, key=lambda run: run[0])
     print(f"notebooks: {len(notebooks)}, cores: {available_cores()}, best of {args.repeats}")
     print(f"floor (imports only): {floor:.2f} s ({floor_cpu:.1f} s CPU)")
     print(f"nethep run (full):    {full:.2f} s ({full_cpu:.1f} s CPU)")
