@@ -1,7 +1,9 @@
 """The front door for a user's own cohort: read, refuse identifiers, map, derive months.
 
-Steps, in order, each reporting every problem it finds before validation proper
-(:func:`nethep.cohort.validate`):
+Steps, in order, each reporting every problem it finds; a problem in one step does
+not hide those of the next (what fits is applied, the rest reported), so identifiers,
+mapping, dates and then validation proper (:func:`nethep.cohort.check`) come in one
+report:
 
 1. :func:`nethep.readers.read_text_table` reads CSV, TSV, Excel (.xlsx) or Parquet
    with every cell as text, indexed by the line of each row in the file.
@@ -13,9 +15,11 @@ Steps, in order, each reporting every problem it finds before validation proper
    are refused, naming the columns and never echoing a value, unless
    ``allow_identifiers=True``; then they are dropped before anything else happens
    (a contract column, such as ``patient_id`` holding NHS numbers, is refused still).
-3. :func:`apply_mapping` renames the user's columns and recodes their labels to
-   the contract's with a YAML mapping file (see ``data/template_map.yaml``).
-4. :func:`derive_months` turns ISO dates (``date_of_diagnosis``,
+3. :func:`map_columns` renames the user's columns and recodes their labels to
+   the contract's with a YAML mapping file (see ``data/template_map.yaml``);
+   :func:`convert_time_unit` reads the month columns in the ``--time-unit`` given
+   (days, weeks, months, years).
+4. :func:`derive_months` turns dates (YYYY-MM-DD, or ``--date-format``) (``date_of_diagnosis``,
    ``date_of_treatment``, ``date_last_contact``, ``date_of_death``) into the
    contract's month columns, with months of 30.4375 days (365.25 / 12), and checks
    their order. Date columns are dropped afterwards: no date reaches an analysis
