@@ -344,3 +344,18 @@ def test_figure_and_caption_from_the_study(study):
         plt.close(fig)
     text = str(scenario_caption(study, reconstructed=False))
     assert f"{study.n_replicates} simulated cohorts" in text and "user-supplied" in text
+
+
+def test_a_tiny_cohort_with_no_death_in_one_arm_gets_words_not_a_crash(cohort):
+    """5 + 5 patients, no surgical death (as small as `nethep validate` accepts): some
+    scenarios have no method estimable in 90% of replicates; the findings say so."""
+    rng = np.random.default_rng(1)
+    surgical = cohort[cohort["surgical"]].iloc[rng.choice(13, 5, replace=False)]
+    others = cohort[~cohort["surgical"]].iloc[rng.choice(35, 5, replace=False)]
+    tiny = pd.concat([surgical.assign(died=0), others], ignore_index=True)
+    with np.errstate(divide="raise", invalid="raise", over="raise"):  # silenced where counted
+        study = run_scenarios(tiny, n_replicates=40, seed=1)
+    text = study.findings()
+    assert "nan" not in text
+    assert "no other method had an estimate in at least 90% of the replicates" in text
+    assert study.rows["n_failed"].max() > 0
