@@ -10,10 +10,12 @@ patient id reaches any output file.
 from __future__ import annotations
 
 import csv
+import json
 
 from nethep import results as keys
 from nethep.paths import BUNDLED_COHORT
 from nethep.results import REQUIRED_KEYS, flatten, lookup
+from nethep.run import find_notebooks
 
 
 def test_results_json_has_every_declared_key(bundled_run):
@@ -39,7 +41,7 @@ def test_report_pages_and_figures(bundled_run):
     out = bundled_run.output_dir
     index = bundled_run.index_path.read_text(encoding="utf-8")
     assert "reconstruct" in index.lower()
-    assert len(bundled_run.html_pages) == 5
+    assert len(bundled_run.html_pages) == len(find_notebooks())
     for page in bundled_run.html_pages:
         assert page.is_file()
         assert page.name in index
@@ -83,9 +85,12 @@ def test_no_path_or_file_name_of_the_input_in_any_output(user_run):
             checked += 1
     assert checked >= 10
     for page in user_run.executed:
-        text = page.read_text(encoding="utf-8")
-        assert "$NETHEP_DATA" in text  # the parameter names the variable, not the path
-        assert "nothing published behind them" not in text
+        assert "$NETHEP_DATA" in page.read_text(encoding="utf-8")  # a name, not the path
+        nb = json.loads(page.read_text(encoding="utf-8"))
+        outputs = json.dumps([c.get("outputs", []) for c in nb["cells"]])
+        for words in ("nothing published behind them", "simulated columns",
+                      "Reconstructed data"):
+            assert words not in outputs, f"{page.name} says {words!r} of a user's cohort"
 
 
 def test_small_cells_are_suppressed_by_default_for_a_users_data(user_run):
@@ -100,7 +105,7 @@ def test_small_cells_are_suppressed_by_default_for_a_users_data(user_run):
 def test_an_arm_without_deaths_still_runs_every_notebook(user_run):
     """No surgical deaths: the HR has no finite interval; every notebook still runs."""
     flat = flatten(user_run.results)
-    assert len(user_run.executed) == 5
+    assert len(user_run.executed) == len(find_notebooks())
     assert flat[keys.key(keys.COX, "upper")] is None
     assert flat[keys.key(keys.LOGRANK_ARMS, "p")] < 0.05
     forest = user_run.figures_dir / "robustness_forest_180mm.svg"
