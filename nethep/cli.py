@@ -36,6 +36,8 @@ from nethep.cohort import (
 from nethep.contract import DAYS_PER_MONTH, GROUPS
 from nethep.errors import CohortValidationError
 from nethep.intake import MONTHS_PER_UNIT, needs_prepared_copy, write_prepared
+from nethep.reconstruct import store
+from nethep.reconstruct.ensemble import ENSEMBLE_SEED, build_ensemble
 
 EXIT_OK = 0
 EXIT_NOTEBOOK_FAILED = 1
@@ -274,6 +276,34 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- ensemble
+
+
+def _ensemble_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--members", default=str(store.DEFAULT_MEMBERS), metavar="N",
+                   help=f"number of cohorts (default {store.DEFAULT_MEMBERS:,}; at most "
+                        f"{store.MAX_MEMBERS:,})")
+    p.add_argument("--seed", type=int, default=ENSEMBLE_SEED, help="random seed "
+                   f"(default {ENSEMBLE_SEED})")
+    p.add_argument("--output", "-o", default=None, metavar="DIR",
+                   help="folder to write (default: data/ensemble, replaced atomically)")
+
+
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    try:
+        n = store.check_members(args.members)
+    except ValueError as exc:
+        print(f"nethep ensemble: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.output) if args.output else store.ENSEMBLE_DIR
+    print(f"nethep ensemble: drawing {n:,} abstract-consistent cohorts (seed {args.seed})",
+          file=sys.stderr)
+    files = store.ensemble_files(build_ensemble(n, args.seed))
+    store.write_ensemble(files, out)
+    print(f"Ensemble: {out} ({', '.join(files)})")
+    return EXIT_OK
+
+
 #: name, one-line help, description, options, handler (returns the exit code).
 SUBCOMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None],
                          Callable[[argparse.Namespace], int]], ...] = (
@@ -281,6 +311,12 @@ SUBCOMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None
      "Execute notebooks/NN_*.ipynb (several at a time), then write the executed "
      "notebooks, one HTML page per notebook, results.json, methods.md, strobe.md "
      "and index.html into the output folder.", _run_options, _cmd_run),
+    ("ensemble", "build the ensemble of abstract-consistent cohorts (data/ensemble/)",
+     "Draw N cohorts that each reproduce every number in the abstract, under several "
+     "stated survival models, palliation rates, tests and P readings, and write "
+     "members.csv.gz, quantities.csv and manifest.json (same bytes for the same N and "
+     "seed; an interrupted build leaves no partial folder).", _ensemble_options,
+     _cmd_ensemble),
     ("validate", "check a cohort file against the data contract",
      "Read a cohort file (CSV, TSV, .xlsx, .parquet), apply an optional mapping file, "
      "and report every problem at once (exit 1) or a summary (exit 0). The file is "

@@ -20,7 +20,7 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
-from nethep import load_cohort
+from nethep import cli, load_cohort
 from nethep.cohort import derive
 from nethep.cox import _derivatives, _risk_sets, coxph
 from nethep.exact import fisher_exact_rxc
@@ -272,3 +272,21 @@ def test_medoid_by_direct_computation(shipped):
     z = stats.zscore(sub[list(MEDOID_QUANTITIES)].to_numpy(float), ddof=1)
     total = distance.cdist(z, z).sum(axis=1)
     assert medoid(q) == int(sub["member"].iloc[int(np.argmin(total))])
+
+
+@pytest.mark.parametrize("members", ["0", "-5", "2.5", "abc", "10000000"])
+def test_cli_ensemble_refuses_a_bad_member_count(members, tmp_path, capsys):
+    assert cli.main(["ensemble", "--members", members, "--output", str(tmp_path / "e")]) \
+        == cli.EXIT_USAGE
+    assert "nethep ensemble:" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()
+
+
+def test_cli_ensemble_builds_the_shipped_members_prefix(shipped, tmp_path):
+    """48 members (one per design cell) written by the command are the shipped first 48."""
+    out = tmp_path / "ensemble"
+    assert cli.main(["ensemble", "--members", "48", "--output", str(out)]) == cli.EXIT_OK
+    built = store.load_ensemble(out)
+    pd.testing.assert_frame_equal(built.quantities,
+                                  shipped.quantities[shipped.quantities["member"] <= 48])
+    assert built.manifest["n_members"] == 48
