@@ -31,6 +31,7 @@ from nbconvert import HTMLExporter
 
 from nethep import __version__
 from nethep import results as keys
+from nethep.cohort import DEFAULT_LABEL
 from nethep.report import STROBE, methods_text, strobe_markdown
 from nethep.run import ERROR_MARKER_TAG, EXECUTED_DIRNAME, FIGURES_DIRNAME, Execution
 from nethep.supplement import DOCX_FILENAME, PDF_FILENAME, write_supplement
@@ -325,8 +326,9 @@ def write_index(output_dir: str | Path, executed: Sequence[Path], results: Mappi
                 data_path: Path | None = None) -> Path:
     """Write ``<output_dir>/index.html`` for the executed notebooks; return its path.
 
-    The data are named "the bundled cohort", or a user's file by its name and the
-    first 12 hex digits of its SHA-256.
+    The data are named "the bundled cohort", or a user's cohort by its label (the
+    results' ``data.source``, from ``--label``; never a file name or path) and the first
+    12 hex digits of the SHA-256 of the file the notebooks read.
     """
     out = Path(output_dir)
     pages = [(f"{p.stem}.html", f"{EXECUTED_DIRNAME}/{p.name}", _page_title(p))
@@ -335,7 +337,8 @@ def write_index(output_dir: str | Path, executed: Sequence[Path], results: Mappi
         data_label = "the bundled cohort"
     else:
         digest = hashlib.sha256(data_path.read_bytes()).hexdigest()[:12]
-        data_label = f"the data file {data_path.name} (sha256 {digest}…)"
+        label = results.get("data", {}).get("source") or DEFAULT_LABEL
+        data_label = f"{label} (a user's file, sha256 {digest}…)"
     text = render_index(pages, results, data_label=data_label, figures=_list_figures(out))
     path = out / INDEX_FILENAME
     path.write_bytes(text.encode("utf-8"))

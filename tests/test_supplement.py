@@ -32,7 +32,7 @@ from nethep.paths import TEMPLATE_MAP
 from nethep.results import flatten, lookup
 from nethep.supplement import DOCX_FILENAME, PDF_FILENAME, write_supplement
 from nethep.supplement.content import ETable
-from nethep.supplement.document import Document, build_document, run_date
+from nethep.supplement.document import Document, build_document, data_statement, run_date
 from nethep.supplement.notebook_tables import TABLE_ONE_NOTEBOOK
 from nethep.tableone import table_one
 
@@ -629,3 +629,11 @@ def test_run_options_paper_and_label():
     assert (defaults.paper, defaults.label) == (None, None)  # write_pages' defaults apply
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["run", "--paper", "a5"])
+
+
+def test_a_users_data_are_named_by_the_label_the_notebooks_recorded():
+    from_run = {"data": {"reconstructed": False, "source": "Clinic X, 2010-2020"}}
+    assert data_statement(from_run, None)[0] == "Data analysed: Clinic X, 2010-2020."
+    assert data_statement(from_run, "  Other  ")[0] == "Data analysed: Other."
+    assert data_statement({"data": {"reconstructed": False}}, "")[0] == (
+        "Data analysed: a cohort supplied by the user.")

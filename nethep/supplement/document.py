@@ -187,7 +187,9 @@ def data_statement(results: Mapping[str, Any], label: str | None,
                 if isinstance(n, int | float) else "a reconstructed cohort")
         where = f" ({comparison})" if comparison else ""
         return (f"Data analysed: {what}.", RECONSTRUCTION_STATEMENT.format(where=where))
-    name = label.strip() if label and label.strip() else "a cohort supplied by the user"
+    # the --label given to this call, else the one the notebooks recorded (data.source)
+    given = label.strip() if label else ""
+    name = given or str(keys.lookup(results, keys.DATA_SOURCE) or "a cohort supplied by the user")
     return (f"Data analysed: {name}.", "The data are the user's own; this supplement "
             "names them by the label given to nethep run, never by a file path.")
 
