@@ -2,7 +2,8 @@
 
 :func:`export_figure` draws a figure function at single-column (85 mm) and
 double-column (180 mm) width and writes PNG (300 dpi), PDF and SVG at true size with
-no timestamps, so a rerun gives the same bytes. It closes the figures and returns a
+no timestamps, so a rerun gives the same bytes; the PDF fonts are embedded TrueType
+subsets (Type 42), each made once for both widths. It closes the figures and returns a
 :class:`SavedFigure`, which a notebook displays from the saved 180 mm PNG (reduced to
 screen resolution), so a figure is not rendered again to be shown, with its
 :class:`~nethep.plots.style.Caption` under it.
