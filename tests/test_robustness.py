@@ -320,7 +320,7 @@ def test_iptw_bootstrap_interval_and_its_words(iptw_att):
     assert abs(fit.boot_zero / fit.n_boot - (11 / 13) ** 13) < 0.03
     assert fit.boot_lower == 0 and 0 < fit.boot_upper < 1
     res = fit.to_results()
-    assert res["boot_lower"] is None and "not bounded away from 0" in res["boot_note"]
+    assert res["boot_lower"] is None and "lower limit 0, not estimable" in res["boot_note"]
     assert res["n_boot"] == 2000 and res["estimand"] == "ATT"
     assert "0.00" not in fit.sentence()
     json.dumps(res)
@@ -524,7 +524,7 @@ def test_restricted_means_sentences(df):
     assert both.main.tau == last and not both.main.extended
     assert [r.tau for r in both.results] == sorted([36.0, last])
     assert all(r.extended for r in both.extended_results)
-    assert both.p_sentence().startswith("P of the difference: ")
+    assert both.p_sentence().startswith("Difference in RMST: P ")
     assert both.finding().startswith(f"Size: within {last:g} months")
     assert join_and(["a"]) == "a" and join_and(["a", "b", "c"]) == "a, b and c"
 

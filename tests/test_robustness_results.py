@@ -124,7 +124,7 @@ def test_saved_values_are_sane(flat, robustness):
     assert flat["iptw.n_boot"] == 2000
     # the bootstrap lower limit is 0 here (no surgical death in > 2.5% of resamples):
     # null with the reason, never 0.00
-    assert flat["iptw.boot_lower"] is None and "not bounded away from 0" in flat[
+    assert flat["iptw.boot_lower"] is None and "lower limit 0, not estimable" in flat[
         "iptw.boot_note"]
     assert "power.power_at_observed" not in flat  # no observed power anywhere
     # the alternatives are saved beside the main choices

@@ -26,7 +26,7 @@ from scipy import stats
 from nethep import privacy
 from nethep.bootstrap import _resample_weights
 from nethep.contract import ARMS
-from nethep.formats import finite_or_none, format_p, join_and
+from nethep.formats import finite_or_none, format_p, join_and, p_text
 from nethep.km import restricted_mean_survival
 from nethep.permutation import DEFAULT_SEED
 
@@ -215,8 +215,8 @@ class RestrictedMeans:
 
     def p_sentence(self) -> str:
         """The P of each difference within follow-up."""
-        return "P of the difference: " + ", ".join(
-            f"{format_p(r.p)} at {r.tau:g} months" for r in self.results) + "."
+        return "Difference in RMST: " + ", ".join(
+            f"{p_text(r.p)} at {r.tau:g} months" for r in self.results) + "."
 
     def notes(self) -> str:
         """The horizon rule, and the horizons that lie beyond an arm's follow-up (kept

@@ -162,12 +162,12 @@ class SmallSampleInference:
         perm, exact, boot = self.permutation, self.exact, self.bootstrap
         three = self.three_groups
         groups = three.p_words(5) if three.none_as_extreme else p_text(three.p)
-        # The two-group Monte Carlo and exact P keep more digits than the journal's style
-        # (p_digits) so they can be compared through the Monte Carlo SE; the others do not.
+        mc = perm.p_words(5) if perm.none_as_extreme else p_text(perm.p)
+        # In the journal's style here; p_values() keeps the digits that compare the
+        # Monte Carlo P with the exact P through its Monte Carlo SE.
         return (
-            f"Exact inference: the exact log-rank P for surgical vs non-surgical "
-            f"{_p_equals(exact.p, 5)} (bounds {p_digits(exact.p_lower, 6)} to "
-            f"{p_digits(exact.p_upper, 6)}; Monte Carlo permutation {perm.p_words(5)}); "
+            f"Exact inference: the exact log-rank test for surgical vs non-surgical gave "
+            f"{p_text(exact.p)} (Monte Carlo permutation {mc}); "
             f"across the three groups, permutation {groups}. "
             "The survdiff-style log-rank test that matches "
             f"the paper gave {p_text(self.survdiff.p)}. The {boot.at:g}-month "

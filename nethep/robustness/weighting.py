@@ -379,10 +379,16 @@ class IPTWCox:
         arm with no deaths in more than 2.5% of resamples) is said, not printed."""
         if self.n_boot == 0 or not self.hazard_ratio.estimable:
             return "no bootstrap interval (the hazard ratio is not estimable)"
-        lo = ("not bounded away from 0" if not self.boot_lower > 0
-              else HazardRatio.number(self.boot_lower))
-        hi = ("unbounded" if not np.isfinite(self.boot_upper)
-              else HazardRatio.number(self.boot_upper))
+        lo_ok, hi_ok = self.boot_lower > 0, bool(np.isfinite(self.boot_upper))
+        if lo_ok and hi_ok:
+            limits = (f"{HazardRatio.number(self.boot_lower)} to "
+                      f"{HazardRatio.number(self.boot_upper)}")
+        else:
+            said = [f"upper limit {HazardRatio.number(self.boot_upper)}" if hi_ok
+                    else "no finite upper limit",
+                    f"lower limit {HazardRatio.number(self.boot_lower)}" if lo_ok
+                    else "lower limit 0, not estimable"]
+            limits = ": " + ", ".join(said)
         why = []
         if self.boot_zero:
             why.append(f"{self.boot_zero / self.n_boot:.1%} of resamples had no surgical "
@@ -390,7 +396,8 @@ class IPTWCox:
         if self.boot_infinite:
             why.append(f"{self.boot_infinite / self.n_boot:.1%} had no non-surgical death")
         tail = f"; {'; '.join(why)}" if why else ""
-        return (f"bootstrap percentile 95% CI {lo} to {hi} ({self.n_boot:,} resamples of "
+        limits = limits if limits.startswith(":") else f" {limits}"
+        return (f"bootstrap percentile 95% CI{limits} ({self.n_boot:,} resamples of "
                 f"the whole pipeline, stratified by arm, seed {self.seed}{tail})")
 
     def sentence(self) -> str:
