@@ -46,8 +46,9 @@ def test_binder_environment_is_the_root_one_without_the_local_install():
     root_conda, root_pip = _dependencies(ROOT / "environment.yml")
     binder_conda, binder_pip = _dependencies(ROOT / "binder" / "environment.yml")
     assert binder_conda == root_conda
-    assert root_pip == [{"pip": ["-e ."]}]
-    assert binder_pip == []
+    # typst (the supplement's typesetter, compiler bundled) is on PyPI only
+    assert root_pip == [{"pip": ["typst>=0.15", "-e ."]}]
+    assert binder_pip == [{"pip": ["typst>=0.15"]}]
     for key in ("name", "channels"):
         assert (yaml.safe_load((ROOT / "binder" / "environment.yml").read_text())[key]
                 == yaml.safe_load((ROOT / "environment.yml").read_text())[key])
