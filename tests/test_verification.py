@@ -368,6 +368,11 @@ COUNT = [
     r"robustness\.bootstrap\.\w+\.n_nonestimable(_control|_treated)?",
     *H1_COUNT,
     *H3_COUNT,
+    r"cohort\.intake\.(n_rows|n_excluded\.[\w ]+)",
+    r"cohort\.n_by_group_\w+\.\w+",
+    r"ensemble\.n_members",
+    r"ensemble\.quantities\.\w+\.n_estimable",
+    r"scenarios\.\w+\.\w+\.(n_replicates|n_failed)",
 ]
 CHOICE = [
     r"palliation\.conf_level",
@@ -377,7 +382,30 @@ CHOICE = [
     r"robustness\.exact_logrank\.\w+\.grid_factor",
     *H1_CHOICE,
     *H3_CHOICE,
+    r"scenarios\.choices\..+",
+    r"scenarios\.\w+\.\w+\.true_hr",
+    r"ensemble\.(models|rules)\..+",
+    r"ensemble\.seed",
 ]
+#: Numbers of a simulation study or of the ensemble: not estimates on the cohort, so not
+#: against R; how each is checked (kept apart from UNVERIFIED, whose share is bounded).
+SIMULATED = {
+    r"scenarios\.\w+\.\w+\.(bias|median_bias|mcse_bias|coverage|mcse_coverage|rejection|"
+    r"mcse_rejection|marginal_hr|true_rmst_difference)":
+        "known-truth scenarios (notebook 06): each method equals its single-cohort engine, "
+        "itself verified against R, on replicates; null error and coverage nominal within "
+        "Monte Carlo error (tests/test_scenarios.py); the truth is the generating model",
+    r"ensemble\.quantities\.\w+\.(median|lower|upper|bundled)":
+        "ensemble ranges (notebook 07): every member's quantity agrees with R for 48 members "
+        "(tests/reference/ensemble.json, tests/test_ensemble.py); medians and percentiles "
+        "are arithmetic over members",
+    r"ensemble\.conclusions\.\w+\.share":
+        "share of ensemble members in which a statement holds: arithmetic over members "
+        "(tests/test_ensemble.py)",
+    r"tipping_point\..+":
+        "tipping point: deaths added to censored surgical patients until the log-rank P "
+        "reaches .05, recomputed directly and exhaustively in tests/test_ensemble.py",
+}
 UNVERIFIED = {
     r"treatment_groups\.smd\.\w+":
         "standardized mean differences: no R function in base R or survival; formulas "
@@ -488,6 +516,8 @@ def classify(key: str, value: Any, flat: dict[str, Any], results: dict) -> tuple
         return "choice", ""
     if any(re.fullmatch(p, key) for p in UNVERIFIED):
         return "unverified", ""
+    if any(re.fullmatch(p, key) for p in SIMULATED):
+        return "simulated", ""
     return "unclassified", key
 
 
