@@ -498,7 +498,11 @@ def read_intake(path: Path, map_path: Path | None = None, allow_identifiers: boo
     skipped = tuple(raw.attrs.get("skipped_empty_rows", ()))
     raw.columns = [str(c) for c in raw.columns]
     problems: list[Problem] = []
-    screen = screen_identifiers(raw, today)
+    mapping = load_mapping(Path(map_path)) if map_path is not None else {}
+    columns = mapping.get("columns") if isinstance(mapping.get("columns"), dict) else {}
+    # a column the map renames to a contract column cannot be dropped either
+    needed = frozenset(fields()) | {str(k) for k, v in columns.items() if v in fields()}
+    screen = screen_identifiers(raw, today, needed)
     if screen.findings and (not allow_identifiers or screen.needed):
         problems.append(screen.problem(file))
     # --allow-identifiers drops them, except a contract column (reported above)
@@ -507,10 +511,8 @@ def read_intake(path: Path, map_path: Path | None = None, allow_identifiers: boo
     explained: set[str] = set()
     recoded: tuple[str, ...] = ()
     if map_path is not None:
-        mapping = load_mapping(Path(map_path))
         raw, mapped = map_columns(raw, mapping, file, str(map_path), time_unit, tuple(found))
         problems += mapped
-        columns = mapping.get("columns") if isinstance(mapping.get("columns"), dict) else {}
         if mapped:  # the columns the map meant to give, and those its typos resemble
             targets = [str(v) for v in columns.values()]
             explained |= {*targets, *(m for t in targets for m in difflib.get_close_matches(

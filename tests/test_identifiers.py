@@ -407,3 +407,16 @@ def test_intake_cannot_drop_a_needed_column(tmp_path):
     path = write(tmp_path / "c.csv", frame)
     with pytest.raises(CohortValidationError, match="cannot drop it"):
         read_intake(path, allow_identifiers=True)
+
+
+def test_intake_cannot_drop_a_column_the_map_makes_the_patient_id(tmp_path):
+    """NHS numbers in a column that the mapping file renames to patient_id: refused even
+    with --allow-identifiers (dropping it would lose the id), not silently dropped."""
+    rng = np.random.default_rng(11)
+    frame = template_with().rename(columns={"patient_id": "ref"})
+    frame["ref"] = [nhs(rng) for _ in range(len(frame))]
+    path = write(tmp_path / "c.csv", frame)
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("columns:\n  ref: patient_id\n", encoding="utf-8")
+    with pytest.raises(CohortValidationError, match="cannot drop it"):
+        read_intake(path, map_path=mapping, allow_identifiers=True)
