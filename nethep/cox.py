@@ -6,8 +6,8 @@ patient by patient, so the whole cost is a sort plus a few passes of cumulative
 sums (lifelines fits a Cox model in about 50 s and runs its proportional-hazards
 test in minutes on a million patients with a few thousand distinct times).
 
-- :class:`HazardRatio`: the value every result that reports a hazard ratio holds
-  (hr, CI, P, how the CI was formed) and writes to results.json.
+- :class:`HazardRatio` (in :mod:`nethep.hazard_ratio`, re-exported here): the value every
+  result that reports a hazard ratio holds (hr, CI, P, how the CI was formed).
 - :func:`coxph`: Cox partial likelihood with Efron (default, as R's ``coxph``) or
   Breslow ties, for a few covariates (the n x p x p second moments are held in
   memory). Newton-Raphson from beta = 0 with step halving, as R's ``coxfit6``,
@@ -42,7 +42,6 @@ Verified against R's survival in ``tests/test_cox.py`` (reference values from
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,74 +53,10 @@ import pandas as pd
 from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 from scipy import stats
 
-from nethep.formats import finite_or_none
+from nethep.hazard_ratio import HazardRatio
 from nethep.km import ArrayLike, check_survival, reverse_cumsum, risk_table
 
 Ties = Literal["efron", "breslow"]
-
-
-# ---------------------------------------------------------------------------------
-# The hazard ratio every result reports
-# ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class HazardRatio:
-    """A hazard ratio with its confidence interval and P (NaN where not estimable).
-
-    ``ci`` names how the interval was formed (default ``"wald"``: exp(coef +- z se),
-    z = qnorm(1 - (1 - conf_level) / 2)); ``method`` says which model gave it.
-    Not :attr:`estimable` (e.g. no deaths in an arm): ``note`` says why, :meth:`words`
-    says so in words, never "0.00 (0.00 to 0.00)".
-    """
-
-    hr: float
-    lower: float
-    upper: float
-    p: float = math.nan
-    conf_level: float = 0.95
-    ci: str = "wald"
-    method: str = ""
-    note: str = ""  # why it is not estimable (empty when it is)
-
-    @classmethod
-    def not_estimable(cls, reason: str, method: str = "") -> HazardRatio:
-        """A hazard ratio that has no finite estimate, with the reason (NaN numbers)."""
-        return cls(math.nan, math.nan, math.nan, method=method, note=reason)
-
-    @property
-    def estimable(self) -> bool:
-        """True when the estimate and both confidence limits are finite and positive."""
-        return all(math.isfinite(v) and v > 0 for v in (self.hr, self.lower, self.upper))
-
-    def words(self, label: str = "HR", ci: str = "") -> str:
-        """``"HR 0.16 (95% CI 0.037 to 0.69)"`` (:meth:`number`), ``ci`` naming the interval
-        (``"profile-likelihood "``); or ``"HR not estimable (<reason>)"``."""
-        if not self.estimable:
-            return f"{label} not estimable ({self.note or 'no finite estimate'})"
-        hr, lo, up = (self.number(v) for v in (self.hr, self.lower, self.upper))
-        return f"{label} {hr} ({100 * self.conf_level:g}% {ci}CI {lo} to {up})"
-
-    @staticmethod
-    def number(x: float) -> str:
-        """A ratio for text: two decimals from 0.1 up, else two significant digits."""
-        return f"{x:.2f}" if x >= 0.1 else f"{x:.2g}"
-
-    @classmethod
-    def wald(cls, coef: float, se: float, conf_level: float = 0.95,
-             method: str = "") -> HazardRatio:
-        """From a log hazard ratio and its SE: exp(coef +- z se), two-sided Wald P."""
-        z = float(stats.norm.ppf(1 - (1 - conf_level) / 2))
-        return cls(hr=math.exp(coef), lower=math.exp(coef - z * se),
-                   upper=math.exp(coef + z * se), p=float(2 * stats.norm.sf(abs(coef / se))),
-                   conf_level=conf_level, method=method)
-
-    def to_results(self, p: bool = False) -> dict[str, float | None]:
-        """``{hr, lower, upper}`` (and ``p`` when asked) for results.json; None for NaN/inf."""
-        out = {"hr": finite_or_none(self.hr), "lower": finite_or_none(self.lower),
-               "upper": finite_or_none(self.upper)}
-        if p:
-            out["p"] = finite_or_none(self.p)
-        return out
 
 
 # ---------------------------------------------------------------------------------
@@ -164,6 +99,26 @@ def _covariates(x, n: int) -> np.ndarray:
     if not np.isfinite(x).all():
         raise ValueError("covariates must be finite numbers")
     return x
+
+
+def _inputs(time: ArrayLike, event: ArrayLike, x: Any, names: Sequence[str] | None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Checked times, events (0/1 floats), the n x p covariates and their names (from a
+    DataFrame's columns or a Series' name, else x1..xp); at least one event."""
+    t, e = _check(time, event)
+    if names is None:
+        if isinstance(x, pd.DataFrame):
+            names = [str(c) for c in x.columns]
+        elif isinstance(x, pd.Series) and x.name is not None:
+            names = [str(x.name)]
+    xm = _covariates(x, len(t))
+    p = xm.shape[1]
+    names = tuple(names) if names is not None else tuple(f"x{i + 1}" for i in range(p))
+    if len(names) != p:
+        raise ValueError(f"{len(names)} names for {p} covariates")
+    if e.sum() == 0:
+        raise ValueError("a Cox model needs at least one event")
+    return t, e, xm, names
 
 
 def _risk_sets(t: np.ndarray, e: np.ndarray, x: np.ndarray, ties: Ties) -> _RiskSets:
@@ -323,19 +278,8 @@ def coxph(
     the coefficients do not settle (monotone likelihood: a coefficient that is
     infinite), warns as R's ``coxph`` does and returns the last iterate.
     """
-    t, e = _check(time, event)
-    if names is None:
-        if isinstance(x, pd.DataFrame):
-            names = [str(c) for c in x.columns]
-        elif isinstance(x, pd.Series) and x.name is not None:
-            names = [str(x.name)]
-    xm = _covariates(x, len(t))
+    t, e, xm, names = _inputs(time, event, x, names)
     p = xm.shape[1]
-    names = tuple(names) if names is not None else tuple(f"x{i + 1}" for i in range(p))
-    if len(names) != p:
-        raise ValueError(f"{len(names)} names for {p} covariates")
-    if e.sum() == 0:
-        raise ValueError("a Cox model needs at least one event")
     constant = [nm for nm, col in zip(names, xm.T, strict=True) if np.ptp(col) == 0]
     if constant:
         raise ValueError(f"covariate(s) {constant} are constant: the coefficient is undefined")

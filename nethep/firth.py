@@ -45,9 +45,8 @@ from nethep.cox import (
     CoxFit,
     HazardRatio,
     Ties,
-    _check,
-    _covariates,
     _derivatives,
+    _inputs,
     _risk_sets,
     _RiskSets,
     coxph,
@@ -256,19 +255,8 @@ def firth_coxph(
     covariates, or a covariate constant within every risk set at a death), where the
     penalty is undefined.
     """
-    t, e = _check(time, event)
-    if names is None:
-        if isinstance(x, pd.DataFrame):
-            names = [str(c) for c in x.columns]
-        elif isinstance(x, pd.Series) and x.name is not None:
-            names = [str(x.name)]
-    xm = _covariates(x, len(t))
+    t, e, xm, names = _inputs(time, event, x, names)
     p = xm.shape[1]
-    names = tuple(names) if names is not None else tuple(f"x{i + 1}" for i in range(p))
-    if len(names) != p:
-        raise ValueError(f"{len(names)} names for {p} covariates")
-    if e.sum() == 0:
-        raise ValueError("a Cox model needs at least one event")
     if any(np.ptp(col) == 0 for col in xm.T):
         raise ValueError("a covariate is constant: its coefficient is undefined")
     rs = _risk_sets(t, e, xm, ties)
@@ -353,9 +341,8 @@ def cox_tests(
     has reached its supremum (as R reports it). With no information at b = 0 (the rule
     of :func:`firth_coxph`) nothing is tested: every statistic NaN, said in ``note``.
     Raises as :func:`nethep.cox.coxph` on no events or a constant covariate."""
-    t, e = _check(time, event)
-    xm = _covariates(x, len(t))
-    if e.sum() > 0 and np.ptp(xm, axis=0).min() > 0 and _no_information(
+    t, e, xm, names = _inputs(time, event, x, names)
+    if np.ptp(xm, axis=0).min() > 0 and _no_information(
             _risk_sets(t, e, xm, ties)):
         nan = math.nan
         return CoxTests(fit=None, estimable=False, wald_statistic=nan, wald_p=nan,
