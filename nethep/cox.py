@@ -57,6 +57,8 @@ from nethep.hazard_ratio import HazardRatio
 from nethep.km import ArrayLike, check_survival, reverse_cumsum, risk_table
 
 Ties = Literal["efron", "breslow"]
+#: Covariates of a Cox model: n values, or an n x p array or table (column names kept).
+Covariates = np.ndarray | pd.DataFrame | pd.Series | Sequence[float]
 
 
 # ---------------------------------------------------------------------------------
@@ -101,7 +103,7 @@ def _covariates(x, n: int) -> np.ndarray:
     return x
 
 
-def _inputs(time: ArrayLike, event: ArrayLike, x: Any, names: Sequence[str] | None
+def _inputs(time: ArrayLike, event: ArrayLike, x: Covariates, names: Sequence[str] | None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
     """Checked times, events (0/1 floats), the n x p covariates and their names (from a
     DataFrame's columns or a Series' name, else x1..xp); at least one event."""
@@ -258,16 +260,9 @@ def _aliased(info: np.ndarray, toler: float = TOLER_CHOL) -> np.ndarray:
     return aliased
 
 
-def coxph(
-    time: Sequence[float] | np.ndarray,
-    event: Sequence[int] | np.ndarray,
-    x: np.ndarray | pd.DataFrame | pd.Series | Sequence[float],
-    names: Sequence[str] | None = None,
-    ties: Ties = "efron",
-    conf_level: float = 0.95,
-    max_iter: int = 50,
-    tol: float = 1e-10,
-) -> CoxFit:
+def coxph(time: ArrayLike, event: ArrayLike, x: Covariates,
+          names: Sequence[str] | None = None, ties: Ties = "efron",
+          conf_level: float = 0.95, max_iter: int = 50, tol: float = 1e-10) -> CoxFit:
     """Fit a Cox model of ``x`` (n, or n x p) by Newton-Raphson; see the module docstring.
 
     Raises if there are no events or a covariate is constant. A covariate that is a

@@ -42,6 +42,7 @@ from scipy import optimize, stats
 
 from nethep.cox import (
     TOLER_CHOL,
+    Covariates,
     CoxFit,
     HazardRatio,
     Ties,
@@ -51,6 +52,7 @@ from nethep.cox import (
     _RiskSets,
     coxph,
 )
+from nethep.km import ArrayLike
 
 #: Why a model has no estimate when the information at b = 0 is singular.
 NO_INFORMATION = ("no information about the covariate: collinear covariates, or a "
@@ -236,16 +238,9 @@ class FirthFit:
                            conf_level=self.conf_level, ci="profile", method=self.method)
 
 
-def firth_coxph(
-    time: Sequence[float] | np.ndarray,
-    event: Sequence[int] | np.ndarray,
-    x: np.ndarray | pd.DataFrame | pd.Series | Sequence[float],
-    names: Sequence[str] | None = None,
-    ties: Ties = "efron",
-    conf_level: float = 0.95,
-    max_iter: int = 100,
-    tol: float = 1e-10,
-) -> FirthFit:
+def firth_coxph(time: ArrayLike, event: ArrayLike, x: Covariates,
+                names: Sequence[str] | None = None, ties: Ties = "efron",
+                conf_level: float = 0.95, max_iter: int = 100, tol: float = 1e-10) -> FirthFit:
     """Fit a Firth-penalised Cox model of ``x`` (n, or n x p); see the module docstring.
 
     Defaults: Efron ties, 95% profile-likelihood CI, penalised likelihood-ratio P.
@@ -324,14 +319,9 @@ class CoxTests:
         })
 
 
-def cox_tests(
-    time: Sequence[float] | np.ndarray,
-    event: Sequence[int] | np.ndarray,
-    x: np.ndarray | pd.DataFrame | pd.Series | Sequence[float],
-    names: Sequence[str] | None = None,
-    ties: Ties = "efron",
-    conf_level: float = 0.95,
-) -> CoxTests:
+def cox_tests(time: ArrayLike, event: ArrayLike, x: Covariates,
+              names: Sequence[str] | None = None, ties: Ties = "efron",
+              conf_level: float = 0.95) -> CoxTests:
     """Wald, likelihood-ratio and score tests of all coefficients = 0 (R
     ``summary(coxph(...))``'s ``waldtest``, ``logtest`` and ``sctest``), Efron ties by
     default; the score test is at b = 0 (with one binary covariate and Breslow ties it
