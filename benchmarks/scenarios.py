@@ -21,8 +21,9 @@ import numpy as np
 
 from nethep.cohort import load_cohort
 from nethep.cox import coxph
-from nethep.robustness.scenarios import KINDS, Scenario, cohort_shape, run_scenarios, simulate
+from nethep.robustness.scenarios import KINDS, Scenario, run_scenarios
 from nethep.robustness.scenarios import methods as M
+from nethep.robustness.scenarios.simulate import cohort_shape, simulate
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, float]:

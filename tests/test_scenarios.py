@@ -27,15 +27,17 @@ from nethep.robustness import cox_adjusted, landmark, propensity, time_varying_c
 from nethep.robustness.scenarios import (
     METHOD_LABELS,
     Scenario,
-    cohort_shape,
     default_scenarios,
-    marginal_hr,
     run_scenarios,
+)
+from nethep.robustness.scenarios import methods as M
+from nethep.robustness.scenarios.simulate import (
+    WAIT_MAX,
+    cohort_shape,
+    marginal_hr,
     simulate,
     true_rmst_difference,
 )
-from nethep.robustness.scenarios import methods as M
-from nethep.robustness.scenarios.simulate import WAIT_MAX
 
 TOL = 1e-8
 

@@ -405,17 +405,11 @@ def values_by_group_figure(
 WHISKER_PERCENTILES = (10, 90)
 
 
-def values_by_group_caption(
-    grouped: GroupedValues,
-    p: float | None = None,
-    test: str = "Kruskal-Wallis",
-    ylabel: str | None = None,
-    title: str | None = None,
-    ylim: tuple[float, float] | None = None,
-    *,
-    reconstructed: bool,
-    min_cell: int = 0,
-) -> Caption:
+def values_by_group_caption(grouped: GroupedValues, p: float | None = None,
+                            test: str = "Kruskal-Wallis", ylabel: str | None = None,
+                            title: str | None = None,
+                            ylim: tuple[float, float] | None = None, *,
+                            reconstructed: bool, min_cell: int = 0) -> Caption:
     """The caption of :func:`values_by_group_figure` (same arguments)."""
     lo, hi = WHISKER_PERCENTILES
     sentences = [

@@ -243,15 +243,9 @@ def _months(t: float) -> str:
     return f"{t:.0f} months" if t >= 10 else f"{t:.1f} months"
 
 
-def km_caption(
-    fits: dict[str, KaplanMeier],
-    title: str | None = None,
-    times: Sequence[float] | None = None,
-    *,
-    reconstructed: bool,
-    min_cell: int = 0,
-    min_at_risk: int = MIN_AT_RISK,
-) -> Caption:
+def km_caption(fits: dict[str, KaplanMeier], title: str | None = None,
+               times: Sequence[float] | None = None, *, reconstructed: bool,
+               min_cell: int = 0, min_at_risk: int = MIN_AT_RISK) -> Caption:
     """The caption of :func:`km_figure` (same arguments): the estimator and its interval,
     the censoring marks, where and why each curve stops, and the numbers at risk."""
     first = next(iter(fits.values()))

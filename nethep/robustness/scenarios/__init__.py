@@ -12,20 +12,13 @@ each replicate, vectorised across replicates (:mod:`nethep.coxbatch`):
 :mod:`~nethep.robustness.scenarios.summary`             bias, coverage, rejection;
                                                         :class:`ScenarioStudy`
 ======================================================  ===============================
+
+The package exports what a notebook needs (:func:`run_scenarios`, :class:`ScenarioStudy`,
+the scenarios and methods); the models themselves are in ``simulate``.
 """
 
 from nethep.robustness.scenarios.methods import METHOD_LABELS, N_PERMUTATIONS, RMST_TAU
-from nethep.robustness.scenarios.simulate import (
-    KINDS,
-    TRUE_HRS,
-    CohortShape,
-    Scenario,
-    cohort_shape,
-    default_scenarios,
-    marginal_hr,
-    simulate,
-    true_rmst_difference,
-)
+from nethep.robustness.scenarios.simulate import KINDS, TRUE_HRS, Scenario, default_scenarios
 from nethep.robustness.scenarios.summary import (
     N_REPLICATES,
     SEED,
@@ -41,13 +34,8 @@ __all__ = [
     "RMST_TAU",
     "SEED",
     "TRUE_HRS",
-    "CohortShape",
     "Scenario",
     "ScenarioStudy",
-    "cohort_shape",
     "default_scenarios",
-    "marginal_hr",
     "run_scenarios",
-    "simulate",
-    "true_rmst_difference",
 ]
