@@ -23,8 +23,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.backends import _backend_pdf_ps  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from PIL import Image  # noqa: E402
+from pypdf import PdfReader  # noqa: E402
 
 from nethep.cohort import load_cohort  # noqa: E402
 from nethep.describe import patient_flow  # noqa: E402
@@ -32,6 +34,7 @@ from nethep.literature import literature_table  # noqa: E402
 from nethep.notebook import Notebook  # noqa: E402
 from nethep.palliation import palliation  # noqa: E402
 from nethep.plots import (  # noqa: E402
+    export,
     export_figure,
     km_caption,
     km_figure,
@@ -332,3 +335,67 @@ def test_every_saved_figure_has_its_caption_in_results(bundled_run):
     assert saved and saved == set(captions), "a figure saved without a caption, or the reverse"
     for name, caption in captions.items():
         assert caption["title"].strip() and len(caption["caption"]) > 40, name
+
+
+# --------------------------------------------------------------------------- PDF fonts
+
+
+def _pdf_fonts(path: Path) -> list[dict]:
+    """Every font a PDF's page uses, with its descendant font and descriptor resolved."""
+    fonts = []
+    for font in PdfReader(path).pages[0]["/Resources"]["/Font"].values():
+        font = font.get_object()
+        descendant = (font["/DescendantFonts"][0].get_object()
+                      if "/DescendantFonts" in font else None)
+        descriptor = (descendant or font).get("/FontDescriptor")
+        fonts.append({"subtype": font["/Subtype"],
+                      "descendant": None if descendant is None else descendant["/Subtype"],
+                      "files": set(descriptor.get_object()) if descriptor else set()})
+    return fonts
+
+
+@pytest.mark.parametrize("name", ["km_surgical_vs_nonsurgical", "literature_forest"])
+def test_pdf_fonts_are_embedded_truetype_and_subsets_reused(df, name, tmp_path, monkeypatch):
+    """Every PDF font is an embedded TrueType subset (Type 0 over CIDFontType2 with a
+    FontFile2: Type 42), never Type 3 or an unembedded core font. The export makes each
+    font subset once for both widths (export._reused_font_subsets), fewer times than
+    plain savefig, and the PDFs are the bytes plain savefig writes. Fails when a
+    matplotlib upgrade changes the private call the reuse wraps (SUBSET_HOOK_ACTIVE)."""
+    assert export.SUBSET_HOOK_ACTIVE, (
+        "matplotlib's _backend_pdf_ps.get_glyphs_subset changed: re-check "
+        "nethep.plots.export._reused_font_subsets against the new matplotlib")
+    made = []
+    original = _backend_pdf_ps.get_glyphs_subset
+
+    def counted(fontfile, glyphs):
+        made.append(frozenset(glyphs))
+        return original(fontfile, glyphs)
+
+    monkeypatch.setattr(_backend_pdf_ps, "get_glyphs_subset", counted)
+    make, args, kwargs = _makers(df)[name]
+    saved = export_figure(name, tmp_path, make, *args, **kwargs)
+    assert _backend_pdf_ps.get_glyphs_subset is counted  # the wrapper is removed again
+    reused = len(made)
+    made.clear()
+    for width in JOURNAL_WIDTHS_MM:
+        fig = make(*args, width_mm=width, **kwargs)
+        buffer = io.BytesIO()
+        with matplotlib.rc_context({"pdf.fonttype": 42}):
+            fig.savefig(buffer, format="pdf", metadata=dict(export.METADATA["pdf"]),
+                        dpi=export.EXPORT_DPI)
+        plt.close(fig)
+        assert saved.path(width, "pdf").read_bytes() == buffer.getvalue()
+        fonts = _pdf_fonts(saved.path(width, "pdf"))
+        assert fonts and all(f["subtype"] == "/Type0" and f["descendant"] == "/CIDFontType2"
+                             and "/FontFile2" in f["files"] for f in fonts), fonts
+    assert 0 < reused < len(made)
+
+
+def test_export_gives_the_same_bytes_twice(df, tmp_path):
+    """Two exports of one figure in one process write identical files (no timestamp,
+    no state carried from one export to the next)."""
+    make, args, kwargs = _makers(df)["patient_flow"]
+    first = export_figure("patient_flow", tmp_path / "a", make, *args, **kwargs)
+    second = export_figure("patient_flow", tmp_path / "b", make, *args, **kwargs)
+    for a, b in zip(first.files, second.files, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
