@@ -326,6 +326,25 @@ def methods_citations(results: Mapping[str, Any]) -> tuple[Cited, ...]:
     return methods_and_citations(results)[1]
 
 
+def _ensemble_sentences(results: Mapping[str, Any], get: Any) -> str:
+    """Two sentences on the ensemble of abstract-consistent cohorts (notebook 07)."""
+    models = lookup(results, keys.ENSEMBLE_MODELS) or {}
+    readings = lookup(results, key(keys.ENSEMBLE_RULES, "readings")) or {}
+    hr = [get(keys.ENSEMBLE_QUANTITIES, "hr", part)
+          for part in ("median", "lower", "upper", "bundled")]
+    return (
+        f"*Because the abstract fixes only aggregates, {get(keys.ENSEMBLE_N_MEMBERS):,} "
+        "cohorts that each reproduce every published number at its printed rounding were "
+        f"drawn (data/ensemble/: {len(models.get('survival', []))} survival models, "
+        f"{len(models.get('palliation_rates', {}))} palliation-rate assumptions, "
+        f"{len(models.get('tests', []))} candidate tests behind the published P and "
+        f"{len(readings)} readings of its rounding). A number the abstract does not fix is "
+        "one value from the range across them: the Cox hazard ratio, for example, has "
+        f"median {hr[0]:.2f} (2.5th to 97.5th percentile {hr[1]:.2f} to {hr[2]:.2f}) "
+        f"across the ensemble and {hr[3]:.2f} in the analysed reconstruction "
+        "(notebook 07).*")
+
+
 def methods_and_citations(results: Mapping[str, Any]) -> tuple[str, tuple[Cited, ...]]:
     """A statistical-methods section (Markdown) filled in from ``results.json`` alone, and
     where each number in it comes from.
@@ -361,6 +380,8 @@ def methods_and_citations(results: Mapping[str, Any]) -> tuple[str, tuple[Cited,
             "*The analysed cohort is a reconstruction built from the published aggregates "
             "of Musunuru et al. (Arch Surg 2006), not the original patient records; the "
             "numbers below describe the reconstruction.*", ""]
+        if get(keys.ENSEMBLE_N_MEMBERS) is not None:
+            lines += [_ensemble_sentences(results, get), ""]
     primary, model = _primary(get)
     para = [
         f"We analysed {get(keys.N_PATIENTS)} patients ({n_groups}). Overall survival "

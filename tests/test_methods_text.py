@@ -135,7 +135,8 @@ def test_every_number_of_a_users_methods_is_in_results(user_run):
     "robustness.evalue.point", "robustness.rmst.diff", "followup.reverse_km_median_months",
     "survival.logrank.surgical_vs_nonsurgical.statistic", "robustness.landmark.6.upper",
     "robustness.landmark.3.hr", "robustness.exact_logrank.surgical_vs_nonsurgical.p",
-    "survival.at_months.36.surgical.estimate", "cohort.n_patients"])
+    "survival.at_months.36.surgical.estimate", "cohort.n_patients", "ensemble.n_members",
+    "ensemble.quantities.hr.upper"])
 def test_a_drifted_number_is_caught(bundled_run, dotted):
     """The text and its citations from the run's results, checked against results in
     which one printed value has drifted: the check fails; the text written from the
