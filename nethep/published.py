@@ -22,6 +22,7 @@ import yaml
 
 from nethep import privacy
 from nethep.describe import patient_flow
+from nethep.formats import p_digits
 from nethep.km import kaplan_meier
 from nethep.palliation import palliation
 from nethep.paths import PUBLISHED
@@ -224,9 +225,9 @@ def _ours_text(target: dict[str, Any], value: float | None) -> str:
         return f"{value:.1f}"
     if rule == "percent":
         return f"{100 * value:.1f}%"
-    # Four decimals, not the journal's style: this text is stored in results.json
-    # (paper_vs_ours), which keeps its values; it shows how near the paper's rounding P lies.
-    return f"P = {value:.4f}"
+    # Four decimals (no leading zero, as the journal writes P): this text is stored in
+    # results.json (paper_vs_ours) and shows how near the paper's rounding our P lies.
+    return f"P = {p_digits(value, 4)}"
 
 
 def paper_vs_ours(df: pd.DataFrame) -> PaperComparison:

@@ -74,7 +74,7 @@ def test_comparison_results_and_summary_come_from_the_table():
                      "ours": "48", "matches": True}
     summary = comparison.summary(keys=["palliation_three_groups"])
     assert list(summary.columns) == ["quantity", "published", "ours", "matches"]
-    assert summary["ours"].item() == "P = 0.2146"
+    assert summary["ours"].item() == "P = .2146"
     assert comparison.verdict("palliation_three_groups", "the exact P") == (
         "Published: P = .2; the exact P matches it at the paper's rounding.")
     assert comparison.sentence() == (

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
+from pathlib import Path
 
 from nethep import results as keys
 from nethep.paths import BUNDLED_COHORT
@@ -76,7 +78,7 @@ def test_no_path_or_file_name_of_the_input_in_any_output(user_run):
     published, calibrated or simulated."""
     data, out = user_run.data_path, user_run.output_dir
     secrets = {str(data.parent), str(data.parent.resolve()), data.name, data.stem + ".",
-               str(out), str(out.resolve()), "/tmp/nethep-"}
+               str(out), str(out.resolve()), str(Path(tempfile.gettempdir()) / "nethep-")}
     checked = 0
     for path in out.rglob("*"):
         if path.suffix in {".html", ".json", ".ipynb", ".svg", ".md", ".csv", ".txt"}:
