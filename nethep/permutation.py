@@ -78,6 +78,7 @@ __all__ = [
     "exact_logrank",
     "logrank_scores",
     "permutation_logrank",
+    "permutation_logrank_batch",
 ]
 
 DEFAULT_SEED = 20061001
@@ -362,6 +363,43 @@ def permutation_logrank(
         n_extreme=n_extreme, p_asymptotic=p_asym, groups=design.levels,
         sizes=tuple(int(s) for s in design.sizes), seed=seed, method=method,
     )
+
+
+def permutation_logrank_batch(time: np.ndarray, event: np.ndarray, first: np.ndarray,
+                              n_permutations: int = 100_000, seed: int | None = DEFAULT_SEED,
+                              block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`permutation_logrank` of two groups for C cohorts at once ((C, n) arrays;
+    ``first`` marks one group): returns (P, Monte Carlo SE) per cohort, NaN when all
+    scores are equal (no deaths). Every cohort gets the relabellings
+    :func:`permutation_logrank` draws from ``seed`` (common random numbers: cohorts with
+    the same group sizes share them), so each P equals that function's on the cohort
+    alone; the group sums are matrix products over ``block`` cohorts at a time."""
+    t, e = np.asarray(time, float), np.asarray(event, float)
+    at_risk = (t[:, None, :] >= t[:, :, None]).sum(axis=2)
+    scores = (np.where(e > 0, 1.0 / at_risk, 0.0)[:, None, :]
+              * (t[:, None, :] <= t[:, :, None])).sum(axis=2) - e  # coin's, as logrank_scores
+    n = t.shape[1]
+    centred = scores - scores.mean(axis=1, keepdims=True)
+    n1 = np.asarray(first, bool).sum(axis=1)
+    m = np.minimum(n1, n - n1)  # the group permutation_logrank draws (the smaller)
+    sd = np.sqrt((centred**2).sum(axis=1) / n * n1 * (n - n1) / (n - 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        threshold = (np.abs((centred * first).sum(axis=1)) / sd - SQRT_EPS) * sd
+    extreme = np.zeros(len(t), dtype=np.int64)
+    for size in np.unique(m[m > 0]):
+        rng, rows = np.random.default_rng(seed), np.flatnonzero(m == size)
+        draws = [_draw_positions(n, int(size), min(_BATCH, n_permutations - s), rng)
+                 for s in range(0, n_permutations, _BATCH)]
+        pick = np.zeros((n_permutations, n))
+        np.put_along_axis(pick, np.concatenate(draws).astype(np.intp), 1.0, axis=1)
+        for b in range(0, len(rows), block):
+            r = rows[b:b + block]
+            cols = np.ascontiguousarray(centred[r].T)
+            for s in range(0, n_permutations, 2048):  # small blocks stay in cache
+                sums = np.abs(pick[s:s + 2048] @ cols)
+                extreme[r] += np.count_nonzero(sums >= threshold[r], axis=0)
+    p = np.where(np.isfinite(threshold), extreme / n_permutations, np.nan)
+    return p, np.sqrt(p * (1 - p) / n_permutations)
 
 
 # ------------------------------------------------------------------------ exact test

@@ -6,6 +6,20 @@
 
 - ``hr``, ``hr_lower``, ``hr_upper``: Cox model of surgical vs the rest, Efron ties,
   Wald 95% CI; ``logrank_p`` (R ``survdiff``), ``cox_wald_p``, ``cox_score_p``;
+- ``firth_hr``, ``firth_lower``, ``firth_upper``, ``firth_p``: the primary analysis'
+  estimate (notebook 05), the Firth-penalised Cox HR of surgical vs the rest (Efron
+  ties), its profile penalised-likelihood 95% CI and penalised likelihood-ratio P, by
+  :func:`nethep.coxbatch.firth` (all members at once; equal to
+  :func:`nethep.firth.firth_coxph` within 1e-10, tested); NaN if it does not converge;
+- ``mc_permutation_p``, ``mc_permutation_se``: the Monte Carlo permutation log-rank P
+  of surgical vs the rest (coin's log-rank scores, two-sided, treatment labels
+  permuted) with :data:`N_PERMUTATIONS` relabellings drawn from seed
+  :data:`nethep.permutation.DEFAULT_SEED`, the same for every member, and its Monte
+  Carlo SE sqrt(P(1 - P)/B), by :func:`nethep.permutation.permutation_logrank_batch`:
+  each member's P is the one :func:`nethep.permutation.permutation_logrank` gives
+  with that seed (notebook 05's setting). It estimates the exact permutation P; it is
+  not exact (the exact P by :func:`nethep.permutation.exact_logrank` costs 0.03-0.7 s
+  CPU per member, too slow for a build of 1,000-10,000 members);
 - ``rmst36_*``: area under each arm's Kaplan-Meier curve to 36 months and the
   difference (surgical minus non-surgical);
 - ``deaths_*``, ``first_death_surgical_months`` (NaN: no surgical death);
@@ -23,8 +37,7 @@
 - ``palliation_*``: palliated / symptomatic per group;
 - ``tipping_earliest``, ``tipping_worst``: see :func:`tipping_points`.
 
-The exact permutation log-rank P (:func:`nethep.permutation.exact_logrank`) takes
-about 5 s per cohort and is not computed per member.
+Members are processed in blocks of :data:`BLOCK` (memory grows as members x 48^2).
 """
 
 from __future__ import annotations
@@ -34,15 +47,22 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from nethep import coxbatch
+from nethep.permutation import DEFAULT_SEED, permutation_logrank_batch
 from nethep.reconstruct import batch
 from nethep.reconstruct.ensemble import PALLIATION_GROUPS
 
 ARMS = ("surgical", "nonsurgical")
 LANDMARKS: tuple[float, ...] = (3.0, 6.0)
 ALPHA = 0.05
+#: Relabellings per member for ``mc_permutation_p`` (notebook 05's number); blocks of members.
+N_PERMUTATIONS = 100_000
+BLOCK = 2_000
 #: Columns of quantities.csv after the design columns, in order.
 COLUMNS: tuple[str, ...] = (
     "hr", "hr_lower", "hr_upper", "logrank_p", "cox_wald_p", "cox_score_p",
+    "firth_hr", "firth_lower", "firth_upper", "firth_p", "mc_permutation_p",
+    "mc_permutation_se",
     "rmst36_surgical", "rmst36_nonsurgical", "rmst36_diff",
     "deaths_surgical", "deaths_nonsurgical", "first_death_surgical_months",
     "median_surgical", "median_nonsurgical", "s12_surgical", "s12_nonsurgical",
@@ -94,6 +114,23 @@ def _iptw_hr(a: dict[str, np.ndarray]) -> np.ndarray:
     return _cox_hr(a, [y], w)
 
 
+def firth_and_permutation(a: dict[str, np.ndarray],
+                          n_permutations: int = N_PERMUTATIONS) -> dict[str, np.ndarray]:
+    """``firth_*`` and ``mc_permutation_*`` of each cohort (module docstring), in blocks
+    of :data:`BLOCK` cohorts; no loop over cohorts within a block."""
+    parts = []
+    for s in range(0, len(a["time"]), BLOCK):
+        time, died, surg = (a[k][s:s + BLOCK] for k in ("time", "died", "surgical"))
+        fit = coxbatch.firth(coxbatch.risk_sets(time, died), surg.astype(float))
+        with np.errstate(over="ignore"):
+            hr, lower, upper = np.exp(fit.beta), np.exp(fit.lower), np.exp(fit.upper)
+        p, se = permutation_logrank_batch(time, died, surg, n_permutations, DEFAULT_SEED)
+        parts.append((hr, lower, upper, fit.p_lr, p, se))
+    names = ("firth_hr", "firth_lower", "firth_upper", "firth_p", "mc_permutation_p",
+             "mc_permutation_se")
+    return {k: np.concatenate([part[i] for part in parts]) for i, k in enumerate(names)}
+
+
 def tipping_points(a: dict[str, np.ndarray], alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
     """How many censored surgical patients would have to have died (at their last
     contact) for the log-rank P of surgical vs the rest to reach ``alpha`` or more.
@@ -139,6 +176,7 @@ def quantities(a: dict[str, np.ndarray]) -> pd.DataFrame:
     out["hr"], out["hr_lower"], out["hr_upper"] = fit.hr()
     out["logrank_p"] = batch.logrank_p(time, died, grp)[1]
     out["cox_wald_p"], out["cox_score_p"] = fit.wald_p(), fit.score_p()
+    out |= firth_and_permutation(a)
     masks = {"surgical": surg, "nonsurgical": ~surg}
     for arm, m in masks.items():
         out[f"rmst36_{arm}"] = batch.rmst(time, died, 36.0, m)

@@ -1,0 +1,153 @@
+"""The ensemble's Firth HR and Monte Carlo permutation P per member (issue 11, items 5 and 7).
+
+- ``firth_*``: the batched Firth fit (:func:`nethep.coxbatch.firth`, via
+  :func:`nethep.reconstruct.quantities.firth_and_permutation`) equals
+  :func:`nethep.firth.firth_coxph` (itself verified against R in ``test_firth.py``) on
+  24 shipped members, HR and profile CI limits to 1e-6 relative, P to 1e-6;
+- ``mc_permutation_*``: the batched Monte Carlo permutation P equals
+  :func:`nethep.permutation.permutation_logrank` with the same seed, relabelling for
+  relabelling (same count of extreme relabellings), on shipped members and on cohorts
+  of other group sizes; it lies within Monte Carlo error of the exact P
+  (:func:`nethep.permutation.exact_logrank`) on 6 members; a member's P does not depend
+  on which other members are in the batch;
+- the summary: the new quantities' ranges, conclusions, results keys and the findings
+  sentence of notebook 07, recomputed from the quantities.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nethep import load_cohort
+from nethep.firth import firth_coxph
+from nethep.permutation import exact_logrank, permutation_logrank, permutation_logrank_batch
+from nethep.reconstruct.quantities import (
+    COLUMNS,
+    N_PERMUTATIONS,
+    cohort_arrays,
+    firth_and_permutation,
+)
+from nethep.reconstruct.store import ENSEMBLE_DIR
+from nethep.reconstruct.summary import ensemble_summary
+
+NEW = ("firth_hr", "firth_lower", "firth_upper", "firth_p", "mc_permutation_p",
+       "mc_permutation_se")
+
+
+@pytest.fixture(scope="module")
+def arrays() -> dict[str, np.ndarray]:
+    """The shipped members as (1000, 48) arrays (read directly, not via load_ensemble)."""
+    long = pd.read_csv(Path(ENSEMBLE_DIR) / "members.csv.gz", dtype={"patient_id": str})
+    return cohort_arrays(long.drop(columns="member"))
+
+
+def _rows(a: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[idx] for k, v in a.items()}
+
+
+def test_firth_per_member_equals_firth_coxph(arrays):
+    """24 members: the first 12, the 4 smallest and 4 largest batched HRs, and the 4
+    largest P, each against the single-cohort fit."""
+    full = firth_and_permutation(_rows(arrays, np.arange(300)), n_permutations=1)
+    hr = full["firth_hr"]
+    idx = np.unique(np.r_[0:12, np.argsort(hr)[:4], np.argsort(hr)[-4:],
+                          np.argsort(full["firth_p"])[-4:]])
+    assert len(idx) >= 20
+    for i in idx:
+        t, d, s = (arrays[k][i] for k in ("time", "died", "surgical"))
+        ref = firth_coxph(t, d, s.astype(float))
+        for col, want in (("firth_hr", ref.hr[0]), ("firth_lower", ref.lower[0]),
+                          ("firth_upper", ref.upper[0])):
+            assert full[col][i] == pytest.approx(want, rel=1e-6), (i, col)
+        assert full["firth_p"][i] == pytest.approx(ref.p[0], rel=1e-6, abs=1e-9), i
+        assert full["firth_lower"][i] < full["firth_hr"][i] < full["firth_upper"][i]
+
+
+def test_batch_permutation_equals_permutation_logrank(arrays):
+    """Same seed, same relabellings: the same count of extreme relabellings."""
+    idx = np.arange(8)
+    b = 20_000
+    p, se = permutation_logrank_batch(arrays["time"][idx], arrays["died"][idx],
+                                      arrays["surgical"][idx], n_permutations=b, seed=7)
+    for i in idx:
+        one = permutation_logrank(arrays["time"][i], arrays["died"][i],
+                                  arrays["surgical"][i], n_permutations=b, seed=7)
+        assert round(p[i] * b) == one.n_extreme, i
+        assert se[i] == pytest.approx(one.mc_se, rel=1e-12, abs=1e-15)
+
+
+def test_batch_permutation_other_group_sizes_and_no_deaths():
+    """Cohorts of different group sizes in one call (smaller group first or second,
+    equal groups), heavy ties, and a cohort without deaths (NaN)."""
+    rng = np.random.default_rng(3)
+    n = 20
+    time = np.round(rng.exponential(10, (6, n)), 0) + 1  # many tied times
+    died = (rng.random((6, n)) < 0.6).astype(float)
+    first = np.zeros((6, n), bool)
+    for r, k in enumerate((3, 17, 10, 5, 1, 8)):
+        first[r, rng.permutation(n)[:k]] = True
+    died[5] = 0
+    p, _ = permutation_logrank_batch(time, died, first, n_permutations=5_000, seed=11)
+    for r in range(5):
+        one = permutation_logrank(time[r], died[r], first[r], n_permutations=5_000, seed=11)
+        assert p[r] == one.p, r
+    assert np.isnan(p[5])
+
+
+def test_mc_permutation_p_within_monte_carlo_error_of_exact(arrays):
+    """|P_MC - P_exact| <= 4 Monte Carlo SE + half the exact bounds' width."""
+    idx = np.array([0, 1, 2, 3, 4, 5])
+    got = firth_and_permutation(_rows(arrays, idx))
+    for j, i in enumerate(idx):
+        ex = exact_logrank(arrays["time"][i], arrays["died"][i], arrays["surgical"][i],
+                           rtol=0.01)
+        se = np.sqrt(ex.p * (1 - ex.p) / N_PERMUTATIONS)
+        slack = 4 * se + (ex.p_upper - ex.p_lower) / 2
+        assert abs(got["mc_permutation_p"][j] - ex.p) <= slack, (i, ex.p)
+        assert got["mc_permutation_se"][j] == pytest.approx(
+            np.sqrt(got["mc_permutation_p"][j] * (1 - got["mc_permutation_p"][j])
+                    / N_PERMUTATIONS))
+
+
+def test_member_values_do_not_depend_on_the_batch(arrays):
+    """Members 5-9 alone equal members 5-9 within the first 60 (prefix stability)."""
+    alone = firth_and_permutation(_rows(arrays, np.arange(5, 10)), n_permutations=20_000)
+    within = firth_and_permutation(_rows(arrays, np.arange(60)), n_permutations=20_000)
+    for k in NEW:
+        np.testing.assert_array_equal(alone[k], within[k][5:10], err_msg=k)
+
+
+def test_shipped_quantities_hold_the_new_columns(arrays):
+    """Once data/ensemble/ is rebuilt with these columns, its values are the recomputed
+    ones (24 members, exactly: the build is deterministic)."""
+    q = pd.read_csv(Path(ENSEMBLE_DIR) / "quantities.csv")
+    if not set(NEW) <= set(q.columns):
+        pytest.skip("data/ensemble/ predates the Firth and permutation columns")
+    idx = np.r_[0:24]
+    got = firth_and_permutation(_rows(arrays, idx))
+    for k in NEW:
+        np.testing.assert_allclose(q[k].to_numpy()[idx], got[k], rtol=1e-15, err_msg=k)
+
+
+# ------------------------------------------------------------------------- summary
+
+
+@pytest.fixture(scope="module")
+def summary(arrays, tmp_path_factory):
+    """The summary of the shipped ensemble; if data/ensemble/ predates the new columns,
+    of a copy whose quantities.csv has them added (computed here)."""
+    q = pd.read_csv(Path(ENSEMBLE_DIR) / "quantities.csv")
+    folder = Path(ENSEMBLE_DIR)
+    if not set(COLUMNS) <= set(q.columns):
+        folder = tmp_path_factory.mktemp("ensemble")
+        for name in ("members.csv.gz", "manifest.json"):
+            shutil.copy(Path(ENSEMBLE_DIR) / name, folder / name)
+        q = q.assign(**firth_and_permutation(arrays))
+        q[["member", "model", "palliation", "test", "rounding", *COLUMNS]].to_csv(
+            folder / "quantities.csv", index=False)
+    return ensemble_summary(load_cohort(), folder)
