@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import pytest
 
 from nethep import load_cohort
 from nethep.firth import firth_coxph
+from nethep.formats import format_p
 from nethep.permutation import exact_logrank, permutation_logrank, permutation_logrank_batch
 from nethep.reconstruct.quantities import (
     COLUMNS,
@@ -151,3 +153,80 @@ def summary(arrays, tmp_path_factory):
         q[["member", "model", "palliation", "test", "rounding", *COLUMNS]].to_csv(
             folder / "quantities.csv", index=False)
     return ensemble_summary(load_cohort(), folder)
+
+
+def test_summary_of_the_new_quantities(summary):
+    q = summary.quantities
+    t = summary.table().set_index("quantity")
+    for col in NEW:
+        v = q[col].dropna().to_numpy(float)
+        assert t.loc[col, "median"] == pytest.approx(np.median(v))
+        assert t.loc[col, "lower"] == pytest.approx(np.quantile(v, 0.025))
+        assert t.loc[col, "upper"] == pytest.approx(np.quantile(v, 0.975))
+    c = summary.conclusions().set_index("statement")["share"]
+    assert c["Firth HR 95% CI excludes 1"] == pytest.approx((q["firth_upper"] < 1).mean())
+    assert c["Firth penalised LR P < .05"] == pytest.approx((q["firth_p"] < 0.05).mean())
+    assert c["Permutation P < .05 (Monte Carlo)"] == pytest.approx(
+        (q["mc_permutation_p"] < 0.05).mean())
+    res = summary.to_results()
+    assert {k: set(res["quantities"][k]) for k in NEW} == {
+        k: {"median", "lower", "upper", "bundled", "n_estimable"} for k in NEW}
+    assert res["conclusions"]["c01"]["statement"] == "HR < 1"  # earlier keys unchanged
+    rows = summary.wide("test", ("firth_hr", "mc_permutation_p"))
+    assert rows.shape == (2, 2 + 3)
+    assert rows.loc[rows.index[1], "bundled"] == format_p(summary.bundled["mc_permutation_p"])
+
+
+def test_bundled_values_are_notebook_05s(summary):
+    """The bundled cohort's Firth HR and Monte Carlo P are those notebook 05 reports
+    (firth_coxph; permutation_logrank with 100,000 relabellings and the default seed)."""
+    df = load_cohort()
+    t, d, s = df["followup_months"], df["died"], df["treatment_group"] == "surgical"
+    fit = firth_coxph(t, d, s.astype(float))
+    assert summary.bundled["firth_hr"] == pytest.approx(fit.hr[0], rel=1e-6)
+    assert summary.bundled["firth_upper"] == pytest.approx(fit.upper[0], rel=1e-6)
+    mc = permutation_logrank(t, d, df["arm"], n_permutations=N_PERMUTATIONS)
+    assert summary.bundled["mc_permutation_p"] == mc.p
+    assert summary.bundled["mc_permutation_se"] == pytest.approx(mc.mc_se)
+
+
+def _range(v: pd.Series, places: int) -> str:
+    v = v.dropna().to_numpy(float)
+    lo, med, hi = np.quantile(v, [0.025, 0.5, 0.975])
+    return f"{med:.{places}f} ({lo:.{places}f} to {hi:.{places}f})"
+
+
+def test_findings_sentence_from_the_quantities(summary):
+    q = summary.quantities
+    text = summary.findings()
+    assert text.startswith(f"Across {len(q):,} cohorts that all reproduce the abstract")
+    assert f"hazard ratio of surgical vs non-surgical, is {_range(q['firth_hr'], 2)}" in text
+    assert f"the Cox HR {_range(q['hr'], 2)}" in text
+    assert f"at 36 months {_range(q['rmst36_diff'], 1)} months" in text
+    assert f"surgical deaths {_range(q['deaths_surgical'], 0)}" in text
+    p = q["mc_permutation_p"]
+    assert (f"permutation log-rank P {format_p(p.median())} ({format_p(p.quantile(0.025))} "
+            f"to {format_p(p.quantile(0.975))})") in text
+    assert f"Firth HR {summary.bundled['firth_hr']:.2f}" in text
+    every = (q["hr_upper"] < 1).all() and (q["firth_upper"] < 1).all()
+    assert ("its Wald 95% CI excludes 1, the Firth HR's profile 95% CI excludes 1"
+            in text) == bool(every)
+    share = (q["palliation_surgical"] > q[["palliation_medical",
+                                           "palliation_embolization"]].max(axis=1)).mean()
+    assert f"highest after surgery (in {100 * share:.0f}% of members)" in text
+    assert "nan" not in text and "inf" not in text
+
+
+def test_findings_say_what_is_not_everywhere_or_not_estimable(summary):
+    """One member whose Firth CI reaches 1 is counted, not rounded to 100%; a quantity
+    estimable in no member is said in words."""
+    q = summary.quantities.copy()
+    q.loc[0, "firth_upper"] = 1.2
+    q["adjusted_hr"] = np.nan
+    other = type(summary)(q, summary.bundled, summary.manifest)
+    text = other.findings()
+    share = (q["firth_upper"] < 1).mean()
+    assert share < 1
+    assert re.search(r"the Firth HR's profile 95% CI excludes 1 in (more than )?99\.9% of "
+                     "members", text)
+    assert "the adjusted HR not estimable in any member" in text

@@ -11,6 +11,9 @@ and the bundled cohort, and returns :class:`EnsembleSummary`:
   column);
 - :meth:`~EnsembleSummary.conclusions`: statements a reader might draw, with the
   share of members in which each holds;
+- :meth:`~EnsembleSummary.findings`: notebook 07's closing sentences (the primary
+  Firth HR, the Cox HR, RMST difference, surgical deaths, adjusted HR and the Monte
+  Carlo permutation P as ranges; which conclusions hold in every member);
 - :meth:`~EnsembleSummary.tipping`: the tipping point (log-rank P of surgical vs
   the rest reaching .05 when censored surgical patients are made to die at their
   last contact): bundled value and distribution over members.
@@ -28,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nethep.formats import finite_or_none, format_p
+from nethep.formats import finite_or_none, format_p, join_and, p_digits
 from nethep.km import kaplan_meier
-from nethep.reconstruct.quantities import COLUMNS, cohort_arrays, quantities
+from nethep.reconstruct.quantities import COLUMNS, N_PERMUTATIONS, cohort_arrays, quantities
 from nethep.reconstruct.single import Targets
 from nethep.reconstruct.store import ENSEMBLE_DIR, load_ensemble
 
@@ -42,6 +45,12 @@ LABELS = MappingProxyType({
     "logrank_p": "Log-rank P",
     "cox_wald_p": "Cox Wald P",
     "cox_score_p": "Cox score P",
+    "firth_hr": "Firth HR, surgical vs non-surgical (primary analysis)",
+    "firth_lower": "Firth HR profile 95% CI, lower limit",
+    "firth_upper": "Firth HR profile 95% CI, upper limit",
+    "firth_p": "Firth penalised likelihood-ratio P",
+    "mc_permutation_p": f"Permutation log-rank P (Monte Carlo, {N_PERMUTATIONS:,} relabellings)",
+    "mc_permutation_se": "Monte Carlo SE of the permutation P",
     "rmst36_diff": "RMST to 36 months, difference (months)",
     "rmst36_surgical": "RMST to 36 months, surgical (months)",
     "rmst36_nonsurgical": "RMST to 36 months, non-surgical (months)",
@@ -86,6 +95,9 @@ CONCLUSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("No surgical death before 35 months", ("first_death_surgical_months",)),
     ("Significance lost with 2 or fewer extra surgical deaths (worst case)",
      ("tipping_worst",)),
+    ("Firth HR 95% CI excludes 1", ("firth_upper",)),
+    ("Firth penalised LR P < .05", ("firth_p",)),
+    ("Permutation P < .05 (Monte Carlo)", ("mc_permutation_p",)),
 )
 
 
@@ -109,6 +121,9 @@ def _holds(q: pd.DataFrame, statement: str) -> pd.Series:
         "No surgical death before 35 months": ~(q["first_death_surgical_months"] < 35),
         "Significance lost with 2 or fewer extra surgical deaths (worst case)":
             q["tipping_worst"] <= 2,
+        "Firth HR 95% CI excludes 1": q["firth_upper"] < 1,
+        "Firth penalised LR P < .05": q["firth_p"] < 0.05,
+        "Permutation P < .05 (Monte Carlo)": q["mc_permutation_p"] < 0.05,
     }
     out = tests[statement].astype(float)
     needs = dict(CONCLUSIONS)[statement]
@@ -119,10 +134,13 @@ def _holds(q: pd.DataFrame, statement: str) -> pd.Series:
 
 
 def fmt(quantity: str, value: float) -> str:
-    """A value of ``quantity`` for display: P in journal style (:func:`format_p`),
-    months to 1 decimal, deaths and tipping points whole, the rest to 2 decimals."""
+    """A value of ``quantity`` for display: P in journal style (:func:`format_p`), the
+    Monte Carlo SE of a P to 5 decimals (:func:`p_digits`), months to 1 decimal, deaths
+    and tipping points whole, the rest to 2 decimals."""
     if quantity.endswith("_p"):
         return format_p(value)
+    if quantity == "mc_permutation_se":
+        return p_digits(value, 5)
     if quantity.startswith(("deaths_", "tipping_")):
         return f"{value:.0f}"
     if quantity.startswith(("rmst", "median_", "first_death")):
@@ -141,6 +159,43 @@ def _missing_words(quantity: str) -> str:
     if quantity == "first_death_surgical_months":
         return "no surgical death"
     return "not estimable"
+
+
+def _known(quantities: tuple[str, ...]) -> tuple[str, ...]:
+    """``quantities`` if every one is a key of :data:`LABELS`, else a ValueError."""
+    unknown = [q for q in quantities if q not in LABELS]
+    if unknown:
+        raise ValueError(f"unknown ensemble quantities {unknown}; known: {list(LABELS)}")
+    return quantities
+
+
+def _share(x: float) -> str:
+    """A share of members in words: "every member", "no member", or a percent (one
+    decimal below 10% and above 99.5%, never rounded to 0% or 100%)."""
+    if np.isnan(x):
+        return "no member (not estimable in any)"
+    if x in (0, 1):
+        return "every member" if x == 1 else "no member"
+    pct = 100 * x
+    text = f"{pct:.0f}" if 10 <= pct < 99.5 else f"{pct:.1f}"
+    text = {"100.0": "more than 99.9", "0.0": "less than 0.1"}.get(text, text)
+    return f"{text}% of members"
+
+
+def _ordinal(x: float) -> str:
+    k = round(x)
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+#: Conclusions the findings sentence reports as fixed (or not) by the abstract, as phrases.
+DETERMINED: tuple[tuple[str, str], ...] = (
+    ("HR < 1", "the Cox HR is below 1"),
+    ("HR 95% CI excludes 1", "its Wald 95% CI excludes 1"),
+    ("Firth HR 95% CI excludes 1", "the Firth HR's profile 95% CI excludes 1"),
+    ("Log-rank P < .05", "the log-rank P is below .05"),
+    ("Permutation P < .05 (Monte Carlo)", "the permutation P is below .05"),
+)
 
 
 def _ranges(values: pd.DataFrame) -> pd.DataFrame:
@@ -200,10 +255,7 @@ class EnsembleSummary:
         t = self.table().set_index("quantity")
         wide = self.wide("model")
         if quantities is not None:
-            unknown = [q for q in quantities if q not in LABELS]
-            if unknown:
-                raise ValueError(f"unknown ensemble quantities {unknown}; known: {list(LABELS)}")
-            t = t.loc[list(quantities)]
+            t = t.loc[list(_known(quantities))]
             wide = wide.loc[[LABELS[q] for q in quantities]]
         return pd.DataFrame({
             "bundled cohort": wide["bundled"].to_numpy(),
@@ -213,11 +265,12 @@ class EnsembleSummary:
             "members estimable": t["n_estimable"].to_numpy(),
         }, index=wide.index)
 
-    def wide(self, column: str = "model") -> pd.DataFrame:
+    def wide(self, column: str = "model",
+             quantities: tuple[str, ...] | None = None) -> pd.DataFrame:
         """Each quantity (rows, labelled) by level of ``column``: "median (2.5% to
         97.5%)" (P values in journal style, months to 1 decimal, counts whole, the rest
         to 2 decimals), and the bundled cohort's value; "not estimable" where no member
-        has one."""
+        has one. Only the rows of ``quantities`` (keys of :data:`LABELS`) if given."""
         def cell(r: pd.Series) -> str:
             if r["n_estimable"] == 0:
                 return "not estimable"
@@ -229,9 +282,10 @@ class EnsembleSummary:
         long["text"] = long.apply(cell, axis=1)
         out = long.pivot(index="quantity", columns=column, values="text")
         levels = ["all members", *pd.unique(self.quantities[column])]
-        out = out.reindex(index=list(COLUMNS), columns=levels)
+        rows = list(COLUMNS if quantities is None else _known(quantities))
+        out = out.reindex(index=rows, columns=levels)
         out.insert(0, "bundled", [fmt(c, self.bundled[c]) if np.isfinite(self.bundled[c])
-                                  else _missing_words(c) for c in COLUMNS])
+                                  else _missing_words(c) for c in rows])
         out.index = [LABELS[c] for c in out.index]
         return out
 
@@ -243,7 +297,8 @@ class EnsembleSummary:
         for statement, _ in CONCLUSIONS:
             h = _holds(self.quantities, statement)
             b = _holds(bundled, statement).iloc[0]
-            rows.append({"statement": statement, "share": float(np.nanmean(h)),
+            rows.append({"statement": statement,
+                         "share": float(np.nanmean(h)) if h.notna().any() else np.nan,
                          "n_members": int(h.notna().sum()),
                          "bundled": None if np.isnan(b) else bool(b)})
         return pd.DataFrame(rows)
@@ -272,6 +327,55 @@ class EnsembleSummary:
                 f"{q['tipping_earliest'].max():.0f}; in {int(q['tipping_earliest'].isna().sum())} "
                 "members P stays below .05 even if every censored surgical patient died.")
 
+    def findings(self) -> str:
+        """Notebook 07's closing sentences: the ensemble's median (2.5% to 97.5%) of the
+        primary Firth HR, the Cox HR, the RMST difference at 36 months, surgical deaths,
+        the adjusted HR and the Monte Carlo permutation P, beside the bundled cohort's
+        values; which conclusions (:data:`DETERMINED`) hold in every member, which in
+        some, and three things the abstract leaves open. Values that are not estimable
+        are said in words."""
+        t = self.table().set_index("quantity")
+        share = self.conclusions().set_index("statement")["share"]
+
+        def rng(q: str) -> str:
+            r = t.loc[q]
+            if r["n_estimable"] == 0:
+                return "not estimable in any member"
+            return f"{fmt(q, r['median'])} ({fmt(q, r['lower'])} to {fmt(q, r['upper'])})"
+
+        def bundled(q: str) -> str:
+            v = t.loc[q, "bundled"]
+            return fmt(q, v) if np.isfinite(v) else _missing_words(q)
+
+        pct = t.loc["rmst36_diff", "bundled_percentile"]
+        at = f", at the {_ordinal(pct)} percentile" if np.isfinite(pct) else ""
+        se = p_digits(self.quantities["mc_permutation_se"].max(), 5)
+        always = [phrase for st, phrase in DETERMINED if share[st] == 1]
+        partly = [f"{phrase} in {_share(share[st])}" for st, phrase in DETERMINED
+                  if share[st] < 1]
+        held = (f"in every member {join_and(always)}" if always else "")
+        if partly:
+            held += ("; " if held else "") + join_and(partly)
+        return (
+            f"Across {self.n_members:,} cohorts that all reproduce the abstract, the "
+            "primary estimate, the Firth-penalised hazard ratio of surgical vs "
+            f"non-surgical, is {rng('firth_hr')} (median, 2.5% to 97.5%), the Cox HR "
+            f"{rng('hr')}, the RMST difference at 36 months {rng('rmst36_diff')} months, "
+            f"surgical deaths {rng('deaths_surgical')}, the adjusted HR "
+            f"{rng('adjusted_hr')}, and the permutation log-rank P "
+            f"{rng('mc_permutation_p')} (Monte Carlo, {N_PERMUTATIONS:,} relabellings per "
+            f"member, SE at most {se}). The bundled cohort's values (Firth HR "
+            f"{bundled('firth_hr')}, Cox HR {bundled('hr')}, RMST difference "
+            f"{bundled('rmst36_diff')} months{at}) are one draw from these ranges. "
+            f"Under the ensemble's models, {held}. What the abstract does not determine: "
+            "whether palliation was highest after surgery (in "
+            f"{_share(share['Palliation rate highest after surgery'])}), whether the "
+            "surgical median is reached (in "
+            f"{_share(1 - share['Median survival after surgery not reached'])}), or the "
+            "bundled cohort's flat surgical curve (no surgical death before 35 months in "
+            f"{_share(share['No surgical death before 35 months'])})."
+        )
+
     def to_results(self) -> dict[str, Any]:
         """``ensemble.{n_members, models, rules, quantities.<name>.{median, lower,
         upper, bundled, n_estimable}, conclusions}``."""
@@ -286,7 +390,8 @@ class EnsembleSummary:
                                         "bundled": finite_or_none(r.bundled),
                                         "n_estimable": int(r.n_estimable)}
                            for r in t.itertuples()},
-            "conclusions": {f"c{i + 1:02d}": {"statement": r.statement, "share": r.share,
+            "conclusions": {f"c{i + 1:02d}": {"statement": r.statement,
+                                              "share": finite_or_none(r.share),
                                               "bundled": r.bundled}
                             for i, r in enumerate(self.conclusions().itertuples())},
         }
