@@ -1,7 +1,10 @@
 """Every path nethep reads from or writes to, in one place.
 
-Nothing here is written to: ``data/`` is read only. Outputs go to a folder the
-caller chooses (``build/`` by default), laid out by :mod:`nethep.run`.
+``nethep run`` writes nothing here: ``data/`` is read only (its generated parts are
+rebuilt by developers' commands: ``python -m nethep.reconstruct`` for the cohort and
+the ensemble, ``python -m nethep.robustness.scenarios --build`` for the scenario
+study). Outputs go to a folder the caller chooses (``build/`` by default), laid out by
+:mod:`nethep.run`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ REPO_DIR = PACKAGE_DIR.parent
 DATA_DIR = REPO_DIR / "data"
 NOTEBOOKS_DIR = REPO_DIR / "notebooks"
 DEFAULT_OUTPUT_DIR = REPO_DIR / "build"
+#: The bundled cohort's known-truth scenario study (notebook 06), shipped as data.
+SCENARIOS_DIR = DATA_DIR / "scenarios"
 
 BUNDLED_COHORT = DATA_DIR / "cohort.csv"
 DATAPACKAGE = DATA_DIR / "datapackage.json"

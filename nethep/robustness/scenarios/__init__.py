@@ -11,14 +11,20 @@ each replicate, vectorised across replicates (:mod:`nethep.coxbatch`):
                                                         batched over replicates
 :mod:`~nethep.robustness.scenarios.summary`             bias, coverage, rejection;
                                                         :class:`ScenarioStudy`
+:mod:`~nethep.robustness.scenarios.store`               the bundled cohort's study,
+                                                        shipped in ``data/scenarios/``
 ======================================================  ===============================
 
-The package exports what a notebook needs (:func:`run_scenarios`, :class:`ScenarioStudy`,
-the scenarios and methods); the models themselves are in ``simulate``.
+The package exports what a notebook needs (:func:`scenario_study`: the shipped study
+for the bundled cohort, else :func:`run_scenarios`; :class:`ScenarioStudy`, the
+scenarios and methods); the models themselves are in ``simulate``.
+``python -m nethep.robustness.scenarios --check`` rebuilds the shipped study and
+compares it; ``--build`` rewrites it.
 """
 
 from nethep.robustness.scenarios.methods import METHOD_LABELS, N_PERMUTATIONS, RMST_TAU
 from nethep.robustness.scenarios.simulate import KINDS, TRUE_HRS, Scenario, default_scenarios
+from nethep.robustness.scenarios.store import scenario_study
 from nethep.robustness.scenarios.summary import (
     N_REPLICATES,
     SEED,
@@ -38,4 +44,5 @@ __all__ = [
     "ScenarioStudy",
     "default_scenarios",
     "run_scenarios",
+    "scenario_study",
 ]

@@ -100,6 +100,7 @@ class ScenarioStudy:
     seed: int
     n_permutations: int = N_PERMUTATIONS
     rmst_tau: float = RMST_TAU
+    source: str = "computed"  # or "stored": read from data/scenarios/ (store.scenario_study)
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
         """One row per scenario and method: scenario, true_hr, method, scale, truth,
@@ -211,6 +212,18 @@ class ScenarioStudy:
                 f"like the analysed one ({self.shape.describe(min_cell)}); seed {self.seed}; "
                 f"{self.n_permutations} permutations per replicate for the permutation "
                 f"test; RMST to {self.rmst_tau:g} months.")
+
+    def provenance(self) -> str:
+        """Which path gave this study: read from the shipped ``data/scenarios/`` (built
+        from the same cohort values, seed and replicates; the test suite rebuilds it and
+        compares it byte for byte) or computed now."""
+        if self.source == "stored":
+            return ("Read from the shipped data/scenarios/, which was built from this "
+                    f"same cohort with seed {self.seed} and {self.n_replicates} replicates "
+                    "per scenario; the test suite rebuilds it and checks it byte for byte "
+                    "(python -m nethep.robustness.scenarios --check).")
+        return (f"Computed now from this cohort: {self.n_replicates} replicates per "
+                f"scenario, seed {self.seed}.")
 
     def to_results(self) -> dict[str, Any]:
         """The ``scenarios`` section of results.json: ``<scenario>.<method>.{bias,
