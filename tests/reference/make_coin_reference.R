@@ -21,23 +21,15 @@
 # holds no timestamps or paths; re-running it with the same R and coin versions gives
 # identical bytes. jsonlite's digits = NA writes up to 15 significant digits.
 
-suppressPackageStartupMessages({
-  library(jsonlite)
-  library(survival)
-  library(coin)
-})
-
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
-cohort_path <- file.path(script_dir, "..", "..", "data", "cohort.csv")
-out_path <- file.path(script_dir, "coin.json")
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
+suppressPackageStartupMessages(library(coin))
+out_path <- "coin.json"
 
 nresample <- 1e5
 seed <- 20061001L
 
-cohort <- read.csv(cohort_path, stringsAsFactors = FALSE)
+cohort <- read_cohort()
 cohort$arm <- ifelse(cohort$treatment_group == "surgical", "surgical", "nonsurgical")
 
 # One data set: times, events (0/1) and group labels; levels sorted as R's factor() does.

@@ -19,16 +19,8 @@
 # absolute paths, so a rerun on the same R and survival versions gives identical bytes.
 # jsonlite's digits = NA writes 15 significant digits; NA is written as null.
 
-suppressPackageStartupMessages({
-  library(survival)
-  library(jsonlite)
-})
-
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
-setwd(script_dir)
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
 
 df <- data.frame(time = survival::lung$time, event = as.integer(survival::lung$status == 2),
                  age = survival::lung$age, sex = survival::lung$sex)

@@ -19,16 +19,8 @@
 # absolute paths, so a rerun on the same R and survival versions gives identical bytes.
 # jsonlite's digits = NA writes 15 significant digits.
 
-suppressPackageStartupMessages({
-  library(survival)
-  library(jsonlite)
-})
-
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
-setwd(script_dir)
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
 
 m <- na.omit(survival::mgus2[, c("futime", "death", "age", "sex", "hgb", "creat")])
 df <- data.frame(time = m$futime, event = m$death, age = m$age,

@@ -13,13 +13,9 @@
 # jsonlite's digits = NA writes 15 significant digits, ample for the 1e-9 relative
 # tolerance that tests/test_exact.py applies.
 
-suppressPackageStartupMessages(library(jsonlite))
-
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
-out_path <- file.path(script_dir, "exact.json")
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
+out_path <- "exact.json"
 
 # Each table is written row by row, so the JSON "table" is a list of rows.
 tables <- list(

@@ -29,16 +29,8 @@
 # absolute paths, so a rerun on the same R and survival versions gives identical bytes.
 # jsonlite's digits = NA writes 15 significant digits; NA and NaN are written as null.
 
-suppressPackageStartupMessages({
-  library(survival)
-  library(jsonlite)
-})
-
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
-setwd(script_dir)
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
 dir.create("data", showWarnings = FALSE)
 
 # ---------------------------------------------------------------------------------
@@ -57,7 +49,7 @@ veteran_df <- data.frame(
   trt = survival::veteran$trt,
   celltype = as.character(survival::veteran$celltype)
 )
-cohort_raw <- read.csv("../../data/cohort.csv", stringsAsFactors = FALSE)
+cohort_raw <- read_cohort()
 cohort_df <- data.frame(
   time = cohort_raw$followup_months,
   event = as.integer(cohort_raw$died),

@@ -30,22 +30,14 @@
 # Usage: Rscript tests/reference/make_firth_reference.R (paths relative to this file).
 # coxphf is not installed here; these values do not depend on it.
 
-suppressPackageStartupMessages({
-  library(survival)
-  library(jsonlite)
-})
-
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
-setwd(script_dir)
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
 
 censor_at <- function(time, event, at) {
   list(time = pmin(time, at), event = as.integer(event == 1 & time <= at))
 }
 
-cohort_raw <- read.csv("../../data/cohort.csv", stringsAsFactors = FALSE)
+cohort_raw <- read_cohort()
 ov1 <- censor_at(ovarian$futime, ovarian$fustat, 365)
 ov2 <- censor_at(ovarian$futime, ovarian$fustat, 270)
 lung60 <- lung[1:60, ]

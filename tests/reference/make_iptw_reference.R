@@ -21,53 +21,16 @@
 # reads data/cohort.csv and writes tests/reference/iptw.json next to this script; no
 # timestamps or paths are written (same bytes on a rerun with the same R and survival).
 
-suppressPackageStartupMessages({
-  library(survival)
-  library(jsonlite)
-})
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
+d <- cohort_frame(read_cohort())
 
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
-cohort <- read.csv(file.path(script_dir, "..", "..", "data", "cohort.csv"),
-                   stringsAsFactors = FALSE, na.strings = "")
-d <- data.frame(
-  t = cohort$followup_months,
-  d = cohort$died,
-  surgical = as.numeric(cohort$treatment_group == "surgical"),
-  islet = as.numeric(cohort$tumor_type == "islet_cell"),
-  liver = cohort$liver_involvement_pct,
-  age = cohort$age_years
-)
-
-weights_for <- function(dd, estimand) {
-  ps <- fitted(glm(surgical ~ islet + liver + age, family = binomial, data = dd))
-  p1 <- mean(dd$surgical)
-  w <- if (estimand == "ATT") ifelse(dd$surgical == 1, 1, ps / (1 - ps))
-       else ifelse(dd$surgical == 1, p1 / ps, (1 - p1) / (1 - ps))
-  list(ps = unname(ps), w = unname(w))
-}
-
-smd <- function(x, tr, wt, binary) {
-  mom <- function(xs, ws) {
-    m <- weighted.mean(xs, ws)
-    v <- if (binary) m * (1 - m) else
-      cov.wt(matrix(xs), wt = ws / sum(ws), method = "unbiased")$cov[1, 1]
-    c(m, v)
-  }
-  a <- mom(x[tr == 1], wt[tr == 1])
-  b <- mom(x[tr == 0], wt[tr == 0])
-  (a[1] - b[1]) / sqrt((a[2] + b[2]) / 2)
-}
-kish <- function(x) sum(x)^2 / sum(x^2)
+# propensity_fit, iptw_weights, truncate_weights, smd and kish: setup.R (shared with
+# make_robustness_reference.R).
 
 fit_estimand <- function(dd, estimand, truncate = FALSE) {
-  pw <- weights_for(dd, estimand)
-  if (truncate) {
-    q <- unname(quantile(pw$w, c(0.01, 0.99), type = 7))
-    pw$w <- pmin(pmax(pw$w, q[1]), q[2])
-  }
+  pw <- iptw_weights(dd, estimand)
+  if (truncate) pw$w <- truncate_weights(pw$w)$w
   fit <- coxph(Surv(t, d) ~ surgical, data = cbind(dd, wt = pw$w), weights = wt,
                robust = TRUE, ties = "efron")
   s <- summary(fit)
@@ -94,7 +57,7 @@ resamples <- lapply(seq_len(25), function(b) {
   deaths_surgical <- sum(dd$d[dd$surgical == 1])
   coef_of <- function(estimand) {
     if (deaths_surgical == 0) return(NULL)
-    pw <- weights_for(dd, estimand)
+    pw <- iptw_weights(dd, estimand)
     fit <- coxph(Surv(t, d) ~ surgical, data = cbind(dd, wt = pw$w), weights = wt,
                  ties = "efron", control = coxph.control(eps = 1e-12, iter.max = 100))
     unname(coef(fit))
@@ -113,4 +76,4 @@ out <- list(
   resamples = resamples
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"),
-           file.path(script_dir, "iptw.json"))
+           "iptw.json")

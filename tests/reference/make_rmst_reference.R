@@ -19,17 +19,9 @@
 #
 # Usage: Rscript tests/reference/make_rmst_reference.R (paths relative to this file).
 
-suppressPackageStartupMessages({
-  library(survival)
-  library(boot)
-  library(jsonlite)
-})
-
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
-setwd(script_dir)
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
+suppressPackageStartupMessages(library(boot))
 
 read <- function(name, group = "group") {
   d <- read.csv(file.path("data", paste0(name, ".csv")), stringsAsFactors = FALSE)

@@ -24,30 +24,10 @@
 # versions gives identical bytes. jsonlite's digits = NA writes 15 significant digits,
 # ample for the 1e-6 relative tolerance that tests/test_robustness.py applies.
 
-suppressPackageStartupMessages({
-  library(survival)
-  library(jsonlite)
-})
-
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
-out_path <- file.path(script_dir, "robustness.json")
-cohort <- read.csv(file.path(script_dir, "..", "..", "data", "cohort.csv"),
-                   stringsAsFactors = FALSE, na.strings = "")
-
-d <- data.frame(
-  id = cohort$patient_id,
-  t = cohort$followup_months,
-  d = cohort$died,
-  surgical = as.numeric(cohort$treatment_group == "surgical"),
-  islet = as.numeric(cohort$tumor_type == "islet_cell"),
-  liver = cohort$liver_involvement_pct,
-  age = cohort$age_years,
-  mtt = cohort$months_to_treatment
-)
-d$arm <- ifelse(d$surgical == 1, "surgical", "nonsurgical")
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
+out_path <- "robustness.json"
+d <- cohort_frame(read_cohort())
 terms <- c("surgical", "islet", "liver", "age")
 term_names <- c("surgical", "tumor_type=islet_cell", "liver_involvement_pct", "age_years")
 
@@ -92,31 +72,22 @@ pen_coef <- unname(coef(pen) / sds)
 pen_se <- unname(sqrt(diag(pen$var)) / sds)
 
 # ---- propensity and weights -------------------------------------------------------------
-ps_fit <- glm(surgical ~ islet + liver + age, data = d, family = binomial)
-ps <- unname(fitted(ps_fit))
-p1 <- mean(d$surgical)
-w <- ifelse(d$surgical == 1, p1 / ps, (1 - p1) / (1 - ps))
-q <- unname(quantile(w, c(0.01, 0.99), type = 7))
-w_trunc <- pmin(pmax(w, q[1]), q[2])
+# propensity_fit, iptw_weights, truncate_weights, smd and kish: setup.R (shared with
+# make_iptw_reference.R). Stabilized ATE weights here.
+ps_fit <- propensity_fit(d)
+pw <- iptw_weights(d, "ATE", ps_fit)
+ps <- pw$ps
+w <- pw$w
+tw <- truncate_weights(w)
+q <- tw$bounds
+w_trunc <- tw$w
 
-smd <- function(x, tr, wt, binary) {
-  mom <- function(xs, ws) {
-    m <- weighted.mean(xs, ws)
-    v <- if (binary) m * (1 - m) else
-      cov.wt(matrix(xs), wt = ws / sum(ws), method = "unbiased")$cov[1, 1]
-    c(m, v)
-  }
-  a <- mom(x[tr == 1], wt[tr == 1])
-  b <- mom(x[tr == 0], wt[tr == 0])
-  (a[1] - b[1]) / sqrt((a[2] + b[2]) / 2)
-}
 balance <- lapply(c("islet", "liver", "age"), function(v) {
   binary <- v == "islet"
   list(term = term_names[match(v, terms)],
        smd_before = smd(d[[v]], d$surgical, rep(1, nrow(d)), binary),
        smd_after = smd(d[[v]], d$surgical, w, binary))
 })
-kish <- function(x) sum(x)^2 / sum(x^2)
 
 # ---- IPTW Cox and weighted KM -------------------------------------------------------------
 iptw <- coxph(Surv(t, d) ~ surgical, data = d, weights = w, robust = TRUE, ties = "efron")

@@ -37,18 +37,10 @@
 # on the same R and package versions gives identical bytes. jsonlite's digits = NA
 # writes 15 significant digits; NA and NaN are written as null.
 
-suppressPackageStartupMessages({
-  library(survival)
-  library(jsonlite)
-})
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
 
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
-setwd(script_dir)
-
-cohort <- read.csv("../../data/cohort.csv", stringsAsFactors = FALSE, na.strings = "")
+cohort <- read_cohort()
 groups <- c("medical", "embolization", "surgical")
 cohort$g <- factor(cohort$treatment_group, levels = groups)
 cohort$arm <- ifelse(cohort$treatment_group == "surgical", "surgical", "nonsurgical")
