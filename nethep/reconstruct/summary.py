@@ -24,6 +24,7 @@ abstract); it says nothing about a user's own cohort.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -78,59 +79,59 @@ LOWER_Q, UPPER_Q = 0.025, 0.975
 #: figure, Pocock, Clayton & Altman, Lancet 2002).
 MIN_AT_RISK = 5
 
-#: Statement -> (quantity columns it needs, test on the quantities frame).
-CONCLUSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("HR < 1", ("hr",)),
-    ("HR 95% CI excludes 1", ("hr_upper",)),
-    ("HR < 0.25", ("hr",)),
-    ("RMST difference at 36 months > 0", ("rmst36_diff",)),
-    ("RMST difference at 36 months > 10 months", ("rmst36_diff",)),
-    ("Log-rank P < .05", ("logrank_p",)),
-    ("Cox Wald P < .05", ("cox_wald_p",)),
-    ("Adjusted HR < 1", ("adjusted_hr",)),
-    ("IPTW HR < 1", ("iptw_hr",)),
-    ("Landmark HR at 6 months < 1", ("landmark6_hr",)),
-    ("Palliation rate highest after surgery", ("palliation_surgical",)),
-    ("Median survival after surgery not reached", ("median_surgical",)),
-    ("No surgical death before 35 months", ("first_death_surgical_months",)),
-    ("Significance lost with 2 or fewer extra surgical deaths (worst case)",
-     ("tipping_worst",)),
-    ("Firth HR 95% CI excludes 1", ("firth_upper",)),
-    ("Firth penalised LR P < .05", ("firth_p",)),
-    ("Permutation P < .05 (Monte Carlo)", ("mc_permutation_p",)),
+
+@dataclass(frozen=True)
+class Conclusion:
+    """A statement a reader might draw, the quantity it reads, and whether it holds per
+    member. Members where that quantity is NaN (not estimable) are left out, unless NaN
+    is itself the answer (``nan_is_answer``: a median not reached, no surgical death)."""
+
+    statement: str
+    quantity: str
+    test: Callable[[pd.DataFrame], pd.Series]
+    nan_is_answer: bool = False
+
+    def holds(self, q: pd.DataFrame) -> pd.Series:
+        """1.0 / 0.0 per member, NaN where it cannot be judged."""
+        out = self.test(q).astype(float)
+        if not self.nan_is_answer:
+            out[q[self.quantity].isna()] = np.nan
+        return out
+
+
+def _highest_after_surgery(q: pd.DataFrame) -> pd.Series:
+    others = q[["palliation_medical", "palliation_embolization"]].max(axis=1)
+    return (q["palliation_surgical"] > others).where(others.notna())
+
+
+#: The conclusions table's rows, in order (results.json ``conclusions.cNN``: append only).
+CONCLUSIONS: tuple[Conclusion, ...] = (
+    Conclusion("HR < 1", "hr", lambda q: q["hr"] < 1),
+    Conclusion("HR 95% CI excludes 1", "hr_upper", lambda q: q["hr_upper"] < 1),
+    Conclusion("HR < 0.25", "hr", lambda q: q["hr"] < 0.25),
+    Conclusion("RMST difference at 36 months > 0", "rmst36_diff",
+               lambda q: q["rmst36_diff"] > 0),
+    Conclusion("RMST difference at 36 months > 10 months", "rmst36_diff",
+               lambda q: q["rmst36_diff"] > 10),
+    Conclusion("Log-rank P < .05", "logrank_p", lambda q: q["logrank_p"] < 0.05),
+    Conclusion("Cox Wald P < .05", "cox_wald_p", lambda q: q["cox_wald_p"] < 0.05),
+    Conclusion("Adjusted HR < 1", "adjusted_hr", lambda q: q["adjusted_hr"] < 1),
+    Conclusion("IPTW HR < 1", "iptw_hr", lambda q: q["iptw_hr"] < 1),
+    Conclusion("Landmark HR at 6 months < 1", "landmark6_hr",
+               lambda q: q["landmark6_hr"] < 1),
+    Conclusion("Palliation rate highest after surgery", "palliation_surgical",
+               _highest_after_surgery),
+    Conclusion("Median survival after surgery not reached", "median_surgical",
+               lambda q: q["median_surgical"].isna(), nan_is_answer=True),
+    Conclusion("No surgical death before 35 months", "first_death_surgical_months",
+               lambda q: ~(q["first_death_surgical_months"] < 35), nan_is_answer=True),
+    Conclusion("Significance lost with 2 or fewer extra surgical deaths (worst case)",
+               "tipping_worst", lambda q: q["tipping_worst"] <= 2),
+    Conclusion("Firth HR 95% CI excludes 1", "firth_upper", lambda q: q["firth_upper"] < 1),
+    Conclusion("Firth penalised LR P < .05", "firth_p", lambda q: q["firth_p"] < 0.05),
+    Conclusion("Permutation P < .05 (Monte Carlo)", "mc_permutation_p",
+               lambda q: q["mc_permutation_p"] < 0.05),
 )
-
-
-def _holds(q: pd.DataFrame, statement: str) -> pd.Series:
-    """Whether ``statement`` holds per member (NaN where its quantity is not estimable)."""
-    tests = {
-        "HR < 1": q["hr"] < 1,
-        "HR 95% CI excludes 1": q["hr_upper"] < 1,
-        "HR < 0.25": q["hr"] < 0.25,
-        "RMST difference at 36 months > 0": q["rmst36_diff"] > 0,
-        "RMST difference at 36 months > 10 months": q["rmst36_diff"] > 10,
-        "Log-rank P < .05": q["logrank_p"] < 0.05,
-        "Cox Wald P < .05": q["cox_wald_p"] < 0.05,
-        "Adjusted HR < 1": q["adjusted_hr"] < 1,
-        "IPTW HR < 1": q["iptw_hr"] < 1,
-        "Landmark HR at 6 months < 1": q["landmark6_hr"] < 1,
-        "Palliation rate highest after surgery":
-            q["palliation_surgical"] > q[["palliation_medical", "palliation_embolization"]]
-            .max(axis=1),
-        "Median survival after surgery not reached": q["median_surgical"].isna(),
-        "No surgical death before 35 months": ~(q["first_death_surgical_months"] < 35),
-        "Significance lost with 2 or fewer extra surgical deaths (worst case)":
-            q["tipping_worst"] <= 2,
-        "Firth HR 95% CI excludes 1": q["firth_upper"] < 1,
-        "Firth penalised LR P < .05": q["firth_p"] < 0.05,
-        "Permutation P < .05 (Monte Carlo)": q["mc_permutation_p"] < 0.05,
-    }
-    out = tests[statement].astype(float)
-    needs = dict(CONCLUSIONS)[statement]
-    if statement not in ("Median survival after surgery not reached",
-                         "No surgical death before 35 months"):
-        out[q[list(needs)].isna().any(axis=1)] = np.nan
-    return out
 
 
 def fmt(quantity: str, value: float) -> str:
@@ -294,10 +295,10 @@ class EnsembleSummary:
         which it holds, and whether it holds for the bundled cohort."""
         bundled = self.bundled.to_frame().T
         rows = []
-        for statement, _ in CONCLUSIONS:
-            h = _holds(self.quantities, statement)
-            b = _holds(bundled, statement).iloc[0]
-            rows.append({"statement": statement,
+        for c in CONCLUSIONS:
+            h = c.holds(self.quantities)
+            b = c.holds(bundled).iloc[0]
+            rows.append({"statement": c.statement,
                          "share": float(np.nanmean(h)) if h.notna().any() else np.nan,
                          "n_members": int(h.notna().sum()),
                          "bundled": None if np.isnan(b) else bool(b)})
