@@ -287,6 +287,9 @@ def _ensemble_options(p: argparse.ArgumentParser) -> None:
                    f"(default {ENSEMBLE_SEED})")
     p.add_argument("--output", "-o", default=None, metavar="DIR",
                    help="folder to write (default: data/ensemble, replaced atomically)")
+    p.add_argument("--workers", type=int, default=store.DEFAULT_WORKERS, metavar="K",
+                   help="worker processes (default %(default)s; the files are the same "
+                        "whatever the number)")
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
@@ -298,7 +301,8 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else store.ENSEMBLE_DIR
     print(f"nethep ensemble: drawing {n:,} abstract-consistent cohorts (seed {args.seed})",
           file=sys.stderr)
-    files = store.ensemble_files(build_ensemble(n, args.seed))
+    workers = max(1, args.workers)
+    files = store.ensemble_files(build_ensemble(n, args.seed, workers=workers), workers)
     store.write_ensemble(files, out)
     print(f"Ensemble: {out} ({', '.join(files)})")
     return EXIT_OK

@@ -28,7 +28,15 @@ from nethep.km import kaplan_meier, restricted_mean_survival
 from nethep.logrank import survdiff
 from nethep.published import computed_targets, load_published, matches
 from nethep.reconstruct import batch, store
-from nethep.reconstruct.ensemble import CELLS, READINGS, build_ensemble
+from nethep.reconstruct.ensemble import (
+    CELLS,
+    MODELS,
+    READINGS,
+    Layout,
+    _arm,
+    build_ensemble,
+    km36_rounds_to,
+)
 from nethep.reconstruct.quantities import COLUMNS, cohort_arrays, quantities, tipping_points
 from nethep.reconstruct.summary import LABELS, MEDOID_QUANTITIES, ensemble_summary, medoid
 from nethep.results import to_jsonable
@@ -171,7 +179,10 @@ def test_members_record_their_cell_and_the_manifest_counts_add_up(shipped):
     assert cells == [CELLS[(j - 1) % len(CELLS)] for j in q["member"]]
     per_cell = shipped.manifest["tried_per_cell"]
     assert sum(c["used"] for c in per_cell) == len(q)
-    assert all(c["accepted"] >= c["used"] and c["tried"] >= c["accepted"] for c in per_cell)
+    assert all(min(c["surgical_arms"], c["nonsurgical_arms"]) >= c["arm_pairs"]
+               >= c["accepted"] >= c["used"] for c in per_cell)
+    per_model = shipped.manifest["tried_per_model"]
+    assert sum(m["accepted"] for m in per_model.values()) == sum(c["accepted"] for c in per_cell)
 
 
 def test_build_is_deterministic_and_prefix_stable():
@@ -184,6 +195,32 @@ def test_build_is_deterministic_and_prefix_stable():
     assert gzip.decompress(again["members.csv.gz"]).startswith(b"member,patient_id,")
     assert again["members.csv.gz"][4:8] == b"\0\0\0\0"  # gzip mtime 0
     assert json.loads(again["manifest.json"])["n_members"] == 48
+
+
+def test_the_number_of_workers_does_not_change_a_byte():
+    """The 48 cells are independent streams and the quantities come in fixed blocks,
+    so 1 and 2 worker processes write the same files."""
+    built = build_ensemble(2 * 48 + 5, seed=11, workers=2)
+    assert store.ensemble_files(built, 2) == store.ensemble_files(
+        build_ensemble(2 * 48 + 5, seed=11, workers=1), 1)
+
+
+def test_arm_s36_rule_agrees_with_the_kaplan_meier_engine():
+    """The sort-and-multiply S(36) screen of the arm draws gives the same accept
+    decisions as batch.km_at and as nethep.km on single arms."""
+    lay = Layout.load()
+    for model in MODELS:
+        for surgical, target in ((True, 83), (False, 31)):
+            arms = _arm(lay, model, surgical, 4000, np.random.default_rng(5))
+            got = km36_rounds_to(arms["time"], arms["died"], target)
+            s36 = batch.km_at(arms["time"], arms["died"].astype(float), 36.0)
+            want = np.isfinite(s36) & (np.floor(100 * np.nan_to_num(s36) + 0.5) == target)
+            want &= np.abs(np.abs(100 * s36 - target) - 0.5) > 1e-9
+            np.testing.assert_array_equal(got, want)
+            assert 0.01 < got.mean() < 0.2
+            for i in np.flatnonzero(got)[:5]:
+                km = kaplan_meier(arms["time"][i], arms["died"][i]).at([36])["surv"].iloc[0]
+                assert np.floor(100 * km + 0.5) == target
 
 
 @pytest.mark.parametrize("bad", [0, -1, "2.5", "abc", True, 10**9])

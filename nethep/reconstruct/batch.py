@@ -26,7 +26,6 @@ compares every function with :mod:`nethep.km`, :mod:`nethep.logrank`,
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -234,6 +233,36 @@ def _invertible(info: np.ndarray, limit: float = 1e14) -> np.ndarray:
     return ok & (cond < limit)
 
 
+def _score_chisq(score: np.ndarray, info: np.ndarray) -> np.ndarray:
+    """U' I^-1 U per row (NaN where the information is singular)."""
+    out = np.full(len(score), np.nan)
+    ok0 = _invertible(info, 1e12)
+    out[ok0] = np.einsum("bp,bp->b", score[ok0],
+                         np.linalg.solve(info[ok0], score[ok0][..., None])[..., 0])
+    return out
+
+
+def _prepare(time: np.ndarray, event: np.ndarray, x: np.ndarray,
+             weight: np.ndarray | None) -> tuple[Sorted, np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted times, events, weights and weighted-mean-centred covariates."""
+    w = np.ones(time.shape) if weight is None else np.asarray(weight, float)
+    sw = np.maximum(w.sum(1, keepdims=True), 1e-300)
+    xc = x - ((x * w[..., None]).sum(1) / sw)[:, None, :]
+    s = sort_times(np.where(w > 0, time, np.inf))
+    return s, s.take(event.astype(float)), s.take(w), s.take(xc)
+
+
+def cox_score(time: np.ndarray, event: np.ndarray, x: np.ndarray,
+              weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The Cox score test of all coefficients = 0 (Efron ties; R
+    ``summary(coxph)$sctest``): chi-square and P per row, without fitting; equal to
+    :attr:`CoxBatch.score_chisq` of :func:`cox_fit`."""
+    s, e, ws, xs = _prepare(time, event, x, weight)
+    _, score, info = _efron_terms(s, e, ws, xs, np.zeros((x.shape[0], x.shape[2])))
+    chisq = _score_chisq(score, info)
+    return chisq, stats.chi2.sf(chisq, x.shape[2])
+
+
 def cox_fit(time: np.ndarray, event: np.ndarray, x: np.ndarray,
             weight: np.ndarray | None = None) -> CoxBatch:
     """Cox model per row: ``x`` (B, n, p), Efron ties, case ``weight`` (default 1).
@@ -244,18 +273,11 @@ def cox_fit(time: np.ndarray, event: np.ndarray, x: np.ndarray,
     whose coefficient exceeds 20 in absolute value or does not converge (no finite
     maximum: e.g. no deaths in one arm) is reported as NaN (not estimable).
     """
-    w = np.ones(time.shape) if weight is None else np.asarray(weight, float)
-    sw = np.maximum(w.sum(1, keepdims=True), 1e-300)
-    xc = x - ((x * w[..., None]).sum(1) / sw)[:, None, :]
-    s = sort_times(np.where(w > 0, time, np.inf))
-    e, ws, xs = s.take(event.astype(float)), s.take(w), s.take(xc)
+    s, e, ws, xs = _prepare(time, event, x, weight)
     b, p = x.shape[0], x.shape[2]
     beta = np.zeros((b, p))
     loglik, score, info = _efron_terms(s, e, ws, xs, beta)
-    score_chisq = np.full(b, np.nan)
-    ok0 = _invertible(info, 1e12)
-    score_chisq[ok0] = np.einsum("bp,bp->b", score[ok0],
-                                 np.linalg.solve(info[ok0], score[ok0][..., None])[..., 0])
+    score_chisq = _score_chisq(score, info)
     done = np.zeros(b, bool)
     failed = np.zeros(b, bool)
     iterations = 0
@@ -332,20 +354,27 @@ def kruskal_p(values: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
 
 def ffh_table(totals: tuple[int, ...]) -> np.ndarray:
     """Fisher-Freeman-Halton exact P of every 2 x k table with column ``totals``:
-    an array indexed by the first-row counts (k1, ..., kk)."""
-    grids = np.array(list(itertools.product(*(range(t + 1) for t in totals))), dtype=int)
+    an array indexed by the first-row counts (k1, ..., kk).
+
+    Tables with the same row totals are sorted by probability; a table's P is the
+    cumulative probability of every table no more likely than it (within FEXACT's
+    tolerance), found by a binary search instead of comparing all pairs."""
+    shape = tuple(t + 1 for t in totals)
+    grids = np.indices(shape).reshape(len(totals), -1).T
     tot = np.asarray(totals)
     lf = special.gammaln(np.arange(tot.sum() + 2) + 1.0)
     row1 = grids.sum(1)
     n = tot.sum()
     logp = (lf[tot].sum() + lf[row1] + lf[n - row1] - lf[n]
             - lf[grids].sum(1) - lf[tot - grids].sum(1))
-    p = np.empty(len(grids))
-    for r in np.unique(row1):  # tables with the same margins
-        sel = row1 == r
+    p = np.ones(len(grids))
+    if (tot > 0).sum() < 2:
+        return p.reshape(shape)
+    for r in range(1, n):  # tables with the same margins
+        sel = np.flatnonzero(row1 == r)
         lp = logp[sel]
-        p[sel] = np.minimum(1.0, (np.exp(lp)[None, :] * (lp[None, :] <= lp[:, None] + LOG_TOL_RXC))
-                            .sum(1))
-        if (tot > 0).sum() < 2 or r in (0, n):
-            p[sel] = 1.0
-    return p.reshape(tuple(t + 1 for t in totals))
+        order = np.argsort(lp, kind="stable")
+        cum = np.cumsum(np.exp(lp[order]))
+        upto = np.searchsorted(lp[order], lp + LOG_TOL_RXC, side="right")
+        p[sel] = np.minimum(1.0, cum[upto - 1])
+    return p.reshape(shape)

@@ -53,10 +53,9 @@ published number of every shipped member with nethep's own engines
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,21 +86,37 @@ TESTS: tuple[str, ...] = ("logrank", "cox_wald", "cox_score")
 READINGS = MappingProxyType({"strict": (0.0095, 0.015), "lenient": (0.005, 0.015)})
 CELLS: tuple[tuple[str, str, str, str], ...] = tuple(
     itertools.product(MODELS, tuple(PALLIATION), TESTS, tuple(READINGS)))
-BATCH = 4096
+BATCH = 8192          # arms of each kind drawn per round
 LIVER_TRIES, PALLIATION_TRIES = 20, 400
-MAX_BATCHES = 2000
+MAX_ROUNDS = 2000
+SPAN_DAYS = int((WINDOW_END - WINDOW_START).astype(int))
+CLOSURE_DAYS = int((DATA_CLOSURE - WINDOW_START).astype(int))
 GUARD = 1e-9
+#: What :func:`build_cell` counts: arms drawn, arm pairs formed (both arms passed
+#: their 3-year rule), members accepted, members used.
+COUNTS: tuple[str, ...] = ("surgical_arms", "nonsurgical_arms", "arm_pairs", "accepted", "used")
+
+
+def _power(u: np.ndarray, k: float) -> np.ndarray:
+    """u ** k, with the shapes used here computed by cheaper exact forms."""
+    if k == 1.0:
+        return u
+    if k == 1.5:
+        return u * np.sqrt(u)
+    if k == 2.0:
+        return u * u
+    if k == 0.5:
+        return np.sqrt(u)
+    return u ** k
 
 
 def cumhaz(model: str, t: np.ndarray, s36: float) -> np.ndarray:
     """Cumulative hazard H(t) of ``model`` scaled so that exp(-H(36)) = ``s36``."""
     kind, _, shape = model.partition("_")
     if kind == "weibull":
-        k = float(shape)
-        return -np.log(s36) * (t / 36) ** k
+        return -np.log(s36) * _power(t / 36, float(shape))
     if kind == "loglogistic":
-        k = float(shape)
-        return np.log1p((1 - s36) / s36 * (t / 36) ** k)
+        return np.log1p((1 - s36) / s36 * _power(t / 36, float(shape)))
     h = -np.log(s36) / (PIECEWISE_BREAK + (36 - PIECEWISE_BREAK) * PIECEWISE_RATIO)
     return h * np.minimum(t, PIECEWISE_BREAK) + h * PIECEWISE_RATIO * np.maximum(
         t - PIECEWISE_BREAK, 0)
@@ -111,9 +126,9 @@ def inverse_cumhaz(model: str, y: np.ndarray, s36: float) -> np.ndarray:
     """The time at which :func:`cumhaz` reaches ``y``."""
     kind, _, shape = model.partition("_")
     if kind == "weibull":
-        return 36 * (y / -np.log(s36)) ** (1 / float(shape))
+        return 36 * _power(y / -np.log(s36), 1 / float(shape))
     if kind == "loglogistic":
-        return 36 * (np.expm1(y) * s36 / (1 - s36)) ** (1 / float(shape))
+        return 36 * _power(np.expm1(y) * s36 / (1 - s36), 1 / float(shape))
     h = -np.log(s36) / (PIECEWISE_BREAK + (36 - PIECEWISE_BREAK) * PIECEWISE_RATIO)
     early = y / h
     late = PIECEWISE_BREAK + (y - h * PIECEWISE_BREAK) / (h * PIECEWISE_RATIO)
@@ -144,26 +159,60 @@ class Layout:
 
 def _arm(lay: Layout, model: str, surgical: bool, b: int,
          rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """B candidate arms: diagnosis day, months to treatment, observed months, death."""
+    """B candidate arms: diagnosis day, months to treatment, observed months, death.
+
+    Gamma(2, scale) delays are drawn as scale x (E1 + E2), the sum of two standard
+    exponentials (the same distribution, at half the cost of a general gamma draw)."""
     rows = lay.surgical if surgical else ~lay.surgical
-    treat = lay.treatment[rows]
-    grp = lay.group[rows]
+    treat, grp = lay.treatment[rows], lay.group[rows]
     m = len(treat)
-    span = int((WINDOW_END - WINDOW_START).astype(int))
-    day = rng.integers(0, span + 1, size=(b, m))
+    day = rng.integers(0, SPAN_DAYS + 1, size=(b, m), dtype=np.int32)
     delay = np.full((b, m), np.nan)
     for key, (shape, scale) in TREATMENT_DELAY.items():
         cols = (grp == key) | (treat == key)
-        delay[:, cols] = np.round(rng.gamma(shape, scale, size=(b, int(cols.sum()))), 1)
+        k = int(cols.sum())
+        if not k:
+            continue
+        if shape == 2.0:
+            g = rng.standard_exponential((b, k))
+            g += rng.standard_exponential((b, k))
+        else:
+            g = rng.standard_gamma(shape, (b, k))
+        g *= scale
+        delay[:, cols] = np.round(g, 1)
     entry = np.nan_to_num(delay, nan=0.0)
     s36 = lay.s36[0] if surgical else lay.s36[1]
-    death = inverse_cumhaz(model, cumhaz(model, entry, s36) + rng.exponential(size=(b, m)), s36)
-    loss = entry + rng.exponential(1 / LOSS_RATE, size=(b, m))
-    closure = (DATA_CLOSURE - (WINDOW_START + day.astype("timedelta64[D]"))).astype(int) \
-        / DAYS_PER_MONTH
-    end = np.minimum(loss, closure)
-    time = np.maximum(np.round(np.minimum(death, end), 1), np.maximum(np.round(entry, 1), 0.1))
-    return {"day": day, "delay": delay, "time": time, "died": (death <= end).astype(int)}
+    y = cumhaz(model, entry, s36)
+    y += rng.standard_exponential((b, m))
+    death = inverse_cumhaz(model, y, s36)
+    end = rng.standard_exponential((b, m))
+    end /= LOSS_RATE
+    end += entry
+    np.minimum(end, (CLOSURE_DAYS - day) / DAYS_PER_MONTH, out=end)
+    died = death <= end
+    time = np.round(np.minimum(death, end), 1)
+    np.maximum(time, np.maximum(entry, 0.1), out=time)
+    return {"day": day, "delay": delay, "time": time, "died": died.astype(np.int8)}
+
+
+def km36_rounds_to(time: np.ndarray, died: np.ndarray, target: float) -> np.ndarray:
+    """Whether each row's Kaplan-Meier S(36) (in %) rounds half up to ``target``.
+
+    Deaths sort before censorings at the same time (a patient censored at t is at
+    risk at t); the death at sorted position k of m has m - k at risk, so S(36) is
+    the product of (m - k - 1) / (m - k) over deaths at or before 36 months (tied
+    deaths telescope to R's (r - d) / r). S(36) is undefined (rejected) when
+    follow-up ends before 36 months with S above 0, as :func:`batch.km_at`."""
+    m = time.shape[1]
+    key = np.rint(time * 20).astype(np.int32)   # tenths of a month, doubled
+    key += 1 - died                             # censored after deaths at ties
+    key.sort(axis=1)
+    k = np.arange(m)
+    factor = (m - 1 - k) / (m - k)
+    dead = ((key & 1) == 0) & (key <= 720)
+    s = np.where(dead, factor, 1.0).prod(axis=1)
+    defined = (key[:, -1] >= 720) | (s == 0)
+    return defined & _rounds_to(s, target, 100)
 
 
 def _rounds_to(value: np.ndarray, target: float, scale: float = 1.0) -> np.ndarray:
@@ -180,12 +229,16 @@ def in_window(p: np.ndarray, lower: float, upper: float) -> np.ndarray:
     return (p >= lower) & (p < upper) & far
 
 
-def survival_tests(time: np.ndarray, died: np.ndarray, surgical: np.ndarray) -> dict[str, Any]:
-    """Log-rank P, and the Cox (surgical only) fit with its Wald and score P, per row."""
+def survival_p(test: str, time: np.ndarray, died: np.ndarray,
+               surgical: np.ndarray) -> np.ndarray:
+    """The P of surgical vs the rest per row by ``test``: log-rank (R ``survdiff``),
+    Cox Wald or Cox score (R ``coxph``, Efron ties); only that test is computed."""
     grp = np.broadcast_to(surgical.astype(float), time.shape)
-    _, lr = batch.logrank_p(time, died, grp)
-    fit = batch.cox_fit(time, died, grp[..., None])
-    return {"logrank": lr, "cox_wald": fit.wald_p(), "cox_score": fit.score_p(), "fit": fit}
+    if test == "logrank":
+        return batch.logrank_p(time, died, grp)[1]
+    if test == "cox_score":
+        return batch.cox_score(time, died, grp[..., None])[1]
+    return batch.cox_fit(time, died, grp[..., None]).wald_p()
 
 
 def _first_passing(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,37 +246,29 @@ def _first_passing(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ok.any(axis=1), np.argmax(ok, axis=1)
 
 
-def _draw_batch(lay: Layout, cell: tuple[str, str, str, str], rng: np.random.Generator,
-                ffh: dict[tuple[int, ...], np.ndarray]) -> tuple[pd.DataFrame | None, int]:
-    """One batch of candidates of ``cell``: the accepted members (long, one row per
-    patient, column ``candidate`` in draw order) and the number of candidates drawn."""
-    model, pall, test, reading = cell
-    tg = lay.targets.raw
-    surg = _arm(lay, model, True, BATCH, rng)
-    rest = _arm(lay, model, False, BATCH, rng)
-    ok_s = _rounds_to(batch.km_at(surg["time"], surg["died"], 36.0),
-                      tg["survival_36_months"]["surgical"]["value"], 100)
-    ok_n = _rounds_to(batch.km_at(rest["time"], rest["died"], 36.0),
-                      tg["survival_36_months"]["nonsurgical"]["value"], 100)
-    a = int(min(ok_s.sum(), ok_n.sum()))
-    if a == 0:
-        return None, BATCH
-    pick_s, pick_n = np.flatnonzero(ok_s)[:a], np.flatnonzero(ok_n)[:a]
+def _pairs(lay: Layout, cell: tuple[str, str, str, str], surg: dict[str, np.ndarray],
+           rest: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Accepted arms paired in order into cohorts (published row order), and which
+    meet the median follow-up and the cell's P reading."""
     cand = {}
     for k in surg:
-        col = np.empty((a, len(lay.treatment)), dtype=surg[k].dtype)
-        col[:, lay.surgical], col[:, ~lay.surgical] = surg[k][pick_s], rest[k][pick_n]
+        col = np.empty((len(surg[k]), len(lay.treatment)), dtype=surg[k].dtype)
+        col[:, lay.surgical], col[:, ~lay.surgical] = surg[k], rest[k]
         cand[k] = col
+    tg = lay.targets.raw
     keep = _rounds_to(np.median(cand["time"], axis=1), tg["median_followup_months"]["value"])
-    lo, hi = READINGS[reading]
     if keep.any():
-        p = survival_tests(cand["time"][keep], cand["died"][keep], lay.surgical)[test]
-        keep[keep] = in_window(p, lo, hi)
-    if not keep.any():
-        return None, BATCH
-    # the rest of the member, drawn for the candidates whose survival passed
-    cand = {k: v[keep] for k, v in cand.items()}
-    a, n = int(keep.sum()), len(lay.treatment)
+        p = survival_p(cell[2], cand["time"][keep], cand["died"][keep], lay.surgical)
+        keep[keep] = in_window(p, *READINGS[cell[3]])
+    return cand, keep
+
+
+def _complete(lay: Layout, pall: str, cand: dict[str, np.ndarray], rng: np.random.Generator,
+              ffh: dict[tuple[int, ...], np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The rest of each member (covariates, liver, palliation) for candidates whose
+    survival passed; and whether the liver and palliation redraws succeeded."""
+    tg = lay.targets.raw
+    a, n = len(cand["time"]), len(lay.treatment)
     cand["tumor"] = lay.tumor[np.argsort(rng.random((a, n)), axis=1)]
     cand["age"] = np.clip(np.rint(rng.normal(*AGE_MEAN_SD, size=(a, n))), 25, 85).astype(int)
     cand["sex"] = np.where(rng.random((a, n)) < 0.5, "female", "male")
@@ -240,7 +285,7 @@ def _draw_batch(lay: Layout, cell: tuple[str, str, str, str], rng: np.random.Gen
     counts = rng.binomial(n_sym[:, None, :], np.array(PALLIATION[pall]),
                           size=(a, PALLIATION_TRIES, 3))
     pvals = np.empty((a, PALLIATION_TRIES))
-    for key in {tuple(r) for r in n_sym.tolist()}:
+    for key in sorted({tuple(r) for r in n_sym.tolist()}):
         if key not in ffh:
             ffh[key] = batch.ffh_table(key)
         rows = (n_sym == key).all(axis=1)
@@ -256,10 +301,62 @@ def _draw_batch(lay: Layout, cell: tuple[str, str, str, str], rng: np.random.Gen
         ranks = np.argsort(np.argsort(np.where(among, key, np.inf), axis=1), axis=1)
         pall_col = np.where(among, (ranks < k_pall[:, gi:gi + 1]).astype(float), pall_col)
     cand["palliated"] = pall_col
-    keep = any_l & any_p
-    if not keep.any():
-        return None, BATCH
-    return _long(lay, cand, np.flatnonzero(keep)), BATCH
+    return cand, any_l & any_p
+
+
+def build_cell(cell_index: int, need: int, seed: int = ENSEMBLE_SEED,
+               targets: Targets | None = None) -> tuple[pd.DataFrame | None, dict[str, int]]:
+    """The first ``need`` accepted members of one design cell (long rows with ``rank``
+    0..need-1, or None when ``need`` is 0) and the counts drawn and accepted.
+
+    Round r draws :data:`BATCH` surgical arms from ``default_rng([seed, 100 + cell,
+    r, 0])`` and as many non-surgical arms from ``[..., r, 1]``; arms that pass their
+    3-year rule queue up and are paired in order; pairs meeting the median follow-up
+    and P rules get the rest of the member from ``[..., r, 2]``. Rounds do not depend
+    on ``need``, so the first members are the same however many are built."""
+    lay = Layout.load(targets)
+    model, pall, _, _ = cell = CELLS[cell_index]
+    s36 = {k: v["value"] for k, v in lay.targets.raw["survival_36_months"].items()}
+    ffh: dict[tuple[int, ...], np.ndarray] = {}
+    queues: dict[bool, list[dict[str, np.ndarray]]] = {True: [], False: []}
+    counts = dict.fromkeys(COUNTS, 0) | {"used": need}
+    got: list[pd.DataFrame] = []
+    for r in range(MAX_ROUNDS if need else 0):
+        for stream, surgical in ((0, True), (1, False)):
+            rng = np.random.default_rng([seed, 100 + cell_index, r, stream])
+            arms = _arm(lay, model, surgical, BATCH, rng)
+            ok = km36_rounds_to(arms["time"], arms["died"],
+                                s36["surgical" if surgical else "nonsurgical"])
+            queues[surgical].append({k: v[ok] for k, v in arms.items()})
+            counts["surgical_arms" if surgical else "nonsurgical_arms"] += BATCH
+        pooled = {s: {k: np.concatenate([q[k] for q in queues[s]]) for k in queues[s][0]}
+                  for s in (True, False)}
+        a = min(len(pooled[True]["time"]), len(pooled[False]["time"]))
+        for s in (True, False):  # unpaired arms wait for the next round
+            queues[s] = [{k: v[a:] for k, v in pooled[s].items()}]
+        counts["arm_pairs"] += a
+        cand, keep = _pairs(lay, cell, *({k: v[:a] for k, v in pooled[s].items()}
+                                          for s in (True, False)))
+        if keep.any():
+            cand, done = _complete(lay, pall, {k: v[keep] for k, v in cand.items()},
+                                   np.random.default_rng([seed, 100 + cell_index, r, 2]), ffh)
+            if done.any():
+                got.append(_long(lay, cand, np.flatnonzero(done)))
+                counts["accepted"] += int(done.sum())
+        if counts["accepted"] >= need:
+            break
+    else:
+        if need:
+            raise RuntimeError(f"cell {cell}: too few candidates met the published targets "
+                               f"in {MAX_ROUNDS * BATCH:,} draws")
+    if not need:
+        return None, counts
+    offset, frames = 0, []
+    for f in got:
+        frames.append(f.assign(rank=f["candidate"] + offset))
+        offset += int(f["candidate"].max()) + 1
+    cell_df = pd.concat(frames, ignore_index=True)
+    return cell_df[cell_df["rank"] < need].drop(columns="candidate"), counts
 
 
 def _long(lay: Layout, cand: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:
@@ -289,11 +386,11 @@ def _long(lay: Layout, cand: dict[str, np.ndarray], rows: np.ndarray) -> pd.Data
 @dataclass(frozen=True)
 class Ensemble:
     """Members (long: ``member`` + the 13 cohort columns), each member's design cell,
-    and candidates drawn and accepted per cell."""
+    and arms drawn, pairs formed and members accepted per cell."""
 
     members: pd.DataFrame
     design: pd.DataFrame       # member, model, palliation, test, rounding
-    tried: pd.DataFrame        # model, palliation, test, rounding, tried, accepted, used
+    tried: pd.DataFrame        # model, palliation, test, rounding, counts of build_cell
     seed: int
 
     @property
@@ -301,52 +398,33 @@ class Ensemble:
         return len(self.design)
 
 
-def _cell_stream(lay: Layout, cell_index: int, seed: int,
-                 ffh: dict[tuple[int, ...], np.ndarray]) -> Iterator[tuple[pd.DataFrame, int]]:
-    for b in range(MAX_BATCHES):
-        rng = np.random.default_rng([seed, 100 + cell_index, b])
-        found, tried = _draw_batch(lay, CELLS[cell_index], rng, ffh)
-        yield found, tried
-    raise RuntimeError(f"cell {CELLS[cell_index]}: too few candidates met the published "
-                       f"targets in {MAX_BATCHES * BATCH:,} draws")
+def _cell_job(job: tuple[int, int, int]) -> tuple[pd.DataFrame | None, dict[str, int]]:
+    return build_cell(*job)
 
 
-def build_ensemble(n_members: int, seed: int = ENSEMBLE_SEED,
-                   targets: Targets | None = None) -> Ensemble:
+def build_ensemble(n_members: int, seed: int = ENSEMBLE_SEED, targets: Targets | None = None,
+                   workers: int = 1) -> Ensemble:
     """Draw ``n_members`` abstract-consistent cohorts (module docstring for the models,
-    cells and acceptance rules); deterministic in ``seed``."""
-    lay = Layout.load(targets)
-    ffh: dict[tuple[int, ...], np.ndarray] = {}
+    cells and acceptance rules); deterministic in ``seed``. The 48 cells are
+    independent streams, built in ``workers`` processes (default 1) with the same
+    result whatever their number."""
     per_cell = [len(range(c, n_members, len(CELLS))) for c in range(len(CELLS))]
-    frames, tried_rows = {}, []
-    for c, need in enumerate(per_cell):
-        got: list[pd.DataFrame] = []
-        tried = accepted = 0
-        stream = _cell_stream(lay, c, seed, ffh)
-        while need and sum(f["candidate"].nunique() for f in got) < need:
-            found, n_tried = next(stream)
-            tried += n_tried
-            if found is not None:
-                accepted += found["candidate"].nunique()
-                found = found.assign(candidate=found["candidate"] + 10**7 * len(got))
-                got.append(found)
-        if got:
-            cell_df = pd.concat(got, ignore_index=True)
-            ids = pd.unique(cell_df["candidate"])[:need]
-            cell_df = cell_df[cell_df["candidate"].isin(ids)]
-            cell_df["rank"] = pd.Categorical(cell_df["candidate"], categories=ids).codes
-            frames[c] = cell_df
-        tried_rows.append(dict(zip(("model", "palliation", "test", "rounding"), CELLS[c],
-                                   strict=True)) | {"tried": tried, "accepted": accepted,
-                                                    "used": need})
+    jobs = [(c, need, seed) for c, need in enumerate(per_cell)]
+    if targets is not None or workers <= 1:
+        results = [build_cell(c, need, seed, targets) for c, need, _ in jobs]
+    else:
+        order = sorted(range(len(jobs)), key=lambda c: -per_cell[c])
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            done = dict(zip(order, pool.map(_cell_job, [jobs[c] for c in order]), strict=True))
+        results = [done[c] for c in range(len(jobs))]
     member_cell = np.arange(n_members) % len(CELLS)
-    parts = []
-    for j in range(len(CELLS)):
-        if j not in frames:
-            continue
-        df = frames[j]
-        members = np.flatnonzero(member_cell == j)
-        parts.append(df.assign(member=members[df["rank"].to_numpy()] + 1))
+    parts, tried_rows = [], []
+    for c, (df, counts) in enumerate(results):
+        tried_rows.append(dict(zip(("model", "palliation", "test", "rounding"), CELLS[c],
+                                   strict=True)) | counts)
+        if df is not None:
+            members = np.flatnonzero(member_cell == c)
+            parts.append(df.assign(member=members[df["rank"].to_numpy()] + 1))
     long = pd.concat(parts, ignore_index=True).sort_values(["member"], kind="stable")
     long = long[["member", *fields()]].reset_index(drop=True)
     design = pd.DataFrame({"member": np.arange(1, n_members + 1)})

@@ -7,8 +7,8 @@ Files (:func:`ensemble_files`):
 - ``quantities.csv``: one row per member: ``member, model, palliation, test,
   rounding`` and :data:`nethep.reconstruct.quantities.COLUMNS` (empty: not
   estimable);
-- ``manifest.json``: models, rules, seed, candidates tried and accepted per cell
-  and per model, and the SHA-256 of the two tables.
+- ``manifest.json``: models, rules, seed, arms drawn, arm pairs formed and members
+  accepted per cell and per model, and the SHA-256 of the two tables.
 
 :func:`write_ensemble` builds into a temporary sibling folder and renames it into
 place at the end, so an interrupted build leaves the old folder (or none), never a
@@ -23,6 +23,7 @@ import io
 import json
 import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,11 @@ DEFAULT_MEMBERS = 1000
 MAX_MEMBERS = 100_000
 FILES: tuple[str, ...] = ("members.csv.gz", "quantities.csv", "manifest.json")
 DESIGN: tuple[str, ...] = ("model", "palliation", "test", "rounding")
+#: Members per block of :func:`quantity_table` (fixed, so the bytes do not depend on
+#: the number of worker processes).
+QUANTITY_BLOCK = 500
+#: Worker processes by default: the cells (and quantity blocks) are independent.
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def check_members(value: Any) -> int:
@@ -58,15 +64,29 @@ def check_members(value: Any) -> int:
     return n
 
 
-def quantity_table(built: ens.Ensemble) -> pd.DataFrame:
-    """The design columns and every quantity, one row per member."""
-    q = quantities(cohort_arrays(built.members.drop(columns="member")))
+def _quantity_block(long: pd.DataFrame) -> pd.DataFrame:
+    return quantities(cohort_arrays(long))
+
+
+def quantity_table(built: ens.Ensemble, workers: int = 1) -> pd.DataFrame:
+    """The design columns and every quantity, one row per member; members in fixed
+    blocks of :data:`QUANTITY_BLOCK` (in ``workers`` processes: same bytes whatever
+    their number)."""
+    long = built.members.drop(columns="member")
+    rows = QUANTITY_BLOCK * 48
+    blocks = [long.iloc[s:s + rows] for s in range(0, len(long), rows)]
+    if workers > 1 and len(blocks) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(_quantity_block, blocks))
+    else:
+        parts = [_quantity_block(b) for b in blocks]
+    q = pd.concat(parts, ignore_index=True)
     return pd.concat([built.design.reset_index(drop=True), q], axis=1)
 
 
 def _manifest(built: ens.Ensemble, tables: dict[str, bytes]) -> dict[str, Any]:
     tried = built.tried
-    by_model = tried.groupby("model", sort=False)[["tried", "accepted", "used"]].sum()
+    by_model = tried.groupby("model", sort=False)[list(ens.COUNTS)].sum()
     return {
         "description": "Abstract-consistent reconstructions of Musunuru et al., Arch Surg "
                        "2006 (nethep.reconstruct.ensemble); each member reproduces every "
@@ -92,6 +112,9 @@ def _manifest(built: ens.Ensemble, tables: dict[str, bytes]) -> dict[str, Any]:
             "boundary_guard": ens.GUARD,
             "cell_of_member": "member j (1-based) is in cell (j - 1) mod 48 of "
                               "model x palliation x test x rounding",
+            "arms": f"surgical and non-surgical arms drawn separately ({ens.BATCH:,} of "
+                    "each per round and cell), each kept when its S(36) rule holds; kept "
+                    "arms paired in order (exact: the 3-year rules factor by arm)",
         },
         "landmarks_months": list(LANDMARKS),
         "tried_per_cell": tried.to_dict(orient="records"),
@@ -101,11 +124,11 @@ def _manifest(built: ens.Ensemble, tables: dict[str, bytes]) -> dict[str, Any]:
     }
 
 
-def ensemble_files(built: ens.Ensemble) -> dict[str, bytes]:
-    """The three files' bytes (module docstring)."""
+def ensemble_files(built: ens.Ensemble, workers: int = 1) -> dict[str, bytes]:
+    """The three files' bytes (module docstring); quantities in ``workers`` processes."""
     members = gzip.compress(_format_csv(built.members), compresslevel=9, mtime=0)
     buf = io.StringIO()
-    quantity_table(built).to_csv(buf, index=False, lineterminator="\n")
+    quantity_table(built, workers).to_csv(buf, index=False, lineterminator="\n")
     tables = {"members.csv.gz": members, "quantities.csv": buf.getvalue().encode("utf-8")}
     manifest = json.dumps(_manifest(built, tables), indent=2, sort_keys=False) + "\n"
     return tables | {"manifest.json": manifest.encode("utf-8")}
