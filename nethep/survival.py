@@ -45,6 +45,7 @@ from statsmodels.stats.multitest import multipletests
 from nethep import privacy
 from nethep.contract import ARMS, GROUPS
 from nethep.cox import HazardRatio, cox_zph, coxph
+from nethep.estimable import REASON, comparison_reason, deaths_reason, with_reason, words
 from nethep.formats import finite_or_none, p_text
 from nethep.km import ConfType, KaplanMeier, kaplan_meier
 from nethep.logrank import survdiff
@@ -53,6 +54,8 @@ from nethep.logrank import survdiff
 SURVIVAL_MONTHS: tuple[float, ...] = (12, 36, 60)
 #: Fewer deaths than this in either arm make the proportional-hazards test uninformative.
 PH_MIN_DEATHS_PER_ARM = 5
+#: The curves results.json always holds at each time (null and a reason when absent).
+CURVES: tuple[str, ...] = (*GROUPS, "nonsurgical")
 
 
 def groups_present(df: pd.DataFrame, by: str) -> list[str]:
@@ -79,23 +82,63 @@ class SurvivalAtTimes:
     conf_type: ConfType
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
-        """The rows, with numbers at risk from 1 to min_cell - 1 shown as ``<N``."""
-        return privacy.suppress_table(self.rows, ["n_risk"], min_cell)
+        """The rows, with numbers at risk from 1 to min_cell - 1 shown as ``<N``; a
+        ``note`` column says why an estimate or limit is missing, when one is."""
+        out = self.rows.copy()
+        notes = [at_reason(r.surv, r.lower, r.upper, r.time) for r in out.itertuples()]
+        if any(notes):
+            out["note"] = notes
+        return privacy.suppress_table(out, ["n_risk"], min_cell)
 
     def get(self, group: str, time: float) -> pd.Series:
         hit = self.rows[(self.rows["group"] == group) & (self.rows["time"] == time)]
         return hit.iloc[0]
 
-    def to_results(self) -> dict[str, dict[str, dict[str, float | None]]]:
-        """``at_months.<t>.<group>.{estimate,lower,upper}`` for every group but "all"."""
+    def words(self, group: str, time: float, ci: str = "95% CI ") -> str:
+        """``"83% (95% CI 61% to 93%)"``; the estimate alone when the interval is not
+        defined; "not estimable (<reason>)" when the group is absent or its follow-up
+        ends before ``time``."""
+        hit = self.rows[(self.rows["group"] == group) & (self.rows["time"] == time)]
+        if hit.empty:
+            return words("no patients in this arm")
+        r = hit.iloc[0]
+        reason = at_reason(r.surv, r.lower, r.upper, time)
+        if finite_or_none(r.surv) is None:
+            return words(reason)
+        if reason:
+            return f"{r.surv:.0%} (no interval: {reason})"
+        return f"{r.surv:.0%} ({ci}{r.lower:.0%} to {r.upper:.0%})"
+
+    def to_results(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """``at_months.<t>.<group>.{estimate,lower,upper}`` for every curve of
+        :data:`CURVES` (and any other group but "all"); a value that is not estimable is
+        None, with ``reason`` beside it (e.g. no patients in the group, follow-up ending
+        before t)."""
         rows = self.rows[self.rows["group"] != "all"]
-        return {
-            f"{t:g}": {r.group: {"estimate": finite_or_none(r.surv),
-                                 "lower": finite_or_none(r.lower),
-                                 "upper": finite_or_none(r.upper)}
-                       for r in sub.itertuples()}
-            for t, sub in rows.groupby("time", sort=True)
-        }
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for t in sorted(set(self.rows["time"])):
+            sub = rows[rows["time"] == t]
+            curves = {r.group: with_reason({"estimate": finite_or_none(r.surv),
+                                            "lower": finite_or_none(r.lower),
+                                            "upper": finite_or_none(r.upper)},
+                                           at_reason(r.surv, r.lower, r.upper, t))
+                      for r in sub.itertuples()}
+            for group in CURVES:
+                curves.setdefault(group, {"estimate": None, "lower": None, "upper": None,
+                                          REASON: "no patients in this group"})
+            out[f"{t:g}"] = curves
+        return out
+
+
+def at_reason(surv: float, lower: float, upper: float, t: float) -> str:
+    """Why S(t) or its log-log interval is missing ("" when all three are finite)."""
+    if finite_or_none(surv) is None:
+        return f"follow-up ends before {t:g} months"
+    if finite_or_none(lower) is not None and finite_or_none(upper) is not None:
+        return ""
+    if surv >= 1:
+        return f"no death by {t:g} months: the log-log interval is not defined at survival 1"
+    return f"survival is 0 by {t:g} months: the log-log interval is not defined at 0"
 
 
 def survival_at(
@@ -187,9 +230,23 @@ class MedianSurvival:
 
     rows: pd.DataFrame  # group, n, events, median, lower, upper
 
+    @staticmethod
+    def reason(median: float, lower: float, upper: float) -> str:
+        """Why the median or a limit is missing ("" when all three are finite)."""
+        if finite_or_none(median) is None:
+            return "not reached: survival stays above 50%"
+        if finite_or_none(lower) is None or finite_or_none(upper) is None:
+            return "a confidence limit is not reached (the interval's curve stays above 50%)"
+        return ""
+
     def table(self, min_cell: int = 0) -> pd.DataFrame:
-        """The rows, with n and events from 1 to min_cell - 1 shown as ``<N``."""
-        return privacy.suppress_table(self.rows, ["n", "events"], min_cell)
+        """The rows, with n and events from 1 to min_cell - 1 shown as ``<N``; a ``note``
+        column says why a median or limit is missing, when one is."""
+        out = self.rows.copy()
+        notes = [self.reason(r.median, r.lower, r.upper) for r in out.itertuples()]
+        if any(notes):
+            out["note"] = notes
+        return privacy.suppress_table(out, ["n", "events"], min_cell)
 
 
 def median_survival(df: pd.DataFrame, by: str = "treatment_group") -> MedianSurvival:
@@ -217,29 +274,38 @@ class LogRank:
     p: float
     observed: tuple[int, ...]
     expected: tuple[float, ...]
+    reason: str = ""  # why there is no test ("" when there is one)
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
-        """Observed (a count: suppressed below min_cell) and expected deaths per group."""
-        return privacy.suppress_table(
-            pd.DataFrame({"group": self.groups, "observed": self.observed,
-                          "expected": self.expected}), ["observed"], min_cell)
+        """Observed (a count: suppressed below min_cell) and expected deaths per group;
+        a ``note`` column gives the reason when there is no test."""
+        out = pd.DataFrame({"group": self.groups, "observed": self.observed,
+                            "expected": self.expected})
+        if self.reason:
+            out["note"] = f"test {words(self.reason)}"
+        return privacy.suppress_table(out, ["observed"], min_cell)
 
     @property
     def label(self) -> str:
         """"Surgical vs non-surgical" for the two arms, else "Three groups" etc."""
-        if set(self.groups) == set(ARMS):
+        if set(self.groups) == set(ARMS) or self.by == "arm":
             return "Surgical vs non-surgical"
         k = len(self.groups)
-        return f"{_GROUP_COUNT_WORDS.get(k, k)} groups"
+        return f"{_GROUP_COUNT_WORDS.get(k, k)} groups" if k > 1 else "Treatment groups"
 
     def sentence(self) -> str:
-        """The test in one line: chi-square (3 decimals), df and P (journal style)."""
+        """The test in one line: chi-square (3 decimals), df and P (journal style), or
+        "log-rank test not estimable (<reason>)"."""
+        if self.reason or finite_or_none(self.statistic) is None:
+            return f"{self.label}: log-rank test {words(self.reason)}"
         return f"{self.label}: chi-square {self.statistic:.3f} on {self.df} df, {p_text(self.p)}"
 
     def to_results(self) -> dict[str, Any]:
-        """``{statistic, p, df}`` (NaN as None)."""
-        return {"statistic": finite_or_none(self.statistic), "p": finite_or_none(self.p),
-                "df": self.df}
+        """``{statistic, p, df}`` (NaN as None, with ``reason``)."""
+        return with_reason({"statistic": finite_or_none(self.statistic),
+                            "p": finite_or_none(self.p), "df": self.df},
+                           self.reason or ("" if finite_or_none(self.p) is not None
+                                           else "no test"))
 
 
 def logrank(df: pd.DataFrame, by: str = "arm") -> LogRank:
@@ -250,15 +316,29 @@ def logrank(df: pd.DataFrame, by: str = "arm") -> LogRank:
     times and bincounts; equal to lifelines to ~1e-15 on the bundled cohort and
     feasible on a million patients); df = groups with expected deaths > 0, minus 1,
     as R's ``survdiff`` (a group censored before the first death carries no
-    information; lifelines would count it). P is NaN when no test is possible.
+    information; lifelines would count it). With fewer than two groups or no death there
+    is no test: NaN statistic and P, and ``reason`` says why.
     """
     groups = groups_present(df, by)
-    if len(groups) < 2:
-        raise ValueError(f"log-rank needs at least 2 groups in '{by}', found {groups}")
+    reason = _logrank_reason(df, by)
+    if reason:
+        observed = tuple(int(df.loc[df[by] == g, "died"].sum()) for g in groups)
+        return LogRank(by, tuple(groups), np.nan, 0, np.nan, observed,
+                       tuple(np.nan for _ in groups), reason)
     res = survdiff(df["followup_months"].to_numpy(float), df["died"].to_numpy(int),
                    df[by], levels=groups)
     return LogRank(by, tuple(groups), res.chisq, res.df, res.p,
-                   tuple(int(o) for o in res.observed), tuple(float(x) for x in res.expected))
+                   tuple(int(o) for o in res.observed), tuple(float(x) for x in res.expected),
+                   "" if finite_or_none(res.p) is not None
+                   else "no group has expected deaths apart from one")
+
+
+def _logrank_reason(df: pd.DataFrame, by: str) -> str:
+    """Why ``by``'s levels cannot be compared by log-rank ("" when they can)."""
+    if len(groups_present(df, by)) < 2:
+        return comparison_reason(df) if by == "arm" else (
+            f"only one {by.replace('_', ' ')} is present")
+    return deaths_reason(df)
 
 
 @dataclass(frozen=True)
@@ -273,8 +353,9 @@ class PairwiseLogRank:
 
     def to_results(self) -> dict[str, dict[str, float | None]]:
         """``<a>_vs_<b>.{p, p_holm}`` per pair."""
-        return {f"{r.group_a}_vs_{r.group_b}": {"p": finite_or_none(r.p),
-                                                "p_holm": finite_or_none(r.p_holm)}
+        return {f"{r.group_a}_vs_{r.group_b}": with_reason(
+                    {"p": finite_or_none(r.p), "p_holm": finite_or_none(r.p_holm)},
+                    "" if finite_or_none(r.p) is not None else r.reason)
                 for r in self.rows.itertuples()}
 
 
@@ -285,11 +366,14 @@ def pairwise_logrank(df: pd.DataFrame, by: str = "treatment_group") -> PairwiseL
     for i, a in enumerate(groups):
         for b in groups[i + 1:]:
             res = logrank(df[df[by].isin([a, b])], by)
-            rows.append({"group_a": a, "group_b": b, "statistic": res.statistic, "p": res.p})
-    out = pd.DataFrame(rows)
-    if len(out):
-        out["p_holm"] = multipletests(out["p"], method="holm")[1]
-    return PairwiseLogRank(out)
+            rows.append({"group_a": a, "group_b": b, "statistic": res.statistic, "p": res.p,
+                         "reason": res.reason})
+    out = pd.DataFrame(rows, columns=["group_a", "group_b", "statistic", "p", "reason"])
+    out["p_holm"] = np.nan
+    tested = out["p"].notna()
+    if tested.any():
+        out.loc[tested, "p_holm"] = multipletests(out.loc[tested, "p"], method="holm")[1]
+    return PairwiseLogRank(out[["group_a", "group_b", "statistic", "p", "p_holm", "reason"]])
 
 
 @dataclass(frozen=True)
@@ -308,6 +392,12 @@ class CoxResult:
     ph_min_deaths: int = PH_MIN_DEATHS_PER_ARM
 
     @property
+    def reason(self) -> str:
+        """Why the hazard ratio is not estimable ("" when it is)."""
+        hr = self.hazard_ratio
+        return "" if hr.estimable else (hr.note or "no finite estimate")
+
+    @property
     def ph_test_informative(self) -> bool:
         """False when an arm has fewer than ``ph_min_deaths`` deaths (default 5): the
         score test of a time-varying effect then has almost no power, so a large P says
@@ -317,6 +407,8 @@ class CoxResult:
     def ph_text(self) -> str:
         """The PH test for a sentence: "proportional-hazards test P = .40", marked
         uninformative when an arm has too few deaths."""
+        if finite_or_none(self.ph_p) is None:
+            return f"proportional-hazards test {words(self.reason)}"
         text = f"proportional-hazards test {p_text(self.ph_p)}"
         if not self.ph_test_informative:
             text += (f", uninformative with fewer than {self.ph_min_deaths} deaths in an "
@@ -334,13 +426,18 @@ class CoxResult:
             "ph_test_statistic": self.ph_statistic, "ph_test_p": self.ph_p,
             "ph_test_informative": self.ph_test_informative,
             "n": self.n, "events": self.events,
+            **({"note": words(self.reason)} if self.reason else {}),
         }]).pipe(privacy.suppress_table, ["n", "events"], min_cell)
 
     def to_results(self) -> dict[str, float | bool | None]:
         """``{hr, lower, upper, p, ph_p, ph_test_informative}`` (NaN or infinite as
         None)."""
-        return {**self.hazard_ratio.to_results(p=True), "ph_p": finite_or_none(self.ph_p),
-                "ph_test_informative": self.ph_test_informative}
+        return with_reason({**self.hazard_ratio.to_results(p=True),
+                            "ph_p": finite_or_none(self.ph_p),
+                            "ph_test_informative": self.ph_test_informative},
+                           self.reason or ("" if finite_or_none(self.ph_p) is not None
+                                           else "the proportional-hazards test is not "
+                                                "defined on this cohort"))
 
 
 def cox_surgical(df: pd.DataFrame) -> CoxResult:
@@ -352,18 +449,26 @@ def cox_surgical(df: pd.DataFrame) -> CoxResult:
     transform = "km")`` score test as survival >= 3.0 computes it. Both agree with
     R's ``coxph(ties = "efron")`` and ``cox.zph`` to ~1e-9 (tests/reference). The PH
     test is marked uninformative (``ph_test_informative`` False) when an arm has fewer
-    than :data:`PH_MIN_DEATHS_PER_ARM` (5) deaths.
+    than :data:`PH_MIN_DEATHS_PER_ARM` (5) deaths. With one arm, no death, or no death in
+    an arm the hazard ratio has no finite estimate: NaN numbers and the reason
+    (:func:`nethep.estimable.comparison_reason`), never 0 or an infinite limit.
     """
     t = df["followup_months"].astype(float).to_numpy()
     e = df["died"].astype(int).to_numpy()
     x = df["surgical"].astype(float).to_numpy()
+    deaths = (int(e[x == 1].sum()), int(e[x == 0].sum()))
+    reason = comparison_reason(df, deaths_in_each_arm=True)
+    if reason:
+        return CoxResult(covariate="surgical", coef=np.nan, se=np.nan,
+                         hazard_ratio=HazardRatio.not_estimable(reason, "Cox, Efron ties"),
+                         ph_statistic=np.nan, ph_p=np.nan, n=len(t), events=int(e.sum()),
+                         deaths_by_arm=deaths)
     fit = coxph(t, e, x, names=["surgical"])
     zph = cox_zph(t, e, x, fit.coef, names=["surgical"])
     return CoxResult(
         covariate="surgical", coef=float(fit.coef[0]), se=float(fit.se[0]),
         hazard_ratio=fit.hazard_ratio("surgical"), ph_statistic=float(zph.chisq[0]),
-        ph_p=float(zph.p[0]), n=fit.n, events=fit.events,
-        deaths_by_arm=(int(e[x == 1].sum()), int(e[x == 0].sum())),
+        ph_p=float(zph.p[0]), n=fit.n, events=fit.events, deaths_by_arm=deaths,
     )
 
 
@@ -389,12 +494,13 @@ class SurvivalSection:
         NaN (not estimable)
         is None.
         """
-        median: dict[str, dict[str, float | None]] = {}
+        median: dict[str, dict[str, Any]] = {}
         for result in self.medians:
             for r in result.rows.itertuples():
-                median.setdefault(r.group, {"estimate": finite_or_none(r.median),
-                                            "lower": finite_or_none(r.lower),
-                                            "upper": finite_or_none(r.upper)})
+                median.setdefault(r.group, with_reason(
+                    {"estimate": finite_or_none(r.median), "lower": finite_or_none(r.lower),
+                     "upper": finite_or_none(r.upper)},
+                    MedianSurvival.reason(r.median, r.lower, r.upper)))
         logrank_section: dict[str, Any] = {
             name: lr.to_results() for name, lr in self.logranks.items()}
         logrank_section["pairwise"] = self.pairs.to_results()
@@ -410,18 +516,26 @@ class SurvivalSection:
         log-rank P values, the hazard ratio and how many of the abstract's
         ``n_compared`` numbers match (``n_match``; from
         :class:`nethep.published.PaperComparison`). Percentages round to whole numbers."""
-        s, ns = self.at.get("surgical", 36), self.at.get("nonsurgical", 36)
         arms, groups = self.logranks["surgical_vs_nonsurgical"], self.logranks["three_groups"]
         hr = self.cox.hazard_ratio
+        if hr.estimable:
+            cox = (f"The unadjusted hazard ratio of death for surgery was {hr.hr:.2f} (95% CI "
+                   f"{hr.lower:.2f} to {hr.upper:.2f}; {self.cox.ph_text()}).")
+        else:
+            cox = f"The unadjusted hazard ratio of death for surgery is {words(self.cox.reason)}."
         return (
-            f"Three-year overall survival was {s.surv:.0%} (95% CI {s.lower:.0%} to "
-            f"{s.upper:.0%}) after surgical treatment and {ns.surv:.0%} ({ns.lower:.0%} to "
-            f"{ns.upper:.0%}) after medical treatment or embolization (log-rank "
-            f"{p_text(arms.p)}; published 83%, 31%, P = .01). Across the three groups, "
-            f"log-rank {p_text(groups.p)}. The unadjusted hazard ratio of death for "
-            f"surgery was {hr.hr:.2f} (95% CI {hr.lower:.2f} to {hr.upper:.2f}; "
-            f"{self.cox.ph_text()}). {n_match} of "
+            f"Three-year overall survival was {self.at.words('surgical', 36)} after surgical "
+            f"treatment and {self.at.words('nonsurgical', 36, '')} after medical treatment or "
+            f"embolization ({_logrank_words(arms)}; published 83%, 31%, P = .01). Across the "
+            f"three groups, {_logrank_words(groups)}. {cox} {n_match} of "
             f"{n_compared} abstract numbers match at the paper's rounding.")
+
+
+def _logrank_words(test: LogRank) -> str:
+    """"log-rank P = .01" or "log-rank test not estimable (<reason>)"."""
+    if test.reason or finite_or_none(test.p) is None:
+        return f"log-rank test {words(test.reason)}"
+    return f"log-rank {p_text(test.p)}"
 
 
 def survival_section(df: pd.DataFrame, times: Sequence[float] = SURVIVAL_MONTHS

@@ -26,6 +26,7 @@ from lifelines.exceptions import ConvergenceError
 
 from nethep import privacy
 from nethep.cox import HazardRatio, cox_zph, fit_lifelines
+from nethep.estimable import comparison_reason, words
 from nethep.formats import finite_or_none, p_text
 from nethep.robustness.design import (
     DEFAULT_COVARIATES,
@@ -78,6 +79,13 @@ class AdjustedCox:
     ph_method: str = ("score test of x * (1 - KM(t-)) per term, R survival >= 3.0 "
                       "cox.zph(transform = 'km')")
     not_estimable: str = ""  # why the surgical hazard ratio has no estimate (e.g. no deaths)
+    #: Covariates left out because they do not vary in this cohort, one sentence each.
+    dropped: tuple[str, ...] = ()
+
+    @property
+    def fitted(self) -> bool:
+        """False when no model could be fitted at all (one arm, no deaths...)."""
+        return not self.rows.empty
 
     @property
     def penalized(self) -> bool:
@@ -100,7 +108,10 @@ class AdjustedCox:
                            upper=float(s["upper"]), p=float(s["p"]), method=self.method)
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
-        """One row per term (no counts to suppress)."""
+        """One row per term (no counts to suppress); one row with the reason when no model
+        could be fitted."""
+        if not self.fitted:
+            return pd.DataFrame([{"term": "surgical", "note": words(self.not_estimable)}])
         return self.rows.copy()
 
     def epv_sentence(self, min_cell: int = 0) -> str:
@@ -121,9 +132,12 @@ class AdjustedCox:
     def fit_notes(self, min_cell: int = 0) -> str:
         """Events per parameter, separation, the fit and the proportional-hazards test,
         one line each."""
+        if not self.fitted:
+            return f"Adjusted Cox model {words(self.not_estimable)}."
         separation = ("; ".join(self.separation) if self.separation
                       else "none detected, so the unpenalized model is reported.")
         return "\n".join([
+            *self.dropped,
             self.epv_sentence(min_cell),
             self.epv_warning(min_cell) or f"At least {EPV_THRESHOLD:g} events per parameter.",
             f"Separation: {separation}",
@@ -140,7 +154,8 @@ class AdjustedCox:
                       model=f"Cox model with {', '.join(self.covariates)}", adjusted=True)
 
     def to_results(self) -> dict[str, dict[str, float | None]]:
-        """``robustness.cox_adjusted``: ``{"surgical": {hr, lower, upper}}``."""
+        """``robustness.cox_adjusted``: ``{"surgical": {hr, lower, upper}}`` (null with
+        ``reason`` when not estimable)."""
         return {"surgical": hr_results(self.surgical)}
 
 
@@ -185,12 +200,19 @@ def cox_adjusted(
       do exactly: read it as approximate then.
     """
     covariates = tuple(covariates)
-    data = survival_frame(df, covariates)
+    reason = comparison_reason(df)
+    if reason:
+        return _not_fitted(df, covariates, reason)
+    kept = tuple(c for c in covariates if c not in df or df[c].nunique() > 1)
+    dropped = tuple(f"Not adjusted for {c.replace('_', ' ')}: it takes one value in this "
+                    "cohort, so it cannot confound the comparison here."
+                    for c in covariates if c not in kept)
+    data = survival_frame(df, kept)
     check_both_arms(data)
     terms = [c for c in data.columns if c not in ("T", "E")]
-    for term in terms:
-        if data[term].nunique() < 2:
-            raise ValueError(f"term '{term}' is constant in this cohort; drop it from covariates")
+    if len(data) <= len(terms) + 1:
+        return _not_fitted(df, covariates, f"{len(data)} patients for {len(terms)} "
+                           "parameters: too few to fit the model", dropped)
     problems = separation_problems(data, terms, min_cell)
     cph = None
     if not problems:
@@ -232,8 +254,20 @@ def cox_adjusted(
         rows=rows, covariates=covariates, n=len(data), events=events,
         n_parameters=len(terms), epv=events / len(terms), separation=tuple(problems),
         penalizer=used_penalizer, method=method, simulated=simulated_inputs(df, covariates),
-        not_estimable=no_death_reason(data) or "",
+        not_estimable=no_death_reason(data) or "", dropped=dropped,
     )
+
+
+def _not_fitted(df: pd.DataFrame, covariates: tuple[str, ...], reason: str,
+                dropped: tuple[str, ...] = ()) -> AdjustedCox:
+    """An adjusted model that could not be fitted: no rows, and the reason."""
+    rows = pd.DataFrame(columns=["term", "coef", "se", "hr", "lower", "upper", "p",
+                                 "ph_statistic", "ph_p"])
+    return AdjustedCox(rows=rows, covariates=covariates, n=len(df),
+                       events=int(df["died"].sum()), n_parameters=1 + len(covariates),
+                       epv=float("nan"), separation=(), penalizer=0.0,
+                       method=LIFELINES_COX_METHOD, simulated=simulated_inputs(df, covariates),
+                       not_estimable=reason, dropped=dropped)
 
 # ------------------------------------------------------------------------------ E-value
 

@@ -29,6 +29,7 @@ import pandas as pd
 from nethep import privacy
 from nethep.contract import fields
 from nethep.cox import HazardRatio
+from nethep.estimable import null_values
 
 if TYPE_CHECKING:
     from nethep.results import Tabular
@@ -158,11 +159,11 @@ def separation_problems(data: pd.DataFrame, terms: Sequence[str],
 
 def hr_results(hr: HazardRatio) -> dict[str, float | str | None]:
     """``hr.to_results()``; when the hazard ratio is not estimable, every number is None
-    and ``not_estimable`` gives the reason (never a 0 or an infinite limit)."""
+    and ``reason`` (:data:`nethep.estimable.REASON`) says why (never a 0 or an infinite
+    limit)."""
     if hr.estimable:
         return dict(hr.to_results())
-    return {"hr": None, "lower": None, "upper": None,
-            "not_estimable": hr.note or "no finite estimate"}
+    return null_values(("hr", "lower", "upper"), hr.note or "no finite estimate")
 
 
 def lifelines_hazard_ratio(summary: pd.DataFrame, term: str, method: str) -> HazardRatio:

@@ -26,6 +26,7 @@ from scipy import stats
 from nethep import privacy
 from nethep.bootstrap import _resample_weights
 from nethep.contract import ARMS
+from nethep.estimable import comparison_reason, with_reason, words
 from nethep.formats import finite_or_none, format_p, join_and, p_text
 from nethep.km import restricted_mean_survival
 from nethep.permutation import DEFAULT_SEED
@@ -86,9 +87,16 @@ class RMSTResult:
     boot_upper: float = math.nan
     n_resamples: int = 0
     seed: int | None = None
+    reason: str = ""  # why the difference is not estimable ("" when it is)
 
     def arm(self, name: str) -> pd.Series:
         return self.rows[self.rows["arm"] == name].iloc[0]
+
+    def words(self) -> str:
+        """``"12.1 months (95% CI 5.0 to 19.2)"`` or "not estimable (<reason>)"."""
+        if self.reason:
+            return words(self.reason)
+        return f"{self.diff:.1f} months (95% CI {self.lower:.1f} to {self.upper:.1f})"
 
     @property
     def extended(self) -> bool:
@@ -105,14 +113,16 @@ class RMSTResult:
         out = self.rows.assign(lower=self.rows["rmst"] - _Z * self.rows["se"],
                                upper=self.rows["rmst"] + _Z * self.rows["se"],
                                boot_lower=np.nan, boot_upper=np.nan, p=np.nan)
+        if self.reason:
+            diff["note"] = words(self.reason)
         both = pd.concat([out, diff], ignore_index=True).astype({"n": "Int64",
                                                                 "events": "Int64"})
         return privacy.suppress_table(both.assign(tau=self.tau), ["n", "events"], min_cell)
 
     def to_results(self) -> dict[str, Any]:
         """``{tau, surgical, nonsurgical, diff, lower, upper, p, boot_lower, boot_upper,
-        n_resamples, seed, extended}`` (NaN as None)."""
-        return {"tau": self.tau,
+        n_resamples, seed, extended}`` (NaN as None, with ``reason``)."""
+        return with_reason({"tau": finite_or_none(self.tau),
                 "surgical": finite_or_none(self.arm("surgical")["rmst"]),
                 "nonsurgical": finite_or_none(self.arm("nonsurgical")["rmst"]),
                 "diff": finite_or_none(self.diff), "lower": finite_or_none(self.lower),
@@ -120,7 +130,7 @@ class RMSTResult:
                 "boot_lower": finite_or_none(self.boot_lower),
                 "boot_upper": finite_or_none(self.boot_upper),
                 "n_resamples": self.n_resamples, "seed": self.seed,
-                "extended": self.extended}
+                "extended": self.extended}, self.reason)
 
 
 def rmst(df: pd.DataFrame, tau: float | None = None, n_resamples: int = N_RMST_RESAMPLES,
@@ -143,6 +153,10 @@ def rmst(df: pd.DataFrame, tau: float | None = None, n_resamples: int = N_RMST_R
       (within each arm, arm sizes fixed, surgical arm drawn first from
       ``numpy.random.default_rng(seed)``; all resamples at once from weight matrices).
     """
+    reason = comparison_reason(df) if df["arm"].nunique() < 2 else ""
+    if reason:
+        return _rmst_not_estimable(df, math.nan if tau is None else float(tau), reason,
+                                   n_resamples, seed)
     tau = default_tau(df) if tau is None else float(tau)
     rule = (f"tau = {tau:g} months, the shorter arm's last follow-up (the smaller of the "
             "two arms' largest observed times; survRM2's rule)"
@@ -177,10 +191,28 @@ def rmst(df: pd.DataFrame, tau: float | None = None, n_resamples: int = N_RMST_R
     boot_lo = boot_hi = math.nan
     if n_resamples:
         boot_lo, boot_hi = (float(v) for v in np.percentile(boot[0] - boot[1], [2.5, 97.5]))
+    if se_diff == 0:  # no death before tau in either arm: no variability to estimate
+        return RMSTResult(tau=tau, rows=frame, diff=diff, se_diff=se_diff, lower=math.nan,
+                          upper=math.nan, p=math.nan, notes=tuple(notes), tau_rule=rule,
+                          n_resamples=int(n_resamples), seed=seed,
+                          reason=f"no death within {tau:g} months in either arm: both "
+                                 "restricted means equal the horizon and have no variance")
     return RMSTResult(tau=tau, rows=frame, diff=diff, se_diff=se_diff,
                       lower=diff - _Z * se_diff, upper=diff + _Z * se_diff, p=p,
                       notes=tuple(notes), tau_rule=rule, boot_lower=boot_lo,
                       boot_upper=boot_hi, n_resamples=int(n_resamples), seed=seed)
+
+
+def _rmst_not_estimable(df: pd.DataFrame, tau: float, reason: str, n_resamples: int,
+                        seed: int | None) -> RMSTResult:
+    """An RMST comparison that cannot be made (an arm without patients): NaN and reason."""
+    rows = pd.DataFrame([{"arm": arm, "n": int((df["arm"] == arm).sum()),
+                          "events": int(df.loc[df["arm"] == arm, "died"].sum()),
+                          "rmst": math.nan, "se": math.nan, "last_followup": math.nan,
+                          "extended": False} for arm in ARMS])
+    return RMSTResult(tau=tau, rows=rows, diff=math.nan, se_diff=math.nan, lower=math.nan,
+                      upper=math.nan, p=math.nan, notes=(), tau_rule="no horizon: " + reason,
+                      n_resamples=int(n_resamples), seed=seed, reason=reason)
 
 
 def _tau_key(tau: float) -> str:
@@ -215,6 +247,8 @@ class RestrictedMeans:
 
     def p_sentence(self) -> str:
         """The P of each difference within follow-up."""
+        if self.main.reason:
+            return f"Difference in RMST: {words(self.main.reason)}."
         return "Difference in RMST: " + ", ".join(
             f"{p_text(r.p)} at {r.tau:g} months" for r in self.results) + "."
 
@@ -230,11 +264,14 @@ class RestrictedMeans:
         """Months of life gained within the main horizon, with the analytic and
         bootstrap 95% CIs, and at the other horizons within follow-up, as one sentence."""
         m = self.main
+        if m.reason:
+            return f"Size: the difference in restricted mean survival is {words(m.reason)}."
         text = (f"Size: within {m.tau:g} months (the shorter arm's last follow-up), "
                 f"surgical patients lived on average {m.diff:.1f} months longer (95% CI "
                 f"{m.lower:.1f} to {m.upper:.1f}; bootstrap {m.boot_lower:.1f} to "
                 f"{m.boot_upper:.1f})")
         rest = [f"{r.diff:.1f} within {r.tau:g} months ({r.lower:.1f} to {r.upper:.1f})"
+                if not r.reason else f"{words(r.reason)} within {r.tau:g} months"
                 for r in self.others]
         if rest:
             text += "; " + join_and(rest)
@@ -266,6 +303,8 @@ def restricted_means(df: pd.DataFrame, taus: Sequence[float] = RMST_TAUS,
     secondary, those beyond are ``extended`` and kept apart. Same bootstrap settings
     (default 10,000 resamples, seed 20061001) at every horizon."""
     main = rmst(df, None, n_resamples, seed)
+    if main.reason and not np.isfinite(main.tau):  # one arm: no horizon to compare at
+        return RestrictedMeans(main=main)
     others = [rmst(df, tau, n_resamples, seed) for tau in sorted(taus) if tau != main.tau]
     return RestrictedMeans(main=main,
                            others=tuple(r for r in others if not r.extended),
@@ -303,6 +342,7 @@ class PowerResult:
     allocation: float  # proportion surgical
     event_proportion: float
     rows: pd.DataFrame  # scenario, hr, power, events_80, events_90, n_80, n_90
+    reason: str = ""  # why no power is computed ("" when it is)
 
     def scenario(self, name: str) -> pd.Series:
         """One design row by name, e.g. ``"HR 0.5"``."""
@@ -310,8 +350,9 @@ class PowerResult:
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
         """One row per design hazard ratio (power at this study's deaths, and the deaths
-        and patients needed: design quantities, not counts of this cohort)."""
-        return self.rows.copy()
+        and patients needed: design quantities, not counts of this cohort); a ``note``
+        column gives the reason when no power is computed."""
+        return self.rows.assign(note=words(self.reason)) if self.reason else self.rows.copy()
 
     def assumptions(self, min_cell: int = 0) -> tuple[str, ...]:
         """What the power calculation assumes; counts from 1 to ``min_cell - 1`` read
@@ -341,12 +382,16 @@ class PowerResult:
     def needed_sentence(self, scenario: str = "HR 0.5", min_cell: int = 0) -> str:
         """Deaths and patients needed for 80% power in ``scenario``, beside this study's
         deaths (a small number reads ``<N``)."""
+        if self.reason:
+            return f"Deaths needed for 80% power: {words(self.reason)}."
         row = self.scenario(scenario)
         return (f"{row['events_80']} deaths ({row['n_80']} patients) would give 80% power to "
                 f"detect {scenario}; this study had {privacy.mark(self.events, min_cell)}.")
 
     def design_sentence(self, min_cell: int = 0) -> str:
         """The power this study's deaths gave for each design hazard ratio, in words."""
+        if self.reason:
+            return f"Power of the log-rank test {words(self.reason)}."
         parts = [f"{row.power:.0%} for HR {row.hr:g}" for row in self.rows.itertuples()]
         return (f"With {privacy.mark(self.events, min_cell)} deaths and "
                 f"{self.allocation:.0%} of patients treated surgically, the log-rank test "
@@ -363,9 +408,10 @@ class PowerResult:
     def to_results(self) -> dict[str, Any]:
         """``robustness.power``: ``{alpha, allocation, events, design: {hr_<x>: {hr,
         power, events_80, n_80, events_90, n_90}}}``."""
-        return {"alpha": self.alpha, "allocation": self.allocation, "events": self.events,
-                "design": {_hr_key(row["hr"]): {k: to_number(row[k]) for k in (
-                    "hr", "power", "events_80", "n_80", "events_90", "n_90")}
+        return {"alpha": self.alpha, "allocation": finite_or_none(self.allocation),
+                "events": self.events,
+                "design": {_hr_key(row["hr"]): with_reason({k: to_number(row[k]) for k in (
+                    "hr", "power", "events_80", "n_80", "events_90", "n_90")}, self.reason)
                     for _, row in self.rows.iterrows()}}
 
 
@@ -396,10 +442,17 @@ def power(df: pd.DataFrame, hrs: Sequence[float] = DESIGN_HRS,
     n = len(df)
     events = int(df["died"].sum())
     p = float(df["surgical"].mean())
-    if not 0 < p < 1 or events == 0:
-        raise ValueError("power needs both arms and at least one death")
     if any(not 0 < h < 1 and not h > 1 for h in hrs):
         raise ValueError(f"design hazard ratios must be positive and not 1, not {list(hrs)}")
+    reason = comparison_reason(df)
+    if reason:  # the formula needs both arms (p(1 - p) > 0) and a proportion dying
+        nan = math.nan
+        return PowerResult(alpha=alpha, n=n, events=events,
+                           n_surgical=int(df["surgical"].sum()), allocation=p,
+                           event_proportion=events / n, reason=reason, rows=pd.DataFrame(
+                               [{"scenario": f"HR {h:g}", "hr": float(h), "power": nan,
+                                 "events_80": nan, "events_90": nan, "n_80": nan,
+                                 "n_90": nan} for h in hrs]))
     event_prop = events / n
     rows = []
     for h in hrs:

@@ -18,13 +18,18 @@ at :data:`BOOTSTRAP_MONTHS`, seed :data:`nethep.permutation.DEFAULT_SEED`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from nethep.bootstrap import BootstrapResult, bootstrap_survival_difference
+from nethep.estimable import comparison_reason, deaths_reason, null_values, words
 from nethep.formats import p_digits, p_text
+from nethep.km import survival_at_weighted
 from nethep.permutation import (
     DEFAULT_SEED,
     ExactTest,
@@ -32,8 +37,9 @@ from nethep.permutation import (
     exact_logrank,
     permutation_logrank,
 )
-from nethep.robustness.design import compare_tables
-from nethep.survival import LogRank, logrank
+from nethep.survival import LogRank, groups_present, logrank
+
+_T = TypeVar("_T")
 
 #: Monte Carlo permutations for the permutation log-rank tests (seeded: DEFAULT_SEED).
 N_PERMUTATIONS = 100_000
@@ -102,55 +108,104 @@ class SmallSampleInference:
     """The permutation, exact, survdiff-style and bootstrap results of one cohort
     (see :func:`small_sample_inference`)."""
 
-    permutation: PermutationTest  # surgical vs non-surgical
-    three_groups: PermutationTest
-    exact: ExactTest  # surgical vs non-surgical
+    permutation: PermutationTest | None  # surgical vs non-surgical (None: not estimable)
+    three_groups: PermutationTest | None
+    exact: ExactTest | None  # surgical vs non-surgical
     survdiff: LogRank  # surgical vs non-surgical, R survdiff
-    bootstrap: BootstrapResult
+    bootstrap: BootstrapResult | None
+    #: Why a test or the bootstrap is missing, by field name ("permutation",
+    #: "three_groups", "exact", "bootstrap"); empty when everything was computed.
+    reasons: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    n_permutations: int = N_PERMUTATIONS  # the settings used (also when a test is missing)
+    n_resamples: int = N_RESAMPLES
+    seed: int = DEFAULT_SEED
+
+    def why(self, name: str) -> str:
+        """``"<what> not estimable (<reason>)"`` for a missing test or bootstrap."""
+        what = {"permutation": "Surgical vs non-surgical permutation test",
+                "three_groups": "Three-group permutation test",
+                "exact": "Exact log-rank test",
+                "bootstrap": f"Bootstrap of the survival difference at {BOOTSTRAP_MONTHS:g} "
+                             "months"}[name]
+        return f"{what} {words(self.reasons.get(name, ''))}."
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
-        """Both permutation tests, one row each (labelled in column ``comparison``)."""
-        return compare_tables({"surgical vs non-surgical": self.permutation,
-                               "three groups": self.three_groups},
-                              label="comparison", min_cell=min_cell)
+        """Both permutation tests, one row each (labelled in column ``comparison``); a
+        test that could not be run is a row with its reason in ``note``."""
+        rows = []
+        for label, name in (("surgical vs non-surgical", "permutation"),
+                            ("three groups", "three_groups")):
+            test = getattr(self, name)
+            rows.append(test.table(min_cell).assign(comparison=label) if test is not None
+                        else pd.DataFrame([{"comparison": label,
+                                            "note": words(self.reasons.get(name, ""))}]))
+        out = pd.concat(rows, ignore_index=True)
+        return out[["comparison", *[c for c in out.columns if c != "comparison"]]]
 
     def p_values(self) -> str:
         """The Monte Carlo and exact P values, and how far apart they are in Monte Carlo
         standard errors, one line each."""
         perm, exact, groups = self.permutation, self.exact, self.three_groups
-        # More digits than the journal's style (p_digits): the Monte Carlo P is compared
-        # with its Monte Carlo SE and with the exact P and its bounds.
-        if perm.none_as_extreme:  # Monte Carlo SE 0: no distance in SEs to give
-            distance = ("No permutation was as extreme as the observed statistic, so the "
-                        "Monte Carlo P is only bounded; quote the exact P.")
+        if perm is None or exact is None:
+            lines = [self.why("permutation" if perm is None else "exact")]
         else:
-            distance = (f"The Monte Carlo estimate lies {(perm.p - exact.p) / perm.mc_se:+.1f} "
-                        "Monte Carlo SEs from the exact P.")
-        return "\n".join([
-            f"Surgical vs non-surgical: Monte Carlo permutation {perm.p_words(5)}, "
-            f"{perm.n_permutations:,} permutations; exact P {_p_equals(exact.p, 6)} "
-            f"(bounds {p_digits(exact.p_lower, 6)} to {p_digits(exact.p_upper, 6)}).",
-            distance,
-            f"Three groups: Monte Carlo permutation {groups.p_words(5)}.",
-        ])
+            # More digits than the journal's style (p_digits): the Monte Carlo P is
+            # compared with its Monte Carlo SE and with the exact P and its bounds.
+            if perm.none_as_extreme:  # Monte Carlo SE 0: no distance in SEs to give
+                distance = ("No permutation was as extreme as the observed statistic, so "
+                            "the Monte Carlo P is only bounded; quote the exact P.")
+            elif perm.mc_se == 0:  # every permutation as extreme: P = 1
+                distance = ("Every permutation was as extreme as the observed statistic "
+                            "(Monte Carlo P = 1, SE 0).")
+            else:
+                distance = (f"The Monte Carlo estimate lies "
+                            f"{(perm.p - exact.p) / perm.mc_se:+.1f} Monte Carlo SEs from "
+                            "the exact P.")
+            lines = [
+                f"Surgical vs non-surgical: Monte Carlo permutation {perm.p_words(5)}, "
+                f"{perm.n_permutations:,} permutations; exact P {_p_equals(exact.p, 6)} "
+                f"(bounds {p_digits(exact.p_lower, 6)} to {p_digits(exact.p_upper, 6)}).",
+                distance]
+        lines.append(self.why("three_groups") if groups is None
+                     else f"Three groups: Monte Carlo permutation {groups.p_words(5)}.")
+        return "\n".join(lines)
 
     def logrank_table(self) -> pd.DataFrame:
-        """:func:`logrank_comparison` of the survdiff, permutation and exact tests."""
+        """:func:`logrank_comparison` of the survdiff, permutation and exact tests (one
+        row with the reason when the permutation test is not estimable)."""
+        if self.permutation is None or not np.isfinite(self.survdiff.statistic):
+            return pd.DataFrame([{"test": "log-rank, surgical vs non-surgical",
+                                  "note": words(self.reasons.get("permutation", "")
+                                                or self.survdiff.reason)}])
         return logrank_comparison(self.survdiff, self.permutation, self.exact)
 
     def variance_sentence(self) -> str:
         """How the permutation variance compares with survdiff's, and what it does to the
         chi-square."""
         tests = self.logrank_table()
+        if "variance" not in tests or not np.isfinite(tests["variance"].iloc[:2]).all() \
+                or tests["variance"].iloc[0] == 0:
+            state = tests["note"].iloc[0] if "note" in tests else words("")
+            return f"The permutation and survdiff variances cannot be compared: {state}."
         v_survdiff, v_perm = tests["variance"].iloc[0], tests["variance"].iloc[1]
         return (f"The permutation variance is {v_perm / v_survdiff:.0%} of the survdiff "
                 f"variance, so the chi-square is {tests['chi_square'].iloc[1]:.2f} instead of "
                 f"{tests['chi_square'].iloc[0]:.2f}.")
 
+    def bootstrap_table(self, min_cell: int = 0) -> pd.DataFrame:
+        """The bootstrap's BCa and percentile intervals, or one row with the reason when
+        the survival difference has no estimate."""
+        if self.bootstrap is None:
+            return pd.DataFrame([{"interval": "BCa and percentile",
+                                  "note": words(self.reasons.get("bootstrap", ""))}])
+        return self.bootstrap.table(min_cell)
+
     def bootstrap_notes(self) -> str:
         """The survival difference, its bootstrap SE and BCa constants, and how
         resamples with no estimate were handled."""
         boot = self.bootstrap
+        if boot is None:
+            return self.why("bootstrap")
         return (f"S({boot.at:g}) surgical {boot.surv_treated:.3f} minus non-surgical "
                 f"{boot.surv_control:.3f} = {boot.estimate:.3f}; bootstrap SE "
                 f"{boot.bootstrap_se:.3f}; BCa bias correction z0 = "
@@ -161,29 +216,90 @@ class SmallSampleInference:
         """Every P value and the bootstrap interval, as one paragraph."""
         perm, exact, boot = self.permutation, self.exact, self.bootstrap
         three = self.three_groups
-        groups = three.p_words(5) if three.none_as_extreme else p_text(three.p)
-        mc = perm.p_words(5) if perm.none_as_extreme else p_text(perm.p)
         # In the journal's style here; p_values() keeps the digits that compare the
         # Monte Carlo P with the exact P through its Monte Carlo SE.
-        return (
-            f"Exact inference: the exact log-rank test for surgical vs non-surgical gave "
-            f"{p_text(exact.p)} (Monte Carlo permutation {mc}); "
-            f"across the three groups, permutation {groups}. "
-            "The survdiff-style log-rank test that matches "
-            f"the paper gave {p_text(self.survdiff.p)}. The {boot.at:g}-month "
-            f"survival difference was {boot.estimate:.2f} (bootstrap percentile 95% CI "
-            f"{boot.percentile_lower:.2f} to {boot.percentile_upper:.2f}; BCa "
-            f"{boot.bca_lower:.2f} to {boot.bca_upper:.2f}).")
+        if perm is None or exact is None:
+            arms = ("Exact inference: the exact and permutation log-rank tests for "
+                    f"surgical vs non-surgical are "
+                    f"{words(self.reasons.get('permutation') or self.reasons.get('exact', ''))}"
+                    "; ")
+        else:
+            mc = perm.p_words(5) if perm.none_as_extreme else p_text(perm.p)
+            arms = (f"Exact inference: the exact log-rank test for surgical vs non-surgical "
+                    f"gave {p_text(exact.p)} (Monte Carlo permutation {mc}); ")
+        if three is None:
+            groups = f"across the three groups, the permutation test is " \
+                     f"{words(self.reasons.get('three_groups', ''))}. "
+        else:
+            groups = ("across the three groups, permutation "
+                      f"{three.p_words(5) if three.none_as_extreme else p_text(three.p)}. ")
+        survdiff = (f"gave {p_text(self.survdiff.p)}" if not self.survdiff.reason
+                    else f"is {words(self.survdiff.reason)}")
+        if boot is None:
+            difference = self.why("bootstrap")
+        else:
+            difference = (
+                f"The {boot.at:g}-month survival difference was {boot.estimate:.2f} "
+                "(bootstrap percentile 95% CI "
+                f"{_limits(boot.percentile_lower, boot.percentile_upper)}; BCa "
+                f"{_limits(boot.bca_lower, boot.bca_upper)}).")
+        return (f"{arms}{groups}The survdiff-style log-rank test that matches the paper "
+                f"{survdiff}. {difference}")
 
     def to_results(self) -> dict[str, Any]:
-        """``robustness.permutation_logrank``, ``exact_logrank`` and ``bootstrap``."""
+        """``robustness.permutation_logrank``, ``exact_logrank`` and ``bootstrap``; a test
+        not run has its P (and the bootstrap its estimate and limits) null, with
+        ``reason``."""
+        def result(name: str, keys: tuple[str, ...]) -> dict[str, Any]:
+            test = getattr(self, name)
+            return (test.to_results() if test is not None
+                    else null_values(keys, self.reasons.get(name, "")))
+
         return {
-            "permutation_logrank": {"surgical_vs_nonsurgical": self.permutation.to_results(),
-                                    "three_groups": self.three_groups.to_results()},
-            "exact_logrank": {"surgical_vs_nonsurgical": self.exact.to_results()},
-            "bootstrap": {f"survival_{self.bootstrap.at:g}_diff":
-                          self.bootstrap.to_results()},
+            "permutation_logrank": {
+                "surgical_vs_nonsurgical": result("permutation", ("p", "statistic")),
+                "three_groups": result("three_groups", ("p", "statistic"))},
+            "exact_logrank": {"surgical_vs_nonsurgical": result("exact", ("p", "statistic"))},
+            "bootstrap": {f"survival_{BOOTSTRAP_MONTHS:g}_diff" if self.bootstrap is None
+                          else f"survival_{self.bootstrap.at:g}_diff":
+                          result("bootstrap", ("estimate", "lower", "upper"))},
         }
+
+
+def _limits(lower: float, upper: float) -> str:
+    """``"0.12 to 0.56"``, or "not estimable" when a limit is missing."""
+    if np.isfinite(lower) and np.isfinite(upper):
+        return f"{lower:.2f} to {upper:.2f}"
+    return words("too few resamples or jackknife values with an estimate")
+
+
+def _attempt(reasons: dict[str, str], name: str, reason: str,
+             compute: Callable[[], _T]) -> _T | None:
+    """``compute()``, or None with ``reasons[name]`` set: to ``reason`` when it is not
+    empty (compute is then not called), or to the engine's words when it refuses."""
+    if reason:
+        reasons[name] = reason
+        return None
+    try:
+        return compute()
+    except ValueError as exc:  # the engine's own statement of what it cannot estimate
+        reasons[name] = str(exc)
+        return None
+
+
+def _bootstrap_reason(df: pd.DataFrame, at: float) -> str:
+    """Why S(at) cannot be bootstrapped in each arm ("" when it can)."""
+    reason = comparison_reason(df)
+    if reason:
+        return reason
+    for arm, named in (("surgical", "surgical"), ("nonsurgical", "non-surgical")):
+        sub = df[df["arm"] == arm]
+        s = survival_at_weighted(sub["followup_months"].to_numpy(float),
+                                 sub["died"].to_numpy(int), np.ones((1, len(sub))), at)
+        if not np.isfinite(s).all():
+            return (f"follow-up in the {named} arm ends before {at:g} months with survival "
+                    f"above 0, so S({at:g}) has no estimate there")
+    return ""
 
 
 def small_sample_inference(
@@ -201,13 +317,21 @@ def small_sample_inference(
     :data:`BOOTSTRAP_MONTHS`, :data:`nethep.permutation.DEFAULT_SEED`; the exact P with
     :data:`EXACT_RTOL` and :data:`EXACT_MAX_COLUMNS`."""
     t, e = df["followup_months"], df["died"]
+    reasons: dict[str, str] = {}
+    arms = comparison_reason(df)
+    groups = ("only one treatment group is present"
+              if len(groups_present(df, "treatment_group")) < 2 else deaths_reason(df))
     return SmallSampleInference(
-        permutation=permutation_logrank(t, e, df["arm"], n_permutations=n_permutations,
-                                        seed=seed),
-        three_groups=permutation_logrank(t, e, df["treatment_group"],
-                                         n_permutations=n_permutations, seed=seed),
-        exact=exact_logrank(t, e, df["arm"], rtol=EXACT_RTOL, max_columns=EXACT_MAX_COLUMNS),
+        permutation=_attempt(reasons, "permutation", arms, lambda: permutation_logrank(
+            t, e, df["arm"], n_permutations=n_permutations, seed=seed)),
+        three_groups=_attempt(reasons, "three_groups", groups, lambda: permutation_logrank(
+            t, e, df["treatment_group"], n_permutations=n_permutations, seed=seed)),
+        exact=_attempt(reasons, "exact", arms, lambda: exact_logrank(
+            t, e, df["arm"], rtol=EXACT_RTOL, max_columns=EXACT_MAX_COLUMNS)),
         survdiff=logrank(df, "arm"),
-        bootstrap=bootstrap_survival_difference(t, e, df["arm"], at=at,
-                                                n_resamples=n_resamples, seed=seed),
+        bootstrap=_attempt(reasons, "bootstrap", _bootstrap_reason(df, at),
+                           lambda: bootstrap_survival_difference(
+                               t, e, df["arm"], at=at, n_resamples=n_resamples, seed=seed)),
+        reasons=MappingProxyType(reasons), n_permutations=n_permutations,
+        n_resamples=n_resamples, seed=seed,
     )

@@ -25,6 +25,7 @@ primary as a sensitivity analysis.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -34,6 +35,7 @@ import pandas as pd
 from nethep import privacy
 from nethep.contract import ARMS
 from nethep.cox import HazardRatio
+from nethep.estimable import comparison_reason, with_reason
 from nethep.firth import CoxTests, FirthFit, NotEstimable, Ties, cox_tests, firth_coxph
 from nethep.formats import finite_or_none, join_and, p_text
 
@@ -162,21 +164,27 @@ class SmallEventInference:
         """``firth.{hr, lower, upper, p_lr, ties}``, ``firth_breslow`` (same keys),
         ``primary.{method, hr, lower, upper, p, ci, rule}`` and
         ``cox_tests.{wald_p, lr_p, score_p, estimable}`` (NaN as None)."""
+        def why(hr: HazardRatio) -> str:
+            return "" if hr.estimable else (hr.note or "no finite estimate")
+
         def firth(fit: FirthFit) -> dict[str, Any]:
             hr = fit.hazard_ratio(_COVARIATE)
-            return {**hr.to_results(), "p_lr": finite_or_none(hr.p), "ties": fit.ties}
+            return with_reason({**hr.to_results(), "p_lr": finite_or_none(hr.p),
+                                "ties": fit.ties}, why(hr))
 
         primary = self.primary
+        tests = {"wald_p": finite_or_none(self.cox.wald_p),
+                 "lr_p": finite_or_none(self.cox.lr_p),
+                 "score_p": finite_or_none(self.cox.score_p),
+                 "estimable": self.cox.estimable}
         return {
             "firth": firth(self.firth),
             "firth_breslow": firth(self.firth_breslow),
-            "primary": {"method": primary.method, "model": self.primary_method,
-                        **primary.to_results(p=True), "ci": primary.ci,
-                        "rule": self.primary_rule},
-            "cox_tests": {"wald_p": finite_or_none(self.cox.wald_p),
-                          "lr_p": finite_or_none(self.cox.lr_p),
-                          "score_p": finite_or_none(self.cox.score_p),
-                          "estimable": self.cox.estimable},
+            "primary": with_reason({"method": primary.method, "model": self.primary_method,
+                                    **primary.to_results(p=True), "ci": primary.ci,
+                                    "rule": self.primary_rule}, why(primary)),
+            "cox_tests": with_reason(tests, "" if None not in tests.values()
+                                     else self.cox.note or "no finite estimate"),
         }
 
     def _repr_html_(self) -> str:
@@ -192,16 +200,24 @@ def small_event_inference(df: pd.DataFrame, min_deaths: int = MIN_DEATHS_PER_ARM
     e = df["died"].to_numpy(int)
     x = df["surgical"].to_numpy(float)
     per_arm = [df[df["arm"] == arm] for arm in ARMS]
+    reason = comparison_reason(df)
 
     def firth(ties: Ties) -> FirthFit:
+        if reason:
+            return FirthFit.not_estimable([_COVARIATE], len(t), int(e.sum()), ties,
+                                          conf_level, reason)
         try:
             return firth_coxph(t, e, x, names=[_COVARIATE], ties=ties, conf_level=conf_level)
         except NotEstimable as exc:
             return FirthFit.not_estimable([_COVARIATE], len(t), int(e.sum()), ties,
                                           conf_level, str(exc))
 
+    nan = math.nan
     return SmallEventInference(
-        cox=cox_tests(t, e, x, names=[_COVARIATE], conf_level=conf_level),
+        cox=(CoxTests(fit=None, estimable=False, wald_statistic=nan, wald_p=nan,
+                      lr_statistic=nan, lr_p=nan, score_statistic=nan, score_p=nan, df=1,
+                      note=reason) if reason
+             else cox_tests(t, e, x, names=[_COVARIATE], conf_level=conf_level)),
         firth=firth("efron"),
         firth_breslow=firth("breslow"),
         deaths=tuple(int(sub["died"].sum()) for sub in per_arm),

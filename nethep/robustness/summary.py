@@ -25,6 +25,7 @@ import pandas as pd
 
 from nethep import privacy
 from nethep.cox import HazardRatio
+from nethep.estimable import null_values
 from nethep.results import to_jsonable
 from nethep.robustness.confounding import AdjustedCox, EValue
 from nethep.robustness.could_differ import could_differ
@@ -123,17 +124,20 @@ def robustness_summary(
         rows.append(_hr_row("time-varying Cox", time_varying.hazard_ratio,
                             time_varying.n_patients))
     for r in rmsts:
-        rows.append({"analysis": f"RMST difference, {r.tau:g} months",
-                     "measure": "months (surgical - nonsurgical)", "estimate": r.diff,
+        rows.append({"analysis": "RMST difference" + (f", {r.tau:g} months"
+                                                      if np.isfinite(r.tau) else ""),
+                     "measure": "months (surgical - nonsurgical)",
+                     "estimate": np.nan if r.reason else r.diff,
                      "lower": r.lower, "upper": r.upper, "n": int(r.rows["n"].sum()),
-                     "role": SENSITIVITY, "choice": "main", "note": ""})
+                     "role": SENSITIVITY, "choice": "main",
+                     "note": f"not estimable: {r.reason}" if r.reason else ""})
     if exact_p is not None or permutation_p is not None:
         exact = exact_p is not None
         rows.append({"analysis": "exact log-rank test" if exact else "permutation test",
                      "measure": "P value",
                      "estimate": float(exact_p if exact else permutation_p),
                      "lower": np.nan, "upper": np.nan, "n": naive.n, "role": SENSITIVITY,
-                     "choice": "main", "note": ""})
+                     "choice": "main", "note": "a P value has no confidence interval"})
     return RobustnessSummary(rows=pd.DataFrame(rows))
 
 
@@ -185,7 +189,7 @@ class RobustnessSection:
             self.rmst.results, iptw_truncated=self.iptw_truncated,
             landmark_alternatives=self.landmarks.alternatives,
             small_events=self.small_events, iptw_ate=self.iptw_ate,
-            exact_p=self.inference.exact.p)
+            exact_p=None if self.inference.exact is None else self.inference.exact.p)
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
         """The closing table; an n from 1 to min_cell - 1 reads ``<N``."""
@@ -212,6 +216,8 @@ class RobustnessSection:
         confounding, immortal time, size, design, and what agreement does not show."""
         s, tv = self.adjusted.surgical, self.time_varying.hazard_ratio
         ev = self.evalue
+        epv = (f"{self.adjusted.epv:.1f} events per parameter" if self.adjusted.fitted
+               else "no model fitted")
         evalue_line = ("E-value: not computed (the primary estimate is not estimable)."
                        if ev is None else
                        f"E-value of the primary estimate {ev.point:.1f} (confidence limit "
@@ -222,7 +228,7 @@ class RobustnessSection:
             self.inference.finding(),
             self.small_events.finding(min_cell),
             f"Confounding (sensitivity): adjusted {s.words()} with "
-            f"{self.adjusted.epv:.1f} events per parameter; {self.iptw.sentence()} "
+            f"{epv}; {self.iptw.sentence()} "
             f"{self.iptw_ate.sentence()} Truncated weights: {trunc.words()}.",
             evalue_line,
             f"Immortal time (sensitivity): {self.landmarks.hazard_ratios()}; time-varying "
@@ -255,9 +261,9 @@ class RobustnessSection:
 
         return {
             "covariates": list(self.adjusted.covariates),
-            "n_permutations": self.inference.permutation.n_permutations,
-            "n_resamples": self.inference.bootstrap.n_resamples,
-            "seed": self.inference.permutation.seed,
+            "n_permutations": self.inference.n_permutations,
+            "n_resamples": self.inference.n_resamples,
+            "seed": self.inference.seed,
             "primary": self.small_events.primary_method,
             "iptw_estimand": self.iptw.estimand,
             "iptw_n_boot": self.iptw.n_boot,
@@ -265,7 +271,7 @@ class RobustnessSection:
             "weight_truncation_alternative": bounds(self.iptw_truncated),
             "landmark_months": [lm.at_months for lm in self.landmarks.main],
             "landmark_alternative_months": [lm.at_months for lm in self.landmarks.alternatives],
-            "rmst_tau_months": [r.tau for r in self.rmst.results],
+            "rmst_tau_months": [r.tau for r in self.rmst.results if np.isfinite(r.tau)],
             "evalue_hr": "primary",
         }
 
@@ -283,8 +289,9 @@ class RobustnessSection:
         ``power``, ``propensity``, ``summary`` (the closing table's rows),
         ``could_differ.<analysis>`` and ``choices``.
         """
-        evalue = (None if self.evalue is None
-                  else {**self.evalue.to_results(), "hr_from": "primary"})
+        evalue = ({**self.evalue.to_results(), "hr_from": "primary"} if self.evalue else
+                  null_values(("point", "ci_limit"), "the primary estimate is not estimable ("
+                              f"{self.small_events.primary.note or 'no finite estimate'})"))
         return to_jsonable({
             **self.inference.to_results(),
             **self.small_events.to_results(),

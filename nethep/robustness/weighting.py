@@ -33,12 +33,12 @@ import statsmodels.api as sm
 from nethep import privacy
 from nethep.contract import ARMS
 from nethep.cox import HazardRatio, weighted_cox_robust
+from nethep.estimable import arms_reason, comparison_reason, with_reason, words
 from nethep.formats import finite_or_none
 from nethep.km import weighted_km
 from nethep.permutation import DEFAULT_SEED
 from nethep.robustness.design import (
     DEFAULT_COVARIATES,
-    check_both_arms,
     design_matrix,
     hr_results,
     no_death_reason,
@@ -79,6 +79,8 @@ def _weighted_smd(x: np.ndarray, treated: np.ndarray, w: np.ndarray, binary: boo
         v1, v2 = np.sum(ws), np.sum(ws**2)
         return mean, float(v1 / (v1**2 - v2) * np.sum(ws * (xs - mean) ** 2))
 
+    if treated.all() or not treated.any():
+        return math.nan  # one arm: nothing to compare
     m1, s1 = moments(x[treated], w[treated])
     m0, s0 = moments(x[~treated], w[~treated])
     pooled = math.sqrt((s1 + s0) / 2)
@@ -88,8 +90,8 @@ def _weighted_smd(x: np.ndarray, treated: np.ndarray, w: np.ndarray, binary: boo
 
 
 def _kish(w: np.ndarray) -> float:
-    """Kish's effective sample size, (sum w)^2 / sum w^2."""
-    return float(np.sum(w) ** 2 / np.sum(w**2))
+    """Kish's effective sample size, (sum w)^2 / sum w^2 (NaN for no patients)."""
+    return float(np.sum(w) ** 2 / np.sum(w**2)) if len(w) and np.sum(w**2) > 0 else math.nan
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,13 @@ class Positivity:
     ess: dict[str, float]  # Kish effective sample size per arm, after weighting
 
     @property
+    def reason(self) -> str:
+        """Why positivity cannot be assessed ("" when it can): an arm with no patients."""
+        empty = [a for a in ARMS if not self.n.get(a)]
+        return (f"no {'non-surgical' if empty[0] == 'nonsurgical' else 'surgical'} patients"
+                if empty else "")
+
+    @property
     def share_outside(self) -> float:
         """Share of all patients outside the overlap region."""
         return sum(self.n_outside.values()) / sum(self.n.values())
@@ -125,6 +134,8 @@ class Positivity:
     def sentence(self, min_cell: int = 0) -> str:
         """The overlap region, who lies outside it, the largest weight and the effective
         sample sizes, in words (a count from 1 to min_cell - 1 reads ``<N``)."""
+        if self.reason:
+            return f"Positivity {words(self.reason)}: there is no other arm to overlap with."
         outside = sum(self.n_outside.values())
         ess = ", ".join(f"{self.ess[a]:.1f} of {privacy.mark(self.n[a], min_cell)} "
                         f"{'surgical' if a == 'surgical' else 'non-surgical'}"
@@ -142,7 +153,9 @@ class Positivity:
     def to_results(self) -> dict[str, object]:
         """``robustness.positivity``: score range per arm, overlap region, patients and
         share outside it, largest weight, effective sample size per arm."""
-        return {
+        why = self.reason or ("the arms' propensity scores do not overlap"
+                              if self.overlap is None else "")
+        return with_reason({
             "ps_min": {a: finite_or_none(self.ps_range[a][0]) for a in ARMS},
             "ps_max": {a: finite_or_none(self.ps_range[a][1]) for a in ARMS},
             "overlap_lower": None if self.overlap is None else finite_or_none(self.overlap[0]),
@@ -151,7 +164,7 @@ class Positivity:
             "share_outside": finite_or_none(self.share_outside),
             "max_weight": finite_or_none(self.max_weight),
             "ess": {a: finite_or_none(self.ess[a]) for a in ARMS},
-        }
+        }, why)
 
 
 @dataclass(frozen=True)
@@ -190,10 +203,11 @@ class Propensity:
         """Score range per arm, overlap region, patients outside it, largest weight, ESS."""
         ps, treated = self.scores["ps"].to_numpy(float), self.scores["surgical"].to_numpy(bool)
         masks = {"surgical": treated, "nonsurgical": ~treated}
-        ranges = {a: (float(ps[m].min()), float(ps[m].max())) for a, m in masks.items()}
+        ranges = {a: (float(ps[m].min()), float(ps[m].max())) if m.any()
+                  else (math.nan, math.nan) for a, m in masks.items()}
         lo = max(r[0] for r in ranges.values())
         hi = min(r[1] for r in ranges.values())
-        overlap = (lo, hi) if lo <= hi else None
+        overlap = (lo, hi) if lo <= hi else None  # NaN (an empty arm): no overlap
         inside = (ps >= lo) & (ps <= hi) if overlap else np.zeros(len(ps), dtype=bool)
         return Positivity(
             ps_range=ranges, overlap=overlap,
@@ -212,6 +226,9 @@ class Propensity:
         for arm in ARMS:
             sub = self.scores[self.scores["arm"] == arm]
             ps, w = sub["ps"].to_numpy(float), sub["weight"].to_numpy(float)
+            if not len(sub):
+                rows.append({"arm": arm, "n": 0, "note": f"no {arm} patients"})
+                continue
             rows.append({"arm": arm, "n": len(sub), "ps_min": ps.min(),
                          "ps_median": np.median(ps), "ps_max": ps.max(),
                          "weight_min": w.min(), "weight_median": np.median(w),
@@ -221,13 +238,18 @@ class Propensity:
     def to_results(self) -> dict[str, dict[str, float | None]]:
         """``robustness.propensity``: SMD before and after weighting, effective sizes."""
         terms = self.balance["term"]
-        return {
+        return with_reason({
             "smd_before": {t: finite_or_none(v)
                            for t, v in zip(terms, self.balance["smd_before"], strict=True)},
             "smd_after": {t: finite_or_none(v)
                           for t, v in zip(terms, self.balance["smd_after"], strict=True)},
             "ess": {k: finite_or_none(v) for k, v in self.ess.items()},
-        }
+        }, "; ".join(self.warnings) if self.n_empty else "")
+
+    @property
+    def n_empty(self) -> bool:
+        """True when an arm has no patients (nothing was modelled)."""
+        return not all(self.n.values())
 
 
 def propensity(
@@ -257,18 +279,24 @@ def propensity(
       usual target). Effective sample size per arm after weighting: Kish's
       (sum w)^2 / sum w^2.
     """
-    covariates = tuple(covariates)
+    covariates = tuple(c for c in covariates if c not in df or df[c].nunique() > 1)
     design = design_matrix(df, covariates)
     treated = df["surgical"].to_numpy(dtype=bool)
     y = treated.astype(float)
-    if treated.all() or not treated.any():
-        raise ValueError("both arms are needed for a propensity score")
     exog = sm.add_constant(design, has_constant="add")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = sm.GLM(y, exog, family=sm.families.Binomial()).fit()
-    notes = [str(w.message) for w in caught if "separation" in str(w.message).lower()]
-    ps = np.asarray(fit.fittedvalues, dtype=float)
+    one_arm = arms_reason(df)
+    if one_arm:  # nothing to model: every score is the one arm's 0 or 1
+        notes = [f"no propensity model: {one_arm}"]
+        ps = y.copy()
+        params = bse = pvalues = np.full(exog.shape[1], math.nan)
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = sm.GLM(y, exog, family=sm.families.Binomial()).fit()
+        notes = [str(w.message) for w in caught if "separation" in str(w.message).lower()]
+        ps = np.asarray(fit.fittedvalues, dtype=float)
+        params, bse = np.asarray(fit.params, float), np.asarray(fit.bse, float)
+        pvalues = np.asarray(fit.pvalues, float)
     if (ps < 1e-8).any() or (ps > 1 - 1e-8).any():
         notes.append("some propensity scores are 0 or 1 to machine precision: the "
                      "covariates (nearly) separate the arms and the weights are unstable")
@@ -283,10 +311,10 @@ def propensity(
         w = np.clip(w, *bounds)
     coef = pd.DataFrame({
         "term": list(exog.columns),
-        "coef": np.asarray(fit.params, float),
-        "se": np.asarray(fit.bse, float),
-        "odds_ratio": np.exp(np.asarray(fit.params, float)),
-        "p": np.asarray(fit.pvalues, float),
+        "coef": params,
+        "se": bse,
+        "odds_ratio": np.exp(params),
+        "p": pvalues,
     })
     pid = df["patient_id"].to_numpy() if "patient_id" in df else np.asarray(df.index)
     scores = pd.DataFrame({"patient_id": pid, "arm": np.where(treated, *ARMS),
@@ -300,7 +328,8 @@ def propensity(
                      "smd_before": _weighted_smd(x, treated, ones, binary),
                      "smd_after": _weighted_smd(x, treated, w, binary)})
     return Propensity(
-        covariates=covariates, coefficients=coef, scores=scores, balance=pd.DataFrame(rows),
+        covariates=covariates, coefficients=coef, scores=scores,
+        balance=pd.DataFrame(rows, columns=["term", "binary", "smd_before", "smd_after"]),
         ess={"surgical": _kish(w[treated]), "nonsurgical": _kish(w[~treated])},
         n={"surgical": int(treated.sum()), "nonsurgical": int((~treated).sum())},
         truncate=None if truncate is None else (float(truncate[0]), float(truncate[1])),
@@ -471,7 +500,6 @@ def iptw_cox(df: pd.DataFrame, covariates: Sequence[str] = DEFAULT_COVARIATES,
     """
     prop = propensity(df, covariates, truncate=truncate, estimand=estimand)
     data = survival_frame(df)
-    check_both_arms(data)
     data["w"] = prop.weights.to_numpy(float)
     method = (f"lifelines CoxPHFitter with {estimand} IPT weights (Efron ties); robust "
               "sandwich SE as R coxph(robust = TRUE); Wald 95% CI and P")
@@ -479,20 +507,27 @@ def iptw_cox(df: pd.DataFrame, covariates: Sequence[str] = DEFAULT_COVARIATES,
     frames = []
     for arm, mask in zip(ARMS, (treated, ~treated), strict=True):
         sub = data[mask]
+        if sub.empty:
+            continue
         curve = weighted_km(sub["T"].to_numpy(float), sub["E"].to_numpy(int),
                             sub["w"].to_numpy(float))
         frames.append(curve.assign(arm=arm))
-    curves = pd.concat(frames, ignore_index=True)[["arm", "time", "n_risk", "n_event", "surv"]]
+    curves = pd.concat(frames, ignore_index=True)[["arm", "time", "n_risk", "n_event", "surv"]] \
+        if frames else pd.DataFrame(columns=["arm", "time", "n_risk", "n_event", "surv"])
     common = {"n": len(data), "events": int(data["E"].sum()), "propensity": prop,
               "curves": curves, "frame": data[["T", "E", "surgical", "w"]].copy()}
-    reason = no_death_reason(data)
+    w = data["w"].to_numpy(float)
+    reason = comparison_reason(df) or no_death_reason(data) or (
+        None if np.isfinite(w).all() and (w > 0).all() else
+        "the propensity model separates the arms (fitted probabilities of 0 or 1), so "
+        "some weights are 0 or infinite: there is no overlap to weight")
     if reason is not None:
         nan = float("nan")
         return IPTWCox(coef=nan, se_robust=nan, se_naive=nan,
                        hazard_ratio=HazardRatio.not_estimable(reason, method), **common)
     beta, robust_var, naive_var = weighted_cox_robust(data, ["surgical"])
     coef, se = float(beta[0]), float(math.sqrt(robust_var[0, 0]))
-    boot = (_bootstrap(data, df, covariates, estimand, n_boot, seed)
+    boot = (_bootstrap(data, df, prop.covariates, estimand, n_boot, seed)
             if n_boot > 0 and truncate is None else {})
     return IPTWCox(
         coef=coef, se_robust=se, se_naive=float(math.sqrt(naive_var[0, 0])),
