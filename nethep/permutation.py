@@ -373,7 +373,10 @@ def permutation_logrank_batch(time: np.ndarray, event: np.ndarray, first: np.nda
     scores are equal (no deaths). Every cohort gets the relabellings
     :func:`permutation_logrank` draws from ``seed`` (common random numbers: cohorts with
     the same group sizes share them), so each P equals that function's on the cohort
-    alone; the group sums are matrix products over ``block`` cohorts at a time."""
+    alone; the group sums are matrix products over ``block`` cohorts at a time. NaN
+    also where a group is empty."""
+    if int(n_permutations) < 1:
+        raise ValueError("n_permutations must be at least 1")
     t, e = np.asarray(time, float), np.asarray(event, float)
     at_risk = (t[:, None, :] >= t[:, :, None]).sum(axis=2)
     scores = (np.where(e > 0, 1.0 / at_risk, 0.0)[:, None, :]

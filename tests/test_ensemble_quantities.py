@@ -226,3 +226,12 @@ def test_findings_say_what_is_not_everywhere_or_not_estimable(summary):
     assert re.search(r"the Firth HR's profile 95% CI excludes 1 in (more than )?99\.9% of "
                      "members", text)
     assert "the adjusted HR not estimable in any member" in text
+
+
+def test_batch_permutation_refuses_no_relabellings_and_says_empty_group():
+    time = np.array([[1.0, 2.0, 3.0, 4.0]])
+    died = np.array([[1.0, 0.0, 1.0, 1.0]])
+    with pytest.raises(ValueError, match="at least 1"):
+        permutation_logrank_batch(time, died, np.array([[True, False, True, False]]), 0)
+    p, se = permutation_logrank_batch(time, died, np.zeros((1, 4), bool), 10)
+    assert np.isnan(p[0]) and np.isnan(se[0])
