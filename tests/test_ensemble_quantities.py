@@ -199,9 +199,11 @@ def test_findings_sentence_from_the_quantities(summary):
     assert f"hazard ratio of surgical vs non-surgical, is {_range(q['firth_hr'], 2)}" in text
     assert f"the Cox HR {_range(q['hr'], 2)}" in text
     assert f"at 36 months {_range(q['rmst36_diff'], 1)} months" in text
-    assert f"surgical deaths {_range(q['deaths_surgical'], 0)}" in text
+    assert f"surgical deaths {_range(q['deaths_surgical'], 0)} and the adjusted HR" in text
     p = q["mc_permutation_p"]
-    assert (f"permutation log-rank P {format_p(p.median())} ({format_p(p.quantile(0.025))} "
+    se = re.search(r"relabellings per member \(Monte Carlo SE at most (\.\d{5})\), is ", text)
+    assert se and abs(float(se.group(1)) - q["mc_permutation_se"].max()) <= 5e-6
+    assert (f"), is {format_p(p.median())} ({format_p(p.quantile(0.025))} "
             f"to {format_p(p.quantile(0.975))})") in text
     assert f"Firth HR {summary.bundled['firth_hr']:.2f}" in text
     every = (q["hr_upper"] < 1).all() and (q["firth_upper"] < 1).all()

@@ -358,14 +358,14 @@ class EnsembleSummary:
         if partly:
             held += ("; " if held else "") + join_and(partly)
         return (
-            f"Across {self.n_members:,} cohorts that all reproduce the abstract, the "
-            "primary estimate, the Firth-penalised hazard ratio of surgical vs "
-            f"non-surgical, is {rng('firth_hr')} (median, 2.5% to 97.5%), the Cox HR "
-            f"{rng('hr')}, the RMST difference at 36 months {rng('rmst36_diff')} months, "
-            f"surgical deaths {rng('deaths_surgical')}, the adjusted HR "
-            f"{rng('adjusted_hr')}, and the permutation log-rank P "
-            f"{rng('mc_permutation_p')} (Monte Carlo, {N_PERMUTATIONS:,} relabellings per "
-            f"member, SE at most {se}). The bundled cohort's values (Firth HR "
+            f"Across {self.n_members:,} cohorts that all reproduce the abstract (median, "
+            "with the 2.5th to 97.5th percentiles in parentheses), the primary estimate, "
+            "the Firth-penalised hazard ratio of surgical vs non-surgical, is "
+            f"{rng('firth_hr')}, the Cox HR {rng('hr')}, the RMST difference at 36 months "
+            f"{rng('rmst36_diff')} months, surgical deaths {rng('deaths_surgical')} and the "
+            f"adjusted HR {rng('adjusted_hr')}; the permutation log-rank P, estimated from "
+            f"{N_PERMUTATIONS:,} relabellings per member (Monte Carlo SE at most {se}), is "
+            f"{rng('mc_permutation_p')}. The bundled cohort's values (Firth HR "
             f"{bundled('firth_hr')}, Cox HR {bundled('hr')}, RMST difference "
             f"{bundled('rmst36_diff')} months{at}) are one draw from these ranges. "
             f"Under the ensemble's models, {held}. What the abstract does not determine: "
