@@ -34,7 +34,7 @@ from nethep.reconstruct.quantities import (
     firth_and_permutation,
 )
 from nethep.reconstruct.store import ENSEMBLE_DIR
-from nethep.reconstruct.summary import ensemble_summary
+from nethep.reconstruct.summary import LABELS, ensemble_summary, missing_words
 
 NEW = ("firth_hr", "firth_lower", "firth_upper", "firth_p", "mc_permutation_p",
        "mc_permutation_se")
@@ -237,3 +237,10 @@ def test_batch_permutation_refuses_no_relabellings_and_says_empty_group():
         permutation_logrank_batch(time, died, np.array([[True, False, True, False]]), 0)
     p, se = permutation_logrank_batch(time, died, np.zeros((1, 4), bool), 10)
     assert np.isnan(p[0]) and np.isnan(se[0])
+
+
+def test_bundled_values_missing_are_said_in_words(summary):
+    """The bundled cohort's surgical median is not reached: said so, not as a number."""
+    assert np.isnan(summary.bundled["median_surgical"])
+    assert summary.wide().loc[LABELS["median_surgical"], "bundled"] == "not reached"
+    assert missing_words("firth_hr") == "not estimable"

@@ -149,8 +149,9 @@ def fmt(quantity: str, value: float) -> str:
     return f"{value:.2f}"
 
 
-def _missing_words(quantity: str) -> str:
-    """Why ``quantity`` has no value, in words."""
+def missing_words(quantity: str) -> str:
+    """Why the bundled cohort's ``quantity`` has no value, in words ("not reached",
+    "follow-up ends sooner", "no surgical death", ..., else "not estimable")."""
     if quantity.startswith("median_"):
         return "not reached"
     if quantity.startswith("s60_") or quantity.startswith("s12_"):
@@ -286,7 +287,7 @@ class EnsembleSummary:
         rows = list(COLUMNS if quantities is None else _known(quantities))
         out = out.reindex(index=rows, columns=levels)
         out.insert(0, "bundled", [fmt(c, self.bundled[c]) if np.isfinite(self.bundled[c])
-                                  else _missing_words(c) for c in rows])
+                                  else missing_words(c) for c in rows])
         out.index = [LABELS[c] for c in out.index]
         return out
 
@@ -346,7 +347,7 @@ class EnsembleSummary:
 
         def bundled(q: str) -> str:
             v = t.loc[q, "bundled"]
-            return fmt(q, v) if np.isfinite(v) else _missing_words(q)
+            return fmt(q, v) if np.isfinite(v) else missing_words(q)
 
         pct = t.loc["rmst36_diff", "bundled_percentile"]
         at = f", at the {_ordinal(pct)} percentile" if np.isfinite(pct) else ""
