@@ -9,8 +9,8 @@
 - ``firth_hr``, ``firth_lower``, ``firth_upper``, ``firth_p``: the primary analysis'
   estimate (notebook 05), the Firth-penalised Cox HR of surgical vs the rest (Efron
   ties), its profile penalised-likelihood 95% CI and penalised likelihood-ratio P, by
-  :func:`nethep.coxbatch.firth` (all members at once; equal to
-  :func:`nethep.firth.firth_coxph` within 1e-10, tested); NaN if it does not converge;
+  :func:`nethep.coxbatch.firth` (all members at once; agrees with
+  :func:`nethep.firth.firth_coxph` to 1.6e-11, tested to 1e-6); NaN if not converged;
 - ``mc_permutation_p``, ``mc_permutation_se``: the Monte Carlo permutation log-rank P
   of surgical vs the rest (coin's log-rank scores, two-sided, treatment labels
   permuted) with :data:`N_PERMUTATIONS` relabellings drawn from seed
