@@ -43,11 +43,30 @@ Kaplan-Meier S(36) rounds to 83% and 31%; the simple median follow-up rounds to
 20 months; the cell's test P meets the cell's reading; palliation P in
 [.15, .25); liver Kruskal-Wallis P > .05. A candidate whose statistic lies within
 1e-9 of a rounding boundary is rejected (its rounding is not numerically
-determined). Arms are drawn separately and accepted arms paired in order (the
-two arms share no patient). The statistics here are the batched ones of
+determined). The statistics here are the batched ones of
 :mod:`nethep.reconstruct.batch`; ``tests/test_ensemble.py`` rechecks every
 published number of every shipped member with nethep's own engines
 (:func:`nethep.published.computed_targets`, :func:`nethep.cox.coxph`).
+
+**Why drawing arms separately is exact.** The two arms share no patient and are
+drawn independently, and each 3-year rule involves one arm only, so the rule
+"both S(36) round right" is the product of one event per arm. Rejection sampling
+each arm on its own rule therefore gives independent draws from each arm's
+conditional distribution, and pairing kept arms in draw order (an order that does
+not depend on their values) gives pairs from the joint distribution conditioned
+on both 3-year rules, exactly what drawing whole cohorts and testing both rules
+would give. The rules that involve both arms (median follow-up, the P reading) are
+then applied to each pair, and the covariates, liver and palliation (which do not
+enter the survival rules) are drawn only for the pairs that pass. Members are
+independent: no arm is used twice.
+
+**Speed** (:func:`build_cell`): each round draws :data:`BATCH` arms of each kind
+(Gamma(2) delays as sums of two exponentials, the same distribution), screens
+S(36) with one integer sort per arm (:func:`km36_rounds_to`), computes only the
+cell's test, and draws the rest of a member only for pairs that passed. The 48
+cells are independent seeded streams, built in :data:`JOBS` jobs over worker
+processes (``nethep ensemble --workers``): the result does not depend on the number
+of workers.
 """
 
 from __future__ import annotations
@@ -89,6 +108,8 @@ CELLS: tuple[tuple[str, str, str, str], ...] = tuple(
 BATCH = 8192          # arms of each kind drawn per round
 LIVER_TRIES, PALLIATION_TRIES = 20, 400
 MAX_ROUNDS = 2000
+#: Cells are built in this many jobs (cells g, g + 8, ...), each sharing its tables.
+JOBS = 8
 SPAN_DAYS = int((WINDOW_END - WINDOW_START).astype(int))
 CLOSURE_DAYS = int((DATA_CLOSURE - WINDOW_START).astype(int))
 GUARD = 1e-9
@@ -146,6 +167,12 @@ class Layout:
     s36: tuple[float, float]     # surgical, non-surgical
     targets: Targets
 
+    @property
+    def treated(self) -> np.ndarray:
+        """Rows with a first treatment (a months-to-treatment delay); others observed."""
+        return np.array([k in TREATMENT_DELAY or g in TREATMENT_DELAY
+                         for k, g in zip(self.treatment, self.group, strict=True)])
+
     @classmethod
     def load(cls, targets: Targets | None = None) -> Layout:
         targets = targets or Targets.load()
@@ -159,7 +186,8 @@ class Layout:
 
 def _arm(lay: Layout, model: str, surgical: bool, b: int,
          rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """B candidate arms: diagnosis day, months to treatment, observed months, death.
+    """B candidate arms: diagnosis day, months to treatment (0 if none), observed
+    months, death.
 
     Gamma(2, scale) delays are drawn as scale x (E1 + E2), the sum of two standard
     exponentials (the same distribution, at half the cost of a general gamma draw)."""
@@ -167,7 +195,7 @@ def _arm(lay: Layout, model: str, surgical: bool, b: int,
     treat, grp = lay.treatment[rows], lay.group[rows]
     m = len(treat)
     day = rng.integers(0, SPAN_DAYS + 1, size=(b, m), dtype=np.int32)
-    delay = np.full((b, m), np.nan)
+    entry = np.zeros((b, m))      # months to treatment; 0 (time origin) if none
     for key, (shape, scale) in TREATMENT_DELAY.items():
         cols = (grp == key) | (treat == key)
         k = int(cols.sum())
@@ -179,8 +207,7 @@ def _arm(lay: Layout, model: str, surgical: bool, b: int,
         else:
             g = rng.standard_gamma(shape, (b, k))
         g *= scale
-        delay[:, cols] = np.round(g, 1)
-    entry = np.nan_to_num(delay, nan=0.0)
+        entry[:, cols] = np.round(g, 1)
     s36 = lay.s36[0] if surgical else lay.s36[1]
     y = cumhaz(model, entry, s36)
     y += rng.standard_exponential((b, m))
@@ -192,7 +219,7 @@ def _arm(lay: Layout, model: str, surgical: bool, b: int,
     died = death <= end
     time = np.round(np.minimum(death, end), 1)
     np.maximum(time, np.maximum(entry, 0.1), out=time)
-    return {"day": day, "delay": delay, "time": time, "died": died.astype(np.int8)}
+    return {"day": day, "entry": entry, "time": time, "died": died.astype(np.int8)}
 
 
 def km36_rounds_to(time: np.ndarray, died: np.ndarray, target: float) -> np.ndarray:
@@ -255,6 +282,7 @@ def _pairs(lay: Layout, cell: tuple[str, str, str, str], surg: dict[str, np.ndar
         col = np.empty((len(surg[k]), len(lay.treatment)), dtype=surg[k].dtype)
         col[:, lay.surgical], col[:, ~lay.surgical] = surg[k], rest[k]
         cand[k] = col
+    cand["delay"] = np.where(lay.treated, cand.pop("entry"), np.nan)
     tg = lay.targets.raw
     keep = _rounds_to(np.median(cand["time"], axis=1), tg["median_followup_months"]["value"])
     if keep.any():
@@ -305,7 +333,9 @@ def _complete(lay: Layout, pall: str, cand: dict[str, np.ndarray], rng: np.rando
 
 
 def build_cell(cell_index: int, need: int, seed: int = ENSEMBLE_SEED,
-               targets: Targets | None = None) -> tuple[pd.DataFrame | None, dict[str, int]]:
+               targets: Targets | None = None,
+               ffh: dict[tuple[int, ...], np.ndarray] | None = None,
+               ) -> tuple[pd.DataFrame | None, dict[str, int]]:
     """The first ``need`` accepted members of one design cell (long rows with ``rank``
     0..need-1, or None when ``need`` is 0) and the counts drawn and accepted.
 
@@ -313,11 +343,12 @@ def build_cell(cell_index: int, need: int, seed: int = ENSEMBLE_SEED,
     r, 0])`` and as many non-surgical arms from ``[..., r, 1]``; arms that pass their
     3-year rule queue up and are paired in order; pairs meeting the median follow-up
     and P rules get the rest of the member from ``[..., r, 2]``. Rounds do not depend
-    on ``need``, so the first members are the same however many are built."""
+    on ``need``, so the first members are the same however many are built. ``ffh``
+    caches the exact-test tables (:func:`batch.ffh_table`) across calls."""
     lay = Layout.load(targets)
     model, pall, _, _ = cell = CELLS[cell_index]
     s36 = {k: v["value"] for k, v in lay.targets.raw["survival_36_months"].items()}
-    ffh: dict[tuple[int, ...], np.ndarray] = {}
+    ffh = {} if ffh is None else ffh
     queues: dict[bool, list[dict[str, np.ndarray]]] = {True: [], False: []}
     counts = dict.fromkeys(COUNTS, 0) | {"used": need}
     got: list[pd.DataFrame] = []
@@ -398,8 +429,12 @@ class Ensemble:
         return len(self.design)
 
 
-def _cell_job(job: tuple[int, int, int]) -> tuple[pd.DataFrame | None, dict[str, int]]:
-    return build_cell(*job)
+def _cells_job(job: tuple[tuple[tuple[int, int], ...], int, Targets | None],
+               ) -> list[tuple[pd.DataFrame | None, dict[str, int]]]:
+    """Several cells in one process, sharing one cache of exact-test tables."""
+    cells, seed, targets = job
+    ffh: dict[tuple[int, ...], np.ndarray] = {}
+    return [build_cell(c, need, seed, targets, ffh) for c, need in cells]
 
 
 def build_ensemble(n_members: int, seed: int = ENSEMBLE_SEED, targets: Targets | None = None,
@@ -409,14 +444,16 @@ def build_ensemble(n_members: int, seed: int = ENSEMBLE_SEED, targets: Targets |
     independent streams, built in ``workers`` processes (default 1) with the same
     result whatever their number."""
     per_cell = [len(range(c, n_members, len(CELLS))) for c in range(len(CELLS))]
-    jobs = [(c, need, seed) for c, need in enumerate(per_cell)]
-    if targets is not None or workers <= 1:
-        results = [build_cell(c, need, seed, targets) for c, need, _ in jobs]
+    groups = [tuple((c, per_cell[c]) for c in range(g, len(CELLS), JOBS)) for g in range(JOBS)]
+    jobs = [(cells, seed, targets) for cells in groups]
+    if workers <= 1:
+        parts = [_cells_job(job) for job in jobs]
     else:
-        order = sorted(range(len(jobs)), key=lambda c: -per_cell[c])
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            done = dict(zip(order, pool.map(_cell_job, [jobs[c] for c in order]), strict=True))
-        results = [done[c] for c in range(len(jobs))]
+            parts = list(pool.map(_cells_job, jobs))
+    done = {c: r for cells, rs in zip(groups, parts, strict=True)
+            for (c, _), r in zip(cells, rs, strict=True)}
+    results = [done[c] for c in range(len(CELLS))]
     member_cell = np.arange(n_members) % len(CELLS)
     parts, tried_rows = [], []
     for c, (df, counts) in enumerate(results):
