@@ -382,7 +382,10 @@ def _row_interval(row: Mapping[str, Any], places: int, base: str) -> Cell:
 def _ensemble_value(v: Values, name: str, part: str) -> Cell:
     dotted = key("ensemble.quantities", name, part)
     value = finite_or_none(v.get(dotted))
-    text = NOT_ESTIMABLE if value is None else ensemble_summary.fmt(name, value)
+    if value is None:  # the analysed cohort's own value may be "not reached", not missing
+        text = ensemble_summary.missing_words(name) if part == "bundled" else NOT_ESTIMABLE
+    else:
+        text = ensemble_summary.fmt(name, value)
     return Cell(text, (dotted,))
 
 
