@@ -60,13 +60,16 @@ def notebook_seconds(out: Path) -> dict[str, float]:
             for path in sorted((out / "notebooks").glob("*.ipynb"))}
 
 
-def timed_run(notebooks_dir: Path | None) -> tuple[float, float, dict[str, float]]:
-    """Wall and CPU seconds of one `nethep run` (no progress bar) into a fresh folder,
-    and each notebook's wall seconds."""
+def timed_run(notebooks_dir: Path | None,
+              jobs: int | None = None) -> tuple[float, float, dict[str, float]]:
+    """Wall and CPU seconds of one `nethep run` (no progress bar; ``jobs`` notebooks at a
+    time, default the cores) into a fresh folder, and each notebook's wall seconds."""
     with tempfile.TemporaryDirectory() as out:
         args = ["run", "--output", out, "--no-progress"]
         if notebooks_dir is not None:
             args += ["--notebooks", str(notebooks_dir)]
+        if jobs is not None:
+            args += ["--jobs", str(jobs)]
         cpu, start = _cpu_seconds(), time.perf_counter()
         code = cli.main(args)
         elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
@@ -79,20 +82,23 @@ def timed_run(notebooks_dir: Path | None) -> tuple[float, float, dict[str, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="best of N runs (default 3)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="notebooks at a time in both runs (default: nethep run's)")
     args = parser.parse_args()
     notebooks = find_notebooks()
     with tempfile.TemporaryDirectory() as tmp:
         floor_dir = Path(tmp)
         for nb in notebooks:
             cut_to_imports(nb, floor_dir / nb.name)
-        timed_run(floor_dir)  # warm-up: imports of this process, caches
+        timed_run(floor_dir, args.jobs)  # warm-up: imports of this process, caches
         floors, fulls = [], []
         for _ in range(args.repeats):
-            floors.append(timed_run(floor_dir))
-            fulls.append(timed_run(None))
+            floors.append(timed_run(floor_dir, args.jobs))
+            fulls.append(timed_run(None, args.jobs))
     floor, floor_cpu, floor_nbs = min(floors, key=lambda run: run[0])  # best wall time
     full, full_cpu, full_nbs = min(fulls, key=lambda run: run[0])
-    print(f"notebooks: {len(notebooks)}, cores: {available_cores()}, best of {args.repeats}")
+    print(f"notebooks: {len(notebooks)}, cores: {available_cores()}, jobs: "
+          f"{args.jobs or 'default'}, best of {args.repeats}")
     print(f"floor (imports only): {floor:.2f} s ({floor_cpu:.1f} s CPU)")
     print(f"nethep run (full):    {full:.2f} s ({full_cpu:.1f} s CPU)")
     verdict = "meets" if full / floor <= GOAL else "misses"

@@ -4,7 +4,9 @@ For each scenario kind (at true HR 0.5), simulates ``--replicates`` cohorts shap
 the bundled one and times each method of :mod:`nethep.robustness.scenarios.methods`
 over all of them (vectorised, no loop over replicates), scaled to 1,000 replicates.
 Prints wall and CPU seconds (the machine may be shared: CPU time is the steadier
-number), then the whole of :func:`run_scenarios` (8 scenarios) at ``--replicates``.
+number), then the whole of :func:`run_scenarios` (8 scenarios) at ``--replicates``, and
+:func:`scenario_study` as ``nethep run`` calls it on the bundled cohort (the study read
+from ``data/scenarios/``, at the shipped replicates and seed).
 For comparison, one single-cohort ``nethep.cox.coxph`` fit per replicate in a Python
 loop (the naive Cox model only), scaled to 1,000. Not a test: prints numbers.
 
@@ -21,7 +23,7 @@ import numpy as np
 
 from nethep.cohort import load_cohort
 from nethep.cox import coxph
-from nethep.robustness.scenarios import KINDS, Scenario, run_scenarios
+from nethep.robustness.scenarios import KINDS, Scenario, run_scenarios, scenario_study
 from nethep.robustness.scenarios import methods as M
 from nethep.robustness.scenarios.simulate import cohort_shape, simulate
 
@@ -72,6 +74,10 @@ def main() -> None:
     wall, cpu = timed(lambda: run_scenarios(df, n_replicates=args.replicates))
     print(f"run_scenarios, 8 scenarios x {args.replicates} replicates: {wall:.1f} s wall, "
           f"{cpu:.1f} s CPU")
+    found: list[str] = []
+    wall, cpu = timed(lambda: found.append(scenario_study(df).source))
+    print(f"scenario_study on the bundled cohort ({found[0]}): {wall:.2f} s wall, "
+          f"{cpu:.2f} s CPU")
 
 
 if __name__ == "__main__":
