@@ -111,6 +111,10 @@ def test_kruskal_and_exact_tables_agree_with_scipy_and_nethep():
     got = batch.kruskal_p(values, codes, 3)
     want = [stats.kruskal(*(v[codes == g] for g in range(3))).pvalue for v in values]
     np.testing.assert_allclose(got, want, rtol=1e-10)
+    liver = np.clip(np.rint(100 * rng.beta(2, 3.5, size=(300, 48))), 1, 95)  # many ties
+    groups = np.repeat([0, 1, 2], [17, 18, 13])
+    want = [stats.kruskal(*(v[groups == g] for g in range(3))).pvalue for v in liver]
+    np.testing.assert_allclose(batch.kruskal_p(liver, groups, 3), want, rtol=1e-12)
     table = batch.ffh_table((5, 9, 4))
     for k in [(0, 0, 0), (2, 5, 4), (5, 2, 1), (3, 3, 3), (1, 9, 0)]:
         exact = fisher_exact_rxc(np.array([k, np.subtract((5, 9, 4), k)]))
