@@ -236,9 +236,10 @@ def km36_rounds_to(time: np.ndarray, died: np.ndarray, target: float) -> np.ndar
     key.sort(axis=1)
     k = np.arange(m)
     factor = (m - 1 - k) / (m - k)
-    dead = ((key & 1) == 0) & (key <= 720)
+    at36 = 36 * 20
+    dead = ((key & 1) == 0) & (key <= at36)
     s = np.where(dead, factor, 1.0).prod(axis=1)
-    defined = (key[:, -1] >= 720) | (s == 0)
+    defined = (key[:, -1] >= at36) | (s == 0)
     return defined & _rounds_to(s, target, 100)
 
 
