@@ -31,6 +31,7 @@ from nethep.cohort import (
     analysable_problems,
     default_min_cell,
     load_cohort,
+    not_estimable_sections,
     refuse_unanalysable,
 )
 from nethep.contract import DAYS_PER_MONTH, GROUPS
@@ -270,6 +271,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         _print_problems(f"{args.path}: valid for the data contract, but the analysis cannot "
                         "run on it", unanalysable)
         return EXIT_INVALID
+    sections = not_estimable_sections(df)
+    if sections:  # analysed all the same: the notebooks say these in words
+        print("  reported as not estimable (in words; the run completes):")
+        for text in sections:
+            print(f"  - {text}")
     if not df.attrs.get("reconstructed"):
         print(f"  nethep run shows counts below {USER_MIN_CELL} as <{USER_MIN_CELL} "
               "(--min-cell)")

@@ -404,56 +404,23 @@ def check(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame | None, list[Probl
     return df, problems
 
 
-#: What the analysis needs beyond the contract: patients in each arm it compares.
-MIN_PER_ARM = 5
 #: The paper's endpoint: survival at 3 years (36 months), estimated in each arm.
 ENDPOINT_MONTHS = 36.0
+#: Fewer patients than this in an arm make every comparison very imprecise (said, not
+#: refused).
+FEW_PER_ARM = 5
 
 
 def analysable_problems(df: pd.DataFrame, file: str) -> list[Problem]:
-    """What a valid cohort lacks for the notebooks to run, each with its reason.
-
-    The notebooks compare surgical with non-surgical patients (Kaplan-Meier, log-rank,
-    Cox, and in notebook 05 a Cox model adjusted for tumour type, liver involvement
-    and age), and estimate survival at :data:`ENDPOINT_MONTHS` in each arm. So: at
-    least :data:`MIN_PER_ARM` patients in each arm, at least one death, follow-up in
-    each arm that reaches 36 months (or ends in a death before), and both tumour
-    types (the adjusted model needs each covariate to vary). Smaller or narrower
-    cohorts were found to stop a notebook with an error; they are refused here, with
-    the reason, rather than there.
-    """
-    problems = []
-
-    def refuse(column: str, rule: str, fix: str) -> None:
-        problems.append(Problem(file, None, None, column, None, rule, fix))
-
-    arms = {"surgical": df[df["surgical"]], "non-surgical": df[~df["surgical"]]}
-    sizes = {arm: len(rows) for arm, rows in arms.items()}
-    if min(sizes.values()) < MIN_PER_ARM:
-        refuse("treatment_group",
-               f"the analysis compares surgical patients (resection, ablation or both) with "
-               f"non-surgical ones (medical or embolization), and the file has "
-               f"{sizes['surgical']} surgical and {sizes['non-surgical']} non-surgical "
-               "patient(s)",
-               f"the comparison needs at least {MIN_PER_ARM} patients in each arm")
-    if int(df["died"].sum()) == 0:
-        refuse("died", "no patient died, so survival cannot be compared",
-               "check the died column (1 died, 0 alive at last contact)")
-    for arm, rows in arms.items():
-        if len(rows) and int(df["died"].sum()):
-            last = rows.loc[rows["followup_months"].idxmax()]
-            if last["followup_months"] < ENDPOINT_MONTHS and not last["died"]:
-                refuse("followup_months",
-                       f"follow-up in the {arm} arm ends at "
-                       f"{float(last['followup_months']):.1f} months, before the 3-year "
-                       "(36-month) survival the analysis estimates",
-                       "the analysis needs follow-up to 36 months in each arm; update the "
-                       "last contact of patients followed longer")
-    if df["tumor_type"].nunique() < 2:
-        refuse("tumor_type", "every patient has the same tumour type, and the adjusted "
-               "analysis (notebook 05) adjusts for it",
-               "the analysis needs both tumour types (carcinoid and islet cell)")
-    return problems
+    """What makes a valid cohort impossible to analyse at all: no patients. Everything
+    else (one patient, one arm, one treatment group, no deaths, no deaths in an arm, one
+    tumour type, follow-up short of 36 months, no symptomatic patient) is analysed, and
+    each section that cannot be estimated says so in words (:mod:`nethep.estimable`);
+    :func:`not_estimable_sections` lists them before a run."""
+    if len(df):
+        return []
+    return [Problem(file, None, None, None, None, "the file has no patients to analyse",
+                    "add one row per patient below the header")]
 
 
 def refuse_unanalysable(df: pd.DataFrame, file: str) -> None:
@@ -461,6 +428,52 @@ def refuse_unanalysable(df: pd.DataFrame, file: str) -> None:
     problems = analysable_problems(df, file)
     if problems:
         raise CohortValidationError(problems)
+
+
+def not_estimable_sections(df: pd.DataFrame) -> list[str]:
+    """What the notebooks will report as not estimable (or imprecise) on ``df``, one
+    sentence each, for ``nethep validate`` to say before a run (a derived cohort:
+    :func:`derive`). Empty for a cohort where every section can be estimated."""
+    notes = []
+    arms = {"surgical": df[df["surgical"]], "non-surgical": df[~df["surgical"]]}
+    sizes = {arm: len(rows) for arm, rows in arms.items()}
+    deaths = {arm: int(rows["died"].sum()) for arm, rows in arms.items()}
+    if min(sizes.values()) == 0:
+        present = next(a for a, n in sizes.items() if n)
+        notes.append(f"only {present} patients: every surgical vs non-surgical comparison "
+                     "(log-rank, Cox, Firth, exact and permutation tests, adjusted and "
+                     "weighted models, landmarks, RMST, power) is not estimable")
+    elif min(sizes.values()) < FEW_PER_ARM:
+        notes.append(f"{sizes['surgical']} surgical and {sizes['non-surgical']} non-surgical "
+                     f"patient(s): with fewer than {FEW_PER_ARM} in an arm every comparison is "
+                     "very imprecise, and some models may not be estimable")
+    if sum(deaths.values()) == 0:
+        notes.append("no patient died: survival comparisons, hazard ratios and medians are "
+                     "not estimable")
+    elif min(sizes.values()) > 0:
+        for arm, d in deaths.items():
+            if d == 0:
+                notes.append(f"no deaths in the {arm} arm: the Cox, adjusted, weighted and "
+                             "landmark hazard ratios are not estimable (the Firth estimate "
+                             "is)")
+    for arm, rows in arms.items():
+        if len(rows):
+            last = rows.loc[rows["followup_months"].idxmax()]
+            if last["followup_months"] < ENDPOINT_MONTHS and not last["died"]:
+                notes.append(f"follow-up in the {arm} arm ends at "
+                             f"{float(last['followup_months']):.1f} months: its 3-year "
+                             "(36-month) survival and the bootstrap of the 3-year "
+                             "difference are not estimable")
+    if df["treatment_group"].nunique() < 2:
+        notes.append("one treatment group: the comparisons across treatment groups (Table 1 "
+                     "tests, three-group log-rank, palliation tests) are not estimable")
+    if df["tumor_type"].nunique() < 2:
+        notes.append("one tumour type: the adjusted model and the propensity score leave "
+                     "tumour type out (it cannot confound here)")
+    if not int(df["symptomatic"].sum()):
+        notes.append("no symptomatic patient: palliation rates and their tests are not "
+                     "estimable")
+    return notes
 
 
 def default_min_cell(reconstructed: bool) -> int:

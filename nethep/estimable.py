@@ -8,9 +8,10 @@ its result object. Its numbers are NaN and a ``reason`` says why, in words:
 - sentences read "not estimable (<reason>)", never "0.00 (0.00 to 0.00)", "inf" or "nan"
   (:func:`words`);
 - ``.to_results()`` writes ``null`` for each number and the reason under the key
-  :data:`REASON` of the same dict (:func:`with_reason`), so every ``null`` in results.json
-  that is not a suppressed count sits beside the words that explain it
-  (:func:`unexplained_nulls` finds those that do not).
+  :data:`REASON` of the same dict (:func:`with_reason`), or of the section when the nulls
+  sit in a map keyed by group or variable, so every ``null`` in results.json that is not
+  a suppressed count has the words that explain it (:func:`unexplained_nulls` finds
+  those that do not).
 
 The reasons about the cohort's shape are written here once (:func:`arms_reason`,
 :func:`deaths_reason`, :func:`comparison_reason`), so every section says the same thing.
@@ -96,19 +97,25 @@ def comparison_reason(df: pd.DataFrame, *, deaths_in_each_arm: bool = False) -> 
             "the hazard ratio has no finite estimate")
 
 
-def unexplained_nulls(tree: Any, path: str = "") -> list[str]:
-    """Dotted paths of the nulls in a results tree (``to_results()``) whose dict has no
-    non-empty :data:`REASON`; lists are walked too. Empty when every null is explained."""
+def unexplained_nulls(tree: Any, path: str = "", explained: bool = False) -> list[str]:
+    """Dotted paths of the nulls in a results tree (``to_results()``) that nothing explains.
+
+    A null is explained by a non-empty :data:`REASON` in its own dict or in any dict above
+    it (a section's reason covers its maps keyed by group or variable, whose keys must stay
+    group or variable names), or, in a table's rows stored as a list of dicts, by the
+    row's non-empty ``note`` (the column a ``.table()`` gives the reason in). Empty when
+    every null is explained.
+    """
     found: list[str] = []
     if isinstance(tree, Mapping):
-        explained = bool(tree.get(REASON))
+        explained = explained or bool(tree.get(REASON)) or bool(tree.get("note"))
         for key, value in tree.items():
             where = f"{path}.{key}" if path else str(key)
             if value is None and not explained:
                 found.append(where)
             elif isinstance(value, Mapping | list | tuple):
-                found.extend(unexplained_nulls(value, where))
+                found.extend(unexplained_nulls(value, where, explained))
     elif isinstance(tree, list | tuple):
         for i, item in enumerate(tree):
-            found.extend(unexplained_nulls(item, f"{path}[{i}]"))
+            found.extend(unexplained_nulls(item, f"{path}[{i}]", explained))
     return found

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from nethep import privacy
+from nethep.estimable import with_reason
 from nethep.exact import clopper_pearson, fisher_exact_rxc
 from nethep.formats import p_text
 from nethep.survival import groups_present
@@ -135,8 +136,10 @@ class PalliationResult:
         ]).astype({"df": "Int64"})
 
     def to_results(self) -> dict[str, Any]:
-        """The ``palliation`` section of ``results.json`` (unsuppressed)."""
-        return {
+        """The ``palliation`` section of ``results.json`` (unsuppressed); when a rate, limit
+        or test is null, ``reason`` says why (groups without symptomatic patients, the
+        tests' note)."""
+        return with_reason({
             "n_symptomatic": {g.group: g.n_symptomatic for g in self.groups},
             "n_palliated": {g.group: g.n_palliated for g in self.groups},
             "rate": {g.group: g.rate for g in self.groups},
@@ -149,7 +152,15 @@ class PalliationResult:
             "tested_groups": list(self.tested_groups),
             "excluded": dict(self.excluded),
             "conf_level": self.conf_level,
-        }
+        }, self.reason())
+
+    def reason(self) -> str:
+        """Why a rate or a test has no value ("" when every one has): the groups left out
+        and the tests' note."""
+        parts = [f"{group}: {why}" for group, why in self.excluded]
+        if self.exact_p is None or self.chi2_p is None:
+            parts.append(self.test_note or "no test")
+        return "; ".join(parts)
 
     def interval_widths(self) -> dict[str, int]:
         """Width in percentage points of each group's exact interval, as printed: the

@@ -33,6 +33,7 @@ come from ``tests/reference/make_reference.R`` (``make reference``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -46,6 +47,7 @@ from nethep import privacy
 from nethep.contract import ARMS, GROUPS
 from nethep.cox import HazardRatio, cox_zph, coxph
 from nethep.estimable import REASON, comparison_reason, deaths_reason, with_reason, words
+from nethep.firth import NO_INFORMATION
 from nethep.formats import finite_or_none, p_text
 from nethep.km import ConfType, KaplanMeier, kaplan_meier
 from nethep.logrank import survdiff
@@ -54,6 +56,10 @@ from nethep.logrank import survdiff
 SURVIVAL_MONTHS: tuple[float, ...] = (12, 36, 60)
 #: Fewer deaths than this in either arm make the proportional-hazards test uninformative.
 PH_MIN_DEATHS_PER_ARM = 5
+#: Why a Cox hazard ratio is not estimable although both arms have deaths.
+MONOTONE = ("monotone likelihood: the partial likelihood has no finite maximum (the deaths "
+            "and survivors of the arms are separated in time), so the hazard ratio is 0 or "
+            "infinite")
 #: The curves results.json always holds at each time (null and a reason when absent).
 CURVES: tuple[str, ...] = (*GROUPS, "nonsurgical")
 
@@ -186,11 +192,14 @@ class FollowUp:
 
     def to_results(self) -> dict[str, float | None]:
         """The ``followup`` section of ``results.json`` (NaN or infinite as None)."""
-        return {"median_months": finite_or_none(self.simple_median),
-                "reverse_km_median_months": finite_or_none(self.reverse_km_median),
-                "reverse_km_q1_months": finite_or_none(self.reverse_km_q1),
-                "reverse_km_q3_months": finite_or_none(self.reverse_km_q3),
-                "min_months": finite_or_none(self.min), "max_months": finite_or_none(self.max)}
+        values = {"median_months": finite_or_none(self.simple_median),
+                  "reverse_km_median_months": finite_or_none(self.reverse_km_median),
+                  "reverse_km_q1_months": finite_or_none(self.reverse_km_q1),
+                  "reverse_km_q3_months": finite_or_none(self.reverse_km_q3),
+                  "min_months": finite_or_none(self.min), "max_months": finite_or_none(self.max)}
+        return with_reason(values, "" if None not in values.values() else
+                           "the reverse Kaplan-Meier curve (censoring as the event) does not "
+                           "fall to that quantile: too few patients alive at last contact")
 
     def sentence(self, min_cell: int = 0) -> str:
         """The two follow-up medians in one generated sentence (n from 1 to min_cell - 1
@@ -458,12 +467,22 @@ def cox_surgical(df: pd.DataFrame) -> CoxResult:
     x = df["surgical"].astype(float).to_numpy()
     deaths = (int(e[x == 1].sum()), int(e[x == 0].sum()))
     reason = comparison_reason(df, deaths_in_each_arm=True)
+    if not reason:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                fit = coxph(t, e, x, names=["surgical"])
+        except np.linalg.LinAlgError:  # singular information: no risk set mixes the arms
+            reason = NO_INFORMATION
+        else:
+            if any("may be infinite" in str(w.message) for w in caught) or \
+                    not fit.hazard_ratio("surgical").estimable:
+                reason = MONOTONE
     if reason:
         return CoxResult(covariate="surgical", coef=np.nan, se=np.nan,
                          hazard_ratio=HazardRatio.not_estimable(reason, "Cox, Efron ties"),
                          ph_statistic=np.nan, ph_p=np.nan, n=len(t), events=int(e.sum()),
                          deaths_by_arm=deaths)
-    fit = coxph(t, e, x, names=["surgical"])
     zph = cox_zph(t, e, x, fit.coef, names=["surgical"])
     return CoxResult(
         covariate="surgical", coef=float(fit.coef[0]), se=float(fit.se[0]),

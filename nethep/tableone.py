@@ -45,6 +45,7 @@ from scipy import stats
 from nethep import contract, privacy
 from nethep.contract import GROUP_TITLES, GROUPS, fields
 from nethep.describe import GroupedValues, counts_by_level
+from nethep.estimable import with_reason
 from nethep.exact import fisher_exact_rxc
 from nethep.formats import finite_or_none, format_p, p_text
 from nethep.smd import max_pairwise_smd, smd_categorical, smd_continuous
@@ -233,15 +234,17 @@ class TableOne:
         return [r.variable for r in self.results if r.provenance == "simulated"]
 
     def to_results(self) -> dict[str, Any]:
-        """JSON-ready dict for the ``treatment_groups`` section of ``results.json``."""
+        """JSON-ready dict for the ``treatment_groups`` section of ``results.json``; when a
+        P value, SMD or median is null, ``reason`` names each variable and why (its
+        ``p_values`` entry also carries its own)."""
         liver = self.result("liver_involvement_pct") if any(
             r.variable == "liver_involvement_pct" for r in self.results) else None
         p_values: dict[str, dict[str, float | None]] = {}
         for r in self.results:
             if r.test == "kruskal":
-                p_values[r.variable] = {"kruskal": r.p}
+                p_values[r.variable] = with_reason({"kruskal": r.p}, _why(r))
             elif r.test == "fisher_freeman_halton":
-                p_values[r.variable] = {"exact": r.p, "chi2": r.chi2_p}
+                p_values[r.variable] = with_reason({"exact": r.p, "chi2": r.chi2_p}, _why(r))
         out: dict[str, Any] = {
             "n_by_group": dict(self.n_by_group),
             "p_values": p_values,
@@ -254,7 +257,11 @@ class TableOne:
                 "kruskal_p": liver.p,
                 "median_by_group": self.grouped["liver_involvement_pct"].medians(),
             }
-        return out
+        reasons = [f"{r.variable}: {_why(r)}" for r in self.results if _why(r)]
+        empty = [g for g, n in self.n_by_group.items() if not n]
+        if empty:
+            reasons.append(f"no patients in {', '.join(empty)}")
+        return with_reason(out, "; ".join(reasons))
 
     def difference_sentence(self, variable: str) -> str:
         """A plain sentence: did ``variable`` differ between the groups, by which test."""
@@ -338,6 +345,13 @@ class TableOne:
 _HEADING_N = re.compile(r"^(.*) \(n = (\d+)\)$")
 _TEST_NAMES = MappingProxyType(
     {"kruskal": "Kruskal-Wallis", "fisher_freeman_halton": "Fisher-Freeman-Halton"})
+
+
+def _why(r: VariableTest) -> str:
+    """Why a variable's P value, chi-square or SMD is missing ("" when none is)."""
+    missing = r.test and (r.p is None or r.smd is None
+                          or (r.test == "fisher_freeman_halton" and r.chi2_p is None))
+    return (r.reason or "not estimable with these values") if missing else ""
 
 
 def _group_label(g: str, n: int | str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from nethep.cli import main
+from nethep.contract import fields
 from nethep.paths import TEMPLATE, TEMPLATE_MAP
 
 
@@ -40,13 +41,16 @@ def copy_template(tmp_path: Path, name: str = "cohort.csv") -> Path:
 
 def test_valid_file_prints_the_summary(tmp_path, validate_cli, edge_cohort):
     """An analysable cohort (conftest's edge cohort): the summary, computed here from the
-    rows, and where run's small-cell suppression starts; exit 0, the file untouched."""
+    rows, what the run will report as not estimable (no surgical death), and where run's
+    small-cell suppression starts; exit 0, the file untouched."""
     path = edge_cohort(tmp_path / "cohort.csv")
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     groups = {g: sum(r["treatment_group"] == g for r in rows)
               for g in ("medical", "embolization", "surgical")}
     deaths = sum(r["died"] == "1" for r in rows)
+    surgical_deaths = sum(r["died"] == "1" for r in rows if r["treatment_group"] == "surgical")
+    assert surgical_deaths == 0  # the edge this cohort is built for
     months = [float(r["followup_months"]) for r in rows]
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     code, out, err = validate_cli(path)
@@ -58,26 +62,57 @@ def test_valid_file_prints_the_summary(tmp_path, validate_cli, edge_cohort):
         "  groups: " + ", ".join(f"{g} {n}" for g, n in groups.items()),
         f"  deaths {deaths}, censored {len(rows) - deaths}",
         f"  follow-up {min(months):.1f} to {max(months):.1f} months",
+        "  reported as not estimable (in words; the run completes):",
+        "  - no deaths in the surgical arm: the Cox, adjusted, weighted and landmark hazard "
+        "ratios are not estimable (the Firth estimate is)",
         "  nethep run shows counts below 11 as <11 (--min-cell)",
     ]
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
     assert sorted(os.listdir(tmp_path)) == ["cohort.csv"]
 
 
-def test_the_template_is_valid_but_too_small_to_analyse(tmp_path, validate_cli):
-    """What validate accepts, run completes: the 4-row template passes the contract, and
-    validate says why the analysis cannot run on it (exit 1), not run's notebooks."""
+def test_the_template_is_valid_and_says_what_is_not_estimable(tmp_path, validate_cli):
+    """What validate accepts, run completes: the 4-row template (1 surgical patient, who is
+    alive) is accepted (exit 0), and validate says, as notes, which sections the run will
+    report as not estimable or imprecise."""
     code, out, err = validate_cli(copy_template(tmp_path))
-    assert code == 1
-    assert out.splitlines()[:3] == [
-        "cohort.csv: valid for the data contract",
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[:3] == [
+        "cohort.csv: valid",
         "  rows read 4: empty rows skipped 0, patients excluded 0, patients analysed 4",
         "  groups: medical 2, embolization 1, surgical 1",
     ]
-    assert err.startswith(f"{tmp_path / 'cohort.csv'}: valid for the data contract, but the "
-                          "analysis cannot run on it, 1 problem\n")
-    assert "the file has 1 surgical and 3 non-surgical patient(s)" in err
-    assert "at least 5 patients in each arm" in err
+    notes = lines[lines.index("  reported as not estimable (in words; the run completes):")
+                  + 1:-1]
+    assert notes[0].startswith("  - 1 surgical and 3 non-surgical patient(s): with fewer "
+                               "than 5 in an arm")
+    assert notes[1].startswith("  - no deaths in the surgical arm:")
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    ([("surgical", "20", "1")], ["only surgical patients", "one treatment group"]),
+    ([("medical", "20", "1"), ("embolization", "40", "0")], ["only non-surgical patients"]),
+    ([("surgical", "40", "0"), ("medical", "50", "0")], ["no patient died"]),
+    ([("surgical", "40", "1"), ("medical", "10", "0")],
+     ["follow-up in the non-surgical arm ends at 10.0 months"]),
+])
+def test_small_shapes_are_accepted_with_notes(tmp_path, validate_cli, rows, expected):
+    """One patient, one arm, no deaths, follow-up short of 36 months: valid (exit 0), each
+    named among the sections the run reports as not estimable."""
+    path = tmp_path / "cohort.csv"
+    treatment = {"surgical": "resection", "medical": "octreotide",
+                 "embolization": "embolization"}
+    lines = [",".join(fields())]
+    for i, (group, months, died) in enumerate(rows):
+        lines.append(f"P{i},carcinoid,{group},{treatment[group]},20,1.0,{months},{died},0,,"
+                     f"2001,60,female")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = validate_cli(path)
+    assert code == 0 and err == "", err
+    assert "  reported as not estimable (in words; the run completes):" in out
+    for text in expected:
+        assert f"  - {text}" in out
 
 
 def _shorter(row: dict[str, str], months: float = 30.0) -> None:
@@ -89,11 +124,13 @@ def _shorter(row: dict[str, str], months: float = 30.0) -> None:
 
 @pytest.mark.parametrize(("change", "reason"), [
     (lambda r: r.update(died="0"), "no patient died"),
-    (_shorter, "follow-up in the surgical arm ends at 30.0 months, before the 3-year"),
-    (lambda r: r.update(tumor_type="carcinoid"), "every patient has the same tumour type"),
+    (_shorter, "follow-up in the surgical arm ends at 30.0 months: its 3-year"),
+    (lambda r: r.update(tumor_type="carcinoid"), "one tumour type: the adjusted model"),
 ])
-def test_cohorts_the_notebooks_cannot_analyse_are_refused(tmp_path, validate_cli,
-                                                          edge_cohort, change, reason):
+def test_narrow_cohorts_are_accepted_and_the_gaps_named(tmp_path, validate_cli,
+                                                        edge_cohort, change, reason):
+    """Cohorts that used to be refused (no death, short follow-up, one tumour type) are
+    valid (exit 0); validate names what the run will report as not estimable."""
     path = edge_cohort(tmp_path / "cohort.csv")
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -103,8 +140,8 @@ def test_cohorts_the_notebooks_cannot_analyse_are_refused(tmp_path, validate_cli
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    code, _, err = validate_cli(path)
-    assert code == 1 and reason in err
+    code, out, err = validate_cli(path)
+    assert code == 0 and err == "" and f"  - {reason}" in out
 
 
 def test_empty_rows_are_counted_not_dropped_silently(tmp_path, validate_cli):
@@ -157,7 +194,7 @@ def test_dated_redcap_export_with_map_is_summarised_without_dates(tmp_path, vali
         csv.writer(fh, lineterminator="\n").writerows([header, *rows])
     shutil.copyfile(TEMPLATE_MAP, tmp_path / "map.yaml")
     code, out, err = validate_cli(path, "--map", str(tmp_path / "map.yaml"))
-    assert code == 1 and "valid for the data contract" in out, err  # 2 patients: too few
+    assert code == 0 and "export.csv: valid" in out, err  # 2 patients: analysed, notes
     assert "groups: medical 1, embolization 0, surgical 1" in out
     assert "deaths 1, censored 1" in out
     assert "months derived from: date_of_diagnosis" in out
@@ -175,7 +212,7 @@ def test_identifiers_refused_then_dropped_with_the_flag(tmp_path, validate_cli):
     code, out, err = validate_cli(path)
     assert code == 1 and "'Patient Name' (name)" in err and "Ottoline" not in err + out
     code, out, err = validate_cli(path, "--allow-identifiers")
-    assert "valid for the data contract" in out  # (too small to analyse: exit 1)
+    assert code == 0 and "cohort.csv: valid" in out  # small: analysed, with notes
     assert "identifier columns dropped: Patient Name" in out
     assert "Ottoline" not in err + out
 
@@ -194,7 +231,7 @@ def test_sheet_option(tmp_path, validate_cli):
     code, _, err = validate_cli(path)
     assert code == 1 and "the workbook has 2 sheets (README, data)" in err
     code, out, _ = validate_cli(path, "--sheet", "data")
-    assert out.startswith("cohort.xlsx: valid for the data contract")
+    assert out.startswith("cohort.xlsx: valid\n")
     code, _, err = validate_cli(path, "--sheet", "Data")
     assert code == 1 and "no sheet named 'Data'" in err
 

@@ -105,3 +105,20 @@ def log_ticks(lo: float, hi: float, axis_in: float, fontsize: float) -> list[flo
                 kept.append(c)
                 last = c
     return [float(x) for x in np.sort(kept)]
+
+
+def not_estimable_figure(what: str, reason: str, width_mm: float,
+                         notes: Sequence[str] = ()) -> Figure:
+    """A figure that says in words that ``what`` cannot be drawn on this cohort, and why
+    (e.g. one arm: no overlap to show), instead of empty or misleading axes."""
+    f = fonts(width_mm)
+    width = width_mm / 25.4
+    text = wrap(f"{what}: not estimable on this cohort ({reason}).", width - 0.3, f["text"])
+    height = 0.5 + lines(text) * f["text"] * 1.3 / 72 + (
+        footer_height(notes, width) if notes else 0.0)
+    fig = Figure(figsize=(width, height))
+    fig.text(0.15 / width, 1 - 0.2 / height, text, fontsize=f["text"], ha="left", va="top",
+             linespacing=1.3, gid="not_estimable")
+    if notes:
+        footer(fig, notes, width)
+    return fig

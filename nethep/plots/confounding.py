@@ -243,6 +243,10 @@ def propensity_overlap_figure(prop: Propensity, *, reconstructed: bool, min_cell
     A grey band marks the common support (scores seen in both arms). No title: see
     :func:`propensity_overlap_caption`.
     """
+    if prop.n_empty:
+        return compact.not_estimable_figure("Overlap of propensity scores",
+                                            prop.positivity.reason, width_mm,
+                                            [caption(reconstructed)])
     f = compact.fonts(width_mm)
     width = width_mm / MM_PER_INCH
     narrow = width_mm < compact.NARROW_MM
@@ -256,7 +260,8 @@ def propensity_overlap_figure(prop: Propensity, *, reconstructed: bool, min_cell
     notes = [caption(reconstructed)]
     height, hist_box, love_box = _panels(
         width_mm, compact.footer_height(notes, width), 0.05,
-        max(compact.text_width_in(t, f["tick"]) for t in terms) + 0.15, len(terms))
+        max((compact.text_width_in(t, f["tick"]) for t in terms), default=0.0) + 0.15,
+        len(terms))
     fig = plt.figure(figsize=(width, height))
     panel_x = (0.04, 0.04) if narrow else (0.04, width / 2 + 0.04)
     for x_in, top_in, text in (

@@ -235,7 +235,11 @@ def cox_adjusted(
         if used_penalizer <= 0:
             raise ValueError("the Cox model separates (" + "; ".join(problems)
                              + "); pass penalizer > 0 for a penalized estimate")
-        cph, _ = fit_lifelines(data, penalizer=used_penalizer)
+        try:
+            cph, _ = fit_lifelines(data, penalizer=used_penalizer)
+        except (ConvergenceError, np.linalg.LinAlgError) as exc:
+            return _not_fitted(df, covariates, "the model could not be fitted, even "
+                               f"penalized ({str(exc).splitlines()[0]})", dropped)
         method = (f"ridge-penalized Cox partial likelihood (lifelines penalizer = "
                   f"{used_penalizer:g}, l1_ratio = 0, on standardized covariates), Efron "
                   "ties, Wald CI from the penalized information; used because the "
@@ -243,10 +247,13 @@ def cox_adjusted(
     else:
         method = LIFELINES_COX_METHOD
     rows = _cox_rows(cph)
-    zph = cox_zph(data["T"].to_numpy(float), data["E"].to_numpy(int),
-                  data[terms].to_numpy(float), cph.params_[terms].to_numpy(float),
-                  names=terms)
-    ph = dict(zip(zph.names, zip(zph.chisq, zph.p, strict=True), strict=True))
+    try:
+        zph = cox_zph(data["T"].to_numpy(float), data["E"].to_numpy(int),
+                      data[terms].to_numpy(float), cph.params_[terms].to_numpy(float),
+                      names=terms)
+        ph = dict(zip(zph.names, zip(zph.chisq, zph.p, strict=True), strict=True))
+    except np.linalg.LinAlgError:  # singular: the PH test is not estimable, said as P
+        ph = {t: (np.nan, np.nan) for t in terms}
     rows["ph_statistic"] = [float(ph[t][0]) for t in rows["term"]]
     rows["ph_p"] = [float(ph[t][1]) for t in rows["term"]]
     events = int(data["E"].sum())

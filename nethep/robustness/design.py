@@ -30,6 +30,7 @@ from nethep import privacy
 from nethep.contract import fields
 from nethep.cox import HazardRatio
 from nethep.estimable import null_values
+from nethep.survival import MONOTONE
 
 if TYPE_CHECKING:
     from nethep.results import Tabular
@@ -168,11 +169,14 @@ def hr_results(hr: HazardRatio) -> dict[str, float | str | None]:
 
 def lifelines_hazard_ratio(summary: pd.DataFrame, term: str, method: str) -> HazardRatio:
     """Term ``term`` of a lifelines ``summary`` as a :class:`~nethep.cox.HazardRatio`
-    (lifelines' own Wald 95% limits and P, read as they are)."""
+    (lifelines' own Wald 95% limits and P, read as they are); not estimable, with the
+    reason, when a limit is 0 or infinite (monotone likelihood: the fit ran off to an
+    infinite coefficient)."""
     row = summary.loc[term]
-    return HazardRatio(hr=float(row["exp(coef)"]), lower=float(row["exp(coef) lower 95%"]),
-                       upper=float(row["exp(coef) upper 95%"]), p=float(row["p"]),
-                       method=method)
+    hr = HazardRatio(hr=float(row["exp(coef)"]), lower=float(row["exp(coef) lower 95%"]),
+                     upper=float(row["exp(coef) upper 95%"]), p=float(row["p"]),
+                     method=method)
+    return hr if hr.estimable else HazardRatio.not_estimable(MONOTONE, method)
 
 
 def compare_tables(labelled: Mapping[str, Tabular], label: str = "analysis",

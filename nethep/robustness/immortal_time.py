@@ -21,6 +21,7 @@ from lifelines.exceptions import ConvergenceError
 
 from nethep import privacy
 from nethep.cox import HazardRatio, fit_lifelines, fit_time_varying
+from nethep.estimable import words
 from nethep.formats import join_and
 from nethep.robustness.design import (
     LIFELINES_COX_METHOD,
@@ -58,6 +59,8 @@ class LandmarkResult:
         row = {k: getattr(self, k) for k in ("at_months", "n", "events", "n_surgical",
                                              "n_excluded", "n_reclassified", "coef", "se")}
         row |= {"hr": hr.hr, "lower": hr.lower, "upper": hr.upper, "p": hr.p}
+        if not hr.estimable:
+            row["note"] = words(hr.note)
         return privacy.suppress_table(
             pd.DataFrame([row]), ["n", "events", "n_surgical", "n_excluded", "n_reclassified"],
             min_cell)
@@ -119,8 +122,11 @@ def landmark(df: pd.DataFrame, at_months: float) -> LandmarkResult:
                                   f"{reason} (landmark {at:g} months)", method), **counts)
     try:
         cph, _ = fit_lifelines(data)
-    except ConvergenceError as exc:  # pragma: no cover - depends on the data
-        raise ValueError(f"landmark {at:g}: the Cox model did not converge ({exc})") from None
+    except ConvergenceError as exc:  # depends on the data: said, not raised
+        return LandmarkResult(coef=float("nan"), se=float("nan"),
+                              hazard_ratio=HazardRatio.not_estimable(
+                                  f"the Cox model did not converge ({str(exc).splitlines()[0]})"
+                                  f" (landmark {at:g} months)", method), **counts)
     s = cph.summary.loc["surgical"]
     return LandmarkResult(coef=float(s["coef"]), se=float(s["se(coef)"]),
                           hazard_ratio=lifelines_hazard_ratio(cph.summary, "surgical", method),
@@ -226,7 +232,9 @@ class TimeVaryingCox:
             {"model": "time-varying (surgery from months_to_treatment)",
              "hr": self.hazard_ratio.hr, "lower": self.hazard_ratio.lower,
              "upper": self.hazard_ratio.upper, "p": self.hazard_ratio.p},
-        ])
+        ]).pipe(lambda t: t.assign(note=notes) if any(notes := [
+            "" if hr.estimable else words(hr.note) for hr in (self.naive, self.hazard_ratio)])
+            else t)
 
     def sentence(self, min_cell: int = 0) -> str:
         """Who switches exposure, as a sentence; small counts read ``<N``. The number of

@@ -27,7 +27,14 @@ import numpy as np
 import pandas as pd
 
 from nethep.bootstrap import BootstrapResult, bootstrap_survival_difference
-from nethep.estimable import comparison_reason, deaths_reason, null_values, words
+from nethep.estimable import (
+    comparison_reason,
+    deaths_reason,
+    null_values,
+    number,
+    with_reason,
+    words,
+)
 from nethep.formats import p_digits, p_text
 from nethep.km import survival_at_weighted
 from nethep.permutation import (
@@ -206,11 +213,13 @@ class SmallSampleInference:
         boot = self.bootstrap
         if boot is None:
             return self.why("bootstrap")
+        few = "fewer than 2 resamples with an estimate"
+        bca = "BCa undefined: a jackknife value has no estimate"
         return (f"S({boot.at:g}) surgical {boot.surv_treated:.3f} minus non-surgical "
                 f"{boot.surv_control:.3f} = {boot.estimate:.3f}; bootstrap SE "
-                f"{boot.bootstrap_se:.3f}; BCa bias correction z0 = "
-                f"{boot.bias_correction:.3f}, acceleration a = {boot.acceleration:.3f}.\n"
-                + boot.nonestimable_handling)
+                f"{number(boot.bootstrap_se, '.3f', few)}; BCa bias correction z0 = "
+                f"{number(boot.bias_correction, '.3f', bca)}, acceleration a = "
+                f"{number(boot.acceleration, '.3f', bca)}.\n" + boot.nonestimable_handling)
 
     def finding(self) -> str:
         """Every P value and the bootstrap interval, as one paragraph."""
@@ -252,8 +261,13 @@ class SmallSampleInference:
         ``reason``."""
         def result(name: str, keys: tuple[str, ...]) -> dict[str, Any]:
             test = getattr(self, name)
-            return (test.to_results() if test is not None
-                    else null_values(keys, self.reasons.get(name, "")))
+            if test is None:
+                return null_values(keys, self.reasons.get(name, ""))
+            values = test.to_results()
+            if None not in values.values():
+                return values
+            return with_reason(values, test.nonestimable_handling if name == "bootstrap"
+                               else "not estimable on this cohort")
 
         return {
             "permutation_logrank": {

@@ -244,7 +244,10 @@ class Propensity:
             "smd_after": {t: finite_or_none(v)
                           for t, v in zip(terms, self.balance["smd_after"], strict=True)},
             "ess": {k: finite_or_none(v) for k, v in self.ess.items()},
-        }, "; ".join(self.warnings) if self.n_empty else "")
+        }, "; ".join(self.warnings) if self.n_empty else (
+            "" if self.balance[["smd_before", "smd_after"]].notna().all().all() else
+            "a standardized mean difference is not defined when an arm has a single patient "
+            "(no variance within the arm)"))
 
     @property
     def n_empty(self) -> bool:
@@ -371,12 +374,20 @@ class IPTWCox:
         """One row: estimand, coefficient, both SEs, HR, robust CI, bootstrap CI, P, n and
         deaths (small counts ``<N``)."""
         hr = self.hazard_ratio
-        return pd.DataFrame([{
+        lo_ok = self.boot_lower > 0 and math.isfinite(self.boot_lower)
+        hi_ok = math.isfinite(self.boot_upper)
+        row = {
             "estimand": self.estimand, "term": "surgical", "coef": self.coef,
             "se_robust": self.se_robust, "se_naive": self.se_naive, "hr": hr.hr,
-            "lower": hr.lower, "upper": hr.upper, "boot_lower": self.boot_lower,
-            "boot_upper": self.boot_upper, "p": hr.p, "n": self.n,
-            "events": self.events}]).pipe(privacy.suppress_table, ["n", "events"], min_cell)
+            "lower": hr.lower, "upper": hr.upper,
+            "boot_lower": self.boot_lower if lo_ok else math.nan,
+            "boot_upper": self.boot_upper if hi_ok else math.nan, "p": hr.p, "n": self.n,
+            "events": self.events}
+        if not hr.estimable:
+            row["note"] = words(hr.note)
+        elif self.n_boot and not (lo_ok and hi_ok):
+            row["note"] = self.bootstrap_words()
+        return pd.DataFrame([row]).pipe(privacy.suppress_table, ["n", "events"], min_cell)
 
     def curve(self, arm: str) -> pd.DataFrame:
         """Weighted survival curve of one arm: time, surv (step function, right-continuous)."""
@@ -448,6 +459,10 @@ class IPTWCox:
                 "boot_infinite": self.boot_infinite}
         if self.n_boot and (not self.boot_lower > 0 or not np.isfinite(self.boot_upper)):
             out["boot_note"] = self.bootstrap_words()
+        if "reason" not in out and (out["boot_lower"] is None or out["boot_upper"] is None):
+            out["reason"] = (out["boot_note"] if self.n_boot else
+                             "no bootstrap of this weighting (run for the untruncated "
+                             "weights only)")
         return out
 
 
