@@ -387,8 +387,9 @@ def test_python_dash_m_nethep_version(monkeypatch, capsys):
 def test_cli_run_on_a_users_data_suppresses_small_cells_and_passes_no_name(
         tmp_path: Path, monkeypatch, capsys, edge_cohort):
     """A user's data: --min-cell defaults to 11 (0 only when asked, with a warning), the
-    notebooks get a private copy with a neutral name and the label, and an invalid or
-    unanalysable file stops before any output folder is made."""
+    notebooks get a private copy with a neutral name and the label, a cohort of four
+    patients runs (what validate accepts, run completes), and an invalid file stops
+    before any output folder is made."""
     calls = []
 
     def fake_run_notebooks(**kwargs):
@@ -420,12 +421,17 @@ def test_cli_run_on_a_users_data_suppresses_small_cells_and_passes_no_name(
     assert cli.main(["run", "--output", str(out), "--no-progress"]) == 0
     assert calls[-1]["min_cell"] == 0  # the bundled reconstruction: public
 
-    too_small = tmp_path / "clinic" / "four.csv"
-    shutil.copyfile(runmod.DATA_DIR / "template.csv", too_small)
+    four = tmp_path / "clinic" / "four.csv"  # what validate accepts, run completes
+    shutil.copyfile(runmod.DATA_DIR / "template.csv", four)
+    assert cli.main(["run", "--data", str(four), "--output", str(out), "--no-progress"]) == 0
+    assert len(calls) == 4 and calls[-1]["min_cell"] == 11
+
+    invalid = tmp_path / "clinic" / "invalid.csv"
+    invalid.write_text("patient_id,died\nP1,1\n", encoding="utf-8")
     fresh = tmp_path / "never"
-    assert cli.main(["run", "--data", str(too_small), "--output", str(fresh)]) == 1
-    assert "at least 5 patients in each arm" in capsys.readouterr().err
-    assert not fresh.exists() and len(calls) == 3
+    assert cli.main(["run", "--data", str(invalid), "--output", str(fresh)]) == 1
+    assert "did not validate" in capsys.readouterr().err
+    assert not fresh.exists() and len(calls) == 4
 
 
 def smallest_accepted_cohort(path: Path) -> Path:
