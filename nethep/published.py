@@ -22,6 +22,7 @@ import yaml
 
 from nethep import privacy
 from nethep.describe import patient_flow
+from nethep.estimable import with_reason
 from nethep.formats import p_digits
 from nethep.km import kaplan_meier
 from nethep.palliation import palliation
@@ -197,8 +198,12 @@ class PaperComparison:
         Unlike other results this one is suppressed here, with ``min_cell``: its counts
         are text, which :func:`nethep.results.save_fragment` cannot recognise."""
         rows = [
-            {"key": r.key, "quantity": r.quantity, "published": r.published,
-             "ours": r.ours_text, "matches": None if r.matches is None else bool(r.matches)}
+            with_reason({"key": r.key, "quantity": r.quantity, "published": r.published,
+                         "ours": r.ours_text,
+                         "matches": None if r.matches is None else bool(r.matches)},
+                        "" if r.matches is not None else
+                        f"our count is suppressed (below {min_cell})"
+                        if str(r.ours_text).startswith("<") else f"ours is {r.ours_text}")
             for r in self.table(min_cell).itertuples()
         ]
         return {"paper_vs_ours": rows, "all_match": self.all_match(min_cell)}
