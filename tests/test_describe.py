@@ -134,11 +134,17 @@ def test_flow_outcomes_on_the_bundled_cohort(df):
     died = df.groupby("treatment_group")["died"].sum().to_dict()
     assert {g: o.died for g, o in flow.outcome.items()} == died
     assert {g: o.died + o.alive for g, o in flow.outcome.items()} == flow.by_group
-    assert flow.n_lost == 17 and flow.n_rows_read == 48 and flow.n_excluded == 0
+    # the stated rule, computed here: last contact at year + 0.5 + months / 12, closure
+    # the latest contact, lost when alive and more than 12 months before the closure
+    contact = df["year_of_diagnosis"] + 0.5 + df["followup_months"] / 12
+    n_lost = int(((df["died"] == 0) & ((contact.max() - contact) * 12 > 12 + 1e-9)).sum())
+    n_died = int(df["died"].sum())
+    assert flow.n_lost == n_lost and flow.n_rows_read == 48 and flow.n_excluded == 0
     out = flow.to_results()
     assert out["n_by_group_lost_to_followup"] == {g: o.lost for g, o in flow.outcome.items()}
     assert out["intake"] == {"n_rows": 48, "n_excluded": {"empty rows": 0}}
-    assert "24 died and 24 were alive at last contact, 17 of them lost" in flow.sentence()
+    assert (f"{n_died} died and {48 - n_died} were alive at last contact, {n_lost} of them "
+            "lost") in flow.sentence()
     table = flow.table().set_index(["step", "level"])
     assert table.loc[("lost", "surgical"), "n"] == flow.outcome["surgical"].lost
 

@@ -58,9 +58,10 @@ def test_rmst_and_se_match_r(case):
 
 def test_cohort_default_horizon_is_the_shorter_arms_last_followup(df, means):
     ref = next(c for c in REFERENCE["cases"] if c["data"] == "cohort" and c["default"])
-    assert default_tau(df) == ref["tau"] == 52
+    shorter_last = df.groupby("arm")["followup_months"].max().min()
+    assert default_tau(df) == ref["tau"] == shorter_last
     main = means.main
-    assert main.tau == 52 and not main.extended and "survRM2" in main.tau_rule
+    assert main.tau == ref["tau"] and not main.extended and "survRM2" in main.tau_rule
     for arm in ("surgical", "nonsurgical"):
         assert main.arm(arm)["rmst"] == pytest.approx(ref["groups"][arm]["rmean"], rel=1e-6)
         assert main.arm(arm)["se"] == pytest.approx(ref["groups"][arm]["se"], rel=1e-6)
@@ -68,13 +69,15 @@ def test_cohort_default_horizon_is_the_shorter_arms_last_followup(df, means):
     assert main.se_diff == pytest.approx(se, rel=1e-6)
 
 
-def test_horizon_beyond_followup_is_flagged_and_kept_apart(means):
+def test_horizon_beyond_followup_is_flagged_and_kept_apart(df, means):
+    tau = df.groupby("arm")["followup_months"].max().min()
+    assert 36 < tau < 60  # so 36 months is a second horizon and 60 lies beyond follow-up
     assert [r.tau for r in means.others] == [36.0]
     assert [r.tau for r in means.extended_results] == [60.0]
     assert all(not r.extended for r in means.results) and 60.0 not in [r.tau for r in
                                                                        means.results]
     out = means.to_results()
-    assert out["tau"] == 52 and out["tau_rule"] == means.main.tau_rule
+    assert out["tau"] == tau and out["tau_rule"] == means.main.tau_rule
     assert "extended" not in {k for k, v in out.items() if not isinstance(v, dict)}
     assert out["extended"]["60"]["extended"] is True and out["36"]["extended"] is False
     assert set(out) >= {"surgical", "nonsurgical", "diff", "lower", "upper", "boot_lower",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,9 +14,22 @@ from scipy import stats
 
 from nethep.cohort import load_cohort
 from nethep.exact import clopper_pearson, fisher_exact_rxc
+from nethep.formats import p_text
 from nethep.palliation import PalliationResult, palliation
 from nethep.published import computed_targets
 from nethep.results import dumps
+
+#: R's values for the bundled cohort (tests/reference/make_tests_reference.R: fisher.test,
+#: chisq.test(correct = FALSE), binom.test per group).
+R = json.loads((Path(__file__).resolve().parent / "reference" / "tests.json").read_text(
+    encoding="utf-8"))["palliation"]
+#: Symptomatic and palliated counts per group, from R's 2 x 3 table (palliated yes / no).
+R_COUNTS = {g: (yes, yes + no) for g, yes, no in zip(R["groups"], *R["table"], strict=True)}
+
+
+def _mark(n: int, min_cell: int) -> int | str:
+    """A count as a table shows it under ``min_cell`` (1 to min_cell - 1 hidden)."""
+    return f"<{min_cell}" if 0 < n < min_cell else n
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +68,8 @@ def test_counts_per_group_match_the_cohort(cohort, result):
 
 
 def test_bundled_rates(result):
-    # the reconstruction's calibrated counts: 5/10, 7/11, 8/9
     got = {g.group: (g.n_palliated, g.n_symptomatic) for g in result.groups}
-    assert got == {"medical": (5, 10), "embolization": (7, 11), "surgical": (8, 9)}
+    assert got == R_COUNTS
     for g in result.groups:
         assert g.rate == pytest.approx(g.n_palliated / g.n_symptomatic)
         assert g.in_test
@@ -68,33 +81,31 @@ def test_exact_p_reproduces_published_rounding(cohort, result):
     assert result.exact_p == fisher_exact_rxc(np.array(result.counts))
     # the paper comparison reads this very result
     assert computed_targets(cohort)["palliation_three_groups"] == result.exact_p
-    # R 4.x: fisher.test(matrix(c(5, 5, 7, 4, 8, 1), 2))$p.value
-    assert result.exact_p == pytest.approx(0.2146234575, abs=1e-9)
+    assert result.exact_p == pytest.approx(R["fisher_p"], abs=1e-9)  # R fisher.test
 
 
 def test_chi_square_beside_exact(result):
-    # R: chisq.test(matrix(c(5, 5, 7, 4, 8, 1), 2), correct = FALSE)
-    assert result.chi2_statistic == pytest.approx(3.295454545, rel=1e-8)
-    assert result.chi2_df == 2
-    assert result.chi2_p == pytest.approx(0.1924868821, rel=1e-8)
+    # R: chisq.test(m, correct = FALSE)
+    assert result.chi2_statistic == pytest.approx(R["chi2_statistic"], rel=1e-8)
+    assert result.chi2_df == R["chi2_df"] == 2
+    assert result.chi2_p == pytest.approx(R["chi2_p"], rel=1e-8)
     expected = stats.contingency.expected_freq(np.array(result.counts))
     assert result.n_cells == 6
-    assert result.n_expected_below_5 == int((expected < 5).sum()) == 3
-    assert result.min_expected == pytest.approx(3.0)
+    n_below = R["n_expected_below_5"]
+    assert result.n_expected_below_5 == int((expected < 5).sum()) == n_below
+    assert result.min_expected == pytest.approx(R["chi2_min_expected"])
     tests = result.tests_table()
     assert tests["test"].str.contains("Fisher-Freeman-Halton").iloc[0]
-    assert "3 of 6 expected counts < 5" in tests["note"].iloc[1]
+    assert f"{n_below} of 6 expected counts < 5" in tests["note"].iloc[1]
 
 
 def test_clopper_pearson_bounds(result):
     for g in result.groups:
         assert (g.lower, g.upper) == clopper_pearson(g.n_palliated, g.n_symptomatic)
         assert 0 <= g.lower <= g.rate <= g.upper <= 1
-    # R: binom.test(5, 10)$conf.int and binom.test(8, 9)$conf.int
-    assert (result.group("medical").lower, result.group("medical").upper) == pytest.approx(
-        (0.1870860284, 0.8129139716), abs=1e-9)
-    assert (result.group("surgical").lower, result.group("surgical").upper) == pytest.approx(
-        (0.5175034851, 0.9971908633), abs=1e-9)
+    for g in result.groups:  # R: binom.test(k, n)$conf.int
+        r = R["rate"][g.group]
+        assert (g.lower, g.upper) == pytest.approx((r["lower"], r["upper"]), abs=1e-9)
 
 
 def test_group_without_symptomatic_patients(cohort):
@@ -105,7 +116,8 @@ def test_group_without_symptomatic_patients(cohort):
     assert not surgical.in_test
     assert res.tested_groups == ("medical", "embolization")
     assert dict(res.excluded) == {"surgical": "no symptomatic patients"}
-    assert res.exact_p == fisher_exact_rxc(np.array([[5, 7], [5, 4]]))
+    # R's 2 x 3 table without the surgical column
+    assert res.exact_p == fisher_exact_rxc(np.array(R["table"])[:, :2])
     assert res.n_cells == 4
     row = res.table().set_index("group").loc["surgical"]
     assert math.isnan(row["rate"]) and not row["in_test"]
@@ -139,7 +151,7 @@ def test_everyone_palliated_exact_is_one_and_chi_square_undefined(cohort):
 def test_groups_absent_from_the_cohort_are_not_listed(cohort):
     res = palliation(cohort[cohort["treatment_group"] != "medical"])
     assert [g.group for g in res.groups] == ["embolization", "surgical"]
-    assert res.exact_p == fisher_exact_rxc(np.array([[7, 8], [4, 1]]))
+    assert res.exact_p == fisher_exact_rxc(np.array(R["table"])[:, 1:])  # without medical
 
 
 def test_result_is_frozen_and_json_ready(result):
@@ -147,7 +159,7 @@ def test_result_is_frozen_and_json_ready(result):
         result.exact_p = 0.5  # type: ignore[misc]
     data = json.loads(dumps(result.to_results()))
     assert set(data) >= {"n_symptomatic", "n_palliated", "rate", "rate_ci", "exact_p", "chi2_p"}
-    assert data["n_symptomatic"] == {"medical": 10, "embolization": 11, "surgical": 9}
+    assert data["n_symptomatic"] == {g: n for g, (_, n) in R_COUNTS.items()}
     assert data["exact_p"] == result.exact_p
     assert data["rate_ci"]["surgical"]["upper"] == result.group("surgical").upper
     with pytest.raises(KeyError, match="no treatment group"):
@@ -156,17 +168,25 @@ def test_result_is_frozen_and_json_ready(result):
 
 def test_summary_sentence_comes_from_the_numbers(result):
     text = result.summary()
-    assert "surgical 8/9 (89%" in text
-    assert "exact P = .21 across 3 groups; Pearson chi-square P = .19 with" in text
+    k, n = R_COUNTS["surgical"]
+    assert f"surgical {k}/{n} ({100 * k / n:.0f}%" in text
+    assert (f"exact {p_text(R['fisher_p'])} across 3 groups; Pearson chi-square "
+            f"{p_text(R['chi2_p'])} with") in text
 
 
 def test_min_cell_suppresses_counts_in_table_contingency_and_summary(result):
-    assert result.table(min_cell=10).set_index("group")["n_symptomatic"].tolist() == [
-        10, 11, "<10"]
-    assert result.contingency(min_cell=6).loc["no"].tolist() == ["<6", "<6", "<6"]
-    assert result.contingency(min_cell=6).loc["yes"].tolist() == ["<6", 7, 8]
-    assert "surgical <10/<10" in result.summary(min_cell=10)
-    assert "surgical 8/9" in result.summary()
+    n_sym = [n for _, n in R_COUNTS.values()]
+    high = sorted(n_sym)[1]  # hides the smallest group's count, keeps the largest
+    assert result.table(min_cell=high).set_index("group")["n_symptomatic"].tolist() == [
+        _mark(n, high) for n in n_sym]
+    assert any(isinstance(_mark(n, high), str) for n in n_sym)
+    assert result.contingency(min_cell=6).loc["no"].tolist() == [
+        _mark(n, 6) for n in R["table"][1]]
+    assert result.contingency(min_cell=6).loc["yes"].tolist() == [
+        _mark(n, 6) for n in R["table"][0]]
+    k, n = R_COUNTS["surgical"]
+    assert f"surgical {_mark(k, high)}/{_mark(n, high)}" in result.summary(min_cell=high)
+    assert f"surgical {k}/{n}" in result.summary()
     assert result.table().equals(result.table(min_cell=0))
 
 
@@ -187,12 +207,14 @@ def _printed_widths(df: pd.DataFrame) -> dict[str, int]:
 
 def test_interval_widths_are_computed_from_the_data(cohort, result):
     assert result.interval_widths() == _printed_widths(cohort)
-    # the bundled cohort: 19-81%, 31-89%, 52-100% (issue 12: "they span 48 to 62")
-    assert sorted(result.interval_widths().values()) == [48, 58, 62]
+    # R's exact intervals, printed as whole percents
+    widths = [round(100 * r["upper"]) - round(100 * r["lower"]) for r in R["rate"].values()]
+    assert sorted(result.interval_widths().values()) == sorted(widths)
     text = result.small_numbers_caveat()
-    assert "9 to 11 symptomatic patients per group" in text
-    assert "span 48 to 62 percentage points" in text
-    assert f"exact {'P = .21'}" in text and "could not detect a difference" in text
+    n_sym = [n for _, n in R_COUNTS.values()]
+    assert f"{min(n_sym)} to {max(n_sym)} symptomatic patients per group" in text
+    assert f"span {min(widths)} to {max(widths)} percentage points" in text
+    assert f"exact {p_text(R['fisher_p'])}" in text and "could not detect a difference" in text
 
 
 def test_small_numbers_caveat_follows_the_data(cohort):
@@ -214,4 +236,7 @@ def test_small_numbers_caveat_without_symptomatic_patients_and_with_suppression(
     df["symptomatic"] = 0
     df["palliated"] = pd.NA
     assert "no rate is estimable" in palliation(df).small_numbers_caveat()
-    assert "<10 to 11 symptomatic" in palliation(cohort).small_numbers_caveat(min_cell=10)
+    n_sym = sorted(n for _, n in R_COUNTS.values())
+    high = n_sym[1]  # hides the smallest group's count, keeps the largest
+    assert (f"{_mark(n_sym[0], high)} to {_mark(n_sym[-1], high)} symptomatic"
+            in palliation(cohort).small_numbers_caveat(min_cell=high))
