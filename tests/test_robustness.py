@@ -153,7 +153,10 @@ def test_separation_on_a_continuous_covariate_is_detected(df):
     mono["followup_months"] = 110.0 - mono["age_years"].astype(float) + np.arange(48) / 1000
     mono["died"] = 1
     fit = rb.cox_adjusted(mono)
-    assert fit.penalized and any("10 per standard deviation" in p for p in fit.separation)
+    # detected by the coefficient's size or by lifelines' failed convergence (which one
+    # comes first depends on the cohort's ages)
+    assert fit.penalized and any("10 per standard deviation" in p or "failed to converge" in p
+                                 for p in fit.separation)
     assert np.isfinite(fit.table()[["coef", "se"]].to_numpy()).all()
 
 

@@ -138,13 +138,16 @@ def weighted_cox_binary(time: np.ndarray, event: np.ndarray, x: np.ndarray,
 def iptw_weights(ps: np.ndarray, treated: np.ndarray, estimand: Estimand,
                  p_treated: np.ndarray | float) -> np.ndarray:
     """ATT: 1 for surgical, e / (1 - e) for non-surgical. ATE (stabilized): P(surgical) / e
-    and (1 - P(surgical)) / (1 - e)."""
+    and (1 - P(surgical)) / (1 - e). A score of 0 or 1 (separated arms) gives an infinite
+    or undefined weight, without a warning: the callers say so in words."""
     if estimand == "ATT":
-        return np.where(treated, 1.0, ps / (1 - ps))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(treated, 1.0, ps / (1 - ps))
     if estimand == "ATE":
         p1 = np.asarray(p_treated, dtype=float)
         p1 = p1[:, None] if p1.ndim == 1 else p1
-        return np.where(treated, p1 / ps, (1 - p1) / (1 - ps))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(treated, p1 / ps, (1 - p1) / (1 - ps))
     raise ValueError(f"estimand must be 'ATT' or 'ATE', not {estimand!r}")
 
 
@@ -159,7 +162,9 @@ def bootstrap_log_hr(time: np.ndarray, event: np.ndarray, treated: np.ndarray,
     ps, converged = logistic_fits(x, treated.astype(float), freq)
     p1 = (freq * treated).sum(axis=1) / freq.sum(axis=1)
     w = iptw_weights(ps, treated, estimand, p1)
-    beta = weighted_cox_binary(time, event, treated, freq * w, freq)
+    with np.errstate(invalid="ignore"):  # an infinite weight of a patient not drawn: NaN
+        weights = freq * w
+    beta = weighted_cox_binary(time, event, treated, weights, freq)
     return beta, converged
 
 
