@@ -282,10 +282,11 @@ def test_exact_cohort_p_is_bounded_tightly(cohort_exact):
 
 def test_coarse_option_gives_the_one_percent_bounds_of_earlier_versions(cohort_exact):
     """rtol=0.01 is the fast option (and what nethep reported before the default was
-    tightened): grid 1/4600, bounds within 1% of P, containing the default's bounds."""
+    tightened): a coarser grid, bounds within 1% of P, containing the default's bounds."""
     coarse = perm.exact_logrank(*data(COHORT_ARM), rtol=0.01)
-    assert coarse.grid_factor == 4600.0 and coarse.converged
-    assert coarse.p == 0.0020993649477355075
+    assert coarse.converged and coarse.grid_factor < cohort_exact.grid_factor
+    assert coarse.p_lower <= coarse.p <= coarse.p_upper
+    assert coarse.p == pytest.approx(cohort_exact.p, rel=0.01)
     assert coarse.p_upper - coarse.p_lower <= 0.01 * coarse.p_upper
     assert coarse.p_lower <= cohort_exact.p_lower <= cohort_exact.p_upper <= coarse.p_upper
 

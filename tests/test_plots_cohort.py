@@ -6,6 +6,9 @@ process) are checked in tests/test_figures_journal.py.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -16,6 +19,7 @@ import pytest  # noqa: E402
 
 from nethep import load_cohort  # noqa: E402
 from nethep.describe import GroupedValues, patient_flow, values_by_group  # noqa: E402
+from nethep.formats import p_text  # noqa: E402
 from nethep.plots import (  # noqa: E402
     patient_flow_caption,
     patient_flow_figure,
@@ -25,6 +29,10 @@ from nethep.plots import (  # noqa: E402
 )
 from nethep.plots.style import RECONSTRUCTED_NOTE  # noqa: E402
 from nethep.tableone import table_one  # noqa: E402
+
+#: R's Table 1 tests for the bundled cohort.
+R_TABLE_ONE = json.loads((Path(__file__).resolve().parent / "reference" / "tests.json")
+                         .read_text(encoding="utf-8"))["table_one"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +77,7 @@ def test_flow_figure_shows_every_count(df, width_mm):
     assert outcome == [f"Died: {d} Alive at last contact: {a} of whom lost to follow-up: {n}"
                        for d, a, n in (expected[g] for g in ("medical", "embolization",
                                                              "surgical"))]
-    assert sum(n for _, _, n in expected.values()) == 17  # of the 24 alive at last contact
+    assert sum(n for _, _, n in expected.values()) == patient_flow(df).n_lost
     assert RECONSTRUCTED_NOTE in _texts(fig)
     assert "Patient flow" not in _texts(fig)  # the title is the caption's
     plt.close(fig)
@@ -153,7 +161,10 @@ def test_values_caption(df):
     assert cap.title == "Liver involvement by treatment group"
     assert "whiskers: 10th and 90th percentiles" in cap.text
     assert "Individual patients' values are not shown" in cap.text
-    assert "Kruskal-Wallis test across the groups with values: P = .50." in cap.text
+    # R's kruskal.test P (tests/reference/make_tests_reference.R), in the journal's style
+    r_p = next(r["p"] for r in R_TABLE_ONE["continuous"]
+               if r["variable"] == "liver_involvement_pct")
+    assert f"Kruskal-Wallis test across the groups with values: {p_text(r_p)}." in cap.text
 
 
 def test_values_figure_with_an_empty_group(df):

@@ -87,12 +87,25 @@ def test_at_risk_text_is_coloured_by_group(cohort):
             assert to_hex(text.get_color()).lower() == GROUP_COLORS[group].lower()
 
 
+def _at_risk(cohort: pd.DataFrame, column: str, group: str, ticks) -> list[int]:
+    """Patients of ``group`` still under observation at each tick, from the raw times."""
+    times = cohort.loc[cohort[column] == group, "followup_months"].to_numpy(float)
+    return [int((times >= tick).sum()) for tick in ticks]
+
+
+def _mark(n: int, min_cell: int) -> int | str:
+    return f"<{min_cell}" if 0 < n < min_cell else n
+
+
 def test_bundled_at_risk_numbers(cohort):
-    fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", reconstructed=True)
-    # curves stop at 39 months (surgical: fewer than 5 at risk after 38.8), so the axis
-    # and the table end at 48
-    assert list(_main_axes(fig).get_xticks()) == [0, 12, 24, 36, 48]
-    assert at_risk_table(fig)["surgical"] == [13, 9, 7, 5, 2]
+    fits = fit_by(cohort, "treatment_group")
+    fig = km_figure(fits, "Overall survival", reconstructed=True)
+    # the axis starts at 0 with even steps and reaches past the last drawn curve
+    ticks = list(_main_axes(fig).get_xticks())
+    assert ticks[0] == 0 and len(set(np.diff(ticks))) == 1
+    assert ticks[-1] >= max(truncation_time(fit) for fit in fits.values())
+    for group in fits:
+        assert at_risk_table(fig)[group] == _at_risk(cohort, "treatment_group", group, ticks)
 
 
 def test_custom_times_set_the_ticks(cohort):
@@ -173,13 +186,22 @@ def test_km_figure_needs_a_fit():
         km_figure({}, "Nothing", reconstructed=True)
 
 
+def _palliation_labels(cohort: pd.DataFrame, min_cell: int = 0) -> list[str]:
+    """'Group\nk of n' per group, counted from the symptomatic patients here."""
+    sym = cohort[cohort["symptomatic"] == 1]
+    return [f"{g.capitalize()}\n{_mark(int(rows['palliated'].sum()), min_cell)} of "
+            f"{_mark(len(rows), min_cell)}"
+            for g in ("medical", "embolization", "surgical")
+            for rows in [sym[sym["treatment_group"] == g]]]
+
+
 def test_palliation_figure(cohort):
     result = palliation(cohort)
     fig = palliation_figure(result, reconstructed=True)
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert labels == ["Medical\n5 of 10", "Embolization\n7 of 11", "Surgical\n8 of 9"]
+    assert labels == _palliation_labels(cohort)
     points = [line for line in ax.get_lines() if line.get_marker() == "o"]
     np.testing.assert_allclose([p.get_ydata()[0] for p in points],
                                [g.rate for g in result.groups])
@@ -209,7 +231,9 @@ def test_at_risk_rows_and_legend_show_small_counts_as_marked(cohort):
     fig = km_figure(fit_by(cohort, "treatment_group"), "Overall survival", reconstructed=True,
                     min_cell=5)
     rows = at_risk_table(fig)
-    assert rows["surgical"] == [13, 9, 7, 5, "<5"]
+    ticks = list(_main_axes(fig).get_xticks())
+    assert rows["surgical"] == [_mark(n, 5) for n in _at_risk(cohort, "treatment_group",
+                                                              "surgical", ticks)]
     for group, numbers in rows.items():
         assert not [n for n in numbers if isinstance(n, int) and 0 < n < 5], group
     cap = km_caption(fit_by(cohort, "treatment_group"), reconstructed=True, min_cell=5)
@@ -220,7 +244,9 @@ def test_at_risk_rows_and_legend_show_small_counts_as_marked(cohort):
                     min_cell=5)
     legend = [t.get_text() for t in _main_axes(fig).get_legend().get_texts()]
     assert legend == ["Medical (n = <5)", "Embolization (n = 18)", "Surgical (n = 13)"]
-    assert at_risk_table(fig)["medical"] == ["<5"] * 5
+    ticks = list(_main_axes(fig).get_xticks())
+    assert at_risk_table(fig)["medical"] == [
+        _mark(n, 5) for n in _at_risk(small, "treatment_group", "medical", ticks)]
 
 
 def test_at_risk_rows_unchanged_without_suppression(cohort):
@@ -232,7 +258,7 @@ def test_at_risk_rows_unchanged_without_suppression(cohort):
 def test_palliation_ticks_show_small_counts_as_marked(cohort):
     fig = palliation_figure(palliation(cohort), reconstructed=True, min_cell=5)
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert labels == ["Medical\n5 of 10", "Embolization\n7 of 11", "Surgical\n8 of 9"]
+    assert labels == _palliation_labels(cohort, min_cell=5)
     df = cohort.copy()
     df.loc[df.index[(df["treatment_group"] == "surgical") & (df["symptomatic"] == 1)][:6],
            ["symptomatic", "palliated"]] = [0, pd.NA]
@@ -308,10 +334,11 @@ def test_curves_stop_where_fewer_than_5_remain_at_risk(cohort, by):
         assert f"at {truncation_time(fit):.0f} months" in cap
 
 
-def test_surgical_curve_stops_at_39_months_and_numbers_at_risk_go_on(cohort):
+def test_surgical_curve_stops_and_numbers_at_risk_go_on(cohort):
     fits = fit_by(cohort, "arm")
-    assert truncation_time(fits["surgical"]) == pytest.approx(38.8)
-    assert truncation_time(fits["nonsurgical"]) == pytest.approx(36.1)
+    for arm in ("surgical", "nonsurgical"):
+        times = cohort.loc[cohort["arm"] == arm, "followup_months"].to_numpy(float)
+        assert truncation_time(fits[arm]) == pytest.approx(_first_below(times, 5))
     fig = km_figure(fits, reconstructed=True, times=[0, 12, 24, 36, 48, 60])
     assert at_risk_table(fig)["surgical"] == fits["surgical"].n_at_risk(
         [0, 12, 24, 36, 48, 60]).tolist()
