@@ -237,9 +237,10 @@ def test_iptw_truncated_matches_r(df):
     assert close(fit.hazard_ratio.lower, ref["lower"])
     assert close(fit.hazard_ratio.upper, ref["upper"])
     lo, hi = fit.propensity.truncation_bounds
+    r_weights = REFERENCE["propensity"]["weights"]  # R's untruncated ATE weights
     assert fit.truncation_sentence(rb.iptw_cox(df, estimand="ATE", n_boot=0)) == (
         f"Truncation bounds: weights capped to [{lo:.3f}, {hi:.3f}]; untruncated weights "
-        "range from 0.749 to 1.310.")
+        f"range from {min(r_weights):.3f} to {max(r_weights):.3f}.")
     with pytest.raises(ValueError, match="not truncated"):
         rb.iptw_cox(df, n_boot=0).truncation_sentence(fit)
     assert fit.n_boot == 0  # no bootstrap for truncated weights
@@ -357,14 +358,17 @@ def test_positivity_diagnostics(iptw_att):
     assert pos.table(min_cell=30)["n"].tolist() == ["<30", 35]
 
 
-def test_weighted_km_matches_r_survfit(iptw):
+def test_weighted_km_matches_r_survfit(df, iptw):
     for ref in REFERENCE["weighted_km"]:
         curve = iptw.curve(ref["arm"])
         assert curve["time"].iloc[0] == 0 and curve["surv"].iloc[0] == 1
         np.testing.assert_array_equal(curve["time"].iloc[1:], ref["time"])
         np.testing.assert_allclose(curve["surv"].iloc[1:], ref["surv"], rtol=REL, atol=1e-12)
-    # the non-surgical curve ends in a death, so at 0 (lifelines' weighted KM stays up)
-    assert iptw.curve("nonsurgical")["surv"].iloc[-1] == 0
+        # a curve whose last time has only deaths ends at exactly 0 (lifelines' weighted
+        # KM stays up); otherwise above 0
+        arm = df[df["arm"] == ref["arm"]]
+        last = arm[arm["followup_months"] == arm["followup_months"].max()]
+        assert (curve["surv"].iloc[-1] == 0) == bool((last["died"] == 1).all())
 
 
 def test_efron_score_residuals_sum_to_zero_at_the_mle(df, iptw):
@@ -445,13 +449,19 @@ def test_landmark_matches_r(landmarks):
             assert close(cox_value(res, key), ref[key]), (ref["at_months"], key)
 
 
-def test_landmark_reclassifies_late_surgery(landmarks):
-    # NET045 (operated at 4.3 months) and NET047 (5.0) count as non-surgical at 3 months
-    assert landmarks[3].n_reclassified == 2 and landmarks[6].n_reclassified == 0
-    assert "counted non-surgical" in landmarks[3].note()
-    assert landmarks[3].n_excluded == 2 and landmarks[6].n_excluded == 6
+def test_landmark_reclassifies_late_surgery(df, landmarks):
+    # counted here: patients followed past L whose surgery came after L count as
+    # non-surgical; patients who died or were censored by L are left out
+    for at in (3, 6):
+        later = (df["arm"] == "surgical") & (df["months_to_treatment"] > at) & (
+            df["followup_months"] > at)
+        assert landmarks[at].n_reclassified == int(later.sum())
+        assert landmarks[at].n_excluded == int((df["followup_months"] <= at).sum())
+    assert landmarks[3].n_reclassified > 0 and "counted non-surgical" in landmarks[3].note()
+    n_excluded = landmarks[3].n_excluded
+    assert 0 < n_excluded < 5
     assert "(<5 died or were censored by then" in landmarks[3].note(min_cell=5)
-    assert "(2 died or were censored by then" in landmarks[3].note(min_cell=1)
+    assert f"({n_excluded} died or were censored by then" in landmarks[3].note(min_cell=1)
 
 
 def test_landmarks_main_and_alternatives(df, landmarks):
@@ -469,17 +479,24 @@ def test_landmarks_main_and_alternatives(df, landmarks):
 
 def test_counting_process_rows(df):
     long = rb.counting_process(df)
-    assert len(long) == REFERENCE["time_varying"]["n_intervals"] == 61
-    assert long["event"].sum() == 24
+    assert len(long) == REFERENCE["time_varying"]["n_intervals"]
+    assert long["event"].sum() == df["died"].sum()
     assert (long["stop"] > long["start"]).all()
-    rows = long[long["id"] == "NET039"][["start", "stop", "event", "surgical"]]
-    assert rows.to_numpy().tolist() == [[0.0, 2.7, 0, 0.0], [2.7, 35.1, 1, 1.0]]
-    edge = df[df["patient_id"].isin(["NET036", "NET037"])].copy()
+    # a surgical patient operated during follow-up: unoperated, then operated
+    switch = df[(df["arm"] == "surgical") & (df["months_to_treatment"] > 0)
+                & (df["months_to_treatment"] < df["followup_months"])].iloc[0]
+    rows = long[long["id"] == switch["patient_id"]][["start", "stop", "event", "surgical"]]
+    mtt, end = float(switch["months_to_treatment"]), float(switch["followup_months"])
+    assert rows.to_numpy().tolist() == [[0.0, mtt, 0, 0.0],
+                                        [mtt, end, int(switch["died"]), 1.0]]
+    first, second = df.index[df["arm"] == "surgical"][:2]
+    edge = df.loc[[first, second]].copy()
     edge["months_to_treatment"] = edge["months_to_treatment"].astype(float)
-    edge.loc["NET036", "months_to_treatment"] = 0.0  # operated at diagnosis
-    edge.loc["NET037", "months_to_treatment"] = 52.0  # operated at last contact
+    edge.loc[first, "months_to_treatment"] = 0.0  # operated at diagnosis
+    edge.loc[second, "months_to_treatment"] = float(edge.loc[second, "followup_months"])
     out = rb.counting_process(edge)[["id", "start", "stop", "surgical"]].to_numpy().tolist()
-    assert out == [["NET036", 0.0, 30.1, 1.0], ["NET037", 0.0, 52.0, 0.0]]
+    assert out == [[first, 0.0, float(edge.loc[first, "followup_months"]), 1.0],
+                   [second, 0.0, float(edge.loc[second, "followup_months"]), 0.0]]
 
 
 def test_time_varying_cox_matches_r(tv):
@@ -510,11 +527,15 @@ def test_rmst_matches_r(rmsts):
         assert close(res.upper, diff + 1.959963984540054 * se)
 
 
-def test_rmst_flags_tau_beyond_last_followup(rmsts):
-    assert not rmsts[36].extended and rmsts[36].notes == ()
-    assert rmsts[60].extended  # surgical arm's last follow-up is 52.0 months
-    assert rmsts[60].arm("surgical")["extended"] and not rmsts[60].arm("nonsurgical")["extended"]
-    assert "52" in rmsts[60].notes[0] and "R's rule" in rmsts[60].notes[0]
+def test_rmst_flags_tau_beyond_last_followup(df, rmsts):
+    last = df.groupby("arm")["followup_months"].max()
+    assert last.min() > 36 and not rmsts[36].extended and rmsts[36].notes == ()
+    assert rmsts[60].extended == bool(last.min() < 60)
+    for arm in ("surgical", "nonsurgical"):
+        assert rmsts[60].arm(arm)["extended"] == bool(last[arm] < 60), arm
+    shorter = last.idxmin()
+    note = next(n for n in rmsts[60].notes if f"in the {shorter} arm" in n)
+    assert f"({float(last[shorter]):g} months)" in note and "R's rule" in note
 
 
 def test_restricted_means_sentences(df):
