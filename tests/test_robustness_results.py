@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -49,11 +50,18 @@ REQUIRED = [
 COULD_DIFFER = ("small_events", "exact_tests", "bootstrap", "adjusted", "iptw", "evalue",
                 "landmark", "time_varying", "rmst", "power")
 
-R_O_MINUS_E = -6.21421663395997  # surgical arm
-R_SURVDIFF_VAR = 4.95415918996205
-R_SURVDIFF_CHISQ = 7.79476130925065
-R_COIN_VAR = 4.33656415180869
-R_COIN_Z2 = 8.90485809086407
+_REFERENCE = Path(__file__).resolve().parent / "reference"
+#: R's survdiff (make_reference.R) and coin's logrank_test (make_coin_reference.R) on the
+#: bundled cohort, surgical vs non-surgical.
+_SURVDIFF = json.loads((_REFERENCE / "survival_reference.json").read_text(
+    encoding="utf-8"))["datasets"]["cohort"]["survdiff"]["arm"]
+_COIN = json.loads((_REFERENCE / "coin.json").read_text(encoding="utf-8"))["cohort_arm"]
+_SURGICAL = _SURVDIFF["levels"].index("surgical")
+R_O_MINUS_E = _SURVDIFF["observed"][_SURGICAL] - _SURVDIFF["expected"][_SURGICAL]
+R_SURVDIFF_VAR = _SURVDIFF["variance"][_SURGICAL][_SURGICAL]
+R_SURVDIFF_CHISQ = _SURVDIFF["chisq"]
+R_COIN_VAR = _COIN["variance"]
+R_COIN_Z2 = _COIN["statistic"] ** 2
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +125,9 @@ def test_saved_values_are_sane(flat, robustness):
     # the E-value is that of the primary estimate, as stated
     assert flat["evalue.hr"] == flat["primary.hr"] and flat["evalue.upper"] == flat[
         "primary.upper"]
-    assert flat["landmark.3.n"] == 46 and flat["landmark.6.n"] == 42
+    df = load_cohort()
+    for at in (3, 6):  # patients still followed at the landmark
+        assert flat[f"landmark.{at}.n"] == int((df["followup_months"] > at).sum())
     # the primary weighting is the ATT; iptw and iptw_att are the same numbers
     assert flat["iptw.estimand"] == flat["iptw_att.estimand"] == "ATT"
     assert flat["iptw.hr"] == flat["iptw_att.hr"] and flat["iptw_ate.estimand"] == "ATE"
@@ -187,7 +197,10 @@ def test_findings_one_line_per_question(robustness):
     assert lines[4] == (f"E-value of the primary estimate {ev.point:.1f} (confidence limit "
                         f"{ev.ci_limit:.1f}).")
     assert lines[0] == robustness.primary_sentence()
-    assert "Firth-penalised Cox" in lines[0] and "HR 0.19 (95% profile-likelihood CI" in lines[0]
+    r_firth = next(c for c in json.loads((_REFERENCE / "firth.json").read_text(
+        encoding="utf-8"))["cases"] if c["data"] == "cohort" and c["ties"] == "efron")
+    assert "Firth-penalised Cox" in lines[0]  # R's Firth HR (make_firth_reference.R)
+    assert f"HR {math.exp(r_firth['firth']['coef']):.2f} (95% profile-likelihood CI" in lines[0]
     assert lines[1] == robustness.inference.finding()
     assert lines[2] == robustness.small_events.finding()
     s = robustness.adjusted.surgical
@@ -236,7 +249,7 @@ def test_inference_sentences(robustness):
     assert f"P = {p_digits(perm.p, 5)}" in lines[0]
     assert lines[1] == (f"The Monte Carlo estimate lies {(perm.p - exact.p) / perm.mc_se:+.1f}"
                         " Monte Carlo SEs from the exact P.")
-    # R: coin's variance / survdiff's variance = 4.3366 / 4.9542 = 88%
+    # R: coin's variance / survdiff's variance
     assert inf.variance_sentence() == (
         f"The permutation variance is {R_COIN_VAR / R_SURVDIFF_VAR:.0%} of the survdiff "
         f"variance, so the chi-square is {R_COIN_Z2:.2f} instead of {R_SURVDIFF_CHISQ:.2f}.")
