@@ -50,9 +50,25 @@ from nethep.run import EXECUTED_DIRNAME, FIGURES_DIRNAME
 BACKGROUND_RUNS = ("bundled_run", "user_run")
 #: Fixtures that execute notebooks: a test using one is marked ``notebooks``.
 NOTEBOOK_FIXTURES = frozenset(BACKGROUND_RUNS)
-#: The medical patients of the edge cohort: octreotide (symptomatic, palliated, died),
-#: observation (symptomatic, palliated, died), chemotherapy (not symptomatic, died).
-EDGE_MEDICAL = ("NET001", "NET009", "NET015")
+
+
+def _edge_medical() -> tuple[str, ...]:
+    """The medical patients of the edge cohort, chosen by rule from the bundled cohort
+    (so they follow it when it is rebuilt): the first octreotide and the first
+    observation patient who were symptomatic, palliated and died, and the first
+    chemotherapy patient without symptoms."""
+    with BUNDLED_COHORT.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    wanted = {"octreotide": {"symptomatic": "1", "palliated": "1", "died": "1"},
+              "observation": {"symptomatic": "1", "palliated": "1", "died": "1"},
+              "chemotherapy": {"symptomatic": "0"}}
+    return tuple(next(r["patient_id"] for r in rows if r["treatment"] == treatment
+                      and all(r[k] == v for k, v in rule.items()))
+                 for treatment, rule in wanted.items())
+
+
+#: The medical patients of the edge cohort (:func:`_edge_medical`).
+EDGE_MEDICAL = _edge_medical()
 EDGE_MIN_CELL = 5
 #: How ``user_run`` runs: the clinic's mapping, its identifier columns dropped, small
 #: counts suppressed.
@@ -106,7 +122,7 @@ class Build:
 
 def edge_rows() -> list[dict[str, str]]:
     """The edge cohort in the contract's columns: the bundled cohort with 3 medical
-    patients (:data:`EDGE_MEDICAL`) and no surgical death; 34 patients, 14 deaths."""
+    patients (:data:`EDGE_MEDICAL`) and no surgical death; 34 patients."""
     with BUNDLED_COHORT.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     rows = [r for r in rows
