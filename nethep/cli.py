@@ -61,8 +61,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebooks", metavar="DIR", default=None,
                    help="folder holding the NN_*.ipynb notebooks (default: the repository's)")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                   help="notebooks executed at the same time (default: the cores available; "
-                        "the outputs are the same bytes for any N)")
+                   help="notebooks executed at the same time (default: one more than the "
+                        "cores available; the outputs are the same bytes for any N)")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.add_argument("--min-cell", type=int, default=None, metavar="N",
                    help="suppress every count from 1 to N-1 in tables, figures, numbers at "
