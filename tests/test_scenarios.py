@@ -18,6 +18,7 @@ from scipy import stats
 from nethep import coxbatch
 from nethep.cohort import load_cohort
 from nethep.cox import coxph, efron_score_residuals, weighted_cox_robust
+from nethep.estimable import unexplained_nulls
 from nethep.firth import firth_coxph
 from nethep.km import restricted_mean_survival
 from nethep.permutation import logrank_scores
@@ -29,6 +30,7 @@ from nethep.robustness.scenarios import (
     Scenario,
     default_scenarios,
     run_scenarios,
+    scenario_study,
 )
 from nethep.robustness.scenarios import methods as M
 from nethep.robustness.scenarios.simulate import (
@@ -36,6 +38,7 @@ from nethep.robustness.scenarios.simulate import (
     cohort_shape,
     marginal_hr,
     simulate,
+    simulation_reason,
     true_rmst_difference,
 )
 
@@ -363,3 +366,78 @@ def test_a_tiny_cohort_with_no_death_in_one_arm_gets_words_not_a_crash(cohort):
     assert "nan" not in text
     assert "no other method had an estimate in at least 90% of the replicates" in text
     assert study.rows["n_failed"].max() > 0
+
+
+# ------------------------------------------- cohorts whose shape cannot be simulated
+
+
+def _tiny_shapes(cohort: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, str]]:
+    """Cohorts ``validate`` accepts that no scenario can copy, and the words that say why."""
+    surgical, others = cohort[cohort["surgical"]], cohort[~cohort["surgical"]]
+    dead = others[others["died"] == 1]
+    return {
+        "one patient": (cohort.iloc[:1], "fewer than 2 patients in the"),
+        "two patients, one arm": (surgical.iloc[:2], "no non-surgical patient"),
+        "one surgical patient": (pd.concat([surgical.iloc[:1], dead.iloc[:5]]),
+                                 "fewer than 2 patients in the surgical arm"),
+        "only non-surgical": (others, "no surgical patient"),
+        "no non-surgical death": (cohort.assign(died=np.where(cohort["surgical"],
+                                                              cohort["died"], 0)),
+                                  "no death in the non-surgical arm"),
+        "constant liver": (cohort.assign(liver_involvement_pct=40.0),
+                           "liver involvement is the same in every patient"),
+    }
+
+
+@pytest.mark.parametrize("name", ["one patient", "two patients, one arm",
+                                  "one surgical patient", "only non-surgical",
+                                  "no non-surgical death", "constant liver"])
+def test_a_cohort_that_cannot_be_simulated_says_why_in_words(cohort, name):
+    tiny, expected = _tiny_shapes(cohort)[name]
+    tiny = tiny.reset_index(drop=True)
+    tiny.attrs.pop("reconstructed", None)  # a user's cohort: computed, never read
+    assert expected in simulation_reason(tiny)
+    with pytest.raises(ValueError, match=expected):
+        cohort_shape(tiny)
+    study = scenario_study(tiny, n_replicates=20, seed=1)
+    assert expected in study.reason and study.rows.empty and study.shape is None
+    words = f"not estimable ({study.reason})"
+    sentences = [study.methods_text(11), study.provenance(), study.findings()]
+    assert words in study.methods_text() and words in study.findings()
+    assert study.reason in study.provenance()
+    assert not any(bad in text for text in sentences for bad in ("nan", "inf", "0.00"))
+    table = study.table(min_cell=11)
+    assert list(table["scenario"]) == [s.key for s in default_scenarios()]
+    assert table["bias"].isna().all() and (table["note"] == words).all()
+    for measure in ("bias", "median_bias", "coverage", "rejection", "n_failed"):
+        wide = study.wide(measure)
+        assert list(wide["note"]) == [words]
+    results = study.to_results()
+    assert results["reason"] == study.reason
+    assert all(results[s.key] is None for s in default_scenarios())
+    assert unexplained_nulls({"scenarios": results}) == []
+    json.loads(dumps(results))
+    for width in (85, 180):
+        fig = scenario_figure(study, reconstructed=False, width_mm=width)
+        text = " ".join(t.get_text() for t in fig.texts)
+        assert study.reason in " ".join(text.split()) and not fig.axes
+        plt.close(fig)
+    caption = str(scenario_caption(study, reconstructed=False, min_cell=11))
+    assert words in caption and "simulated cohorts per scenario" not in caption
+
+
+def test_the_smallest_cohort_that_can_be_simulated_runs(cohort):
+    """2 surgical + 2 non-surgical patients, one non-surgical death: the boundary of
+    simulation_reason, simulated without an exception."""
+    surgical = cohort[cohort["surgical"]].iloc[:2]
+    others = cohort[~cohort["surgical"]]
+    pair = pd.concat([others[others["died"] == 1].iloc[:1],
+                      others[others["died"] == 0].iloc[:1]])
+    tiny = pd.concat([surgical, pair], ignore_index=True)
+    if tiny["liver_involvement_pct"].nunique() == 1:
+        tiny.loc[0, "liver_involvement_pct"] += 10
+    assert simulation_reason(tiny) == ""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        study = run_scenarios(tiny, n_replicates=10, seed=1,
+                              scenarios=[Scenario("null", 1.0)])
+    assert not study.reason and len(study.rows) == len(METHOD_LABELS)

@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from nethep.plots.compact import wrap
+from nethep.estimable import words
+from nethep.plots.compact import not_estimable_figure, wrap
 from nethep.plots.layout import MM_PER_INCH, text_size_in
 from nethep.plots.style import NOTE_COLOR, Caption, caption, figure_caption
 
@@ -25,6 +26,7 @@ KIND_STYLE = (
     ("immortal", "Immortal time", "#0072B2", "D"),
     ("censoring", "Informative censoring", "#D55E00", "^"),
 )
+TITLE = "What the methods detect in cohorts with a known truth"
 MEASURES = (
     ("bias", "Bias, log hazard ratio", 0.0, "Bias, log HR"),
     ("coverage", "Coverage of the 95% CI", 0.95, "Coverage"),
@@ -34,9 +36,14 @@ MEASURES = (
 
 def scenario_caption(study: ScenarioStudy, *, reconstructed: bool,
                      min_cell: int = 0) -> Caption:
-    """The caption of :func:`scenario_figure`."""
+    """The caption of :func:`scenario_figure` (not estimable: the reason, in words)."""
+    if study.reason:
+        return figure_caption(
+            TITLE, [f"No cohort was simulated: the known-truth scenarios are "
+                    f"{words(study.reason)}."],
+            reconstructed=reconstructed, min_cell=min_cell)
     return figure_caption(
-        "What the methods detect in cohorts with a known truth",
+        TITLE,
         [f"{study.n_replicates} simulated cohorts per scenario, each shaped like the "
          "analysed cohort; rows: methods, columns: bias (estimate minus the true log "
          "hazard ratio), coverage of the 95% CI and share of replicates with P < .05 (the "
@@ -53,7 +60,12 @@ def scenario_figure(study: ScenarioStudy, *, reconstructed: bool, min_cell: int 
                     width_mm: float = 180) -> Figure:
     """Bias, coverage and rejection per method (rows) and scenario kind (colours), one
     panel row per true HR; at 85 mm the measures are stacked instead (one panel
-    column per true HR). Made from a :class:`~nethep.robustness.scenarios.ScenarioStudy`."""
+    column per true HR). Made from a :class:`~nethep.robustness.scenarios.ScenarioStudy`;
+    a study with a ``reason`` (no cohort simulated) gives a figure that says so in words
+    (:func:`nethep.plots.compact.not_estimable_figure`)."""
+    if study.reason:
+        return not_estimable_figure("Known-truth scenarios", study.reason, width_mm,
+                                    [caption(reconstructed)])
     rows = study.rows
     hrs = sorted({s.true_hr for s in study.scenarios}, reverse=True)
     methods = list(dict.fromkeys(rows["method"]))

@@ -75,6 +75,10 @@ TRUE_HRS = (1.0, 0.5)
 MARGINAL_N = 400_000
 #: Covariates of notebook 05's adjusted model, as simulated (tumour type as an indicator).
 COVARIATES = ("tumor_type=islet_cell", "liver_involvement_pct", "age_years")
+#: Fewest patients per arm a simulated cohort copies (:func:`simulation_reason`).
+MIN_PER_ARM = 2
+#: The numeric columns the shape reads (:func:`cohort_shape`); all must be finite.
+SHAPE_COLUMNS = ("followup_months", "liver_involvement_pct", "age_years")
 
 
 @dataclass(frozen=True)
@@ -137,18 +141,52 @@ def _intercept(x: np.ndarray, share: float) -> float:
         lambda a: special.expit(a + ALPHA_LIVER * x).mean() - share, -30, 30, xtol=1e-12))
 
 
+def simulation_reason(df: pd.DataFrame) -> str:
+    """Why no cohort can be simulated in the shape of ``df``, in words ("" when one can):
+    fewer than :data:`MIN_PER_ARM` patients in an arm (the simulated cohorts copy each
+    arm's size, and a comparison needs patients on both sides), no death or no
+    follow-up time in the non-surgical arm (no baseline death rate to simulate from), or
+    a liver involvement that does not vary (nothing to standardise in the confounding
+    scenario). Counts are not named (a small cohort's counts may be suppressed)."""
+    if len(df) == 0:
+        return "no patients"
+    surgical = df["surgical"].to_numpy(bool)
+    short = [f"no {name} patient" if not size
+             else f"fewer than {MIN_PER_ARM} patients in the {name} arm"
+             for name, size in (("surgical", int(surgical.sum())),
+                                ("non-surgical", int((~surgical).sum())))
+             if size < MIN_PER_ARM]
+    if short:
+        return (f"{' and '.join(short)}: the simulated cohorts copy each arm's size and "
+                f"need at least {MIN_PER_ARM} patients in each arm")
+    if not int(df.loc[~surgical, "died"].sum()):
+        return ("no death in the non-surgical arm: there is no baseline death rate to "
+                "simulate from")
+    if not float(df.loc[~surgical, "followup_months"].sum()) > 0:
+        return ("no follow-up time in the non-surgical arm: there is no baseline death "
+                "rate to simulate from")
+    values = df[list(SHAPE_COLUMNS)].to_numpy(float)
+    if not np.isfinite(values).all():
+        return "missing or non-finite follow-up, liver involvement or age values"
+    liver = df["liver_involvement_pct"].to_numpy(float)
+    if not float(liver.std(ddof=1)) > 0:
+        return ("liver involvement is the same in every patient: the confounding scenario "
+                "has no spread to standardise")
+    return ""
+
+
 def cohort_shape(df: pd.DataFrame) -> CohortShape:
-    """The shape of the analysed cohort ``df`` (validated by :mod:`nethep.cohort`)."""
+    """The shape of the analysed cohort ``df`` (validated by :mod:`nethep.cohort`).
+    Raises ValueError with :func:`simulation_reason` when it cannot be simulated."""
+    reason = simulation_reason(df)
+    if reason:
+        raise ValueError(f"no cohort can be simulated in this shape: {reason}")
     t = df["followup_months"].to_numpy(float)
     died = df["died"].to_numpy(int)
     surgical = df["surgical"].to_numpy(bool)
     n, n1 = len(df), int(surgical.sum())
-    if not 2 <= n1 <= n - 2:
-        raise ValueError("the simulated cohorts need at least 2 patients in each arm")
     person_time = t[~surgical].sum()
     deaths = died[~surgical].sum()
-    if deaths == 0:
-        raise ValueError("the non-surgical arm has no deaths: no death rate to simulate")
     reverse = kaplan_meier(t, 1 - died)
     times = np.append(reverse.time, t.max())
     cdf = np.append(1 - reverse.surv, 1.0)

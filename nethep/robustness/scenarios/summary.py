@@ -13,6 +13,12 @@ over the replicates where the method is estimable:
 - each with its Monte Carlo SE (SD / sqrt(m) for the bias, sqrt(q (1 - q) / m) for a
   share q, m the estimable replicates); ``n_failed`` counts the replicates where the
   method had no estimate (they are left out of the three summaries, never silently).
+
+A cohort whose shape cannot be simulated (fewer than 2 patients in an arm, no death in
+the non-surgical arm, a liver involvement that does not vary:
+:func:`~nethep.robustness.scenarios.simulate.simulation_reason`) gives a study with no
+rows and that ``reason``; its tables, sentences, results and figure say "not estimable
+(<reason>)" (:mod:`nethep.estimable`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nethep import estimable
 from nethep.formats import finite_or_none
 from nethep.results import to_jsonable
 from nethep.robustness.scenarios.methods import (
@@ -42,6 +49,7 @@ from nethep.robustness.scenarios.simulate import (
     default_scenarios,
     marginal_hr,
     simulate,
+    simulation_reason,
     true_rmst_difference,
 )
 
@@ -51,6 +59,10 @@ SEED = 20061001
 ALPHA = 0.05
 #: Methods that estimate a hazard ratio (the candidates for "least biased").
 HR_METHODS = tuple(k for k in METHOD_LABELS if k not in ("rmst", "permutation"))
+#: The columns of :meth:`ScenarioStudy.table` (and of data/scenarios/study.csv), in order.
+ROW_COLUMNS = ("scenario", "kind", "true_hr", "marginal_hr", "method", "label", "scale",
+               "truth", "n_replicates", "n_failed", "bias", "mcse_bias", "median_bias",
+               "coverage", "mcse_coverage", "rejection", "mcse_rejection")
 
 
 def _share(flags: np.ndarray) -> tuple[float, float]:
@@ -95,23 +107,35 @@ class ScenarioStudy:
 
     rows: pd.DataFrame  # one row per scenario and method (columns: see table())
     scenarios: tuple[Scenario, ...]
-    shape: CohortShape
+    shape: CohortShape | None  # None when the cohort cannot be simulated (reason)
     n_replicates: int
     seed: int
     n_permutations: int = N_PERMUTATIONS
     rmst_tau: float = RMST_TAU
     source: str = "computed"  # or "stored": read from data/scenarios/ (store.scenario_study)
+    reason: str = ""  # why nothing was simulated (simulate.simulation_reason); "" if run
 
     def table(self, min_cell: int = 0) -> pd.DataFrame:
         """One row per scenario and method: scenario, true_hr, method, scale, truth,
         bias (log HR; RMST: months), coverage, rejection, their Monte Carlo SEs,
-        n_replicates and n_failed (replicate counts, not patients: not suppressed)."""
-        return self.rows.copy()
+        n_replicates and n_failed (replicate counts, not patients: not suppressed).
+        Not estimable (``reason``): one row per scenario, numbers empty, the reason in
+        a ``note`` column."""
+        if not self.reason:
+            return self.rows.copy()
+        out = pd.DataFrame({"scenario": [s.key for s in self.scenarios],
+                            "kind": [s.kind for s in self.scenarios],
+                            "true_hr": [s.true_hr for s in self.scenarios]},
+                           columns=list(ROW_COLUMNS))
+        return out.assign(method="all methods", note=estimable.words(self.reason))
 
     def wide(self, measure: str) -> pd.DataFrame:
         """``measure`` (bias, median_bias, coverage or rejection) as methods x scenarios; a method
         without that measure (the permutation test has no bias or coverage) is left out
-        rather than shown as NaN."""
+        rather than shown as NaN. Not estimable (``reason``): one row that says so."""
+        if self.reason:
+            return pd.DataFrame({"note": [estimable.words(self.reason)]},
+                                index=pd.Index(["all methods"], name="method"))
         out = self.rows.pivot(index="method", columns="scenario", values=measure)
         order = [s.key for s in self.scenarios]
         out = out.loc[[m for m in METHOD_LABELS if m in out.index], order]
@@ -191,7 +215,10 @@ class ScenarioStudy:
         """One line per scenario: the naive Cox model against the best other hazard-ratio
         method (:meth:`least_biased`; bias on the log-HR scale, coverage of the 95% CI,
         share of P < .05); per kind of bias, the methods that kept it within 0.1; and
-        the replicates without a naive estimate."""
+        the replicates without a naive estimate. Not estimable: one line that says why."""
+        if self.reason:
+            return (f"Known-truth scenarios {estimable.words(self.reason)}: no cohort was "
+                    "simulated, so nothing is said here about what the methods detect.")
         lines = [self._pair(s) for s in self.scenarios]
         lines += [self.kind_sentence(kind) for kind in KINDS
                   if kind != "null" and any(s.kind == kind for s in self.scenarios)]
@@ -207,7 +234,10 @@ class ScenarioStudy:
 
     def methods_text(self, min_cell: int = 0) -> str:
         """The shape the simulated cohorts copy, in one sentence (counts from 1 to
-        ``min_cell - 1`` read ``<N``)."""
+        ``min_cell - 1`` read ``<N``); not estimable: why no cohort was simulated."""
+        if self.reason or self.shape is None:
+            return (f"No cohort was simulated: the known-truth scenarios are "
+                    f"{estimable.words(self.reason)}.")
         return (f"Each of the {len(self.scenarios)} scenarios: {self.n_replicates} cohorts "
                 f"like the analysed one ({self.shape.describe(min_cell)}); seed {self.seed}; "
                 f"{self.n_permutations} permutations per replicate for the permutation "
@@ -216,7 +246,10 @@ class ScenarioStudy:
     def provenance(self) -> str:
         """Which path gave this study: read from the shipped ``data/scenarios/`` (built
         from the same cohort values, seed and replicates; the test suite rebuilds it and
-        compares it byte for byte) or computed now."""
+        compares it byte for byte) or computed now (or nothing: not estimable)."""
+        if self.reason:
+            return ("Neither read nor computed: this cohort's shape cannot be simulated "
+                    f"({self.reason}).")
         if self.source == "stored":
             return ("Read from the shipped data/scenarios/, which was built from this "
                     f"same cohort with seed {self.seed} and {self.n_replicates} replicates "
@@ -229,7 +262,15 @@ class ScenarioStudy:
         """The ``scenarios`` section of results.json: ``<scenario>.<method>.{bias,
         coverage, rejection, n_replicates, n_failed, true_hr, marginal_hr, mcse_bias, median_bias,
         mcse_coverage, mcse_rejection, scale}`` (RMST: also ``true_rmst_difference``),
-        and ``choices``."""
+        and ``choices``. Not estimable: every scenario null, the cohort's shape null, and
+        ``reason``."""
+        if self.reason or self.shape is None:
+            nulls = estimable.null_values([s.key for s in self.scenarios], self.reason)
+            nulls["choices"] = {
+                "n_replicates": self.n_replicates, "seed": self.seed,
+                "n_permutations": self.n_permutations, "rmst_tau_months": self.rmst_tau,
+                "n_patients": None, "n_surgical": None, "baseline_hazard_per_month": None}
+            return to_jsonable(nulls)
         out: dict[str, Any] = {}
         for r in self.rows.to_dict(orient="records"):
             entry = {k: r[k] for k in ("bias", "coverage", "rejection", "n_replicates",
@@ -253,11 +294,18 @@ class ScenarioStudy:
 def run_scenarios(df: pd.DataFrame, n_replicates: int = N_REPLICATES, seed: int = SEED,
                   scenarios: Sequence[Scenario] | None = None) -> ScenarioStudy:
     """Simulate every scenario (default: :func:`default_scenarios`) ``n_replicates``
-    times in the shape of ``df`` and summarise every method (module docstring)."""
+    times in the shape of ``df`` and summarise every method (module docstring); a study
+    with no rows and a ``reason`` when ``df``'s shape cannot be simulated
+    (:func:`~nethep.robustness.scenarios.simulate.simulation_reason`)."""
     if n_replicates < 2:
         raise ValueError("n_replicates must be at least 2")
-    shape = cohort_shape(df)
     chosen = tuple(default_scenarios() if scenarios is None else scenarios)
+    reason = simulation_reason(df)
+    if reason:
+        return ScenarioStudy(rows=pd.DataFrame(columns=list(ROW_COLUMNS)), scenarios=chosen,
+                             shape=None, n_replicates=int(n_replicates), seed=int(seed),
+                             reason=reason)
+    shape = cohort_shape(df)
     rows = []
     for sc in chosen:
         reps = simulate(shape, sc, n_replicates, _rng(seed, sc, 0))
