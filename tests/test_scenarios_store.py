@@ -86,6 +86,18 @@ def test_stored_only_for_the_bundled_cohort_at_the_same_replicates_and_seed(
     assert scenario_study(changed, SMALL, SMALL_SEED, folder).source == "computed"
 
 
+def test_a_cohort_that_cannot_be_simulated_is_neither_read_nor_computed(cohort, folder):
+    """A one-arm cohort, even flagged as the reconstruction, is not the stored cohort and
+    is not simulated: the study has no rows, the reason, and says so in its provenance."""
+    one_arm = cohort[~cohort["surgical"]].reset_index(drop=True)
+    one_arm.attrs = dict(cohort.attrs)
+    assert "another cohort" in store.stale_reason(one_arm, SMALL, SMALL_SEED, folder)
+    study = scenario_study(one_arm, SMALL, SMALL_SEED, folder)
+    assert study.rows.empty and study.reason.startswith("no surgical patient")
+    assert study.provenance().startswith("Neither read nor computed")
+    assert scenario_study(cohort, SMALL, SMALL_SEED, folder).source == "stored"
+
+
 def test_a_tampered_or_foreign_manifest_is_not_used(cohort, folder, computed):
     table = folder / store.STUDY_FILE
     table.write_bytes(table.read_bytes().replace(b"0.", b"1.", 1))

@@ -17,13 +17,20 @@ each replicate, vectorised across replicates (:mod:`nethep.coxbatch`):
 
 The package exports what a notebook needs (:func:`scenario_study`: the shipped study
 for the bundled cohort, else :func:`run_scenarios`; :class:`ScenarioStudy`, the
-scenarios and methods); the models themselves are in ``simulate``.
+scenarios and methods; :func:`simulation_reason`: why a cohort's shape cannot be
+simulated, in words); the models themselves are in ``simulate``.
 ``python -m nethep.robustness.scenarios --check`` rebuilds the shipped study and
 compares it; ``--build`` rewrites it.
 """
 
 from nethep.robustness.scenarios.methods import METHOD_LABELS, N_PERMUTATIONS, RMST_TAU
-from nethep.robustness.scenarios.simulate import KINDS, TRUE_HRS, Scenario, default_scenarios
+from nethep.robustness.scenarios.simulate import (
+    KINDS,
+    TRUE_HRS,
+    Scenario,
+    default_scenarios,
+    simulation_reason,
+)
 from nethep.robustness.scenarios.store import scenario_study
 from nethep.robustness.scenarios.summary import (
     N_REPLICATES,
@@ -45,4 +52,5 @@ __all__ = [
     "default_scenarios",
     "run_scenarios",
     "scenario_study",
+    "simulation_reason",
 ]
