@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from scipy.spatial import distance
 
 from nethep import cli, load_cohort
 from nethep.cohort import derive
@@ -38,7 +37,7 @@ from nethep.reconstruct.ensemble import (
     km36_rounds_to,
 )
 from nethep.reconstruct.quantities import COLUMNS, cohort_arrays, quantities, tipping_points
-from nethep.reconstruct.summary import LABELS, MEDOID_QUANTITIES, ensemble_summary, medoid
+from nethep.reconstruct.summary import LABELS, ensemble_summary
 from nethep.results import to_jsonable
 from nethep.robustness import iptw_cox, landmark
 from nethep.survival import cox_surgical, logrank
@@ -307,15 +306,6 @@ def test_summary_ranges_conclusions_and_results_keys(shipped):
         s.overall(("hazard",))
 
 
-def test_medoid_by_direct_computation(shipped):
-    q = shipped.quantities
-    sub = q.dropna(subset=list(MEDOID_QUANTITIES))
-    z = stats.zscore(sub[list(MEDOID_QUANTITIES)].to_numpy(float), ddof=1)
-    total = distance.cdist(z, z).sum(axis=1)
-    assert medoid(q) == int(sub["member"].iloc[int(np.argmin(total))])
-
-
-@pytest.mark.parametrize("members", ["0", "-5", "2.5", "abc", "10000000"])
 def test_cli_ensemble_refuses_a_bad_member_count(members, tmp_path, capsys):
     assert cli.main(["ensemble", "--members", members, "--output", str(tmp_path / "e")]) \
         == cli.EXIT_USAGE

@@ -16,7 +16,7 @@ range the abstract allows.
   ``piecewise_exp`` (constant hazard, halved after 12 months);
 - palliation rates among symptomatic patients (:data:`PALLIATION`): ``equal``
   (0.65 in every group) and ``higher_after_surgery`` (0.55 medical, 0.65
-  embolization, 0.80 surgical, the single reconstruction's);
+  embolization, 0.80 surgical, the cohort model's in single.py);
 - the test behind "P = .01" (:data:`TESTS`): ``logrank`` (R ``survdiff``),
   ``cox_wald`` and ``cox_score`` (R ``coxph``, Efron ties), surgical vs the rest;
 - the rounding reading (:data:`READINGS`): ``strict`` .0095 <= P < .015 (the
@@ -26,7 +26,7 @@ Member j (0-based) belongs to cell j mod 48 and is the (j div 48)-th accepted
 candidate of that cell's seeded stream, so the first N members do not depend on
 how many are built.
 
-**Everything else is the single reconstruction's model** (its module docstring):
+**Everything else is the cohort model of single.py** (its module docstring):
 published counts; simulated covariates (tumour type a random permutation of the
 totals, sex, age, year of diagnosis, symptoms, months to treatment); death times
 drawn conditionally on survival to first treatment (S(T) = S(entry) U);

@@ -461,25 +461,3 @@ def ensemble_curves(members: pd.DataFrame, bundled: pd.DataFrame,
                           {"surgical": targets.s36("surgical"),
                            "nonsurgical": targets.s36("nonsurgical")},
                           int(sub["member"].nunique()))
-
-
-#: The quantities the medoid is taken over: unpublished, estimable in every member.
-MEDOID_QUANTITIES: tuple[str, ...] = (
-    "hr", "hr_lower", "hr_upper", "rmst36_surgical", "rmst36_nonsurgical",
-    "deaths_surgical", "deaths_nonsurgical", "first_death_surgical_months",
-    "median_nonsurgical", "s12_surgical", "s12_nonsurgical", "iptw_hr",
-    "palliation_medical", "palliation_embolization", "palliation_surgical",
-)
-
-
-def medoid(q: pd.DataFrame, columns: tuple[str, ...] = MEDOID_QUANTITIES) -> int:
-    """The ensemble's most typical member: the medoid (smallest sum of Euclidean
-    distances to all other members) over ``columns`` standardised to mean 0, SD 1
-    across members; members with a missing value in ``columns`` are left out; ties go
-    to the lowest member number."""
-    sub = q.dropna(subset=list(columns))
-    z = sub[list(columns)].to_numpy(float)
-    z = (z - z.mean(axis=0)) / z.std(axis=0, ddof=1)
-    sq = (z**2).sum(axis=1)
-    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * z @ z.T, 0.0))
-    return int(sub["member"].to_numpy()[int(np.argmin(d.sum(axis=1)))])

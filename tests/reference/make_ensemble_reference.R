@@ -25,15 +25,8 @@
 # Usage, from the repository root: Rscript tests/reference/make_ensemble_reference.R
 # writes tests/reference/ensemble.json; no timestamps, same bytes on rerun.
 
-suppressPackageStartupMessages({
-  library(survival)
-  library(jsonlite)
-})
-
-script_dir <- local({
-  file_arg <- grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE)
-  if (length(file_arg) == 1L) dirname(normalizePath(sub("^--file=", "", file_arg))) else "."
-})
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))),
+                 "setup.R"))  # survival, jsonlite, script_dir, setwd(script_dir): setup.R
 members <- read.csv(gzfile(file.path(script_dir, "..", "..", "data", "ensemble",
                                      "members.csv.gz")),
                     stringsAsFactors = FALSE, na.strings = "")
