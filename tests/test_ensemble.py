@@ -321,3 +321,17 @@ def test_cli_ensemble_builds_the_shipped_members_prefix(shipped, tmp_path):
     pd.testing.assert_frame_equal(built.quantities,
                                   shipped.quantities[shipped.quantities["member"] <= 48])
     assert built.manifest["n_members"] == 48
+
+
+def test_logistic_fit_of_a_row_does_not_depend_on_the_rows_beside_it():
+    """Each row stops at its own convergence, so a member's IPTW HR is the same whatever
+    block of members it is computed with (same bytes for any block size or order)."""
+    rng = np.random.default_rng(7)
+    b, n = 40, 48
+    x = np.concatenate([np.ones((b, n, 1)), rng.normal(size=(b, n, 2))], axis=2)
+    y = (rng.random((b, n)) < 0.3).astype(float)
+    together = batch.logistic_fit(y, x)
+    alone = np.vstack([batch.logistic_fit(y[i:i + 1], x[i:i + 1]) for i in range(b)])
+    assert np.array_equal(together, alone)
+    reordered = batch.logistic_fit(y[::-1], x[::-1])[::-1]
+    assert np.array_equal(together, reordered)

@@ -327,17 +327,22 @@ def cox_fit(time: np.ndarray, event: np.ndarray, x: np.ndarray,
 
 def logistic_fit(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Fitted probabilities of a logistic regression per row (``x`` (B, n, p) with an
-    intercept column), by IRLS from 0 to a step below 1e-11, as R's ``glm``."""
+    intercept column), by IRLS from 0 to a step below 1e-11, as R's ``glm``. Each row
+    stops at its own convergence, so its result does not depend on the other rows."""
     b, n, p = x.shape
     beta = np.zeros((b, p))
+    moving = np.arange(b)
     for _ in range(MAX_ITER):
-        mu = special.expit(np.einsum("bnp,bp->bn", x, beta))
-        wt = mu * (1 - mu)
-        info = np.einsum("bnp,bn,bnq->bpq", x, wt, x)
-        step = np.linalg.solve(info, np.einsum("bnp,bn->bp", x, y - mu)[..., None])[..., 0]
-        beta = beta + step
-        if (np.abs(step) <= TOL * (1 + np.abs(beta))).all():
+        if not len(moving):
             break
+        xm, ym = x[moving], y[moving]
+        mu = special.expit(np.einsum("bnp,bp->bn", xm, beta[moving]))
+        wt = mu * (1 - mu)
+        info = np.einsum("bnp,bn,bnq->bpq", xm, wt, xm)
+        step = np.linalg.solve(info, np.einsum("bnp,bn->bp", xm, ym - mu)[..., None])[..., 0]
+        new = beta[moving] + step
+        beta[moving] = new
+        moving = moving[~(np.abs(step) <= TOL * (1 + np.abs(new))).all(axis=1)]
     return special.expit(np.einsum("bnp,bp->bn", x, beta))
 
 
