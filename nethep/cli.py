@@ -39,6 +39,7 @@ from nethep.errors import CohortValidationError
 from nethep.intake import MONTHS_PER_UNIT, needs_prepared_copy, write_prepared
 from nethep.reconstruct import store
 from nethep.reconstruct.ensemble import ENSEMBLE_SEED, build_ensemble
+from nethep.robustness.scenarios.simulate import simulation_reason
 
 EXIT_OK = 0
 EXIT_NOTEBOOK_FAILED = 1
@@ -272,6 +273,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                         "run on it", unanalysable)
         return EXIT_INVALID
     sections = not_estimable_sections(df)
+    if reason := simulation_reason(df):
+        sections.append(f"known-truth scenarios (notebook 06): not estimable ({reason})")
     if sections:  # analysed all the same: the notebooks say these in words
         print("  reported as not estimable (in words; the run completes):")
         for text in sections:

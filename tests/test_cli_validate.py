@@ -91,9 +91,12 @@ def test_the_template_is_valid_and_says_what_is_not_estimable(tmp_path, validate
 
 
 @pytest.mark.parametrize(("rows", "expected"), [
-    ([("surgical", "20", "1")], ["only surgical patients", "one treatment group"]),
-    ([("medical", "20", "1"), ("embolization", "40", "0")], ["only non-surgical patients"]),
-    ([("surgical", "40", "0"), ("medical", "50", "0")], ["no patient died"]),
+    ([("surgical", "20", "1")], ["only surgical patients", "one treatment group",
+                                 "known-truth scenarios (notebook 06): not estimable ("]),
+    ([("medical", "20", "1"), ("embolization", "40", "0")],
+     ["only non-surgical patients", "known-truth scenarios (notebook 06): not estimable ("]),
+    ([("surgical", "40", "0"), ("medical", "50", "0")],
+     ["no patient died", "known-truth scenarios (notebook 06): not estimable ("]),
     ([("surgical", "40", "1"), ("medical", "10", "0")],
      ["follow-up in the non-surgical arm ends at 10.0 months"]),
 ])
