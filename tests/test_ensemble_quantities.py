@@ -34,7 +34,7 @@ from nethep.reconstruct.quantities import (
     firth_and_permutation,
 )
 from nethep.reconstruct.store import ENSEMBLE_DIR
-from nethep.reconstruct.summary import LABELS, ensemble_summary, missing_words
+from nethep.reconstruct.summary import LABELS, ensemble_summary, fmt, missing_words
 
 NEW = ("firth_hr", "firth_lower", "firth_upper", "firth_p", "mc_permutation_p",
        "mc_permutation_se")
@@ -206,6 +206,9 @@ def test_findings_sentence_from_the_quantities(summary):
     assert (f"), is {format_p(p.median())} ({format_p(p.quantile(0.025))} "
             f"to {format_p(p.quantile(0.975))})") in text
     assert f"Firth HR {summary.bundled['firth_hr']:.2f}" in text
+    first = summary.bundled["first_death_surgical_months"]
+    first = fmt("first_death_surgical_months", first)
+    assert f"the bundled cohort's first surgical death is at {first} months" in text
     every = (q["hr_upper"] < 1).all() and (q["firth_upper"] < 1).all()
     assert ("its Wald 95% CI excludes 1, the Firth HR's profile 95% CI excludes 1"
             in text) == bool(every)

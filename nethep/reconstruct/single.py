@@ -27,7 +27,7 @@ liver burden; ages, sex, dates; the shape of the survival curves beyond the 3-ye
 points; the deaths per group; the timing of treatment. Any analysis of those columns
 describes the reconstruction, not the patients.
 
-(Until session 4 this module also held a seeded rejection search whose first accepted
+(Earlier versions of this module also held a seeded rejection search whose first accepted
 draw was the bundled cohort; that cohort sat in the tail of the ensemble and the search
 was removed when the bundled cohort became the ensemble's typical member.)
 """

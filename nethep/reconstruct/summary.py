@@ -366,16 +366,17 @@ class EnsembleSummary:
             f"{rng('rmst36_diff')} months, surgical deaths {rng('deaths_surgical')} and the "
             f"adjusted HR {rng('adjusted_hr')}; the permutation log-rank P, estimated from "
             f"{N_PERMUTATIONS:,} relabellings per member (Monte Carlo SE at most {se}), is "
-            f"{rng('mc_permutation_p')}. The bundled cohort's values (Firth HR "
-            f"{bundled('firth_hr')}, Cox HR {bundled('hr')}, RMST difference "
-            f"{bundled('rmst36_diff')} months{at}) are one draw from these ranges. "
+            f"{rng('mc_permutation_p')}. The bundled cohort, the ensemble's most typical member, "
+            f"has Firth HR {bundled('firth_hr')}, Cox HR {bundled('hr')} and RMST difference "
+            f"{bundled('rmst36_diff')} months{at}: one cohort within these ranges. "
             f"Under the ensemble's models, {held}. What the abstract does not determine: "
             "whether palliation was highest after surgery (in "
             f"{_share(share['Palliation rate highest after surgery'])}), whether the "
             "surgical median is reached (in "
-            f"{_share(1 - share['Median survival after surgery not reached'])}), or the "
-            "bundled cohort's flat surgical curve (no surgical death before 35 months in "
-            f"{_share(share['No surgical death before 35 months'])})."
+            f"{_share(1 - share['Median survival after surgery not reached'])}), or whether a "
+            "surgical patient died before 35 months (none did in "
+            f"{_share(share['No surgical death before 35 months'])}; the bundled cohort's "
+            f"first surgical death is at {bundled('first_death_surgical_months')} months)."
         )
 
     def to_results(self) -> dict[str, Any]:
