@@ -306,6 +306,7 @@ def test_summary_ranges_conclusions_and_results_keys(shipped):
         s.overall(("hazard",))
 
 
+@pytest.mark.parametrize("members", ["0", "-5", "2.5", "abc", "10000000"])
 def test_cli_ensemble_refuses_a_bad_member_count(members, tmp_path, capsys):
     assert cli.main(["ensemble", "--members", members, "--output", str(tmp_path / "e")]) \
         == cli.EXIT_USAGE
