@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from nethep.formats import NOT_ESTIMABLE, finite_or_none, join_and
@@ -56,9 +57,18 @@ def null_values(keys: tuple[str, ...] | list[str], reason: str) -> dict[str, Any
     return {**dict.fromkeys(keys), REASON: reason or NOT_ESTIMABLE}
 
 
+def _arms(df: pd.DataFrame) -> pd.Series:
+    """The arm of each patient: ``arm`` as :func:`nethep.cohort.derive` writes it, or,
+    for a frame that has only the ``surgical`` indicator (e.g. a reference data set),
+    the same words derived from it."""
+    if "arm" in df:
+        return df["arm"]
+    return pd.Series(np.where(df["surgical"], "surgical", "nonsurgical"), index=df.index)
+
+
 def arms_reason(df: pd.DataFrame, by: str = "arm") -> str:
     """Why ``df`` cannot compare the levels of ``by``: "" when it has two or more levels."""
-    levels = sorted(set(df[by].dropna()))
+    levels = sorted(set((_arms(df) if by == "arm" else df[by]).dropna()))
     if len(df) == 0:
         return "no patients"
     if len(levels) >= 2:
@@ -79,8 +89,9 @@ def deaths_reason(df: pd.DataFrame) -> str:
 
 def arms_without_deaths(df: pd.DataFrame) -> list[str]:
     """The arms (in words) in which nobody died."""
+    arms = _arms(df)
     return [named for arm, named in _ARM_WORDS
-            if (df["arm"] == arm).any() and not int(df.loc[df["arm"] == arm, "died"].sum())]
+            if (arms == arm).any() and not int(df.loc[arms == arm, "died"].sum())]
 
 
 def comparison_reason(df: pd.DataFrame, *, deaths_in_each_arm: bool = False) -> str:

@@ -81,8 +81,13 @@ def km_at(m: re.Match) -> tuple[Any, str, str]:
     block = ref(SURV)["datasets"]["cohort"]["km_by"][grouping][group]["log-log"]["summary"]
     column = {"estimate": "surv", "lower": "lower", "upper": "upper"}[what]
     if t not in block["time"]:
-        # Deliberate difference: beyond the last follow-up R (extend = FALSE) omits the
-        # row; nethep reports "not estimable" (null).
+        # Beyond the last follow-up R (extend = FALSE) omits the row. Where the curve has
+        # reached 0 (the last patient died), R's extend = TRUE row holds S = 0 and no CI,
+        # which nethep reports too; otherwise nethep reports "not estimable" (null).
+        ext = ref(SURV)["datasets"]["cohort"]["km_by"][grouping][group]["log-log"][
+            "summary_extend"]
+        if t in ext["time"] and ext["surv"][ext["time"].index(t)] == 0:
+            return ext[column][ext["time"].index(t)], SURV, "tests/test_reference_survival.py"
         return None, SURV, "tests/test_reference_survival.py"
     return (block[column][block["time"].index(t)], SURV, "tests/test_reference_survival.py")
 
