@@ -114,8 +114,10 @@ def unexplained_nulls(tree: Any, path: str = "", explained: bool = False) -> lis
     A null is explained by a non-empty :data:`REASON` in its own dict or in any dict above
     it (a section's reason covers its maps keyed by group or variable, whose keys must stay
     group or variable names), or, in a table's rows stored as a list of dicts, by the
-    row's non-empty ``note`` (the column a ``.table()`` gives the reason in). Empty when
-    every null is explained.
+    row's non-empty ``note`` (the column a ``.table()`` gives the reason in), or, for a
+    count hidden by small-cell suppression, by its path in the section's
+    ``suppressed.keys`` (:func:`nethep.results.save_fragment`). Empty when every null is
+    explained.
     """
     found: list[str] = []
     if isinstance(tree, Mapping):
@@ -126,6 +128,10 @@ def unexplained_nulls(tree: Any, path: str = "", explained: bool = False) -> lis
                 found.append(where)
             elif isinstance(value, Mapping | list | tuple):
                 found.extend(unexplained_nulls(value, where, explained))
+        suppressed = tree.get("suppressed")
+        if isinstance(suppressed, Mapping) and suppressed.get("keys"):
+            hidden, prefix = set(suppressed["keys"]), f"{path}." if path else ""
+            found = [where for where in found if where.removeprefix(prefix) not in hidden]
     elif isinstance(tree, list | tuple):
         for i, item in enumerate(tree):
             found.extend(unexplained_nulls(item, f"{path}[{i}]", explained))

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from nethep import results as keys
+from nethep.estimable import unexplained_nulls
 from nethep.paths import BUNDLED_COHORT
 from nethep.results import REQUIRED_KEYS, flatten, lookup
 from nethep.run import find_notebooks
@@ -115,3 +116,20 @@ def test_an_arm_without_deaths_still_runs_every_notebook(user_run):
     assert "not estimable" in forest.read_text(encoding="utf-8")  # the row stays, in words
     caption = user_run.results["figures"]["robustness_forest"]["caption"]
     assert "Not estimable, shown without an interval: naive Cox" in caption
+
+
+def _unexplained(results: dict) -> list[str]:
+    """Nulls without a reason or a suppression record, a choice not made (no weight
+    trimming) aside."""
+    return [path for path in unexplained_nulls(results) if ".choices." not in path]
+
+
+def test_every_null_in_a_users_results_has_its_reason(user_run):
+    """What cannot be estimated or does not apply is null with a reason beside it (issue
+    13), or is a count listed as suppressed: no null in results.json goes unexplained."""
+    assert _unexplained(user_run.results) == []
+
+
+def test_every_null_in_the_bundled_results_has_its_reason(bundled_run):
+    """The same for the bundled cohort (a median not reached, a permutation test's bias)."""
+    assert _unexplained(bundled_run.results) == []

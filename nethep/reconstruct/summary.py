@@ -214,6 +214,21 @@ def _ranges(values: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _quantity_results(r: Any) -> dict[str, Any]:
+    """One quantity's results.json entry; a null sits beside its ``reason`` in words."""
+    entry = {"median": finite_or_none(r.median), "lower": finite_or_none(r.lower),
+             "upper": finite_or_none(r.upper), "bundled": finite_or_none(r.bundled),
+             "n_estimable": int(r.n_estimable)}
+    reasons = []
+    if entry["median"] is None:
+        reasons.append("not estimable in any member")
+    if entry["bundled"] is None:
+        reasons.append(f"bundled cohort: {missing_words(r.quantity)}")
+    if reasons:
+        entry["reason"] = "; ".join(reasons)
+    return entry
+
+
 @dataclass(frozen=True)
 class EnsembleSummary:
     """The ensemble's quantities and the bundled cohort's (see the module docstring)."""
@@ -387,12 +402,7 @@ class EnsembleSummary:
         return {
             "n_members": self.n_members, "seed": m["seed"],
             "models": m["models"], "rules": m["rules"],
-            "quantities": {r.quantity: {"median": finite_or_none(r.median),
-                                        "lower": finite_or_none(r.lower),
-                                        "upper": finite_or_none(r.upper),
-                                        "bundled": finite_or_none(r.bundled),
-                                        "n_estimable": int(r.n_estimable)}
-                           for r in t.itertuples()},
+            "quantities": {r.quantity: _quantity_results(r) for r in t.itertuples()},
             "conclusions": {f"c{i + 1:02d}": {"statement": r.statement,
                                               "share": finite_or_none(r.share),
                                               "bundled": r.bundled}

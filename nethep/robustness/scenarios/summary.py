@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from nethep import estimable
-from nethep.formats import finite_or_none
+from nethep.formats import finite_or_none, join_and
 from nethep.results import to_jsonable
 from nethep.robustness.scenarios.methods import (
     METHOD_LABELS,
@@ -280,8 +280,16 @@ class ScenarioStudy:
             if r["method"] == "rmst":
                 entry["true_rmst_difference"] = r["truth"]
             entry["scale"] = r["scale"]
-            out.setdefault(r["scenario"], {})[r["method"]] = {
-                k: (finite_or_none(v) if isinstance(v, float) else v) for k, v in entry.items()}
+            entry = {k: (finite_or_none(v) if isinstance(v, float) else v)
+                     for k, v in entry.items()}
+            missing = [k for k, v in entry.items() if v is None]
+            if missing:
+                entry["reason"] = (
+                    "a permutation test gives a P value, not an estimate: "
+                    f"{join_and(missing)} do not apply" if r["scale"] == "P value only" else
+                    f"{join_and(missing)} not estimable: the method had no estimate in "
+                    f"{r['n_failed']} of {r['n_replicates']} replicates")
+            out.setdefault(r["scenario"], {})[r["method"]] = entry
         out["choices"] = {
             "n_replicates": self.n_replicates, "seed": self.seed,
             "n_permutations": self.n_permutations, "rmst_tau_months": self.rmst_tau,
