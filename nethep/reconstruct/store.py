@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from nethep.paths import DATA_DIR
+from nethep.paths import DATA_DIR, write_folder
 from nethep.reconstruct import ensemble as ens
 from nethep.reconstruct.quantities import COLUMNS, LANDMARKS, cohort_arrays, quantities
 from nethep.reconstruct.single import LOSS_RATE, _format_csv
@@ -135,26 +134,8 @@ def ensemble_files(built: ens.Ensemble, workers: int = 1) -> dict[str, bytes]:
 
 
 def write_ensemble(files: dict[str, bytes], out: Path = ENSEMBLE_DIR) -> Path:
-    """Write ``files`` into folder ``out`` atomically (temporary sibling, then rename)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():
-            old.rename(out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-    return out
+    """Write ``files`` into folder ``out`` atomically (:func:`nethep.paths.write_folder`)."""
+    return write_folder(files, out)
 
 
 def differing_files(files: dict[str, bytes], folder: Path = ENSEMBLE_DIR) -> list[str]:

@@ -28,8 +28,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from nethep import __version__
-from nethep.paths import SCENARIOS_DIR
+from nethep.paths import SCENARIOS_DIR, write_folder
 from nethep.robustness.scenarios.methods import METHOD_LABELS, N_PERMUTATIONS, RMST_TAU
 from nethep.robustness.scenarios.simulate import cohort_shape, default_scenarios
 from nethep.robustness.scenarios.summary import (
@@ -111,25 +109,9 @@ def build_files(df: pd.DataFrame, n_replicates: int = N_REPLICATES,
 
 
 def write_study(files: dict[str, bytes], out: Path = SCENARIOS_DIR) -> Path:
-    """Write ``files`` into folder ``out``: all into a temporary sibling folder first, which
-    then takes the place of ``out`` (an interrupted build leaves the old study, never part
-    of a new one)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-new-", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; data/ folders are readable by all
-    try:
-        for name, data in files.items():
-            (staging / name).write_bytes(data)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    retired = staging.with_name(staging.name.replace("-new-", "-old-"))
-    if out.exists():
-        out.rename(retired)
-    staging.rename(out)  # the old study is gone only once the new one is complete
-    shutil.rmtree(retired, ignore_errors=True)
-    return out
+    """Write ``files`` into folder ``out`` atomically (:func:`nethep.paths.write_folder`):
+    an interrupted build leaves the old study, never part of a new one."""
+    return write_folder(files, out)
 
 
 def read_manifest(folder: Path = SCENARIOS_DIR) -> dict[str, Any] | None:
