@@ -36,6 +36,7 @@ from nethep.cohort import (
 )
 from nethep.contract import DAYS_PER_MONTH, GROUPS
 from nethep.errors import CohortValidationError
+from nethep.estimable import words
 from nethep.intake import MONTHS_PER_UNIT, needs_prepared_copy, write_prepared
 from nethep.reconstruct import store
 from nethep.reconstruct.ensemble import ENSEMBLE_SEED, build_ensemble
@@ -274,7 +275,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     sections = not_estimable_sections(df)
     if reason := simulation_reason(df):
-        sections.append(f"known-truth scenarios (notebook 06): not estimable ({reason})")
+        sections.append(f"known-truth scenarios (notebook 06): {words(reason)}")
     if sections:  # analysed all the same: the notebooks say these in words
         print("  reported as not estimable (in words; the run completes):")
         for text in sections:

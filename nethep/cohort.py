@@ -25,6 +25,7 @@ import pandera.pandas as pa
 
 from nethep.contract import fields, treatment_groups
 from nethep.errors import CohortValidationError, Problem
+from nethep.estimable import arms_without_deaths, deaths_reason
 from nethep.intake import Intake, normalise_name, read_intake, unit_in_name
 from nethep.paths import BUNDLED_COHORT
 from nethep.readers import LINE
@@ -437,7 +438,6 @@ def not_estimable_sections(df: pd.DataFrame) -> list[str]:
     notes = []
     arms = {"surgical": df[df["surgical"]], "non-surgical": df[~df["surgical"]]}
     sizes = {arm: len(rows) for arm, rows in arms.items()}
-    deaths = {arm: int(rows["died"].sum()) for arm, rows in arms.items()}
     if min(sizes.values()) == 0:
         present = next(a for a, n in sizes.items() if n)
         notes.append(f"only {present} patients: every surgical vs non-surgical comparison "
@@ -447,15 +447,13 @@ def not_estimable_sections(df: pd.DataFrame) -> list[str]:
         notes.append(f"{sizes['surgical']} surgical and {sizes['non-surgical']} non-surgical "
                      f"patient(s): with fewer than {FEW_PER_ARM} in an arm every comparison is "
                      "very imprecise, and some models may not be estimable")
-    if sum(deaths.values()) == 0:
+    if deaths_reason(df):
         notes.append("no patient died: survival comparisons, hazard ratios and medians are "
                      "not estimable")
     elif min(sizes.values()) > 0:
-        for arm, d in deaths.items():
-            if d == 0:
-                notes.append(f"no deaths in the {arm} arm: the Cox, adjusted, weighted and "
-                             "landmark hazard ratios are not estimable (the Firth estimate "
-                             "is)")
+        notes += [f"no deaths in the {arm} arm: the Cox, adjusted, weighted and landmark "
+                  "hazard ratios are not estimable (the Firth estimate is)"
+                  for arm in arms_without_deaths(df)]
     for arm, rows in arms.items():
         if len(rows):
             last = rows.loc[rows["followup_months"].idxmax()]
