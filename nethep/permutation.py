@@ -77,6 +77,7 @@ __all__ = [
     "PermutationTest",
     "exact_logrank",
     "logrank_scores",
+    "logrank_scores_rows",
     "permutation_logrank",
     "permutation_logrank_batch",
 ]
@@ -119,6 +120,14 @@ def logrank_scores(time: ArrayLike, event: ArrayLike) -> np.ndarray:
     t, e = check_survival(time, event)
     table = risk_table(t, e)
     return np.cumsum(table.hazard())[table.inverse] - e
+
+
+def logrank_scores_rows(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """:func:`logrank_scores` of every row of ``time``, ``event`` ((C, n) arrays)."""
+    at_risk = (time[:, None, :] >= time[:, :, None]).sum(axis=2)  # n at risk at t_i
+    hazard_i = np.where(event, 1.0 / at_risk, 0.0)  # each death adds 1/n at its time
+    cum = np.einsum("rk,rik->ri", hazard_i, (time[:, None, :] <= time[:, :, None]).astype(float))
+    return cum - event
 
 
 def _risk_lcm(time: np.ndarray, event: np.ndarray) -> int:
@@ -377,10 +386,8 @@ def permutation_logrank_batch(time: np.ndarray, event: np.ndarray, first: np.nda
     also where a group is empty."""
     if int(n_permutations) < 1:
         raise ValueError("n_permutations must be at least 1")
-    t, e = np.asarray(time, float), np.asarray(event, float)
-    at_risk = (t[:, None, :] >= t[:, :, None]).sum(axis=2)
-    scores = (np.where(e > 0, 1.0 / at_risk, 0.0)[:, None, :]
-              * (t[:, None, :] <= t[:, :, None])).sum(axis=2) - e  # coin's, as logrank_scores
+    t = np.asarray(time, float)
+    scores = logrank_scores_rows(t, np.asarray(event, float))
     n = t.shape[1]
     centred = scores - scores.mean(axis=1, keepdims=True)
     n1 = np.asarray(first, bool).sum(axis=1)

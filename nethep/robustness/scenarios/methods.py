@@ -19,6 +19,7 @@ import numpy as np
 from scipy import special, stats
 
 from nethep import coxbatch
+from nethep.permutation import logrank_scores_rows
 from nethep.robustness.immortal_time import LANDMARK_MONTHS
 from nethep.robustness.scenarios.simulate import Replicates
 
@@ -240,17 +241,6 @@ def rmst_difference(reps: Replicates, tau: float = RMST_TAU) -> Estimates:
                      np.where(ok, diff + Z95 * se, nan), np.where(ok, p, nan), ok)
 
 
-def logrank_scores(time: np.ndarray, event: np.ndarray) -> np.ndarray:
-    """coin's log-rank scores per replicate (R, n): Nelson-Aalen cumulative hazard at
-    the patient's own time minus the event indicator, as
-    :func:`nethep.permutation.logrank_scores`."""
-    at_risk = (time[:, None, :] >= time[:, :, None]).sum(axis=2)  # n at risk at t_i
-    hazard_i = np.where(event, 1.0 / at_risk, 0.0)  # each death adds 1/n at its time
-    cum = np.einsum("rk,rik->ri", hazard_i,
-                    (time[:, None, :] <= time[:, :, None]).astype(float))
-    return cum - event
-
-
 def permutation_logrank(reps: Replicates, rng: np.random.Generator,
                         n_permutations: int = N_PERMUTATIONS) -> Estimates:
     """Two-sided Monte Carlo permutation log-rank test per replicate (``n_permutations``
@@ -259,7 +249,7 @@ def permutation_logrank(reps: Replicates, rng: np.random.Generator,
     from its mean as observed. The same random relabellings serve every replicate (each
     test is valid on its own; their Monte Carlo errors are correlated across
     replicates). A test only: estimate and CI are NaN."""
-    scores = logrank_scores(reps.time, reps.event)
+    scores = logrank_scores_rows(reps.time, reps.event)
     z = reps.surgical.astype(float)
     observed = (scores * z).sum(axis=1)
     center = z.sum(axis=1) * scores.mean(axis=1)
