@@ -8,10 +8,14 @@ Two runs of the command ``nethep run`` serve the whole session:
   export (own column names and labels, dates, a name column: :func:`write_messy_export`)
   read through ``--map data/template_map.yaml --allow-identifiers``, of a cohort with a
   medical group of 3 and no death in the surgical arm (:func:`edge_rows`: small cells,
-  a hazard ratio without a finite interval), run with ``--min-cell 5``.
+  a hazard ratio without a finite interval), run with ``--min-cell 5``;
+- ``small_run``: 5 + 5 patients, no surgical death, with the defaults
+  (:func:`write_smallest_cohort`).
 
-Each starts as a subprocess when collection ends, if a selected test uses it, so the
-notebooks execute while the fast tests run; its fixture waits for it.
+Each starts as a background process when collection ends, if a selected test uses it,
+so the notebooks execute while the fast tests run; its fixture waits for it. Under
+pytest-xdist (``make test`` runs ``pytest -n auto``) the workers share each run: the
+first worker to need it starts it, the others wait for its exit code.
 
 A test that uses one of these fixtures (directly or through another fixture) is
 marked ``notebooks`` and runs after the others, and so are nbval's items
@@ -22,15 +26,19 @@ runs the fast part alone. A test that executes notebooks some other way carries
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
 import json
 import os
+import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -47,7 +55,7 @@ from nethep.results import RESULTS_FILENAME
 from nethep.run import EXECUTED_DIRNAME, FIGURES_DIRNAME
 
 #: The runs started in the background, by fixture name.
-BACKGROUND_RUNS = ("bundled_run", "user_run")
+BACKGROUND_RUNS = ("bundled_run", "user_run", "small_run")
 #: Fixtures that execute notebooks: a test using one is marked ``notebooks``.
 NOTEBOOK_FIXTURES = frozenset(BACKGROUND_RUNS)
 
@@ -81,17 +89,20 @@ TREATMENT = {"octreotide": "Octreotide", "observation": "Observation",
              "ablation": "RFA", "resection_ablation": "Resection + RFA"}
 YES_NO = {"1": "Yes", "0": "No", "": ""}
 
-_RUNS = pytest.StashKey[dict[str, "_Background"]]()
+_ROOT = pytest.StashKey[Path]()
+_ROOT_KEY = "nethep_background_runs"
 
 
 @dataclass(frozen=True)
 class Build:
     """The output folder of one ``nethep run`` (and the data file it read, if not the
-    bundled cohort, with the SHA-256 that file had before the run)."""
+    bundled cohort, with the SHA-256 that file had before the run; and what the run
+    printed)."""
 
     output_dir: Path
     data_path: Path | None = None
     data_sha256: str | None = None
+    log_path: Path | None = None
 
     @property
     def results_path(self) -> Path:
@@ -147,6 +158,21 @@ def write_edge_cohort(path: Path) -> Path:
     return _write_csv(path, edge_rows())
 
 
+def write_smallest_cohort(path: Path) -> Path:
+    """5 surgical patients (none died) and 5 non-surgical ones, drawn from the bundled
+    cohort with a fixed seed: a small cohort with an arm without deaths, in the contract's
+    columns (``validate`` accepts it; cohorts down to one patient are driven through the
+    analyses by tests/test_property_analysis.py)."""
+    with BUNDLED_COHORT.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    rng = random.Random(1)
+    surgical = rng.sample([r for r in rows if r["treatment_group"] == "surgical"], 5)
+    others = rng.sample([r for r in rows if r["treatment_group"] != "surgical"], 5)
+    for row in surgical:
+        row["died"] = "0"
+    return _write_csv(path, [*surgical, *others])
+
+
 def _days(months: str) -> dt.timedelta:
     return dt.timedelta(days=round(float(months) * DAYS_PER_MONTH))
 
@@ -185,50 +211,113 @@ def write_messy_export(path: Path, rows: list[dict[str, str]] | None = None,
 
 
 class _Background:
-    """``python -m nethep run`` in a subprocess; a user's data file and the output
-    folder alone in their folder (so a test can see that nothing else is written)."""
+    """``python -m nethep run`` in a background process, shared by every pytest process
+    of the session (the xdist workers and the controller see one ``root`` folder).
 
-    def __init__(self, name: str) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix=f"nethep-{name}-"))
-        folder = self.root / "run"
-        self.data: Path | None = None
+    The first process that needs the run creates ``root/<name>`` (an atomic ``mkdir``:
+    whoever creates it starts the run), writes the user's data file and the output folder
+    alone in ``run/`` (so a test can see that nothing else is written beside them), and
+    starts a wrapper that records the exit code in ``exit_code`` when the run ends. Every
+    process waits for that file; :func:`_stop_runs` (the session's owner) kills what still
+    runs and removes ``root``."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self.folder = root / name
+        self.out = self.folder / "run" / "out"
+        self.exit_file = self.folder / "exit_code"
+        self.meta_file = self.folder / "meta.json"
+        self.log_file = self.folder / "log.txt"
+
+    def start(self) -> None:
+        """Start the run unless another pytest process already did."""
+        try:
+            self.folder.mkdir()
+        except FileExistsError:
+            return
+        data: Path | None = None
         args: list[str] = []
-        self.out = folder / "out"
-        if name == "user_run":
-            self.data = write_messy_export(folder / "export.csv", edge_rows())
-            args = ["--data", str(self.data), *USER_RUN_OPTIONS]
-        self.digest = (None if self.data is None
-                       else hashlib.sha256(self.data.read_bytes()).hexdigest())
+        if self.name == "user_run":
+            data = write_messy_export(self.out.parent / "export.csv", edge_rows())
+            args = ["--data", str(data), *USER_RUN_OPTIONS]
+        elif self.name == "small_run":
+            data = write_smallest_cohort(self.out.parent / "small.csv")
+            args = ["--data", str(data)]
+        digest = None if data is None else hashlib.sha256(data.read_bytes()).hexdigest()
+        meta = {"data": None if data is None else str(data), "digest": digest, "pid": None}
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR),
                                                           env.get("PYTHONPATH")]))
-        self.log = (self.root / "log.txt").open("w+", encoding="utf-8")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "nethep", "run", "--output", str(self.out),
-             "--no-progress", *args],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        command = [sys.executable, "-m", "nethep", "run", "--output", str(self.out),
+                   "--no-progress", *args]
+        with self.log_file.open("w", encoding="utf-8") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _RECORD_EXIT, str(self.exit_file), *command],
+                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        meta["pid"] = process.pid
+        _write_atomic(self.meta_file, json.dumps(meta))
 
     def build(self) -> Build:
         """Wait for the run; fail with its output unless it exited 0."""
-        code = self.process.wait()
+        self.start()
+        while not self.exit_file.exists():
+            if self.meta_file.exists() and not _alive(self._meta()["pid"]):
+                if self.exit_file.exists():
+                    break
+                pytest.fail(f"{self.name}: the run stopped without an exit code",
+                            pytrace=False)
+            time.sleep(0.2)
+        code = int(self.exit_file.read_text(encoding="utf-8"))
         if code != cli.EXIT_OK:
-            self.log.seek(0)
-            pytest.fail(f"nethep run exited {code}:\n{self.log.read()}", pytrace=False)
-        return Build(self.out, self.data, self.digest)
+            log = self.log_file.read_text(encoding="utf-8")
+            pytest.fail(f"nethep run exited {code}:\n{log}", pytrace=False)
+        meta = self._meta()
+        data = None if meta["data"] is None else Path(meta["data"])
+        return Build(self.out, data, meta["digest"], self.log_file)
 
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+    def _meta(self) -> dict[str, Any]:
+        return json.loads(self.meta_file.read_text(encoding="utf-8"))
+
+    def stop(self) -> None:
+        """Kill the run (and its kernels) if it still runs."""
+        if self.meta_file.exists() and not self.exit_file.exists():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._meta()["pid"], signal.SIGKILL)
+
+
+#: The wrapper around ``nethep run``: its exit code, written atomically to argv[1].
+_RECORD_EXIT = ("import os, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
+                "tmp = sys.argv[1] + '.tmp'; open(tmp, 'w').write(str(code)); "
+                "os.replace(tmp, sys.argv[1])")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _runs_root(config: pytest.Config) -> Path:
+    """The session's folder of background runs: made by the controller (or the only
+    process) and handed to xdist workers."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return Path(workerinput[_ROOT_KEY])
+    return config.stash[_ROOT]
 
 
 def _background(config: pytest.Config, name: str) -> Build:
-    runs = config.stash.setdefault(_RUNS, {})
-    if name not in runs:  # not started at collection (e.g. asked for by another fixture)
-        runs[name] = _Background(name)
-    return runs[name].build()
+    return _Background(_runs_root(config), name).build()
 
 
 @pytest.fixture(scope="session")
@@ -243,6 +332,13 @@ def user_run(request: pytest.FixtureRequest) -> Build:
     clinic's messy export (:func:`write_messy_export`) of the edge cohort
     (:func:`edge_rows`), once per session (read it, never write)."""
     return _background(request.config, "user_run")
+
+
+@pytest.fixture(scope="session")
+def small_run(request: pytest.FixtureRequest) -> Build:
+    """``nethep run`` with the defaults on :func:`write_smallest_cohort` (5 + 5 patients,
+    no surgical death), once per session (read it, never write)."""
+    return _background(request.config, "small_run")
 
 
 @pytest.fixture(scope="session")
@@ -267,18 +363,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("notebooks") is not None)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller (or the only process) makes the folder of background runs."""
+    if not hasattr(config, "workerinput"):
+        config.stash[_ROOT] = Path(tempfile.mkdtemp(prefix="nethep-tests-"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker uses the controller's folder of background runs."""
+    node.workerinput[_ROOT_KEY] = str(node.config.stash[_ROOT])
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the background runs the selected tests need (none for --collect-only)."""
     if session.config.option.collectonly:
         return
     used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
-    runs = session.config.stash.setdefault(_RUNS, {})
     for name in BACKGROUND_RUNS:
-        if name in used and name not in runs:
-            runs[name] = _Background(name)
+        if name in used:
+            _Background(_runs_root(session.config), name).start()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Stop what still runs and remove the background runs' folders."""
-    for run in session.config.stash.get(_RUNS, {}).values():
-        run.close()
+    """The controller (or the only process): stop what still runs, remove the runs'
+    folder."""
+    if hasattr(session.config, "workerinput"):
+        return
+    root = session.config.stash.get(_ROOT, None)
+    if root is None:
+        return
+    for name in BACKGROUND_RUNS:
+        _Background(root, name).stop()
+    shutil.rmtree(root, ignore_errors=True)

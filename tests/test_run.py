@@ -8,9 +8,7 @@ prints), and a run that fails in its second notebook.
 
 from __future__ import annotations
 
-import csv
 import json
-import random
 import runpy
 import shutil
 import sys
@@ -434,33 +432,12 @@ def test_cli_run_on_a_users_data_suppresses_small_cells_and_passes_no_name(
     assert not fresh.exists() and len(calls) == 4
 
 
-def smallest_accepted_cohort(path: Path) -> Path:
-    """5 surgical patients (none died) and 5 non-surgical ones, drawn from the bundled
-    cohort with a fixed seed: as small as ``nethep validate`` accepts."""
-    with BUNDLED_COHORT.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    rng = random.Random(1)
-    surgical = rng.sample([r for r in rows if r["treatment_group"] == "surgical"], 5)
-    others = rng.sample([r for r in rows if r["treatment_group"] != "surgical"], 5)
-    for row in surgical:
-        row["died"] = "0"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows([*surgical, *others])
-    return path
-
-
-@pytest.mark.notebooks
-def test_what_validate_accepts_run_completes_on_the_smallest_cohort(tmp_path: Path, capsys):
-    """The real notebooks on the smallest cohort validate accepts (5 + 5 patients, no
-    death in one arm): validate exits 0, and run completes (exit 0, no traceback)."""
-    data = smallest_accepted_cohort(tmp_path / "small.csv")
-    assert cli.main(["validate", str(data)]) == 0
+def test_what_validate_accepts_run_completes_on_the_smallest_cohort(small_run, capsys):
+    """The real notebooks on a small cohort validate accepts (5 + 5 patients, no death in
+    one arm): validate exits 0, and the session's run on it completes (exit 0, no
+    traceback) with every page and results.json."""
+    assert cli.main(["validate", str(small_run.data_path)]) == 0
     capsys.readouterr()
-    out = tmp_path / "report"
-    code = cli.main(["run", "--data", str(data), "--output", str(out), "--no-progress"])
-    err = capsys.readouterr().err
-    assert code == 0, err
-    assert "Traceback" not in err
-    assert (out / "results.json").is_file() and (out / "index.html").is_file()
+    assert "Traceback" not in small_run.log_path.read_text(encoding="utf-8")
+    assert small_run.results_path.is_file() and small_run.index_path.is_file()
+    assert len(small_run.html_pages) == len(small_run.executed) == len(runmod.find_notebooks())
