@@ -54,6 +54,11 @@ class Sorted:
         """``x`` (B, n) or (B, n, ...) in the sorted order."""
         return x[_rows(x), self.order]
 
+    def subset(self, rows: np.ndarray) -> Sorted:
+        """The sorted structure of the given rows (indices, repeats allowed)."""
+        return Sorted(self.order[rows], self.time[rows], self.first[rows], self.last[rows],
+                      self.opens[rows])
+
 
 def sort_times(time: np.ndarray) -> Sorted:
     """Sort each row of ``time`` (B, n) ascending and mark its tie groups."""
@@ -156,11 +161,15 @@ def rmst(time: np.ndarray, event: np.ndarray, tau: float,
 
 
 def logrank_p(time: np.ndarray, event: np.ndarray, group: np.ndarray,
-              weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              weight: np.ndarray | None = None,
+              s: Sorted | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Two-group log-rank chi-square and P per row (``group`` 1/0; ``weight`` 0/1
-    leaves patients out). As R ``survdiff(rho = 0)``."""
+    leaves patients out). As R ``survdiff(rho = 0)``. ``s``: the rows already sorted,
+    ``sort_times(where(weight > 0, time, inf))`` (``sort_times(time)`` without a
+    weight), to sort them once for many calls; the result is the same."""
     w = np.ones(time.shape) if weight is None else weight
-    s = sort_times(np.where(w > 0, time, np.inf))
+    if s is None:
+        s = sort_times(np.where(w > 0, time, np.inf))
     e, g, ws = s.take(event * w), s.take(group * w), s.take(w)
     n = risk_sum(s, ws)
     n1 = risk_sum(s, g)
@@ -292,8 +301,7 @@ def cox_fit(time: np.ndarray, event: np.ndarray, x: np.ndarray,
         if not len(rows):
             break
         iterations = it
-        sub = Sorted(*(getattr(s, f)[rows] for f in ("order", "time", "first", "last", "opens")))
-        args = (sub, e[rows], ws[rows], xs[rows])
+        args = (s.subset(rows), e[rows], ws[rows], xs[rows])
         b0, ll0 = beta[rows], loglik[rows]
         good = _invertible(info[rows]) & (np.abs(b0) <= 30).all(axis=1)
         step = np.zeros_like(b0)

@@ -58,6 +58,8 @@ ALPHA = 0.05
 #: Relabellings per member for ``mc_permutation_p`` (notebook 05's number); blocks of members.
 N_PERMUTATIONS = 100_000
 BLOCK = 2_000
+#: Cohorts per log-rank call in the tipping point's worst case (memory: x 48 x 8 bytes).
+TIPPING_CHUNK = 20_000
 #: Columns of quantities.csv after the design columns, in order.
 COLUMNS: tuple[str, ...] = (
     "hr", "hr_lower", "hr_upper", "logrank_p", "cox_wald_p", "cox_score_p",
@@ -131,14 +133,58 @@ def firth_and_permutation(a: dict[str, np.ndarray],
     return {k: np.concatenate([part[i] for part in parts]) for i, k in enumerate(names)}
 
 
-def tipping_points(a: dict[str, np.ndarray], alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
+def _censored_positions(cens: np.ndarray) -> np.ndarray:
+    """Each row's censored positions in row order first (then the others)."""
+    return np.argsort(~cens, axis=1, kind="stable")
+
+
+def _worst_case(a: dict[str, np.ndarray], s: batch.Sorted, earliest: np.ndarray,
+                alpha: float, chunk: int) -> np.ndarray:
+    """The worst case of :func:`tipping_points` given the earliest-first answer.
+
+    For k = 1, 2, ... every member still open (no subset found yet, k below its
+    earliest-first answer) has all its subsets of k censored surgical patients stacked
+    into one batch of cohorts (members grouped by their number of censored patients,
+    at most ``chunk`` cohorts per :func:`batch.logrank_p` call); a member closes at the
+    first k with some subset reaching P >= ``alpha``."""
+    time, died = a["time"], a["died"]
+    grp = a["surgical"].astype(float)
+    cens = a["surgical"] & (died == 0)
+    n_cens = cens.sum(axis=1)
+    pos = _censored_positions(cens)
+    worst = earliest.copy()
+    open_ = np.isfinite(earliest) & (earliest > 1)
+    k = 1
+    while open_.any():
+        open_ &= earliest > k
+        for c in np.unique(n_cens[open_]):
+            members = np.flatnonzero(open_ & (n_cens == c))
+            combos = np.array(list(itertools.combinations(range(int(c)), k)))
+            per = max(1, chunk // len(combos))
+            for lo in range(0, len(members), per):
+                rows = members[lo:lo + per]
+                subsets = pos[rows][:, combos].reshape(-1, k)  # (members x subsets, k)
+                stack = np.repeat(rows, len(combos))
+                flips = died[stack]
+                np.put_along_axis(flips, subsets, 1.0, axis=1)
+                _, p = batch.logrank_p(time[stack], flips, grp[stack], s=s.subset(stack))
+                hit = rows[(p.reshape(len(rows), len(combos)) >= alpha).any(axis=1)]
+                worst[hit] = k
+                open_[hit] = False
+        k += 1
+    return worst
+
+
+def tipping_points(a: dict[str, np.ndarray], alpha: float = ALPHA,
+                   chunk: int = TIPPING_CHUNK) -> tuple[np.ndarray, np.ndarray]:
     """How many censored surgical patients would have to have died (at their last
     contact) for the log-rank P of surgical vs the rest to reach ``alpha`` or more.
 
     ``earliest``: the earliest censored first (ties in row order); ``worst``: the
     fewest over every choice of which censored surgical patients died (all subsets
     up to the earliest-first answer). NaN when even all of them dying keeps P below
-    ``alpha``; 0 when P is already at least ``alpha``.
+    ``alpha``; 0 when P is already at least ``alpha``. All members at once (no loop
+    over members); ``chunk`` caps the cohorts per log-rank call (memory).
     """
     time, died = a["time"], a["died"]
     grp = a["surgical"].astype(float)
@@ -146,25 +192,16 @@ def tipping_points(a: dict[str, np.ndarray], alpha: float = ALPHA) -> tuple[np.n
     key = np.where(cens, time, np.inf)
     rank = np.argsort(np.argsort(key, axis=1, kind="stable"), axis=1)
     n_cens = cens.sum(axis=1)
+    s = batch.sort_times(time)  # flipping events leaves the times, so one sort serves all
     earliest = np.full(len(time), np.nan)
-    for k in range(int(n_cens.max()) + 1):
-        flipped = np.where(cens & (rank < k), 1.0, died)
-        _, p = batch.logrank_p(time, flipped, grp)
-        hit = np.isnan(earliest) & (k <= n_cens) & (p >= alpha)
-        earliest[hit] = k
-    worst = earliest.copy()
-    for i in np.flatnonzero(np.isfinite(earliest) & (earliest > 1)):
-        idx = np.flatnonzero(cens[i])
-        for k in range(1, int(earliest[i])):
-            subsets = np.array(list(itertools.combinations(idx, k)))
-            flips = np.repeat(died[i][None, :], len(subsets), axis=0)
-            np.put_along_axis(flips, subsets, 1.0, axis=1)
-            rep = np.repeat(time[i][None, :], len(subsets), axis=0)
-            _, p = batch.logrank_p(rep, flips, np.repeat(grp[i][None, :], len(subsets), 0))
-            if (p >= alpha).any():
-                worst[i] = k
-                break
-    return earliest, worst
+    for k in range(int(n_cens.max(initial=0)) + 1):
+        rows = np.flatnonzero(np.isnan(earliest) & (k <= n_cens))
+        if not len(rows):
+            break
+        flipped = np.where(cens[rows] & (rank[rows] < k), 1.0, died[rows])
+        _, p = batch.logrank_p(time[rows], flipped, grp[rows], s=s.subset(rows))
+        earliest[rows[p >= alpha]] = k
+    return earliest, _worst_case(a, s, earliest, alpha, chunk)
 
 
 def quantities(a: dict[str, np.ndarray]) -> pd.DataFrame:
