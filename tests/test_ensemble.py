@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,10 @@ from scipy import stats
 
 from nethep import cli, load_cohort
 from nethep.cohort import derive
+from nethep.contract import GROUPS
 from nethep.cox import _derivatives, _risk_sets, coxph
 from nethep.exact import fisher_exact_rxc
-from nethep.km import kaplan_meier, restricted_mean_survival
+from nethep.km import kaplan_meier, restricted_mean_survival, risk_table
 from nethep.logrank import survdiff
 from nethep.published import computed_targets, load_published, matches
 from nethep.reconstruct import batch, store
@@ -44,6 +46,7 @@ from nethep.survival import cox_surgical, logrank
 from nethep.tableone import kruskal_p
 
 TARGETS = load_published()["targets"]
+PATIENTS = TARGETS["n_patients"]["value"]
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +55,21 @@ def shipped() -> store.StoredEnsemble:
 
 
 @pytest.fixture(scope="module")
-def cohorts(shipped) -> list[pd.DataFrame]:
+def members(shipped) -> dict[str, np.ndarray]:
+    """The shipped members' columns as (member, patient) arrays, member 1 first: the
+    long table holds 48 rows per member in member order (asserted)."""
     long = shipped.members
-    return [derive(g.drop(columns="member").reset_index(drop=True))
-            for _, g in long.groupby("member", sort=True)]
+    n = shipped.manifest["n_members"]
+    grid = {col: long[col].to_numpy().reshape(n, PATIENTS) for col in long.columns}
+    assert (grid["member"] == np.arange(1, n + 1)[:, None]).all()
+    return grid
+
+
+def _cohort(shipped: store.StoredEnsemble, j: int) -> pd.DataFrame:
+    """Member ``j`` (1-based) as a cohort DataFrame with the derived columns."""
+    rows = shipped.members.iloc[(j - 1) * PATIENTS:j * PATIENTS]
+    assert (rows["member"] == j).all()
+    return derive(rows.drop(columns="member").reset_index(drop=True))
 
 
 def _score_p(t: np.ndarray, e: np.ndarray, x: np.ndarray) -> float:
@@ -64,8 +78,8 @@ def _score_p(t: np.ndarray, e: np.ndarray, x: np.ndarray) -> float:
     return float(stats.chi2.sf(u[0] ** 2 / info[0, 0], 1))
 
 
-def test_batched_engines_agree_with_netheps_on_single_cohorts(cohorts):
-    sample = [load_cohort(), *cohorts[:40]]
+def test_batched_engines_agree_with_netheps_on_single_cohorts(shipped):
+    sample = [load_cohort(), *(_cohort(shipped, j) for j in range(1, 41))]
     long = pd.concat(sample, ignore_index=True)
     a = cohort_arrays(long)
     q = quantities(a)
@@ -120,44 +134,75 @@ def test_kruskal_and_exact_tables_agree_with_scipy_and_nethep():
         assert table[k] == pytest.approx(exact, rel=1e-9)
 
 
-def _reproduces(df: pd.DataFrame, test: str, reading: str) -> dict[str, bool]:
-    t, e = df["followup_months"].to_numpy(float), df["died"].to_numpy(int)
-    s = df["surgical"].to_numpy(bool)
-    ok = {"n": df["treatment"].value_counts().to_dict()
-          == {k: v["value"] for k, v in TARGETS["n_by_treatment"].items()}
-          and df["tumor_type"].value_counts().to_dict()
-          == {k: v["value"] for k, v in TARGETS["n_by_tumor_type"].items()}}
+def _counts(target: dict[str, dict[str, object]]) -> Counter:
+    return Counter({level: t["value"] for level, t in target.items()})
+
+
+def _survival_at(t: np.ndarray, e: np.ndarray, when: float) -> float:
+    """S(when) of nethep.km's product-limit curve (:func:`nethep.km.risk_table`) read as
+    :meth:`nethep.km.KaplanMeier.at` reads it: 1 before the first time, NaN past the
+    last unless the curve has reached 0 (the sample test below goes through ``.at``)."""
+    table = risk_table(t, e)
+    surv = table.surv()
+    if when > table.time[-1] and surv[-1] > 0:
+        return float("nan")
+    i = np.searchsorted(table.time, when, side="right") - 1
+    return 1.0 if i < 0 else float(surv[i])
+
+
+def _reproduces(c: dict[str, np.ndarray], test: str, reading: str) -> dict[str, bool]:
+    """Every published number recomputed from one member's columns ``c`` (1-d arrays)
+    with nethep's single-cohort engines, and whether each matches at its rounding;
+    only the member's own test of the survival P is computed."""
+    t, e = c["followup_months"].astype(float), c["died"].astype(int)
+    s = c["treatment_group"] == "surgical"
+    ok = {"n": Counter(c["treatment"].tolist()) == _counts(TARGETS["n_by_treatment"])
+          and Counter(c["tumor_type"].tolist()) == _counts(TARGETS["n_by_tumor_type"])}
     for arm, m in (("surgical", s), ("nonsurgical", ~s)):
-        s36 = kaplan_meier(t[m], e[m]).at([36])["surv"].iloc[0]
-        ok[arm] = matches(TARGETS["survival_36_months"][arm], s36)
+        ok[arm] = matches(TARGETS["survival_36_months"][arm], _survival_at(t[m], e[m], 36.0))
     ok["followup"] = matches(TARGETS["median_followup_months"], float(np.median(t)))
-    p = {"logrank": survdiff(t, e, s).p, "cox_wald": coxph(t, e, s.astype(float)).p[0],
-         "cox_score": _score_p(t, e, s.astype(float))}[test]
+    if test == "logrank":
+        p = survdiff(t, e, s).p
+    elif test == "cox_wald":
+        p = coxph(t, e, s.astype(float)).p[0]
+    else:
+        assert test == "cox_score", test
+        p = _score_p(t, e, s.astype(float))
     lo, hi = READINGS[reading]
     ok["p"] = lo <= p < hi
-    sym = df[df["symptomatic"] == 1]
-    tab = pd.crosstab(sym["palliated"], sym["treatment_group"]).to_numpy()
+    # pd.crosstab(palliated, treatment_group) among the symptomatic with a palliation
+    # value; rows or columns that are all zero are dropped by the exact test
+    pal = c["palliated"].astype(float)
+    sym = (c["symptomatic"] == 1) & ~np.isnan(pal)
+    groups = c["treatment_group"][sym]
+    tab = np.array([[np.sum((pal[sym] == level) & (groups == g)) for g in GROUPS]
+                    for level in np.unique(pal[sym])])
     ok["palliation"] = matches(TARGETS["palliation_three_groups"], fisher_exact_rxc(tab))
     ok["liver"] = matches(TARGETS["liver_involvement_differs"],
-                          kruskal_p(df["liver_involvement_pct"], df["treatment_group"]))
+                          kruskal_p(c["liver_involvement_pct"].astype(float),
+                                    c["treatment_group"]))
     return ok
 
 
-def test_every_shipped_member_reproduces_every_published_number(shipped, cohorts):
+def test_every_shipped_member_reproduces_every_published_number(shipped, members):
     design = shipped.quantities.set_index("member")
-    assert len(cohorts) == shipped.manifest["n_members"] == len(design)
+    n = shipped.manifest["n_members"]
+    assert len(members["member"]) == n == len(design)
+    assert list(design.index) == list(range(1, n + 1))
     failures = {}
-    for j, df in enumerate(cohorts, start=1):
-        ok = _reproduces(df, design.loc[j, "test"], design.loc[j, "rounding"])
+    for j in range(1, n + 1):
+        ok = _reproduces({col: v[j - 1] for col, v in members.items()},
+                         design.loc[j, "test"], design.loc[j, "rounding"])
         if not all(ok.values()):
             failures[j] = [k for k, v in ok.items() if not v]
     assert failures == {}
 
 
-def test_a_sample_passes_paper_vs_ours_checks(shipped, cohorts):
+def test_a_sample_passes_paper_vs_ours_checks(shipped):
     keys = [k for k in _flat_keys() if k != "logrank_surgical_vs_nonsurgical"]
     flat = _flat_targets()
-    for df in cohorts[::97]:
+    for j in range(1, shipped.manifest["n_members"] + 1, 97):
+        df = _cohort(shipped, j)
         got = computed_targets(df)
         assert all(matches(flat[k], got[k]) for k in keys), df
 
