@@ -33,6 +33,7 @@ from nethep.reconstruct.ensemble import (
     CELLS,
     MODELS,
     READINGS,
+    Ensemble,
     Layout,
     _arm,
     build_ensemble,
@@ -233,24 +234,46 @@ def test_members_record_their_cell_and_the_manifest_counts_add_up(shipped):
     assert sum(m["accepted"] for m in per_model.values()) == sum(c["accepted"] for c in per_cell)
 
 
-def test_build_is_deterministic_and_prefix_stable():
-    small = build_ensemble(48, seed=7)
-    again = store.ensemble_files(build_ensemble(48, seed=7))
-    assert store.ensemble_files(small) == again
-    larger = build_ensemble(96, seed=7)
+#: Members of the builds below: uneven cells (5 of the 48 hold 3 members, the others 2).
+BUILT = 2 * 48 + 5
+
+
+@pytest.fixture(scope="module")
+def one_process() -> tuple[Ensemble, dict[str, bytes]]:
+    """``BUILT`` members at the shipped seed built in 1 process, and its files."""
+    built = build_ensemble(BUILT, workers=1)
+    return built, store.ensemble_files(built, 1)
+
+
+@pytest.fixture(scope="module")
+def by_the_command(tmp_path_factory) -> Path:
+    """The same build written by ``nethep ensemble`` in 2 worker processes."""
+    out = tmp_path_factory.mktemp("cli") / "ensemble"
+    assert cli.main(["ensemble", "--members", str(BUILT), "--workers", "2",
+                     "--output", str(out)]) == cli.EXIT_OK
+    return out
+
+
+def test_build_is_deterministic_and_prefix_stable(one_process):
+    """48 members are the first 48 of 101 with the same seed; the files' format. That
+    a second build with the same seed gives the same bytes is asserted by the next
+    test (a separate build, by the command, in 2 processes)."""
+    larger, files = one_process
+    small = build_ensemble(48, workers=1)
     first = larger.members[larger.members["member"] <= 48].reset_index(drop=True)
     pd.testing.assert_frame_equal(first, small.members)
-    assert gzip.decompress(again["members.csv.gz"]).startswith(b"member,patient_id,")
-    assert again["members.csv.gz"][4:8] == b"\0\0\0\0"  # gzip mtime 0
-    assert json.loads(again["manifest.json"])["n_members"] == 48
+    assert gzip.decompress(files["members.csv.gz"]).startswith(b"member,patient_id,")
+    assert files["members.csv.gz"][4:8] == b"\0\0\0\0"  # gzip mtime 0
+    assert json.loads(files["manifest.json"])["n_members"] == BUILT
 
 
-def test_the_number_of_workers_does_not_change_a_byte():
+def test_the_number_of_workers_does_not_change_a_byte(one_process, by_the_command):
     """The 48 cells are independent streams and the quantities come in fixed blocks,
-    so 1 and 2 worker processes write the same files."""
-    built = build_ensemble(2 * 48 + 5, seed=11, workers=2)
-    assert store.ensemble_files(built, 2) == store.ensemble_files(
-        build_ensemble(2 * 48 + 5, seed=11, workers=1), 1)
+    so 1 and 2 worker processes write the same files; the two builds are separate
+    draws with the same seed, so this is also the determinism check."""
+    _, files = one_process
+    assert {name: (by_the_command / name).read_bytes() for name in store.FILES} == files
+    assert sorted(p.name for p in by_the_command.iterdir()) == sorted(store.FILES)
 
 
 def test_arm_s36_rule_agrees_with_the_kaplan_meier_engine():
@@ -359,14 +382,15 @@ def test_cli_ensemble_refuses_a_bad_member_count(members, tmp_path, capsys):
     assert not (tmp_path / "e").exists()
 
 
-def test_cli_ensemble_builds_the_shipped_members_prefix(shipped, tmp_path):
-    """48 members (one per design cell) written by the command are the shipped first 48."""
-    out = tmp_path / "ensemble"
-    assert cli.main(["ensemble", "--members", "48", "--output", str(out)]) == cli.EXIT_OK
-    built = store.load_ensemble(out)
+def test_cli_ensemble_builds_the_shipped_members_prefix(shipped, by_the_command):
+    """101 members (every design cell twice, 5 of them three times) written by the command are
+    the shipped first 101."""
+    built = store.load_ensemble(by_the_command)
     pd.testing.assert_frame_equal(built.quantities,
-                                  shipped.quantities[shipped.quantities["member"] <= 48])
-    assert built.manifest["n_members"] == 48
+                                  shipped.quantities[shipped.quantities["member"] <= BUILT])
+    pd.testing.assert_frame_equal(
+        built.members, shipped.members[shipped.members["member"] <= BUILT])
+    assert built.manifest["n_members"] == BUILT
 
 
 def test_logistic_fit_of_a_row_does_not_depend_on_the_rows_beside_it():
