@@ -93,9 +93,11 @@ def cohort_arrays(long: pd.DataFrame, n: int = 48) -> dict[str, np.ndarray]:
 
 
 def _cox_hr(a: dict[str, np.ndarray], cols: list[np.ndarray],
-            weight: np.ndarray | None = None, time: np.ndarray | None = None) -> np.ndarray:
+            weight: np.ndarray | None = None, time: np.ndarray | None = None,
+            s: batch.Sorted | None = None) -> np.ndarray:
+    """HR of the first of ``cols``; ``s``: ``sort_times(a["time"])`` (not with ``time``)."""
     fit = batch.cox_fit(a["time"] if time is None else time, a["died"],
-                        np.stack(cols, axis=-1), weight)
+                        np.stack(cols, axis=-1), weight, s)
     return np.exp(fit.coef[:, 0])
 
 
@@ -108,12 +110,12 @@ def _landmark_hr(a: dict[str, np.ndarray], at: float) -> np.ndarray:
     return np.where(both, hr, np.nan)
 
 
-def _iptw_hr(a: dict[str, np.ndarray]) -> np.ndarray:
+def _iptw_hr(a: dict[str, np.ndarray], s: batch.Sorted | None = None) -> np.ndarray:
     y = a["surgical"].astype(float)
     x = np.stack([np.ones_like(y), a["islet"], a["liver"], a["age"]], axis=-1)
     ps = batch.logistic_fit(y, x)
     w = np.where(y == 1, 1.0, ps / (1 - ps))  # ATT weights, notebook 05's primary
-    return _cox_hr(a, [y], w)
+    return _cox_hr(a, [y], w, s=s)
 
 
 def firth_and_permutation(a: dict[str, np.ndarray],
@@ -151,6 +153,7 @@ def _worst_case(a: dict[str, np.ndarray], s: batch.Sorted, earliest: np.ndarray,
     grp = a["surgical"].astype(float)
     cens = a["surgical"] & (died == 0)
     n_cens = cens.sum(axis=1)
+    n = time.shape[1]
     pos = _censored_positions(cens)
     worst = earliest.copy()
     open_ = np.isfinite(earliest) & (earliest > 1)
@@ -163,11 +166,11 @@ def _worst_case(a: dict[str, np.ndarray], s: batch.Sorted, earliest: np.ndarray,
             per = max(1, chunk // len(combos))
             for lo in range(0, len(members), per):
                 rows = members[lo:lo + per]
-                subsets = pos[rows][:, combos].reshape(-1, k)  # (members x subsets, k)
-                stack = np.repeat(rows, len(combos))
+                stack = np.repeat(rows, len(combos))  # one cohort per (member, subset)
                 flips = died[stack]
-                np.put_along_axis(flips, subsets, 1.0, axis=1)
-                _, p = batch.logrank_p(time[stack], flips, grp[stack], s=s.subset(stack))
+                at = pos[rows][:, combos].reshape(len(stack), k)  # the subsets' patients
+                flips.reshape(-1)[(at + np.arange(len(stack))[:, None] * n).ravel()] = 1.0
+                _, p = batch.logrank_p_events(time, grp, flips, stack, s)
                 hit = rows[(p.reshape(len(rows), len(combos)) >= alpha).any(axis=1)]
                 worst[hit] = k
                 open_[hit] = False
@@ -175,8 +178,8 @@ def _worst_case(a: dict[str, np.ndarray], s: batch.Sorted, earliest: np.ndarray,
     return worst
 
 
-def tipping_points(a: dict[str, np.ndarray], alpha: float = ALPHA,
-                   chunk: int = TIPPING_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+def tipping_points(a: dict[str, np.ndarray], alpha: float = ALPHA, chunk: int = TIPPING_CHUNK,
+                   s: batch.Sorted | None = None) -> tuple[np.ndarray, np.ndarray]:
     """How many censored surgical patients would have to have died (at their last
     contact) for the log-rank P of surgical vs the rest to reach ``alpha`` or more.
 
@@ -184,7 +187,8 @@ def tipping_points(a: dict[str, np.ndarray], alpha: float = ALPHA,
     fewest over every choice of which censored surgical patients died (all subsets
     up to the earliest-first answer). NaN when even all of them dying keeps P below
     ``alpha``; 0 when P is already at least ``alpha``. All members at once (no loop
-    over members); ``chunk`` caps the cohorts per log-rank call (memory).
+    over members); ``chunk`` caps the cohorts per log-rank call (memory); ``s``:
+    ``batch.sort_times(a["time"])`` if already computed.
     """
     time, died = a["time"], a["died"]
     grp = a["surgical"].astype(float)
@@ -192,43 +196,48 @@ def tipping_points(a: dict[str, np.ndarray], alpha: float = ALPHA,
     key = np.where(cens, time, np.inf)
     rank = np.argsort(np.argsort(key, axis=1, kind="stable"), axis=1)
     n_cens = cens.sum(axis=1)
-    s = batch.sort_times(time)  # flipping events leaves the times, so one sort serves all
+    if s is None:  # flipping events leaves the times, so one sort serves every call
+        s = batch.sort_times(time)
     earliest = np.full(len(time), np.nan)
     for k in range(int(n_cens.max(initial=0)) + 1):
         rows = np.flatnonzero(np.isnan(earliest) & (k <= n_cens))
         if not len(rows):
             break
         flipped = np.where(cens[rows] & (rank[rows] < k), 1.0, died[rows])
-        _, p = batch.logrank_p(time[rows], flipped, grp[rows], s=s.subset(rows))
+        _, p = batch.logrank_p_events(time, grp, flipped, rows, s)
         earliest[rows[p >= alpha]] = k
     return earliest, _worst_case(a, s, earliest, alpha, chunk)
 
 
 def quantities(a: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Every unpublished quantity of each cohort (module docstring), one row each."""
+    """Every unpublished quantity of each cohort (module docstring), one row each. The
+    times are sorted once for the Cox fits, the log-rank tests and the tipping points,
+    and each arm's Kaplan-Meier curve is computed once."""
     time, died, surg = a["time"], a["died"], a["surgical"]
     grp = surg.astype(float)
+    s = batch.sort_times(time)
     out: dict[str, np.ndarray] = {}
-    fit = batch.cox_fit(time, died, grp[..., None])
+    fit = batch.cox_fit(time, died, grp[..., None], s=s)
     out["hr"], out["hr_lower"], out["hr_upper"] = fit.hr()
-    out["logrank_p"] = batch.logrank_p(time, died, grp)[1]
+    out["logrank_p"] = batch.logrank_p(time, died, grp, s=s)[1]
     out["cox_wald_p"], out["cox_score_p"] = fit.wald_p(), fit.score_p()
     out |= firth_and_permutation(a)
     masks = {"surgical": surg, "nonsurgical": ~surg}
+    km = {arm: batch.km_steps(time, died, m) for arm, m in masks.items()}
     for arm, m in masks.items():
-        out[f"rmst36_{arm}"] = batch.rmst(time, died, 36.0, m)
+        out[f"rmst36_{arm}"] = batch.rmst(time, died, 36.0, m, km[arm])
     out["rmst36_diff"] = out["rmst36_surgical"] - out["rmst36_nonsurgical"]
     for arm, m in masks.items():
         out[f"deaths_{arm}"] = (died * m).sum(axis=1)
     first = np.where(surg & (died == 1), time, np.inf).min(axis=1)
     out["first_death_surgical_months"] = np.where(np.isfinite(first), first, np.nan)
     for arm, m in masks.items():
-        out[f"median_{arm}"] = batch.km_median(time, died, m)
+        out[f"median_{arm}"] = batch.km_median(time, died, m, km[arm])
     for t in (12, 60):
         for arm, m in masks.items():
-            out[f"s{t}_{arm}"] = batch.km_at(time, died, float(t), m)
-    out["adjusted_hr"] = _cox_hr(a, [grp, a["islet"], a["liver"], a["age"]])
-    out["iptw_hr"] = _iptw_hr(a)
+            out[f"s{t}_{arm}"] = batch.km_at(time, died, float(t), m, km[arm])
+    out["adjusted_hr"] = _cox_hr(a, [grp, a["islet"], a["liver"], a["age"]], s=s)
+    out["iptw_hr"] = _iptw_hr(a, s)
     for at in LANDMARKS:
         out[f"landmark{at:g}_hr"] = _landmark_hr(a, at)
     sym = a["symptomatic"] == 1
@@ -236,5 +245,5 @@ def quantities(a: dict[str, np.ndarray]) -> pd.DataFrame:
         in_g = sym & (a["group"] == g)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"palliation_{g}"] = (np.nan_to_num(a["palliated"]) * in_g).sum(1) / in_g.sum(1)
-    out["tipping_earliest"], out["tipping_worst"] = tipping_points(a)
+    out["tipping_earliest"], out["tipping_worst"] = tipping_points(a, s=s)
     return pd.DataFrame({c: out[c] for c in COLUMNS})
