@@ -38,6 +38,9 @@ TOL = 1e-11
 #: FEXACT's tolerance on log probabilities (as :func:`nethep.exact.fisher_exact_rxc`).
 LOG_TOL_RXC = 3.45254e-7
 _EPS = np.sqrt(np.finfo(float).eps)
+#: Values per block of the Cox terms (rows x n x (1 + p + p^2)): rows are independent,
+#: and small blocks keep the temporaries small (large ones cost page faults every call).
+CELLS = 65_536
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,11 @@ def sort_times(time: np.ndarray) -> Sorted:
     first = np.maximum.accumulate(np.where(opens, pos, 0), axis=1)
     last = np.minimum.accumulate(np.where(closes, pos, n - 1)[:, ::-1], axis=1)[:, ::-1]
     return Sorted(order, t, first, last, opens)
+
+
+def _blocks(n_rows: int, size: int) -> list[slice]:
+    """Consecutive row blocks of at most ``size`` rows."""
+    return [slice(lo, lo + size) for lo in range(0, n_rows, size)]
 
 
 def _csum(x: np.ndarray) -> np.ndarray:
@@ -280,9 +288,15 @@ def _efron_fixed(s: Sorted, e: np.ndarray, w: np.ndarray, x: np.ndarray) -> _Efr
 def _efron_terms(f: _Efron, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Efron log partial likelihood, score and information per row at ``beta`` (B, p),
     as R's ``coxfit6``. The risk-set and tie-group sums of exp(eta), x exp(eta) and
-    x x' exp(eta) are taken together (one cumulative sum each)."""
+    x x' exp(eta) are taken together (one cumulative sum each), in blocks of at most
+    :data:`CELLS` values."""
+    b, n, p = f.x.shape
+    rows = max(1, CELLS // (n * (1 + p + p * p)))
+    if b > rows:
+        parts = [_efron_terms(f.subset(r), beta[r]) for r in _blocks(b, rows)]
+        loglik, score, info = (np.concatenate([part[i] for part in parts]) for i in range(3))
+        return loglik, score, info
     x = f.x
-    b, n, p = x.shape
     eta = np.einsum("bnp,bp->bn", x, beta)
     r = f.w * np.exp(np.clip(eta, -700, 700))
     xr = x * r[..., None]

@@ -58,8 +58,9 @@ ALPHA = 0.05
 #: Relabellings per member for ``mc_permutation_p`` (notebook 05's number); blocks of members.
 N_PERMUTATIONS = 100_000
 BLOCK = 2_000
-#: Cohorts per log-rank call in the tipping point's worst case (memory: x 48 x 8 bytes).
-TIPPING_CHUNK = 20_000
+#: Cohorts per log-rank call in the tipping point's worst case (about 1,024 x 49 x 8 bytes
+#: per temporary: small temporaries avoid the page faults large ones cost on every call).
+TIPPING_CHUNK = 1_024
 #: Columns of quantities.csv after the design columns, in order.
 COLUMNS: tuple[str, ...] = (
     "hr", "hr_lower", "hr_upper", "logrank_p", "cox_wald_p", "cox_score_p",
