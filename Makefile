@@ -1,8 +1,8 @@
 # nethep: two commands do all the set-up on a fresh machine.
 #   make report   create .venv, install, execute every notebook headless into build/
-#   make test     create or reuse .venv, run the whole suite on every core (pytest -n auto;
-#                 the notebooks run once, and their outputs are compared with the
-#                 committed ones)
+#   make test     create or reuse .venv, run the whole suite on every core (pytest-xdist:
+#                 one worker per core, each test file on one worker; the notebooks run
+#                 once, and their outputs are compared with the committed ones)
 #   make test-fast  the same without the tests that execute notebooks (-m "not notebooks")
 #   make nbval      nbval itself: executes each committed notebook and compares its outputs
 # Versions are pinned by requirements.lock (pip constraints) so that a rerun gives
@@ -27,10 +27,10 @@ report: $(STAMP)
 	$(BIN)/nethep run --output $(OUTPUT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n auto -m "not notebooks"
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not notebooks"
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest --nbval --nbval-current-env notebooks/
