@@ -17,21 +17,27 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from nethep import load_cohort
 from nethep.firth import firth_coxph
 from nethep.formats import format_p
 from nethep.permutation import exact_logrank, permutation_logrank, permutation_logrank_batch
+from nethep.reconstruct import batch
 from nethep.reconstruct.quantities import (
+    COLUMNS,
     N_PERMUTATIONS,
     cohort_arrays,
     firth_and_permutation,
+    quantities,
+    tipping_points,
 )
 from nethep.reconstruct.store import ENSEMBLE_DIR
 from nethep.reconstruct.summary import LABELS, ensemble_summary, fmt, missing_words
@@ -249,3 +255,111 @@ def test_bundled_values_missing_are_said_in_words(summary):
     other = type(summary)(summary.quantities, bundled, summary.manifest)
     assert other.wide().loc[LABELS["median_surgical"], "bundled"] == "not reached"
     assert missing_words("firth_hr") == "not estimable"
+
+
+# --------------------------------------------------------- the batched engines' speed-ups
+
+
+def _logrank_chisq_direct(time: np.ndarray, group: np.ndarray, events: np.ndarray) -> np.ndarray:
+    """Log-rank chi-square of one cohort under many event patterns (rows of ``events``),
+    straight from the definition at each distinct time (no sorting, no cumulative sums):
+    observed minus expected surgical deaths and the hypergeometric variance."""
+    u = np.unique(time)
+    at = (time[None, :] == u[:, None]).astype(float)  # (times, patients)
+    risk = (time[None, :] >= u[:, None]).astype(float)
+    n, n1 = risk.sum(1), risk @ group
+    d, d1 = events @ at.T, (events * group) @ at.T
+    frac = n1 / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = np.where(n > 1, d * frac * (1 - frac) * (n - d) / (n - 1), 0.0).sum(1)
+        return (d1 - d * frac).sum(1) ** 2 / var
+
+
+def _worst_by_enumeration(time, died, surgical, earliest) -> float:
+    """The fewest censored surgical deaths (any choice of patients) for P >= .05."""
+    if not np.isfinite(earliest) or earliest <= 1:
+        return earliest
+    group = surgical.astype(float)
+    idx = np.flatnonzero(surgical & (died == 0))
+    for k in range(1, int(earliest)):
+        subsets = np.array(list(itertools.combinations(idx, k)))
+        events = np.repeat(died[None, :], len(subsets), axis=0)
+        np.put_along_axis(events, subsets, 1.0, axis=1)
+        if (stats.chi2.sf(_logrank_chisq_direct(time, group, events), 1) >= 0.05).any():
+            return float(k)
+    return earliest
+
+
+def test_tipping_worst_case_by_enumeration(arrays):
+    """The vectorised worst case equals a subset-by-subset enumeration with a log-rank
+    computed from its definition, and the shipped values (made by the former
+    per-member loop), on every shipped member whose worst case is below its earliest-
+    first answer and on 8 where they are equal."""
+    q = pd.read_csv(Path(ENSEMBLE_DIR) / "quantities.csv")
+    early, worst = q["tipping_earliest"].to_numpy(), q["tipping_worst"].to_numpy()
+    below = np.flatnonzero(worst < early)
+    equal = np.flatnonzero((worst == early) & (early >= 3))[:8]
+    idx = np.r_[below, equal, np.flatnonzero(np.isnan(early))[:1]]
+    assert len(below) >= 20
+    got_early, got_worst = tipping_points(_rows(arrays, idx))
+    np.testing.assert_array_equal(got_early, early[idx])
+    np.testing.assert_array_equal(got_worst, worst[idx])
+    for j, i in enumerate(idx):
+        t, d, s = (arrays[k][i] for k in ("time", "died", "surgical"))
+        assert _worst_by_enumeration(t, d, s, got_early[j]) == got_worst[j] or (
+            np.isnan(got_worst[j]) and np.isnan(early[i])), i
+
+
+def test_logrank_p_events_equals_logrank_p(arrays):
+    """Many event patterns over the same cohorts: the same chi-square and P, bit for
+    bit, as logrank_p on the repeated cohorts (and as the definition to 1e-10)."""
+    rng = np.random.default_rng(5)
+    time, grp = arrays["time"][:30], arrays["surgical"][:30].astype(float)
+    owner = rng.integers(0, 30, 400)
+    events = (rng.random((400, time.shape[1])) < 0.5).astype(float)
+    events[:5] = 0.0  # no deaths: NaN
+    chisq, p = batch.logrank_p_events(time, grp, events, owner)
+    want_chisq, want_p = batch.logrank_p(time[owner], events, grp[owner])
+    np.testing.assert_array_equal(chisq, want_chisq)
+    np.testing.assert_array_equal(p, want_p)
+    assert np.isnan(p[:5]).all()
+    for j in range(5, 40):
+        direct = _logrank_chisq_direct(time[owner[j]], grp[owner[j]], events[j][None, :])[0]
+        assert chisq[j] == pytest.approx(direct, rel=1e-10), j
+
+
+def test_cox_fit_does_not_depend_on_its_blocks(arrays, monkeypatch):
+    """Cox fits in blocks of one row equal the default blocks bit for bit (rows are
+    independent), for the unadjusted, adjusted and weighted landmark models; sorting
+    once (``s``) changes nothing either."""
+    a = _rows(arrays, np.arange(60))
+    grp = a["surgical"].astype(float)
+    adjusted = np.stack([grp, a["islet"], a["liver"], a["age"]], axis=-1)
+    keep = (a["time"] > 3.0).astype(float)
+    fits = {"unadjusted": (a["time"], a["died"], grp[..., None]),
+            "adjusted": (a["time"], a["died"], adjusted),
+            "landmark": (a["time"] - 3.0, a["died"], grp[..., None], keep)}
+    default = {k: batch.cox_fit(*v) for k, v in fits.items()}
+    assert batch.CELLS // (48 * 21) > 1  # the default blocks hold several rows
+    monkeypatch.setattr(batch, "CELLS", 1)
+    for name, args in fits.items():
+        one = batch.cox_fit(*args)
+        for field in ("coef", "se", "score_chisq", "converged"):
+            np.testing.assert_array_equal(getattr(one, field), getattr(default[name], field),
+                                          err_msg=f"{name} {field}")
+    sorted_once = batch.cox_fit(*fits["adjusted"], s=batch.sort_times(a["time"]))
+    np.testing.assert_array_equal(sorted_once.coef, default["adjusted"].coef)
+
+
+def test_quantities_equal_the_shipped_rows(arrays):
+    """quantities() of the first 120 members equals the shipped quantities.csv (written
+    by the former code) exactly, except the Firth columns (a batch's size changes the
+    rounding of their matrix products; 1e-12)."""
+    q = pd.read_csv(Path(ENSEMBLE_DIR) / "quantities.csv", float_precision="round_trip")
+    got = quantities(_rows(arrays, np.arange(120)))
+    for col in COLUMNS:
+        want = q[col].to_numpy(float)[:120]
+        if col.startswith("firth_"):
+            np.testing.assert_allclose(got[col], want, rtol=1e-12, err_msg=col)
+        else:
+            np.testing.assert_array_equal(got[col].to_numpy(float), want, err_msg=col)
