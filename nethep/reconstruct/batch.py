@@ -4,7 +4,10 @@ The ensemble (:mod:`nethep.reconstruct.ensemble`) screens tens of thousands of
 candidate cohorts of the same size; a per-cohort Python loop over nethep's engines
 would take minutes. These functions compute the same statistics for a batch of B
 cohorts of n patients, ``time`` and ``event`` of shape (B, n), with numpy only
-(sorting once, then cumulative sums over the sorted rows). Definitions follow R's
+(sorting once, then cumulative sums over the sorted rows; a :class:`Sorted` can be
+passed on, so that one sort serves several engines). Each row's result is its own:
+it does not depend on the other rows of the batch, which lets the Cox terms run in
+small blocks of rows (:data:`CELLS`). Definitions follow R's
 survival package and nethep's engines, which check them: ``tests/test_ensemble.py``
 compares every function with :mod:`nethep.km`, :mod:`nethep.logrank`,
 :mod:`nethep.cox`, :mod:`nethep.exact` and scipy on single cohorts, and
@@ -12,8 +15,11 @@ compares every function with :mod:`nethep.km`, :mod:`nethep.logrank`,
 
 - :func:`km_at`, :func:`km_median`, :func:`rmst`: Kaplan-Meier S(t) (R's
   ``summary(fit, times)``; NaN past the last follow-up unless S has reached 0),
-  median by R's ``quantile.survfit`` rule, area under the curve to tau.
-- :func:`logrank_p`: two-group log-rank (R ``survdiff``, rho = 0).
+  median by R's ``quantile.survfit`` rule, area under the curve to tau; each takes
+  the curves of :func:`km_steps` if already computed.
+- :func:`logrank_p`: two-group log-rank (R ``survdiff``, rho = 0);
+  :func:`logrank_p_events`: the same for many event patterns over the same cohorts
+  (the tipping points), counting the numbers at risk once per cohort.
 - :func:`cox_fit`: Cox partial likelihood, Efron ties, case weights, a few
   covariates; Newton-Raphson from 0 with step halving to full convergence; Wald
   SE; the score test at beta = 0 (R ``summary(coxph)$sctest``). A weight of 0 removes

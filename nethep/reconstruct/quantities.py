@@ -148,8 +148,10 @@ def _worst_case(a: dict[str, np.ndarray], s: batch.Sorted, earliest: np.ndarray,
     For k = 1, 2, ... every member still open (no subset found yet, k below its
     earliest-first answer) has all its subsets of k censored surgical patients stacked
     into one batch of cohorts (members grouped by their number of censored patients,
-    at most ``chunk`` cohorts per :func:`batch.logrank_p` call); a member closes at the
-    first k with some subset reaching P >= ``alpha``."""
+    at most ``chunk`` cohorts per :func:`batch.logrank_p_events` call, which counts the
+    numbers at risk once per member); a member closes at the first k with some subset
+    reaching P >= ``alpha``. The subsets are all of them, as in the definition: the
+    answer is that of enumerating them member by member."""
     time, died = a["time"], a["died"]
     grp = a["surgical"].astype(float)
     cens = a["surgical"] & (died == 0)
