@@ -64,7 +64,7 @@ class Sorted:
         """``x`` (B, n) or (B, n, ...) in the sorted order."""
         return _gather(x, self.order)
 
-    def subset(self, rows: np.ndarray) -> Sorted:
+    def subset(self, rows: np.ndarray | slice) -> Sorted:
         """The sorted structure of the given rows (indices, repeats allowed)."""
         return Sorted(self.order[rows], self.time[rows], self.first[rows], self.last[rows],
                       self.opens[rows])
@@ -274,7 +274,7 @@ class _Efron:
     frac: np.ndarray
     mw: np.ndarray
 
-    def subset(self, rows: np.ndarray) -> _Efron:
+    def subset(self, rows: np.ndarray | slice) -> _Efron:
         return _Efron(self.s.subset(rows), *(getattr(self, f)[rows] for f in
                                              ("w", "x", "dead", "wd", "xwd", "frac", "mw")))
 
