@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import time
 from datetime import date
 from pathlib import Path
 
@@ -334,7 +333,7 @@ def test_a_clean_export_passes(tmp_path):
     assert screen_identifiers(template, TODAY).findings == ()
 
 
-# ---------------------------------------------------------------- speed, determinism
+# ---------------------------------------------------------------- size, determinism
 
 def big_export(n: int) -> pd.DataFrame:
     rng = np.random.default_rng(5)
@@ -357,16 +356,14 @@ def big_export(n: int) -> pd.DataFrame:
     })
 
 
-def test_200000_rows_in_a_second_or_two_and_the_same_twice():
-    frame = big_export(200_000)
-    wall, cpu = time.perf_counter(), time.process_time()
+def test_a_large_export_is_screened_on_a_fixed_sample_the_same_twice():
+    """Values are checked on a seeded sample of :data:`SAMPLE` rows, however many rows
+    the export has (so the screen's cost does not grow with the rows: timed in
+    benchmarks/identifier_screen.py), and the same sample each time."""
+    frame = big_export(10 * SAMPLE)
     screen = screen_identifiers(frame, TODAY)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"\nscreened 200,000 rows x {frame.shape[1]} columns: {cpu:.2f} s CPU, "
-          f"{wall:.2f} s wall")
     assert screen.kinds() == {"Born": "exact birth date"}
     assert screen.sampled_rows == SAMPLE
-    assert cpu < 2.0
     assert screen_identifiers(frame, TODAY) == screen
 
 
