@@ -91,6 +91,8 @@ YES_NO = {"1": "Yes", "0": "No", "": ""}
 
 _ROOT = pytest.StashKey[Path]()
 _ROOT_KEY = "nethep_background_runs"
+#: Seconds a worker waits for the process that took a run to start it.
+START_TIMEOUT = 300
 
 
 @dataclass(frozen=True)
@@ -218,8 +220,8 @@ class _Background:
     whoever creates it starts the run), writes the user's data file and the output folder
     alone in ``run/`` (so a test can see that nothing else is written beside them), and
     starts a wrapper that records the exit code in ``exit_code`` when the run ends. Every
-    process waits for that file; :func:`_stop_runs` (the session's owner) kills what still
-    runs and removes ``root``."""
+    process waits for that file; at the end the controller (:func:`pytest_sessionfinish`)
+    kills what still runs and removes ``root``."""
 
     def __init__(self, root: Path, name: str) -> None:
         self.name = name
@@ -260,12 +262,16 @@ class _Background:
     def build(self) -> Build:
         """Wait for the run; fail with its output unless it exited 0."""
         self.start()
+        since = time.monotonic()
         while not self.exit_file.exists():
             if self.meta_file.exists() and not _alive(self._meta()["pid"]):
                 if self.exit_file.exists():
                     break
                 pytest.fail(f"{self.name}: the run stopped without an exit code",
                             pytrace=False)
+            if not self.meta_file.exists() and time.monotonic() - since > START_TIMEOUT:
+                pytest.fail(f"{self.name}: the process that took the run did not start it "
+                            f"within {START_TIMEOUT} s", pytrace=False)
             time.sleep(0.2)
         code = int(self.exit_file.read_text(encoding="utf-8"))
         if code != cli.EXIT_OK:
@@ -298,13 +304,19 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs: it exists and, where /proc tells, is not a zombie (ended,
+    not yet reaped by the worker that started it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def _runs_root(config: pytest.Config) -> Path:
