@@ -119,41 +119,67 @@ COUNTS: tuple[str, ...] = ("surgical_arms", "nonsurgical_arms", "arm_pairs", "ac
 
 
 def _power(u: np.ndarray, k: float) -> np.ndarray:
-    """u ** k, with the shapes used here computed by cheaper exact forms."""
+    """u ** k written into ``u`` (which is returned), with the shapes used here
+    computed by cheaper exact forms (u x sqrt(u) for 1.5, u x u for 2)."""
     if k == 1.0:
         return u
     if k == 1.5:
-        return u * np.sqrt(u)
-    if k == 2.0:
-        return u * u
-    if k == 0.5:
-        return np.sqrt(u)
-    return u ** k
+        root = np.sqrt(u)
+        u *= root
+    elif k == 2.0:
+        np.multiply(u, u, out=u)
+    elif k == 0.5:
+        np.sqrt(u, out=u)
+    else:
+        np.power(u, k, out=u)
+    return u
 
 
-def cumhaz(model: str, t: np.ndarray, s36: float) -> np.ndarray:
-    """Cumulative hazard H(t) of ``model`` scaled so that exp(-H(36)) = ``s36``."""
+def cumhaz(model: str, t: np.ndarray, s36: float, out: np.ndarray | None = None) -> np.ndarray:
+    """Cumulative hazard H(t) of ``model`` scaled so that exp(-H(36)) = ``s36``
+    (written into ``out`` when given, which may be ``t`` itself)."""
+    kind, _, shape = model.partition("_")
+    if kind == "piecewise":
+        h = -np.log(s36) / (PIECEWISE_BREAK + (36 - PIECEWISE_BREAK) * PIECEWISE_RATIO)
+        late = t - PIECEWISE_BREAK
+        np.maximum(late, 0, out=late)
+        late *= h * PIECEWISE_RATIO
+        out = np.minimum(t, PIECEWISE_BREAK, out=out)
+        out *= h
+        out += late
+        return out
+    out = np.divide(t, 36, out=out)
+    _power(out, float(shape))
+    if kind == "weibull":
+        out *= -np.log(s36)
+        return out
+    out *= (1 - s36) / s36
+    return np.log1p(out, out=out)
+
+
+def inverse_cumhaz(model: str, y: np.ndarray, s36: float,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """The time at which :func:`cumhaz` reaches ``y`` (written into ``out`` when
+    given, which may be ``y`` itself)."""
     kind, _, shape = model.partition("_")
     if kind == "weibull":
-        return -np.log(s36) * _power(t / 36, float(shape))
-    if kind == "loglogistic":
-        return np.log1p((1 - s36) / s36 * _power(t / 36, float(shape)))
-    h = -np.log(s36) / (PIECEWISE_BREAK + (36 - PIECEWISE_BREAK) * PIECEWISE_RATIO)
-    return h * np.minimum(t, PIECEWISE_BREAK) + h * PIECEWISE_RATIO * np.maximum(
-        t - PIECEWISE_BREAK, 0)
-
-
-def inverse_cumhaz(model: str, y: np.ndarray, s36: float) -> np.ndarray:
-    """The time at which :func:`cumhaz` reaches ``y``."""
-    kind, _, shape = model.partition("_")
-    if kind == "weibull":
-        return 36 * _power(y / -np.log(s36), 1 / float(shape))
-    if kind == "loglogistic":
-        return 36 * _power(np.expm1(y) * s36 / (1 - s36), 1 / float(shape))
-    h = -np.log(s36) / (PIECEWISE_BREAK + (36 - PIECEWISE_BREAK) * PIECEWISE_RATIO)
-    early = y / h
-    late = PIECEWISE_BREAK + (y - h * PIECEWISE_BREAK) / (h * PIECEWISE_RATIO)
-    return np.where(y <= h * PIECEWISE_BREAK, early, late)
+        out = np.divide(y, -np.log(s36), out=out)
+    elif kind == "loglogistic":
+        out = np.expm1(y, out=out)
+        out *= s36
+        out /= 1 - s36
+    else:
+        h = -np.log(s36) / (PIECEWISE_BREAK + (36 - PIECEWISE_BREAK) * PIECEWISE_RATIO)
+        early = y <= h * PIECEWISE_BREAK
+        late = y - h * PIECEWISE_BREAK
+        late /= h * PIECEWISE_RATIO
+        late += PIECEWISE_BREAK
+        out = np.divide(y, h, out=out)
+        np.copyto(out, late, where=~early)
+        return out
+    _power(out, 1 / float(shape))
+    out *= 36
+    return out
 
 
 @dataclass(frozen=True)
@@ -184,6 +210,14 @@ class Layout:
                    (targets.s36("surgical"), targets.s36("nonsurgical")), targets)
 
 
+def _columns(mask: np.ndarray) -> slice | np.ndarray:
+    """The columns of ``mask`` as a slice when they are adjacent (cheaper to assign)."""
+    idx = np.flatnonzero(mask)
+    if len(idx) and idx[-1] - idx[0] + 1 == len(idx):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
 def _arm(lay: Layout, model: str, surgical: bool, b: int,
          rng: np.random.Generator) -> dict[str, np.ndarray]:
     """B candidate arms: diagnosis day, months to treatment (0 if none), observed
@@ -197,28 +231,33 @@ def _arm(lay: Layout, model: str, surgical: bool, b: int,
     day = rng.integers(0, SPAN_DAYS + 1, size=(b, m), dtype=np.int32)
     entry = np.zeros((b, m))      # months to treatment; 0 (time origin) if none
     for key, (shape, scale) in TREATMENT_DELAY.items():
-        cols = (grp == key) | (treat == key)
-        k = int(cols.sum())
+        mask = (grp == key) | (treat == key)
+        k = int(mask.sum())
         if not k:
             continue
+        cols = _columns(mask)
         if shape == 2.0:
             g = rng.standard_exponential((b, k))
             g += rng.standard_exponential((b, k))
         else:
             g = rng.standard_gamma(shape, (b, k))
         g *= scale
-        entry[:, cols] = np.round(g, 1)
+        entry[:, cols] = np.round(g, 1, out=g)
     s36 = lay.s36[0] if surgical else lay.s36[1]
     y = cumhaz(model, entry, s36)
     y += rng.standard_exponential((b, m))
-    death = inverse_cumhaz(model, y, s36)
+    death = inverse_cumhaz(model, y, s36, out=y)
     end = rng.standard_exponential((b, m))
     end /= LOSS_RATE
     end += entry
-    np.minimum(end, (CLOSURE_DAYS - day) / DAYS_PER_MONTH, out=end)
+    closure = np.subtract(CLOSURE_DAYS, day, dtype=float)
+    closure /= DAYS_PER_MONTH
+    np.minimum(end, closure, out=end)
     died = death <= end
-    time = np.round(np.minimum(death, end), 1)
-    np.maximum(time, np.maximum(entry, 0.1), out=time)
+    time = np.minimum(death, end, out=death)
+    np.round(time, 1, out=time)
+    np.maximum(time, entry, out=time)
+    np.maximum(time, 0.1, out=time)
     return {"day": day, "entry": entry, "time": time, "died": died.astype(np.int8)}
 
 
@@ -231,8 +270,10 @@ def km36_rounds_to(time: np.ndarray, died: np.ndarray, target: float) -> np.ndar
     deaths telescope to R's (r - d) / r). S(36) is undefined (rejected) when
     follow-up ends before 36 months with S above 0, as :func:`batch.km_at`."""
     m = time.shape[1]
-    key = np.rint(time * 20).astype(np.int32)   # tenths of a month, doubled
-    key += 1 - died                             # censored after deaths at ties
+    doubled = np.multiply(time, 20)
+    key = np.rint(doubled, out=doubled).astype(np.int32)   # tenths of a month, doubled
+    key += 1                                    # censored after deaths at ties
+    key -= died
     key.sort(axis=1)
     k = np.arange(m)
     factor = (m - 1 - k) / (m - k)
