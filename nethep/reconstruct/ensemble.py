@@ -108,7 +108,8 @@ CELLS: tuple[tuple[str, str, str, str], ...] = tuple(
 BATCH = 8192          # arms of each kind drawn per round
 LIVER_TRIES, PALLIATION_TRIES = 20, 400
 MAX_ROUNDS = 2000
-#: Cells are built in this many jobs (cells g, g + 8, ...), each sharing its tables.
+#: Cells are grouped in this many jobs (cells g, g + 8, ...); the jobs are split into
+#: one run per worker process, each sharing one layout and one cache of exact-test tables.
 JOBS = 8
 SPAN_DAYS = int((WINDOW_END - WINDOW_START).astype(int))
 CLOSURE_DAYS = int((DATA_CLOSURE - WINDOW_START).astype(int))
@@ -192,6 +193,7 @@ class Layout:
     tumor: np.ndarray
     s36: tuple[float, float]     # surgical, non-surgical
     targets: Targets
+    columns: tuple[str, ...]     # the contract's column order
 
     @property
     def treated(self) -> np.ndarray:
@@ -207,7 +209,8 @@ class Layout:
         group = np.array([group_of[t] for t in treatment])
         tumor = np.array([k for k, m in targets.n_by_tumor_type.items() for _ in range(m)])
         return cls(treatment, group, group == "surgical", tumor,
-                   (targets.s36("surgical"), targets.s36("nonsurgical")), targets)
+                   (targets.s36("surgical"), targets.s36("nonsurgical")), targets,
+                   tuple(fields()))
 
 
 def _columns(mask: np.ndarray) -> slice | np.ndarray:
@@ -268,20 +271,39 @@ def km36_rounds_to(time: np.ndarray, died: np.ndarray, target: float) -> np.ndar
     risk at t); the death at sorted position k of m has m - k at risk, so S(36) is
     the product of (m - k - 1) / (m - k) over deaths at or before 36 months (tied
     deaths telescope to R's (r - d) / r). S(36) is undefined (rejected) when
-    follow-up ends before 36 months with S above 0, as :func:`batch.km_at`."""
+    follow-up ends before 36 months with S above 0, as :func:`batch.km_at`.
+
+    Only rows that can round to ``target`` are sorted: with d deaths and c
+    censorings at or before 36 months, S(36) lies between (m - c - d) / (m - c)
+    (censorings first) and (m - d) / m (deaths first); a row whose range misses
+    ``target`` +- 0.5% (widened by 1e-6) cannot pass and is rejected unsorted."""
     m = time.shape[1]
     doubled = np.multiply(time, 20)
     key = np.rint(doubled, out=doubled).astype(np.int32)   # tenths of a month, doubled
     key += 1                                    # censored after deaths at ties
     key -= died
+    at36 = 36 * 20
+    early = key <= at36
+    d = (early & ((key & 1) == 0)).sum(axis=1)
+    c = early.sum(axis=1) - d
+    low = (m - c - d) / np.maximum(m - c, 1)    # 0 when every row is censored early
+    high = (m - d) / m
+    margin = 1e-6
+    maybe = np.flatnonzero((high >= (target - 0.5) / 100 - margin)
+                           & (low <= (target + 0.5) / 100 + margin))
+    out = np.zeros(len(key), dtype=bool)
+    if not len(maybe):
+        return out
+    key = key[maybe]
     key.sort(axis=1)
     k = np.arange(m)
     factor = (m - 1 - k) / (m - k)
-    at36 = 36 * 20
     dead = ((key & 1) == 0) & (key <= at36)
     s = np.where(dead, factor, 1.0).prod(axis=1)
     defined = (key[:, -1] >= at36) | (s == 0)
-    return defined & _rounds_to(s, target, 100)
+    out[maybe] = defined & _rounds_to(s, target, 100)
+    return out
+
 
 
 def _rounds_to(value: np.ndarray, target: float, scale: float = 1.0) -> np.ndarray:
@@ -377,7 +399,7 @@ def _complete(lay: Layout, pall: str, cand: dict[str, np.ndarray], rng: np.rando
 def build_cell(cell_index: int, need: int, seed: int = ENSEMBLE_SEED,
                targets: Targets | None = None,
                ffh: dict[tuple[int, ...], np.ndarray] | None = None,
-               ) -> tuple[pd.DataFrame | None, dict[str, int]]:
+               layout: Layout | None = None) -> tuple[pd.DataFrame | None, dict[str, int]]:
     """The first ``need`` accepted members of one design cell (long rows with ``rank``
     0..need-1, or None when ``need`` is 0) and the counts drawn and accepted.
 
@@ -386,8 +408,9 @@ def build_cell(cell_index: int, need: int, seed: int = ENSEMBLE_SEED,
     3-year rule queue up and are paired in order; pairs meeting the median follow-up
     and P rules get the rest of the member from ``[..., r, 2]``. Rounds do not depend
     on ``need``, so the first members are the same however many are built. ``ffh``
-    caches the exact-test tables (:func:`batch.ffh_table`) across calls."""
-    lay = Layout.load(targets)
+    caches the exact-test tables (:func:`batch.ffh_table`) across calls; ``layout``
+    (default: loaded from ``targets``) is the fixed rows, loadable once for many cells."""
+    lay = layout or Layout.load(targets)
     model, pall, _, _ = cell = CELLS[cell_index]
     s36 = {k: v["value"] for k, v in lay.targets.raw["survival_36_months"].items()}
     ffh = {} if ffh is None else ffh
@@ -453,7 +476,7 @@ def _long(lay: Layout, cand: dict[str, np.ndarray], rows: np.ndarray) -> pd.Data
         "age_years": cand["age"][rows].ravel(),
         "sex": cand["sex"][rows].ravel(),
     })
-    return out[["candidate", *fields()]]
+    return out[["candidate", *lay.columns]]
 
 
 @dataclass(frozen=True)
@@ -471,12 +494,16 @@ class Ensemble:
         return len(self.design)
 
 
-def _cells_job(job: tuple[tuple[tuple[int, int], ...], int, Targets | None],
-               ) -> list[tuple[pd.DataFrame | None, dict[str, int]]]:
-    """Several cells in one process, sharing one cache of exact-test tables."""
-    cells, seed, targets = job
+def _cells_job(job: tuple[tuple[tuple[tuple[int, int], ...], ...], int, Targets | None],
+               ) -> list[list[tuple[pd.DataFrame | None, dict[str, int]]]]:
+    """Several jobs of cells in one process, sharing one layout and one cache of
+    exact-test tables (the tables depend only on their margins, so sharing them does
+    not change a value)."""
+    groups, seed, targets = job
+    lay = Layout.load(targets)
     ffh: dict[tuple[int, ...], np.ndarray] = {}
-    return [build_cell(c, need, seed, targets, ffh) for c, need in cells]
+    return [[build_cell(c, need, seed, lay.targets, ffh, lay) for c, need in cells]
+            for cells in groups]
 
 
 def build_ensemble(n_members: int, seed: int = ENSEMBLE_SEED, targets: Targets | None = None,
@@ -487,12 +514,14 @@ def build_ensemble(n_members: int, seed: int = ENSEMBLE_SEED, targets: Targets |
     result whatever their number."""
     per_cell = [len(range(c, n_members, len(CELLS))) for c in range(len(CELLS))]
     groups = [tuple((c, per_cell[c]) for c in range(g, len(CELLS), JOBS)) for g in range(JOBS)]
-    jobs = [(cells, seed, targets) for cells in groups]
-    if workers <= 1:
-        parts = [_cells_job(job) for job in jobs]
+    runs = max(1, min(workers, JOBS))  # adjacent jobs per process: strict and lenient mixed
+    jobs = [(tuple(groups[i * JOBS // runs:(i + 1) * JOBS // runs]), seed, targets)
+            for i in range(runs)]
+    if runs == 1:
+        parts = [r for job in jobs for r in _cells_job(job)]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(_cells_job, jobs))
+        with ProcessPoolExecutor(max_workers=runs) as pool:
+            parts = [r for rs in pool.map(_cells_job, jobs) for r in rs]
     done = {c: r for cells, rs in zip(groups, parts, strict=True)
             for (c, _), r in zip(cells, rs, strict=True)}
     results = [done[c] for c in range(len(CELLS))]
