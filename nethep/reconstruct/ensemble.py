@@ -120,67 +120,41 @@ COUNTS: tuple[str, ...] = ("surgical_arms", "nonsurgical_arms", "arm_pairs", "ac
 
 
 def _power(u: np.ndarray, k: float) -> np.ndarray:
-    """u ** k written into ``u`` (which is returned), with the shapes used here
-    computed by cheaper exact forms (u x sqrt(u) for 1.5, u x u for 2)."""
+    """u ** k, with the shapes used here computed by cheaper exact forms."""
     if k == 1.0:
         return u
     if k == 1.5:
-        root = np.sqrt(u)
-        u *= root
-    elif k == 2.0:
-        np.multiply(u, u, out=u)
-    elif k == 0.5:
-        np.sqrt(u, out=u)
-    else:
-        np.power(u, k, out=u)
-    return u
+        return u * np.sqrt(u)
+    if k == 2.0:
+        return u * u
+    if k == 0.5:
+        return np.sqrt(u)
+    return u ** k
 
 
-def cumhaz(model: str, t: np.ndarray, s36: float, out: np.ndarray | None = None) -> np.ndarray:
-    """Cumulative hazard H(t) of ``model`` scaled so that exp(-H(36)) = ``s36``
-    (written into ``out`` when given, which may be ``t`` itself)."""
-    kind, _, shape = model.partition("_")
-    if kind == "piecewise":
-        h = -np.log(s36) / (PIECEWISE_BREAK + (36 - PIECEWISE_BREAK) * PIECEWISE_RATIO)
-        late = t - PIECEWISE_BREAK
-        np.maximum(late, 0, out=late)
-        late *= h * PIECEWISE_RATIO
-        out = np.minimum(t, PIECEWISE_BREAK, out=out)
-        out *= h
-        out += late
-        return out
-    out = np.divide(t, 36, out=out)
-    _power(out, float(shape))
-    if kind == "weibull":
-        out *= -np.log(s36)
-        return out
-    out *= (1 - s36) / s36
-    return np.log1p(out, out=out)
-
-
-def inverse_cumhaz(model: str, y: np.ndarray, s36: float,
-                   out: np.ndarray | None = None) -> np.ndarray:
-    """The time at which :func:`cumhaz` reaches ``y`` (written into ``out`` when
-    given, which may be ``y`` itself)."""
+def cumhaz(model: str, t: np.ndarray, s36: float) -> np.ndarray:
+    """Cumulative hazard H(t) of ``model`` scaled so that exp(-H(36)) = ``s36``."""
     kind, _, shape = model.partition("_")
     if kind == "weibull":
-        out = np.divide(y, -np.log(s36), out=out)
-    elif kind == "loglogistic":
-        out = np.expm1(y, out=out)
-        out *= s36
-        out /= 1 - s36
-    else:
-        h = -np.log(s36) / (PIECEWISE_BREAK + (36 - PIECEWISE_BREAK) * PIECEWISE_RATIO)
-        early = y <= h * PIECEWISE_BREAK
-        late = y - h * PIECEWISE_BREAK
-        late /= h * PIECEWISE_RATIO
-        late += PIECEWISE_BREAK
-        out = np.divide(y, h, out=out)
-        np.copyto(out, late, where=~early)
-        return out
-    _power(out, 1 / float(shape))
-    out *= 36
-    return out
+        return -np.log(s36) * _power(t / 36, float(shape))
+    if kind == "loglogistic":
+        return np.log1p((1 - s36) / s36 * _power(t / 36, float(shape)))
+    h = -np.log(s36) / (PIECEWISE_BREAK + (36 - PIECEWISE_BREAK) * PIECEWISE_RATIO)
+    return h * np.minimum(t, PIECEWISE_BREAK) + h * PIECEWISE_RATIO * np.maximum(
+        t - PIECEWISE_BREAK, 0)
+
+
+def inverse_cumhaz(model: str, y: np.ndarray, s36: float) -> np.ndarray:
+    """The time at which :func:`cumhaz` reaches ``y``."""
+    kind, _, shape = model.partition("_")
+    if kind == "weibull":
+        return 36 * _power(y / -np.log(s36), 1 / float(shape))
+    if kind == "loglogistic":
+        return 36 * _power(np.expm1(y) * s36 / (1 - s36), 1 / float(shape))
+    h = -np.log(s36) / (PIECEWISE_BREAK + (36 - PIECEWISE_BREAK) * PIECEWISE_RATIO)
+    early = y / h
+    late = PIECEWISE_BREAK + (y - h * PIECEWISE_BREAK) / (h * PIECEWISE_RATIO)
+    return np.where(y <= h * PIECEWISE_BREAK, early, late)
 
 
 @dataclass(frozen=True)
@@ -213,14 +187,6 @@ class Layout:
                    tuple(fields()))
 
 
-def _columns(mask: np.ndarray) -> slice | np.ndarray:
-    """The columns of ``mask`` as a slice when they are adjacent (cheaper to assign)."""
-    idx = np.flatnonzero(mask)
-    if len(idx) and idx[-1] - idx[0] + 1 == len(idx):
-        return slice(int(idx[0]), int(idx[-1]) + 1)
-    return idx
-
-
 def _arm(lay: Layout, model: str, surgical: bool, b: int,
          rng: np.random.Generator) -> dict[str, np.ndarray]:
     """B candidate arms: diagnosis day, months to treatment (0 if none), observed
@@ -234,33 +200,28 @@ def _arm(lay: Layout, model: str, surgical: bool, b: int,
     day = rng.integers(0, SPAN_DAYS + 1, size=(b, m), dtype=np.int32)
     entry = np.zeros((b, m))      # months to treatment; 0 (time origin) if none
     for key, (shape, scale) in TREATMENT_DELAY.items():
-        mask = (grp == key) | (treat == key)
-        k = int(mask.sum())
+        cols = (grp == key) | (treat == key)
+        k = int(cols.sum())
         if not k:
             continue
-        cols = _columns(mask)
         if shape == 2.0:
             g = rng.standard_exponential((b, k))
             g += rng.standard_exponential((b, k))
         else:
             g = rng.standard_gamma(shape, (b, k))
         g *= scale
-        entry[:, cols] = np.round(g, 1, out=g)
+        entry[:, cols] = np.round(g, 1)
     s36 = lay.s36[0] if surgical else lay.s36[1]
     y = cumhaz(model, entry, s36)
     y += rng.standard_exponential((b, m))
-    death = inverse_cumhaz(model, y, s36, out=y)
+    death = inverse_cumhaz(model, y, s36)
     end = rng.standard_exponential((b, m))
     end /= LOSS_RATE
     end += entry
-    closure = np.subtract(CLOSURE_DAYS, day, dtype=float)
-    closure /= DAYS_PER_MONTH
-    np.minimum(end, closure, out=end)
+    np.minimum(end, (CLOSURE_DAYS - day) / DAYS_PER_MONTH, out=end)
     died = death <= end
-    time = np.minimum(death, end, out=death)
-    np.round(time, 1, out=time)
-    np.maximum(time, entry, out=time)
-    np.maximum(time, 0.1, out=time)
+    time = np.round(np.minimum(death, end), 1)
+    np.maximum(time, np.maximum(entry, 0.1), out=time)
     return {"day": day, "entry": entry, "time": time, "died": died.astype(np.int8)}
 
 
@@ -271,39 +232,18 @@ def km36_rounds_to(time: np.ndarray, died: np.ndarray, target: float) -> np.ndar
     risk at t); the death at sorted position k of m has m - k at risk, so S(36) is
     the product of (m - k - 1) / (m - k) over deaths at or before 36 months (tied
     deaths telescope to R's (r - d) / r). S(36) is undefined (rejected) when
-    follow-up ends before 36 months with S above 0, as :func:`batch.km_at`.
-
-    Only rows that can round to ``target`` are sorted: with d deaths and c
-    censorings at or before 36 months, S(36) lies between (m - c - d) / (m - c)
-    (censorings first) and (m - d) / m (deaths first); a row whose range misses
-    ``target`` +- 0.5% (widened by 1e-6) cannot pass and is rejected unsorted."""
+    follow-up ends before 36 months with S above 0, as :func:`batch.km_at`."""
     m = time.shape[1]
-    doubled = np.multiply(time, 20)
-    key = np.rint(doubled, out=doubled).astype(np.int32)   # tenths of a month, doubled
-    key += 1                                    # censored after deaths at ties
-    key -= died
-    at36 = 36 * 20
-    early = key <= at36
-    d = (early & ((key & 1) == 0)).sum(axis=1)
-    c = early.sum(axis=1) - d
-    low = (m - c - d) / np.maximum(m - c, 1)    # 0 when every row is censored early
-    high = (m - d) / m
-    margin = 1e-6
-    maybe = np.flatnonzero((high >= (target - 0.5) / 100 - margin)
-                           & (low <= (target + 0.5) / 100 + margin))
-    out = np.zeros(len(key), dtype=bool)
-    if not len(maybe):
-        return out
-    key = key[maybe]
+    key = np.rint(time * 20).astype(np.int32)   # tenths of a month, doubled
+    key += 1 - died                             # censored after deaths at ties
     key.sort(axis=1)
     k = np.arange(m)
     factor = (m - 1 - k) / (m - k)
+    at36 = 36 * 20
     dead = ((key & 1) == 0) & (key <= at36)
     s = np.where(dead, factor, 1.0).prod(axis=1)
     defined = (key[:, -1] >= at36) | (s == 0)
-    out[maybe] = defined & _rounds_to(s, target, 100)
-    return out
-
+    return defined & _rounds_to(s, target, 100)
 
 
 def _rounds_to(value: np.ndarray, target: float, scale: float = 1.0) -> np.ndarray:
