@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,7 +74,7 @@ def quantity_table(built: ens.Ensemble, workers: int = 1) -> pd.DataFrame:
     rows = QUANTITY_BLOCK * 48
     blocks = [long.iloc[s:s + rows] for s in range(0, len(long), rows)]
     if workers > 1 and len(blocks) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ens.worker_pool(workers) as pool:
             parts = list(pool.map(_quantity_block, blocks))
     else:
         parts = [_quantity_block(b) for b in blocks]
