@@ -188,10 +188,11 @@ class Layout:
                    tuple(fields()))
 
 
-def _arm(lay: Layout, model: str, surgical: bool, b: int,
-         rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """B candidate arms: diagnosis day, months to treatment (0 if none), observed
-    months, death.
+def _draws(lay: Layout, surgical: bool, b: int,
+           rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The random numbers of B candidate arms, in the order :func:`_arm` has always
+    drawn them: diagnosis day; months to treatment (unrounded, 0 if none); a standard
+    exponential for death and one for loss to follow-up.
 
     Gamma(2, scale) delays are drawn as scale x (E1 + E2), the sum of two standard
     exponentials (the same distribution, at half the cost of a general gamma draw)."""
@@ -199,7 +200,7 @@ def _arm(lay: Layout, model: str, surgical: bool, b: int,
     treat, grp = lay.treatment[rows], lay.group[rows]
     m = len(treat)
     day = rng.integers(0, SPAN_DAYS + 1, size=(b, m), dtype=np.int32)
-    entry = np.zeros((b, m))      # months to treatment; 0 (time origin) if none
+    delay = np.zeros((b, m))
     for key, (shape, scale) in TREATMENT_DELAY.items():
         cols = (grp == key) | (treat == key)
         k = int(cols.sum())
@@ -211,19 +212,29 @@ def _arm(lay: Layout, model: str, surgical: bool, b: int,
         else:
             g = rng.standard_gamma(shape, (b, k))
         g *= scale
-        entry[:, cols] = np.round(g, 1)
+        delay[:, cols] = g
+    return {"day": day, "delay": delay, "death": rng.standard_exponential((b, m)),
+            "loss": rng.standard_exponential((b, m))}
+
+
+def _arm(lay: Layout, model: str, surgical: bool, b: int,
+         rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """B candidate arms from :func:`_draws`: diagnosis day, months to treatment (0 if
+    none), observed months, death."""
+    d = _draws(lay, surgical, b, rng)
+    entry = np.round(d["delay"], 1)   # months to treatment; 0 (time origin) if none
     s36 = lay.s36[0] if surgical else lay.s36[1]
     y = cumhaz(model, entry, s36)
-    y += rng.standard_exponential((b, m))
+    y += d["death"]
     death = inverse_cumhaz(model, y, s36)
-    end = rng.standard_exponential((b, m))
+    end = d["loss"]
     end /= LOSS_RATE
     end += entry
-    np.minimum(end, (CLOSURE_DAYS - day) / DAYS_PER_MONTH, out=end)
+    np.minimum(end, (CLOSURE_DAYS - d["day"]) / DAYS_PER_MONTH, out=end)
     died = death <= end
     time = np.round(np.minimum(death, end), 1)
     np.maximum(time, np.maximum(entry, 0.1), out=time)
-    return {"day": day, "entry": entry, "time": time, "died": died.astype(np.int8)}
+    return {"day": d["day"], "entry": entry, "time": time, "died": died.astype(np.int8)}
 
 
 def km36_rounds_to(time: np.ndarray, died: np.ndarray, target: float) -> np.ndarray:
