@@ -278,13 +278,13 @@ def test_the_number_of_workers_does_not_change_a_byte(one_process, by_the_comman
 
 def test_arm_s36_rule_agrees_with_the_kaplan_meier_engine():
     """The sort-and-multiply S(36) screen of the arm draws gives the same accept
-    decisions as batch.km_at and as nethep.km on single arms."""
+    decisions as batch.KMSteps.at and as nethep.km on single arms."""
     lay = Layout.load()
     for model in MODELS:
         for surgical, target in ((True, 83), (False, 31)):
             arms = _arm(lay, model, surgical, 4000, np.random.default_rng(5))
             got = km36_rounds_to(arms["time"], arms["died"], target)
-            s36 = batch.km_at(arms["time"], arms["died"].astype(float), 36.0)
+            s36 = batch.km_steps(arms["time"], arms["died"].astype(float)).at(36.0)
             want = np.isfinite(s36) & (np.floor(100 * np.nan_to_num(s36) + 0.5) == target)
             want &= np.abs(np.abs(100 * s36 - target) - 0.5) > 1e-9
             np.testing.assert_array_equal(got, want)
@@ -292,6 +292,40 @@ def test_arm_s36_rule_agrees_with_the_kaplan_meier_engine():
             for i in np.flatnonzero(got)[:5]:
                 km = kaplan_meier(arms["time"][i], arms["died"][i]).at([36])["surv"].iloc[0]
                 assert np.floor(100 * km + 0.5) == target
+
+
+def test_batched_kaplan_meier_agrees_with_nethep_km_on_edge_cases():
+    """KMSteps.at, .median and .rmst equal nethep.km's on 1,000 small random arms in
+    whole months (the area on 100 of them), with a mask: ties of deaths with deaths and
+    with censorings; curves that reach 0, that sit at exactly 0.5 over an interval, that
+    never reach 0.5."""
+    rng = np.random.default_rng(11)
+    b, n = 1000, 9
+    time = rng.integers(1, 8, size=(b, n)).astype(float)
+    died = (rng.random((b, n)) < rng.uniform(0.2, 1.0, (b, 1))).astype(float)
+    mask = rng.random((b, n)) < 0.8
+    mask[:, :2] = True
+    curves = batch.km_steps(time, died, mask)
+    at = {t: curves.at(t) for t in (0.5, 3.0, 4.5, 7.0, 9.0)}
+    median, area = curves.median(), curves.rmst(5.0)
+    seen = Counter()
+    for i in range(b):
+        t, e = time[i][mask[i]], died[i][mask[i]]
+        km = kaplan_meier(t, e)
+        want_at = km.at(list(at))["surv"].to_numpy(float)
+        np.testing.assert_allclose([at[k][i] for k in at], want_at, rtol=1e-12)
+        want_median = km.median()[0]
+        if np.isnan(want_median):
+            assert np.isnan(median[i])
+        else:
+            assert median[i] == pytest.approx(want_median, rel=1e-12)
+        if i < 100:  # restricted_mean_survival fits lifelines' curve (16 ms a call)
+            assert area[i] == pytest.approx(restricted_mean_survival(t, e, 5.0)[0], rel=1e-12)
+        seen["reaches 0"] += bool(km.surv[-1] == 0)
+        seen["exactly 0.5"] += bool(np.any(np.abs(km.surv - 0.5) < 1e-12))
+        seen["median not reached"] += bool(np.isnan(want_median))
+        seen["NaN past follow-up"] += bool(np.isnan(want_at[-1]))
+    assert min(seen.values()) >= 20, seen
 
 
 @pytest.mark.parametrize("bad", [0, -1, "2.5", "abc", True, 10**9])

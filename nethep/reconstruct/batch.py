@@ -13,10 +13,9 @@ compares every function with :mod:`nethep.km`, :mod:`nethep.logrank`,
 :mod:`nethep.cox`, :mod:`nethep.exact` and scipy on single cohorts, and
 ``tests/reference/make_ensemble_reference.R`` with R on shipped members.
 
-- :func:`km_at`, :func:`km_median`, :func:`rmst`: Kaplan-Meier S(t) (R's
-  ``summary(fit, times)``; NaN past the last follow-up unless S has reached 0),
-  median by R's ``quantile.survfit`` rule, area under the curve to tau; each takes
-  the curves of :func:`km_steps` if already computed.
+- :func:`km_steps`: Kaplan-Meier curves, whose methods give S(t) (R's
+  ``summary(fit, times)``; NaN past the last follow-up unless S has reached 0), the
+  median by R's ``quantile.survfit`` rule and the area under the curve to tau.
 - :func:`logrank_p`: two-group log-rank (R ``survdiff``, rho = 0);
   :func:`logrank_p_events`: the same for many event patterns over the same cohorts
   (the tipping points), counting the numbers at risk once per cohort.
@@ -123,17 +122,57 @@ def tie_sum(s: Sorted, x: np.ndarray) -> np.ndarray:
 
 
 class KMSteps(NamedTuple):
-    """Kaplan-Meier curves of B cohorts: sorted times (inf: outside the mask), S(t)
-    just after each sorted position, and the positions where S steps down."""
+    """Kaplan-Meier curves of B cohorts (:func:`km_steps`): sorted times (inf: outside
+    the mask), S(t) just after each sorted position, and the positions where S steps
+    down. Computed once, they give S(t), the median and the RMST of every row."""
 
     time: np.ndarray
     surv: np.ndarray
     step: np.ndarray
 
+    def _last(self) -> np.ndarray:
+        """Each row's last follow-up time."""
+        return np.where(np.isfinite(self.time), self.time, -np.inf).max(axis=1)
+
+    def at(self, t: float) -> np.ndarray:
+        """S(t) per row (R's ``summary(fit, times)``); NaN when t is past the last
+        follow-up time and S has not reached 0 (as :meth:`nethep.km.KaplanMeier.at`)."""
+        k = (self.time <= t).sum(axis=1)
+        val = np.where(k > 0, np.take_along_axis(self.surv, np.maximum(k - 1, 0)[:, None],
+                                                 1)[:, 0], 1.0)
+        return np.where((self._last() >= t) | (val == 0), val, np.nan)
+
+    def median(self) -> np.ndarray:
+        """Median survival per row by R's ``quantile.survfit`` rule (NaN: not reached):
+        the first step to S <= 0.5, or the midpoint to the next step where S equals 0.5
+        exactly (within sqrt(machine epsilon))."""
+        st, surv, step = self
+        below = step & (surv <= 0.5 + _EPS)
+        j = np.argmax(below, axis=1)
+        tj = np.take_along_axis(st, j[:, None], 1)[:, 0]
+        sj = np.take_along_axis(surv, j[:, None], 1)[:, 0]
+        later = step & (np.arange(st.shape[1]) > j[:, None])
+        nxt = np.where(later.any(axis=1),
+                       np.take_along_axis(st, np.argmax(later, 1)[:, None], 1)[:, 0],
+                       self._last())
+        value = np.where(np.abs(sj - 0.5) < _EPS, (tj + nxt) / 2, tj)
+        return np.where(below.any(axis=1), value, np.nan)
+
+    def rmst(self, tau: float) -> np.ndarray:
+        """Area under the curve from 0 to ``tau`` per row (flat past the last follow-up,
+        R's rule)."""
+        st, surv, _ = self
+        b = st.shape[0]
+        edge = np.minimum(np.where(np.isfinite(st), st, tau), tau)
+        left = np.concatenate([np.zeros((b, 1)), edge], axis=1)
+        level = np.concatenate([np.ones((b, 1)), surv], axis=1)
+        right = np.concatenate([edge, np.full((b, 1), tau)], axis=1)
+        return (level * (right - left)).sum(axis=1)
+
 
 def km_steps(time: np.ndarray, event: np.ndarray, mask: np.ndarray | None = None) -> KMSteps:
-    """:class:`KMSteps` of the patients in ``mask`` (default all): computed once, it
-    serves :func:`km_at`, :func:`km_median` and :func:`rmst` (their ``steps``)."""
+    """Kaplan-Meier curves (:class:`KMSteps`) of the patients in ``mask`` (default all)
+    of each row; tied deaths as R's ``survfit`` ((r - d) / r)."""
     w = np.ones(time.shape) if mask is None else mask.astype(float)
     t = np.where(w > 0, time, np.inf)
     s = sort_times(t)
@@ -144,50 +183,6 @@ def km_steps(time: np.ndarray, event: np.ndarray, mask: np.ndarray | None = None
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(step, 1.0 - deaths / np.where(at_risk > 0, at_risk, 1.0), 1.0)
     return KMSteps(s.time, np.cumprod(factor, axis=1), step)
-
-
-def km_at(time: np.ndarray, event: np.ndarray, t: float,
-          mask: np.ndarray | None = None, steps: KMSteps | None = None) -> np.ndarray:
-    """Kaplan-Meier S(t) per row, among the patients in ``mask`` (default all).
-
-    NaN when t is past the last follow-up time and S has not reached 0 (as
-    :meth:`nethep.km.KaplanMeier.at`). ``steps``: :func:`km_steps` of the same
-    arguments, if already computed."""
-    st, surv, _ = steps or km_steps(time, event, mask)
-    upto = st <= t
-    k = upto.sum(axis=1)
-    val = np.where(k > 0, np.take_along_axis(surv, np.maximum(k - 1, 0)[:, None], 1)[:, 0], 1.0)
-    last = np.where(np.isfinite(st), st, -np.inf).max(axis=1)
-    return np.where((last >= t) | (val == 0), val, np.nan)
-
-
-def km_median(time: np.ndarray, event: np.ndarray, mask: np.ndarray | None = None,
-              steps: KMSteps | None = None) -> np.ndarray:
-    """Median survival per row by R's ``quantile.survfit`` rule (NaN: not reached);
-    ``steps`` as in :func:`km_at`."""
-    st, surv, step = steps or km_steps(time, event, mask)
-    below = step & (surv <= 0.5 + _EPS)
-    has = below.any(axis=1)
-    j = np.argmax(below, axis=1)
-    tj = np.take_along_axis(st, j[:, None], 1)[:, 0]
-    sj = np.take_along_axis(surv, j[:, None], 1)[:, 0]
-    later = step & (np.arange(st.shape[1]) > j[:, None])
-    nxt = np.where(later.any(axis=1), np.take_along_axis(st, np.argmax(later, 1)[:, None], 1)[:, 0],
-                   np.where(np.isfinite(st), st, -np.inf).max(axis=1))
-    value = np.where(np.abs(sj - 0.5) < _EPS, (tj + nxt) / 2, tj)
-    return np.where(has, value, np.nan)
-
-
-def rmst(time: np.ndarray, event: np.ndarray, tau: float,
-         mask: np.ndarray | None = None, steps: KMSteps | None = None) -> np.ndarray:
-    """Area under the Kaplan-Meier curve from 0 to ``tau`` per row (flat past the last
-    follow-up, R's rule); ``steps`` as in :func:`km_at`."""
-    st, surv, _ = steps or km_steps(time, event, mask)
-    edge = np.minimum(np.where(np.isfinite(st), st, tau), tau)
-    left = np.concatenate([np.zeros((st.shape[0], 1)), edge], axis=1)
-    level = np.concatenate([np.ones((st.shape[0], 1)), surv], axis=1)
-    right = np.concatenate([edge, np.full((st.shape[0], 1), tau)], axis=1)
-    return (level * (right - left)).sum(axis=1)
 
 
 def logrank_p(time: np.ndarray, event: np.ndarray, group: np.ndarray,

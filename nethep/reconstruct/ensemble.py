@@ -244,7 +244,7 @@ def km36_rounds_to(time: np.ndarray, died: np.ndarray, target: float) -> np.ndar
     risk at t); the death at sorted position k of m has m - k at risk, so S(36) is
     the product of (m - k - 1) / (m - k) over deaths at or before 36 months (tied
     deaths telescope to R's (r - d) / r). S(36) is undefined (rejected) when
-    follow-up ends before 36 months with S above 0, as :func:`batch.km_at`."""
+    follow-up ends before 36 months with S above 0, as :meth:`batch.KMSteps.at`."""
     m = time.shape[1]
     key = np.rint(time * 20).astype(np.int32)   # tenths of a month, doubled
     key += 1 - died                             # censored after deaths at ties

@@ -227,18 +227,18 @@ def quantities(a: dict[str, np.ndarray]) -> pd.DataFrame:
     out |= firth_and_permutation(a)
     masks = {"surgical": surg, "nonsurgical": ~surg}
     km = {arm: batch.km_steps(time, died, m) for arm, m in masks.items()}
-    for arm, m in masks.items():
-        out[f"rmst36_{arm}"] = batch.rmst(time, died, 36.0, m, km[arm])
+    for arm, curves in km.items():
+        out[f"rmst36_{arm}"] = curves.rmst(36.0)
     out["rmst36_diff"] = out["rmst36_surgical"] - out["rmst36_nonsurgical"]
     for arm, m in masks.items():
         out[f"deaths_{arm}"] = (died * m).sum(axis=1)
     first = np.where(surg & (died == 1), time, np.inf).min(axis=1)
     out["first_death_surgical_months"] = np.where(np.isfinite(first), first, np.nan)
-    for arm, m in masks.items():
-        out[f"median_{arm}"] = batch.km_median(time, died, m, km[arm])
+    for arm, curves in km.items():
+        out[f"median_{arm}"] = curves.median()
     for t in (12, 60):
-        for arm, m in masks.items():
-            out[f"s{t}_{arm}"] = batch.km_at(time, died, float(t), m, km[arm])
+        for arm, curves in km.items():
+            out[f"s{t}_{arm}"] = curves.at(float(t))
     out["adjusted_hr"] = _cox_hr(a, [grp, a["islet"], a["liver"], a["age"]], s=s)
     out["iptw_hr"] = _iptw_hr(a, s)
     for at in LANDMARKS:
