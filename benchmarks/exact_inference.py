@@ -32,7 +32,8 @@ import pandas as pd
 from lifelines.statistics import logrank_test
 
 from nethep.cohort import load_cohort
-from nethep.permutation import exact_logrank, permutation_logrank
+from nethep.exact_logrank import exact_logrank
+from nethep.permutation import permutation_logrank
 
 N_PERMUTATIONS = 100_000
 

@@ -221,7 +221,7 @@ class RiskTable:
     The one place the product-limit arithmetic is written: :func:`kaplan_meier`,
     :func:`weighted_km`, the Kaplan-Meier transform of ``cox.zph``
     (:func:`nethep.cox.km_transform`) and the log-rank scores of the permutation tests
-    (:func:`nethep.permutation.logrank_scores`) all read it. With case weights the
+    (:func:`nethep.logrank_scores.logrank_scores`) all read it. With case weights the
     counts are sums of weights.
     """
 

@@ -9,7 +9,7 @@
   :func:`nethep.permutation.permutation_logrank` with the same seed, relabelling for
   relabelling (same count of extreme relabellings), on shipped members and on cohorts
   of other group sizes; it lies within Monte Carlo error of the exact P
-  (:func:`nethep.permutation.exact_logrank`) on 6 members; a member's P does not depend
+  (:func:`nethep.exact_logrank.exact_logrank`) on 6 members; a member's P does not depend
   on which other members are in the batch;
 - the summary: the new quantities' ranges, conclusions, results keys and the findings
   sentence of notebook 07, recomputed from the quantities.
@@ -27,9 +27,10 @@ import pytest
 from scipy import stats
 
 from nethep import load_cohort
+from nethep.exact_logrank import exact_logrank
 from nethep.firth import firth_coxph
 from nethep.formats import format_p
-from nethep.permutation import exact_logrank, permutation_logrank, permutation_logrank_batch
+from nethep.permutation import permutation_logrank, permutation_logrank_batch
 from nethep.reconstruct import batch
 from nethep.reconstruct.quantities import (
     COLUMNS,

@@ -1,5 +1,6 @@
-"""Tests for nethep.permutation: coin's log-rank scores and statistics, the vectorized
-Monte Carlo permutation test, the exact shift-algorithm P and the stratified bootstrap.
+"""Tests for coin's log-rank scores and statistics (nethep.logrank_scores), the vectorized
+Monte Carlo permutation test (nethep.permutation), the exact shift-algorithm P
+(nethep.exact_logrank) and the stratified bootstrap.
 
 Reference values come from R's coin (tests/reference/coin.json, written by
 tests/reference/make_coin_reference.R); every reference data set is stored in the JSON,
@@ -22,6 +23,8 @@ from scipy import stats
 from nethep import permutation as perm
 from nethep.bootstrap import bootstrap_survival_difference
 from nethep.cohort import BUNDLED_COHORT
+from nethep.exact_logrank import exact_logrank
+from nethep.logrank_scores import SQRT_EPS, logrank_scores, score_design
 from nethep.robustness import SmallSampleInference
 from nethep.survival import logrank
 
@@ -62,7 +65,7 @@ def plain_coin_statistic(scores: np.ndarray, labels: np.ndarray, levels) -> floa
 
 def enumerate_exact_p(time, event, group) -> float:
     """Two-sided exact P by listing every assignment (coin's tolerance on |Z|)."""
-    scores = perm.logrank_scores(time, event)
+    scores = logrank_scores(time, event)
     levels = sorted(set(group))
     n = len(scores)
     first = np.asarray(group) == levels[0]
@@ -72,7 +75,7 @@ def enumerate_exact_p(time, event, group) -> float:
     z_obs = (scores[first].sum() - n1 * mu) / sd
     combos = np.array(list(itertools.combinations(range(n), n1)))
     z = (scores[combos].sum(axis=1) - n1 * mu) / sd
-    return float(np.mean(np.abs(z) >= abs(z_obs) - perm.SQRT_EPS))
+    return float(np.mean(np.abs(z) >= abs(z_obs) - SQRT_EPS))
 
 
 # --------------------------------------------------------------------- reference data
@@ -92,16 +95,16 @@ def test_reference_data_match_bundled_cohort():
 @pytest.mark.parametrize("ref", ALL_SETS, ids=set_id)
 def test_logrank_scores_equal_coin(ref):
     time, event, _ = data(ref)
-    np.testing.assert_allclose(perm.logrank_scores(time, event), ref["scores"],
+    np.testing.assert_allclose(logrank_scores(time, event), ref["scores"],
                                rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("ref", ALL_SETS, ids=set_id)
 def test_observed_statistic_and_asymptotic_p_equal_coin(ref):
     time, event, group = data(ref)
-    design = perm._design(time, event, group)
+    design = score_design(time, event, group)
     assert list(design.levels) == ref["levels"]
-    sums = perm._group_sums(design, design.codes)
+    sums = design.sums(design.codes)
     # coin's linear statistic: the first level's sum for 2 groups, every group's for k
     linear = sums[:1] if design.k == 2 else sums
     np.testing.assert_allclose(linear, np.ravel(ref["linear_statistic"]), rtol=1e-12,
@@ -123,7 +126,7 @@ def test_observed_statistic_and_asymptotic_p_equal_coin(ref):
                          ids=set_id)
 def test_vectorized_statistic_equals_plain_per_permutation(ref):
     time, event, group = data(ref)
-    design = perm._design(time, event, group)
+    design = score_design(time, event, group)
     last, drawn, starts, m = perm._draw_plan(design)
     positions = perm._draw_positions(design.n, m, 800, np.random.default_rng(7))
     fast = perm._coin_statistic(design, perm._sums_from_positions(design, positions))
@@ -142,7 +145,7 @@ def test_public_p_counts_the_plain_statistic_over_the_same_permutations():
     time, event, group = data(COHORT_GROUP)
     seed, b = 11, 1000
     res = perm.permutation_logrank(time, event, group, n_permutations=b, seed=seed)
-    design = perm._design(time, event, group)
+    design = score_design(time, event, group)
     last, drawn, starts, m = perm._draw_plan(design)
     positions = perm._draw_positions(design.n, m, b, np.random.default_rng(seed))
     levels = np.array(design.levels)
@@ -213,7 +216,7 @@ def test_monte_carlo_is_reproducible_and_seed_dependent():
 @pytest.mark.parametrize("ref", REFERENCE["exact"], ids=set_id)
 def test_exact_p_equals_coin_and_full_enumeration(ref):
     time, event, group = data(ref)
-    res = perm.exact_logrank(time, event, group)
+    res = exact_logrank(time, event, group)
     enumerated = (enumerated_n20() if ref is REFERENCE["exact"][3]
                   else enumerate_exact_p(time, event, group))
     assert res.p_lower - 1e-12 <= enumerated <= res.p_upper + 1e-12
@@ -238,7 +241,7 @@ def test_exact_p_equals_enumeration_on_random_small_cohorts(case):
     n = int(rng.integers(8, 19))
     n1 = int(rng.integers(2, n - 1))
     time, event, group = random_cohort(rng, n, n1, distinct=case % 2 == 0)
-    res = perm.exact_logrank(time, event, group)
+    res = exact_logrank(time, event, group)
     enumerated = enumerate_exact_p(time, event, group)
     assert res.p_lower - 1e-12 <= enumerated <= res.p_upper + 1e-12
     assert abs(res.p - enumerated) <= (res.p_upper - res.p_lower) / 2 + 1e-12
@@ -254,11 +257,11 @@ def enumerated_n20() -> float:
 def test_coarse_grid_bounds_contain_the_enumerated_p(grid_factor):
     ref = REFERENCE["exact"][3]  # n = 20: C(20, 10) = 184,756 assignments
     time, event, group = data(ref)
-    res = perm.exact_logrank(time, event, group, grid_factor=grid_factor)
+    res = exact_logrank(time, event, group, grid_factor=grid_factor)
     enumerated = enumerated_n20()
     assert res.p_lower <= enumerated <= res.p_upper
     assert res.grid_factor == grid_factor
-    scores = perm.logrank_scores(time, event)
+    scores = logrank_scores(time, event)
     assert res.max_rounding <= 10 * 0.5 / grid_factor + 1e-12  # m/2 grid steps at most
     if grid_factor == 3.0:
         assert res.p_upper - res.p_lower > 0.01  # the bounds are real, not decorative
@@ -268,7 +271,7 @@ def test_coarse_grid_bounds_contain_the_enumerated_p(grid_factor):
 
 @pytest.fixture(scope="module")
 def cohort_exact():
-    return perm.exact_logrank(*data(COHORT_ARM))
+    return exact_logrank(*data(COHORT_ARM))
 
 
 def test_exact_cohort_p_is_bounded_tightly(cohort_exact):
@@ -283,7 +286,7 @@ def test_exact_cohort_p_is_bounded_tightly(cohort_exact):
 def test_coarse_option_gives_the_one_percent_bounds_of_earlier_versions(cohort_exact):
     """rtol=0.01 is the fast option (and what nethep reported before the default was
     tightened): a coarser grid, bounds within 1% of P, containing the default's bounds."""
-    coarse = perm.exact_logrank(*data(COHORT_ARM), rtol=0.01)
+    coarse = exact_logrank(*data(COHORT_ARM), rtol=0.01)
     assert coarse.converged and coarse.grid_factor < cohort_exact.grid_factor
     assert coarse.p_lower <= coarse.p <= coarse.p_upper
     assert coarse.p == pytest.approx(cohort_exact.p, rel=0.01)
@@ -303,11 +306,11 @@ def test_default_p_is_within_1e6_of_full_enumeration_where_1_percent_is_not(seed
     time[group == "a"] *= 2.5
     rng.shuffle(group)
     enumerated = enumerate_exact_p(time, event, group)
-    res = perm.exact_logrank(time, event, group)
+    res = exact_logrank(time, event, group)
     assert "rounded to a grid" in res.discretization and res.converged
     assert abs(res.p - enumerated) <= 1e-6
     assert res.p_lower - 1e-12 <= enumerated <= res.p_upper + 1e-12
-    coarse = perm.exact_logrank(time, event, group, rtol=0.01)
+    coarse = exact_logrank(time, event, group, rtol=0.01)
     assert abs(coarse.p - enumerated) > 1e-6
 
 
@@ -322,7 +325,7 @@ def test_exact_ties_of_the_statistic_can_keep_the_bounds_apart_and_it_is_said():
     time[group == "a"] *= 2.5
     rng.shuffle(group)
     with pytest.warns(RuntimeWarning, match=r"only known to lie in \["):
-        res = perm.exact_logrank(time, event, group, max_columns=1 << 18)
+        res = exact_logrank(time, event, group, max_columns=1 << 18)
     assert not res.converged and "tolerance not met" in res.method
     assert res.p_lower <= enumerate_exact_p(time, event, group) <= res.p_upper
 
@@ -334,14 +337,14 @@ def test_monte_carlo_and_exact_agree_within_monte_carlo_error(default_arm_test, 
     small = REFERENCE["exact"][2]
     t2, e2, g2 = data(small)
     mc = perm.permutation_logrank(t2, e2, g2, n_permutations=40_000, seed=9)
-    ex = perm.exact_logrank(t2, e2, g2)
+    ex = exact_logrank(t2, e2, g2)
     assert abs(mc.p - ex.p) <= 4 * math.sqrt(ex.p * (1 - ex.p) / 40_000)
 
 
 def test_exact_rejects_more_than_two_groups():
     time, event, group = data(COHORT_GROUP)
     with pytest.raises(ValueError, match="exactly 2 groups"):
-        perm.exact_logrank(time, event, group)
+        exact_logrank(time, event, group)
 
 
 # ---------------------------------------------------------------- results and input
@@ -394,7 +397,7 @@ def test_no_permutation_as_extreme_is_bounded_in_words_not_zero():
                                "observed statistic; (0 + 1)/(B + 1) bounds P)")
     assert test.to_results()["p_bound"] == 1 / 1000
     pick = np.r_[0:20, n - 20:n]  # any ExactTest will do
-    exact = perm.exact_logrank(time[pick], event[pick], group[pick])
+    exact = exact_logrank(time[pick], event[pick], group[pick])
     inference = SmallSampleInference(
         permutation=test, three_groups=test, exact=exact,
         survdiff=logrank(pd.DataFrame({"followup_months": time, "died": event,

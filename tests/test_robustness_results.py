@@ -26,8 +26,9 @@ from scipy import stats
 
 from nethep import robustness as rb
 from nethep.cohort import load_cohort
+from nethep.exact_logrank import exact_logrank
 from nethep.formats import p_digits, p_text
-from nethep.permutation import exact_logrank, permutation_logrank
+from nethep.permutation import permutation_logrank
 from nethep.results import flatten, save_fragment
 from nethep.survival import cox_surgical, logrank
 

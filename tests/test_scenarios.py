@@ -21,7 +21,7 @@ from nethep.cox import coxph, efron_score_residuals, weighted_cox_robust
 from nethep.estimable import unexplained_nulls
 from nethep.firth import firth_coxph
 from nethep.km import restricted_mean_survival
-from nethep.permutation import logrank_scores, logrank_scores_rows
+from nethep.logrank_scores import logrank_scores, logrank_scores_rows
 from nethep.plots import scenario_caption, scenario_figure
 from nethep.results import dumps
 from nethep.robustness import cox_adjusted, landmark, propensity, time_varying_cox

@@ -18,7 +18,7 @@
   Carlo SE sqrt(P(1 - P)/B), by :func:`nethep.permutation.permutation_logrank_batch`:
   each member's P is the one :func:`nethep.permutation.permutation_logrank` gives
   with that seed (notebook 05's setting). It estimates the exact permutation P; it is
-  not exact (the exact P by :func:`nethep.permutation.exact_logrank` costs 0.03-0.7 s
+  not exact (the exact P by :func:`nethep.exact_logrank.exact_logrank` costs 0.03-0.7 s
   CPU per member, too slow for a build of 1,000-10,000 members);
 - ``rmst36_*``: area under each arm's Kaplan-Meier curve to 36 months and the
   difference (surgical minus non-surgical);

@@ -6,7 +6,7 @@ at :data:`BOOTSTRAP_MONTHS`, seed :data:`nethep.permutation.DEFAULT_SEED`):
 
 - the Monte Carlo permutation log-rank test, surgical vs non-surgical and across the
   three groups (:func:`nethep.permutation.permutation_logrank`, R ``coin``);
-- the exact two-group P (:func:`nethep.permutation.exact_logrank`), its grid refined
+- the exact two-group P (:func:`nethep.exact_logrank.exact_logrank`), its grid refined
   until the bounds lie within :data:`EXACT_RTOL` of P on grids of up to
   :data:`EXACT_MAX_COLUMNS` sums (the setting of the published results; the engine's
   default now refines to 1e-6);
@@ -35,15 +35,10 @@ from nethep.estimable import (
     with_reason,
     words,
 )
+from nethep.exact_logrank import ExactTest, exact_logrank
 from nethep.formats import p_digits, p_text
 from nethep.km import survival_at_weighted
-from nethep.permutation import (
-    DEFAULT_SEED,
-    ExactTest,
-    PermutationTest,
-    exact_logrank,
-    permutation_logrank,
-)
+from nethep.permutation import DEFAULT_SEED, PermutationTest, permutation_logrank
 from nethep.survival import LogRank, groups_present, logrank
 
 _T = TypeVar("_T")
@@ -75,7 +70,7 @@ def logrank_comparison(survdiff: LogRank, permutation: PermutationTest,
 
     ``survdiff``: :func:`nethep.survival.logrank` (R ``survdiff``); ``permutation``:
     :func:`nethep.permutation.permutation_logrank` for the same 2 groups; ``exact``:
-    :func:`nethep.permutation.exact_logrank` (optional). Both statistics are
+    :func:`nethep.exact_logrank.exact_logrank` (optional). Both statistics are
     ``(O - E)^2 / V`` with the same observed-minus-expected deaths ``O - E`` of
     ``group`` (coin's linear statistic of the log-rank scores is ``E - O`` of its
     group); they differ only in ``V``: survdiff's sum over death times of the

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import special, stats
 
 from nethep import coxbatch
-from nethep.permutation import logrank_scores_rows
+from nethep.logrank_scores import logrank_scores_rows
 from nethep.robustness.immortal_time import LANDMARK_MONTHS
 from nethep.robustness.scenarios.simulate import Replicates
 
