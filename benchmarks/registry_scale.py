@@ -166,7 +166,7 @@ def _summary(step: str, result) -> dict:
     if step == "log-rank":
         return {"chisq": result.statistic}
     if step == "Cox":
-        return {"hr": result.hr, "se": result.se, "ph_chisq": result.ph_statistic}
+        return {"hr": result.hazard_ratio.hr, "se": result.se, "ph_chisq": result.ph_statistic}
     return {"rows": len(result)}
 
 

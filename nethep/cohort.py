@@ -271,12 +271,13 @@ def _rule_problems(df: pd.DataFrame, raw: pd.DataFrame, file: str) -> list[Probl
 def _id_problems(raw: pd.DataFrame, file: str) -> list[Problem]:
     """Patient ids that differ only by case or surrounding spaces: the same patient twice
     (ids are compared trimmed and case-folded), reported on every line, naming the others."""
-    ids = raw["patient_id"]
-    key = ids.str.strip().str.casefold()
+    stripped = raw["patient_id"].str.strip()
+    key = stripped.str.casefold()
+    shared = (stripped != "") & key.duplicated(keep=False)  # only these can clash
     problems = []
-    for _, group in raw[ids.str.strip() != ""].groupby(key[ids.str.strip() != ""], sort=False):
-        if len(group) < 2 or group["patient_id"].nunique() < 2:
-            continue  # one row, or exact repeats (the uniqueness check reports those)
+    for _, group in raw[shared].groupby(key[shared], sort=False):
+        if group["patient_id"].nunique() < 2:
+            continue  # exact repeats: the uniqueness check reports those
         located = [_locate(raw, index) for index in group.index]
         for index, (line, pid) in zip(group.index, located, strict=True):
             others = ", ".join(f"line {other} ({raw.at[i, 'patient_id']!r})"

@@ -867,6 +867,25 @@ def test_ids_differing_only_by_case_or_spaces_are_one_patient(tmp_path):
     assert "line 2 ('S001')" in problems[1].rule
 
 
+def test_case_and_space_clashes_are_found_among_many_unique_ids(tmp_path):
+    """Only ids whose trimmed, case-folded form repeats are compared (the check once
+    looped over every id): among 2,000 distinct ids, a clash of three (one of them an
+    exact repeat) is reported on its three lines in file order, and an exact repeat on
+    its own is left to the uniqueness check."""
+    base = template_rows()[0]
+    ids = [f"P{i:05d}" for i in range(2000)]
+    ids[10], ids[700], ids[1500] = "AB-1", " ab-1", "AB-1"
+    ids[50] = ids[60] = "P00050"
+    rows = [dict(base, patient_id=pid) for pid in ids]
+    problems = problems_of(write_csv(tmp_path / "many.csv", rows))
+    clashes = [p for p in problems if "case and surrounding spaces" in p.rule]
+    assert [(p.line, p.value) for p in clashes] == [(12, "AB-1"), (702, " ab-1"),
+                                                    (1502, "AB-1")]
+    assert "line 702 (' ab-1'), line 1502 ('AB-1')" in clashes[0].rule
+    repeats = [p for p in problems if p.column == "patient_id" and p not in clashes]
+    assert {p.line for p in repeats} >= {52, 62}
+
+
 def test_follow_up_in_days_is_refused_as_months_then_read_with_time_unit(tmp_path):
     rows = template_rows()
     for r, n_days in zip(rows, ("745", "365", "919", "1461"), strict=True):
