@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import re
+import zipfile
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from nethep import readers
 from nethep.cli import summary_text
 from nethep.cohort import load_cohort, validate
 from nethep.contract import DAYS_PER_MONTH, fields
@@ -1075,6 +1077,34 @@ def test_a_map_line_for_a_dropped_identifier_is_named_not_matched(tmp_path):
     (problem,) = [p for p in problems if p.column == "Patient name"]
     assert "an identifier column (dropped, never analysed)" in problem.rule
     assert "did you mean" not in problem.fix
+
+
+def test_the_formula_pass_runs_only_for_workbooks_with_formulas(tmp_path, monkeypatch):
+    """The second, formula-reading pass over a workbook costs as much as reading it; a
+    scan of the sheets' XML for formula elements skips it when there are none (the
+    template has empty cells, which would otherwise trigger it). A shared formula, a
+    formula on another sheet and a prefixed formula element all count."""
+    import openpyxl
+
+    opened = []
+    real = openpyxl.load_workbook
+
+    def counting(path, **kwargs):
+        opened.append(kwargs.get("data_only"))
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(openpyxl, "load_workbook", counting)
+    plain = workbook(tmp_path / "plain.xlsx", {"data": template_table()})
+    assert len(load_cohort(plain)) == len(template_rows())
+    assert opened == [True]
+    assert not readers._has_formula_tags(plain)
+    other = workbook(tmp_path / "other.xlsx", {"data": template_table(), "sums": [["=1+1"]]})
+    assert readers._has_formula_tags(other)
+    for xml in (b'<c r="B2"><f t="shared" si="0"/><v>3</v></c>', b"<x:c><x:f>A1</x:f></x:c>"):
+        path = tmp_path / "raw.xlsx"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("xl/worksheets/sheet1.xml", b"<worksheet>" + xml + b"</worksheet>")
+        assert readers._has_formula_tags(path)
 
 
 def test_formula_cells_without_a_saved_value_are_named(tmp_path):
