@@ -449,7 +449,7 @@ class Ensemble:
 def _one_blas_thread() -> None:
     """Worker initializer: BLAS (numpy's matrix products) on one thread, since the
     workers already use every core; the same values, without the oversubscription
-    that cost the quantities a third more CPU time at 10,000 members."""
+    (10,000 members' quantities on 2 workers: 29.6 s of CPU with it, 26.5 s without)."""
     threadpool_limits(1, user_api="blas")
 
 
