@@ -139,8 +139,10 @@ def _read_delimited(path: Path, sep: str, header_row: int | None = None) -> pd.D
     header = next((ln for ln in text.splitlines() if ln.strip()), "")
     if sep == "," and header.count(";") > header.count(","):
         raise fail(file, "the file is semicolon-delimited (a European spreadsheet export)",
-                    "save it as 'CSV UTF-8 (comma delimited)' with a decimal point, or as .xlsx",
-                    line=1)
+                    "give nethep the .xlsx workbook instead (it reads .xlsx directly, in any "
+                    "locale); Excel set to a European locale writes semicolons even as 'CSV "
+                    "UTF-8', so a CSV needs ',' as the list separator and '.' as the decimal "
+                    "symbol in the regional settings", line=1)
     if sep == "," and header.count("\t") > header.count(","):
         raise fail(file, f"the file is tab-delimited but named '{path.suffix}'",
                     "rename it to .tsv (nethep reads tab-delimited files by that name), or "

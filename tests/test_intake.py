@@ -382,7 +382,8 @@ def test_utf8_bom_is_accepted(tmp_path):
 def test_semicolon_delimited_export(tmp_path):
     problem, msg = only(write_csv(tmp_path / "eu.csv", template_rows(), delimiter=";"))
     assert "eu.csv" in msg and "semicolon-delimited" in msg
-    assert "'CSV UTF-8 (comma delimited)'" in msg
+    assert "give nethep the .xlsx workbook instead" in msg
+    assert "writes semicolons even as 'CSV UTF-8'" in msg
 
 
 def test_tab_delimited_text_named_csv(tmp_path):
