@@ -141,9 +141,10 @@ def _censored_positions(cens: np.ndarray) -> np.ndarray:
     return np.argsort(~cens, axis=1, kind="stable")
 
 
-def _worst_case(a: dict[str, np.ndarray], s: batch.Sorted, earliest: np.ndarray,
-                alpha: float, chunk: int) -> np.ndarray:
-    """The worst case of :func:`tipping_points` given the earliest-first answer.
+def _worst_case(a: dict[str, np.ndarray], s: batch.Sorted, cens: np.ndarray,
+                earliest: np.ndarray, alpha: float, chunk: int) -> np.ndarray:
+    """The worst case of :func:`tipping_points` given its censored surgical patients
+    ``cens`` and the earliest-first answer.
 
     For k = 1, 2, ... every member still open (no subset found yet, k below its
     earliest-first answer) has all its subsets of k censored surgical patients stacked
@@ -154,7 +155,6 @@ def _worst_case(a: dict[str, np.ndarray], s: batch.Sorted, earliest: np.ndarray,
     answer is that of enumerating them member by member."""
     time, died = a["time"], a["died"]
     grp = a["surgical"].astype(float)
-    cens = a["surgical"] & (died == 0)
     n_cens = cens.sum(axis=1)
     n = time.shape[1]
     pos = _censored_positions(cens)
@@ -209,7 +209,7 @@ def tipping_points(a: dict[str, np.ndarray], alpha: float = ALPHA, chunk: int = 
         flipped = np.where(cens[rows] & (rank[rows] < k), 1.0, died[rows])
         _, p = batch.logrank_p_events(time, grp, flipped, rows, s)
         earliest[rows[p >= alpha]] = k
-    return earliest, _worst_case(a, s, earliest, alpha, chunk)
+    return earliest, _worst_case(a, s, cens, earliest, alpha, chunk)
 
 
 def quantities(a: dict[str, np.ndarray]) -> pd.DataFrame:
