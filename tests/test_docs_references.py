@@ -8,6 +8,7 @@ timed test that no longer existed; this catches that.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -21,12 +22,14 @@ TEST_NAME = re.compile(r"(?<![\w.])(test_\w+)")
 PATH = re.compile(r"`((?:tests|nethep|docs|benchmarks|data|notebooks)/[\w/.-]+)`")
 
 
-def _tests_defined() -> set[str]:
+@functools.cache
+def _tests_defined() -> frozenset[str]:
+    """Test modules and test functions, read once for every doc."""
     names = set()
     for path in (ROOT / "tests").rglob("*.py"):
         names.add(path.stem)
         names.update(re.findall(r"def (test_\w+)", path.read_text(encoding="utf-8")))
-    return names
+    return frozenset(names)
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
