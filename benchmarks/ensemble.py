@@ -19,8 +19,9 @@ One run prints members per second (wall and CPU) for
 * the floor of this exact sampler: the random numbers alone of as many arms as the
   build drew (:func:`nethep.reconstruct.ensemble._draws`, numpy's generator, no
   arithmetic, no screening), in the same worker processes. Rejection at the published
-  rounding fixes how many arms are drawn, so no faster code for the same model and
-  rules can take less than this plus the quantities;
+  rounding fixes how many arms are drawn, so no faster code that draws every arm in
+  full can take less than this plus the quantities (drawing patients past 36 months
+  only for arms that pass would save at most about a third of the draws);
 * the same loop in Python with lifelines (``KaplanMeierFitter``,
   ``logrank_test``, ``CoxPHFitter``) for ``--budget`` seconds.
 
